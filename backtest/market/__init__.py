@@ -1,0 +1,1 @@
+"""Market data: sources (Yahoo, CSV, synthetic), the local cache, calendars, data checks."""
