@@ -1,0 +1,1 @@
+"""The event-study engine: normal-return models, abnormal returns, tests, inference."""
