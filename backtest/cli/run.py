@@ -2,10 +2,86 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+
+def _parse_window(text: str) -> tuple[int, int]:
+    from backtest.errors import SpecError
+
+    try:
+        a, b = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise SpecError("bad window", field="--window", value=text,
+                        expected="START:END in sessions, e.g. -1:1 or 0:5") from None
+    if a > b:
+        raise SpecError("window starts after it ends", field="--window", value=text,
+                        expected="START <= END")
+    return a, b
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
-    def run() -> None:
-        """Run the whole pipeline."""
+    def run(
+        demo: Annotated[bool, typer.Option(
+            "--demo", help="Run offline on the synthetic market (planted effects).")] = False,
+        prices_dir: Annotated[Path | None, typer.Option(
+            "--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv).")] = None,
+        from_cache: Annotated[bool, typer.Option(
+            "--from-cache", help="Use prices already in the local cache (offline).")] = False,
+        stage: Annotated[str, typer.Option(
+            help="Event stage to study: leak, announcement, filing, publication, "
+                 "effective or first.")] = "announcement",
+        log: Annotated[Path | None, typer.Option(
+            "--log", help="Event log file (default events/export_controls.yaml).")] = None,
+        log_version: Annotated[int | None, typer.Option(
+            "--log-version", help="Rebuild the catalog as of this log version.")] = None,
+        window: Annotated[list[str] | None, typer.Option(
+            "--window", help="Event window START:END (repeatable).")] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the synthetic market and of "
+                                               "placebo draws.")] = 7,
+        placebo: Annotated[int, typer.Option(
+            "--placebo", help="Placebo draws for clustered-date inference.")] = 1000,
+        hold: Annotated[int, typer.Option(help="Backtest holding period, sessions.")] = 5,
+        out: Annotated[Path, typer.Option(help="Folder for run folders.")] = Path("reports"),
+        no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip the PDF.")] = False,
+    ) -> None:
+        """Run the whole pipeline and write reports/<run-id>/ (HTML, PDF, tables, run.json).
+
+        Without --demo, prices come from Yahoo Finance (yfinance), from --prices-dir, or
+        from the local cache with --from-cache; if the source cannot be reached mib stops:
+        it never substitutes synthetic prices.
+        """
+        from rich.console import Console
+
+        from backtest.errors import SpecError
+        from backtest.pipeline import DEFAULT_WINDOWS, RunSpec, run_pipeline
+
+        chosen = [demo, prices_dir is not None, from_cache]
+        if sum(chosen) > 1:
+            raise SpecError("choose one price source", field="--demo/--prices-dir/--from-cache",
+                            expected="at most one of them")
+        if prices_dir is not None and not prices_dir.is_dir():
+            raise SpecError("prices directory not found", field="--prices-dir",
+                            value=str(prices_dir), expected="an existing directory of CSV files")
+        source = ("demo" if demo else "csv" if prices_dir is not None else
+                  "cache" if from_cache else "yahoo")
+        windows = tuple(_parse_window(w) for w in window) if window else DEFAULT_WINDOWS
+        spec = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,
+                       log_path=str(log) if log else None, log_version=log_version,
+                       stage=stage, seed=seed, windows=windows, placebo_draws=placebo,
+                       hold=hold, out_root=str(out), pdf=not no_pdf)
+        console = Console(stderr=True)
+        steps: list[str] = []
+
+        def progress(msg: str) -> None:
+            steps.append(msg)
+            console.print(f"[bold cyan][{len(steps)}][/] {msg} ...")
+
+        outcome = run_pipeline(spec, progress)
+        typer.echo(f"report: {outcome.html}")
+        if outcome.pdf is not None:
+            typer.echo(f"pdf:    {outcome.pdf}")
+        typer.echo(f"tables: {outcome.run_dir / 'tables'}")

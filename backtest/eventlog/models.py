@@ -111,6 +111,14 @@ class Affected(BaseModel):
     sign: Sign
     note: str = ""
 
+    @field_validator("sign", mode="before")
+    @classmethod
+    def _int_sign(cls, v: object) -> object:
+        # YAML loaded without type resolution gives "-1"; Literal[-1, 0, 1] needs an int.
+        if isinstance(v, str) and v.strip().lstrip("+-").isdigit():
+            return int(v.strip())
+        return v
+
 
 class Source(BaseModel):
     """A public source for the event; primary sources preferred."""

@@ -1,0 +1,232 @@
+"""Build ``report.html`` and ``report.pdf`` from a run folder (a pure function of its tables)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backtest.report import charts
+from backtest.report.narrative import answer, key_numbers
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from backtest.runio import Run
+
+HEADLINE_WINDOW = "[0,+1]"
+MAX_EVENT_CHARTS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    html: Path
+    pdf: Path | None
+
+
+def _svg_uri(fig: Any) -> str:
+    svg = charts.to_svg(fig)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _fmt(v: object, digits: int = 2) -> str:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "" if v is None else str(v)
+    if f != f:
+        return "–"
+    return f"{f:.{digits}f}" if abs(f) >= 10 ** -digits or f == 0 else f"{f:.1e}"
+
+
+def _pct(v: object) -> str:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    return "–" if f != f else f"{f * 100:.2f}%"
+
+
+def _timeline_chart(run: Run) -> str | None:
+    events = run.table("events")
+    if events.empty:
+        return None
+    fig, ax = charts.figure(9.5, 3.6)
+    prices = run.table("timeline_prices")
+    series = None
+    if not prices.empty:
+        series = prices.set_index("date")["close"].rename(str(prices["symbol"].iloc[0]))
+    charts.timeline(ax, events, series)
+    return _svg_uri(fig)
+
+
+def _per_event(run: Run) -> list[dict[str, Any]]:
+    paths, car, tests = run.table("paths"), run.table("car_summary"), run.table("tests")
+    events, inst = run.table("events"), run.table("instances")
+    if paths.empty:
+        return []
+    out = []
+    titles = events.set_index("event_id") if not events.empty else None
+    for k, (event_id, sub) in enumerate(paths.groupby("event_id", sort=False)):
+        meta = titles.loc[event_id] if titles is not None and event_id in titles.index else {}
+        chart = None
+        if k < MAX_EVENT_CHARTS:
+            fig, ax = charts.figure(7.5, 2.6)
+            charts.car_paths(ax, sub)
+            chart = _svg_uri(fig)
+        day0 = inst.loc[inst["event_id"] == event_id, "day0"] if not inst.empty else []
+        rows, names = _event_rows(event_id, car, tests)
+        out.append({"event_id": event_id, "title": meta.get("title", event_id),
+                    "type": meta.get("type", ""), "direction": meta.get("direction", ""),
+                    "day0": ", ".join(sorted({str(d)[:10] for d in day0})), "chart": chart,
+                    "rows": rows, "test_names": names})
+    return out
+
+
+def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
+                ) -> tuple[list[dict[str, Any]], list[str]]:
+    if car.empty:
+        return [], []
+    sub = car[car["event_id"] == event_id]
+    t = tests[(tests.get("level") == "event") & (tests.get("event_id") == event_id)] \
+        if not tests.empty and "event_id" in tests.columns else tests.iloc[:0]
+    names = sorted(t["test"].unique()) if len(t) else []
+    rows = []
+    for r in sub.itertuples(index=False):
+        p = {}
+        if len(t):
+            m = t[(t["group"] == r.group) & (t["window"] == r.window)]
+            p = dict(zip(m["test"], m["pvalue"], strict=False))
+        rows.append({"group": r.group, "window": r.window, "caar": r.caar, "n": r.n, "p": p})
+    return rows, names
+
+
+def _pooled(run: Run) -> tuple[list[dict[str, str]], list[dict[str, Any]], str]:
+    pooled = run.table("pooled")
+    if pooled.empty:
+        return [], [], "direction"
+    by = "direction" if "direction" in pooled.columns else pooled.columns[0]
+    out = []
+    for window in sorted(pooled["window"].unique()):
+        fig, ax = charts.figure(7.5, 2.8)
+        charts.pooled_bars(ax, pooled, by, window)
+        out.append({"src": _svg_uri(fig), "alt": f"pooled mean CAR {window}"})
+    return out, pooled.to_dict("records"), by
+
+
+def _backtest(run: Run) -> tuple[dict[str, str | None], list[dict[str, Any]], list[str]]:
+    out: dict[str, str | None] = {"equity": None, "lag_decay": None, "hold_sweep": None}
+    equity = run.table("equity")
+    if not equity.empty:
+        fig, ax = charts.figure(8.0, 3.0)
+        charts.equity_curves(ax, equity.set_index("date"))
+        out["equity"] = _svg_uri(fig)
+    for name, x, label in (("lag_decay", "lag", "entry delay, sessions"),
+                           ("hold_sweep", "hold", "holding period, sessions")):
+        frame = run.table(name)
+        if not frame.empty:
+            fig, ax = charts.figure(6.0, 2.6)
+            by = "strategy" if "strategy" in frame.columns else None
+            charts.line_by(ax, frame, x, "mean_trade_return", by, label,
+                           "mean trade return, %")
+            out[name] = _svg_uri(fig)
+    stats = run.table("bt_stats")
+    names = [c for c in stats.columns if c != "strategy"] if not stats.empty else []
+    return out, stats.to_dict("records"), names
+
+
+def _grid(run: Run) -> str | None:
+    grid = run.table("spec_grid")
+    if grid.empty:
+        return None
+    fig, ax = charts.figure(9.0, max(2.5, 0.28 * grid["row"].nunique() + 1.2))
+    charts.spec_grid(ax, grid, "row", "col", "statistic")
+    return _svg_uri(fig)
+
+
+def _attrition(run: Run) -> list[dict[str, Any]]:
+    frames = []
+    for step in ("align_attrition", "attrition"):
+        t = run.table(step)
+        if not t.empty and "reason" in t.columns:
+            c = t.groupby("reason").size().reset_index(name="n")
+            c["step"] = "alignment" if step == "align_attrition" else "study"
+            frames.append(c)
+    return [r for f in frames for r in f.to_dict("records")]
+
+
+def _findings(run: Run) -> list[dict[str, Any]]:
+    f = run.table("findings")
+    if f.empty:
+        return []
+    g = f.groupby(["check", "severity"]).agg(n=("symbol", "size"),
+                                             securities=("symbol", "nunique"))
+    return g.reset_index().to_dict("records")
+
+
+def render_html(run: Run) -> str:
+    """The report's HTML for a loaded run."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("backtest.report", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    m = run.manifest
+    pooled_charts, pooled_rows, pooled_by = _pooled(run)
+    keys = key_numbers(run.table("pooled"), HEADLINE_WINDOW)
+    bt_charts, bt_stats, bt_names = _backtest(run)
+    tests = run.table("tests")
+    headline = []
+    if not tests.empty and "level" in tests.columns:
+        pick = tests[tests["level"].isin(["pooled", "spread"])]
+        headline = pick.head(24).to_dict("records")
+    chart_map = {"timeline": _timeline_chart(run), "grid": _grid(run), **bt_charts}
+    ctx = {
+        "run": m.get("run", {}), "synthetic": run.synthetic,
+        "data_source": m.get("data", {}).get("description", ""),
+        "answer": answer(keys, m.get("speed_note", "")), "key_numbers": keys,
+        "headline_note": m.get("headline_note", ""), "headline_tests": headline,
+        "charts": chart_map, "n_events": len(run.table("events")),
+        "per_event": _per_event(run), "pooled_charts": pooled_charts,
+        "pooled_rows": pooled_rows, "pooled_by": pooled_by, "bt_stats": bt_stats,
+        "bt_stat_names": bt_names, "bt_note": m.get("backtest_note", ""),
+        "grid_note": m.get("grid_note", ""), "attrition": _attrition(run),
+        "findings": _findings(run), "method": m.get("method", []),
+        "provenance": sorted((k, str(v)) for k, v in m.get("provenance", {}).items()),
+        "price_meta": run.table("price_meta").to_dict("records"), "fmt": _fmt, "pct": _pct,
+    }
+    return env.get_template("report.html.j2").render(**ctx)
+
+
+def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
+    """Write ``report.html`` (self-contained) and ``report.pdf`` into ``run_dir``."""
+    from backtest.runio import _atomic_write_bytes, load_run
+
+    run = load_run(run_dir)
+    html = render_html(run)
+    html_path = run.path / "report.html"
+    _atomic_write_bytes(html_path, html.encode("utf-8"))
+    pdf_path = None
+    if pdf:
+        pdf_path = run.path / "report.pdf"
+        _atomic_write_bytes(pdf_path, html_to_pdf(html))
+    return ReportFiles(html=html_path, pdf=pdf_path)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Render the report HTML to PDF with WeasyPrint (no network access)."""
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+    def no_fetch(url: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        if url.startswith("data:"):
+            from weasyprint.urls import default_url_fetcher
+
+            return default_url_fetcher(url)
+        raise ValueError(f"report refers to an external resource: {url}")
+
+    return HTML(string=html, url_fetcher=no_fetch).write_pdf()

@@ -1,0 +1,80 @@
+"""The report's short answer, written from the numbers of a run (never hard-coded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+GROUP_NAMES = {
+    "us_incumbent": "US incumbents", "cn_substitute": "Chinese substitutes",
+    "spread": "the substitution spread (substitutes minus incumbents)",
+    "us_semis": "other US semiconductors", "us_equipment": "equipment makers",
+    "cn_platform": "Chinese platforms",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyNumber:
+    """One headline figure: mean CAR of a group over a window on one kind of event."""
+
+    direction: str
+    group: str
+    window: str
+    mean_car: float
+    t: float
+    pvalue: float
+    n_events: int
+
+    def sentence(self) -> str:
+        name = GROUP_NAMES.get(self.group, self.group)
+        verdict = ("significant at 1%" if self.pvalue < 0.01 else
+                   "significant at 5%" if self.pvalue < 0.05 else
+                   "not significant at 5%")
+        move = "fell" if self.mean_car < 0 else "rose"
+        return (f"On {self.direction} events, {name} {move} by {abs(self.mean_car):.2%} on "
+                f"average over {self.window} (t = {self.t:.2f} across {self.n_events} events, "
+                f"p = {self.pvalue:.3f}; {verdict}).")
+
+
+def key_numbers(pooled: pd.DataFrame, window: str) -> list[KeyNumber]:
+    """Headline figures for incumbents, substitutes and the spread on tightening/easing."""
+    out = []
+    if pooled.empty or "pvalue" not in pooled.columns:
+        return out
+    sub = pooled[pooled["window"] == window]
+    for direction in ("tightening", "easing"):
+        for group in ("us_incumbent", "cn_substitute", "spread"):
+            row = sub[(sub["direction"] == direction) & (sub["group"] == group)]
+            if row.empty or not row["n_events"].iloc[0] > 1:
+                continue
+            r = row.iloc[0]
+            out.append(KeyNumber(direction, group, window, float(r["mean_car"]), float(r["t"]),
+                                 float(r["pvalue"]), int(r["n_events"])))
+    return out
+
+
+def answer(keys: list[KeyNumber], speed: str = "") -> str:
+    """A short answer to the report's question, from the key numbers."""
+    if not keys:
+        return "The run has too few events per group to answer the question."
+    by = {(k.direction, k.group): k for k in keys}
+    parts = []
+    inc = by.get(("tightening", "us_incumbent"))
+    sub = by.get(("tightening", "cn_substitute"))
+    if inc is not None:
+        hurt = inc.mean_car < 0 and inc.pvalue < 0.05
+        parts.append("Tightening hurts US incumbents" if hurt else
+                     "The evidence that tightening hurts US incumbents is weak"
+                     if inc.mean_car < 0 else "US incumbents did not fall on tightening")
+    if sub is not None:
+        helped = sub.mean_car > 0 and sub.pvalue < 0.05
+        parts.append("helps Chinese substitutes" if helped else
+                     "the gain of Chinese substitutes is not significant" if sub.mean_car > 0
+                     else "Chinese substitutes did not rise")
+    text = "; ".join(parts) + "." if parts else ""
+    if speed:
+        text += " " + speed
+    return text.strip()

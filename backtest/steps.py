@@ -1,0 +1,166 @@
+"""The steps of a run, one function each; :mod:`backtest.pipeline` calls them in order.
+
+Each step calls the module that owns the work and returns tidy tables keyed
+by their file stem in ``tables/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from backtest.align import Alignment
+    from backtest.eventlog.catalog import Catalog
+    from backtest.market.panel import PricePanel
+    from backtest.pipeline import RunSpec
+    from backtest.universe import Universe
+
+TIMELINE_SYMBOL = ("SOXX", "^SOX", "SMH", "SPY")
+
+
+def load_inputs(spec: RunSpec) -> tuple[Catalog, Universe]:
+    """The catalog at the requested log version, checked against the universe."""
+    from backtest.eventlog.catalog import load_catalog
+    from backtest.universe import load_universe
+
+    universe = load_universe(spec.universe_path)
+    catalog = load_catalog(spec.log_path, version=spec.log_version, universe=universe)
+    return catalog, universe
+
+
+def events_table(catalog: Catalog) -> pd.DataFrame:
+    """The catalog as a table, ``id`` renamed ``event_id`` for joins."""
+    return catalog.to_frame().rename(columns={"id": "event_id"})
+
+
+def align_events(catalog: Catalog, universe: Universe, spec: RunSpec) -> Alignment:
+    """Day 0 of the chosen stage on each affected security's exchange."""
+    from backtest.align import AlignSpec, align
+
+    return align(catalog.events, universe, AlignSpec(stage=spec.stage))  # type: ignore[arg-type]
+
+
+def _timeline_prices(panel: PricePanel) -> pd.DataFrame:
+    import pandas as pd
+
+    sym = next((s for s in TIMELINE_SYMBOL if s in panel), None)
+    if sym is None:
+        return pd.DataFrame(columns=["symbol", "date", "close"])
+    close = panel.close(sym)
+    return pd.DataFrame({"symbol": sym, "date": close.index, "close": close.to_numpy()})
+
+
+def _price_meta(panel: PricePanel) -> pd.DataFrame:
+    import dataclasses
+
+    import pandas as pd
+
+    return pd.DataFrame([dataclasses.asdict(m) for m in panel.meta.values()])
+
+
+def _findings(panel: PricePanel, universe: Universe) -> pd.DataFrame:
+    """Data-check findings (gaps, limit hits, suspensions...) from the market layer."""
+    from backtest.market import verify
+
+    return verify(panel, universe).frame
+
+
+def data_tables(panel: PricePanel, universe: Universe, alignment: Alignment,
+                planted: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Instances, alignment attrition, price provenance, data checks, planted effects."""
+    tables = {
+        "instances": alignment.instances,
+        "align_attrition": alignment.attrition,
+        "price_meta": _price_meta(panel),
+        "timeline_prices": _timeline_prices(panel),
+        "findings": _findings(panel, universe),
+    }
+    if not planted.empty:
+        tables["planted"] = planted
+    return tables
+
+
+def manifest(spec: RunSpec, catalog: Catalog, panel: PricePanel, universe: Universe,
+             now: dt.datetime, run_id: str) -> dict[str, Any]:
+    """``run.json``: what was run, on what, by which versions, when."""
+    from backtest import __version__
+    from backtest.pipeline import package_versions
+
+    sources = sorted({m.source for m in panel.meta.values()})
+    desc = (f"SYNTHETIC market (seed {spec.seed})" if panel.synthetic else
+            f"{', '.join(sources)}" + (f" from {spec.prices_dir}" if spec.prices_dir else ""))
+    return {
+        "run": {"run_id": run_id, "created_at": now.isoformat(), "package_version": __version__,
+                "log_version": str(catalog.version), "seed": spec.seed},
+        "spec": spec.model_dump(mode="json"),
+        "log": {"path": str(catalog.path), "version": str(catalog.version),
+                "events": len(catalog.events)},
+        "data": {"source": spec.source, "synthetic": panel.synthetic, "description": desc,
+                 "content_hash": panel.content_hash(), "symbols": len(panel.symbols),
+                 "notes": list(panel.notes)},
+        "universe": {"securities": len(universe.securities)},
+        "versions": package_versions(),
+        "provenance": {"log version": str(catalog.version), "price source": desc,
+                       "price content sha256": panel.content_hash(), "mib": __version__,
+                       "run created (UTC)": now.isoformat(), "seed": spec.seed},
+    }
+
+
+def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
+    """Every table as parquet and CSV, then ``run.json`` last (its presence marks a run)."""
+    from backtest.runio import write_manifest, write_table
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name, frame in sorted(tables.items()):
+        write_table(run_dir, name, frame)
+    write_manifest(run_dir, manifest)
+
+
+def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: Catalog,
+          spec: RunSpec) -> dict[str, pd.DataFrame]:
+    """The event study on the aligned instances, and the aggregates the report draws."""
+    import pandas as pd
+
+    from backtest.returns import study_inputs
+    from backtest.study.engine import run_study
+    from backtest.study.spec import StudySpec
+    from backtest.summaries import caar_paths, pooled_car
+
+    inst = alignment.instances
+    inputs = study_inputs(panel, universe, sorted(inst["security"].unique()))
+    sspec = StudySpec(model=spec.model, estimation=spec.estimation,  # type: ignore[arg-type]
+                      windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed)
+    keep = inst[inst["security"].isin(list(inputs.returns))]
+    result = run_study(keep, inputs.returns, inputs.market, sspec)
+    events = events_table(catalog)
+    car = result.car.merge(events[["event_id", "direction", "type"]], on="event_id", how="left")
+    car_summary = (car.groupby(["event_id", "group", "window"], sort=False)["car"]
+                   .agg(caar="mean", n="count").reset_index())
+    missing = pd.DataFrame(
+        [{"event_id": "*", "security": s, "reason": "no_prices", "detail": why}
+         for s, why in inputs.missing.items()])
+    return {
+        "ar": result.ar, "car": result.car, "tests": result.tests,
+        "attrition": pd.concat([result.attrition, missing], ignore_index=True),
+        "params": result.params, "paths": caar_paths(result.ar),
+        "car_summary": car_summary,
+        "pooled": pooled_car(result.car, events, by="direction"),
+        "pooled_by_type": pooled_car(result.car, events.rename(columns={"type": "event_type"}),
+                                     by="event_type"),
+        "benchmarks": pd.DataFrame(sorted(inputs.benchmark_of.items()),
+                                   columns=["security", "benchmark"]),
+    }
+
+
+def backtest(panel: PricePanel, universe: Universe, alignment: Alignment,
+             spec: RunSpec) -> dict[str, pd.DataFrame]:
+    """The event strategy, its robustness sweeps and the benchmark comparison."""
+    from backtest.strategy import StrategySpec, run_backtest
+
+    sspec = StrategySpec(strategy=spec.strategy, hold=spec.hold)  # type: ignore[arg-type]
+    result = run_backtest(panel, alignment.instances, universe, sspec)
+    return result.tables()
