@@ -214,19 +214,23 @@ def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
 
 
 def html_to_pdf(html: str) -> bytes:
-    """Render the report HTML to PDF with WeasyPrint (no network access)."""
+    """Render the report HTML to PDF with WeasyPrint; only ``data:`` URLs are fetched."""
     import logging
 
     from weasyprint import HTML
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
+    try:  # WeasyPrint >= 66: a fetcher object restricted to data: URLs
+        from weasyprint.urls import URLFetcher
 
-    def no_fetch(url: str, *args: object, **kwargs: object) -> dict[str, Any]:
-        if url.startswith("data:"):
-            from weasyprint.urls import default_url_fetcher
+        fetcher: Any = URLFetcher(allowed_protocols={"data"})
+    except ImportError:  # older WeasyPrint: a plain function
+        from weasyprint.urls import default_url_fetcher
 
+        def fetcher(url: str) -> Any:
+            if not url.startswith("data:"):
+                raise ValueError(f"report refers to an external resource: {url}")
             return default_url_fetcher(url)
-        raise ValueError(f"report refers to an external resource: {url}")
 
-    return HTML(string=html, url_fetcher=no_fetch).write_pdf()
+    return HTML(string=html, url_fetcher=fetcher).write_pdf()
