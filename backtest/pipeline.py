@@ -50,7 +50,7 @@ class RunSpec(BaseModel):
     log_path: str | None = None
     log_version: int | None = None
     universe_path: str | None = None
-    stage: str = "announcement"
+    stage: str = "official"
     seed: int = 7
     plants: tuple[Plant, ...] = DEMO_PLANTS
     estimation: tuple[int, int] = (-250, -11)

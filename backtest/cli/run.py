@@ -32,8 +32,9 @@ def register(app: typer.Typer) -> None:
         from_cache: Annotated[bool, typer.Option(
             "--from-cache", help="Use prices already in the local cache (offline).")] = False,
         stage: Annotated[str, typer.Option(
-            help="Event stage to study: leak, announcement, filing, publication, "
-                 "effective or first.")] = "announcement",
+            help="Event stage to study: official (earliest of announcement, filing, "
+                 "publication), first (leaks included), leak, announcement, filing, "
+                 "publication or effective.")] = "official",
         log: Annotated[Path | None, typer.Option(
             "--log", help="Event log file (default events/export_controls.yaml).")] = None,
         log_version: Annotated[int | None, typer.Option(

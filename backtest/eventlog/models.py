@@ -179,6 +179,23 @@ class Event(BaseModel):
         public = [s for s in self.stages if s.stage != "effective"] or list(self.stages)
         return min(public, key=key)
 
+    def official_stage(self) -> Stage:
+        """The earliest official stage (announcement, filing or publication).
+
+        Falls back to the earliest public stage (which may be a leak) when the
+        event has none of them.
+        """
+        official = [s for s in self.stages if s.stage in ("announcement", "filing",
+                                                          "publication")]
+        if not official:
+            return self.first_public()
+
+        def key(s: Stage) -> tuple[dt.date, dt.datetime]:
+            at = s.at_utc or dt.datetime.combine(s.local_date, dt.time(12, 0), dt.UTC)
+            return (s.local_date, at)
+
+        return min(official, key=key)
+
     def primary_stage(self, preferred: str = "announcement") -> Stage:
         """The preferred stage if present, else the first public stage."""
         return self.stage(preferred) or self.first_public()
