@@ -1,7 +1,315 @@
-"""`mib events` commands."""
+"""`mib events`: read, validate and append to the curated event log.
+
+Reading commands (list, show, history, timeline, validate) take ``--log FILE``
+and ``--log-version N`` (or ``vN:DIGEST``, which also checks the digest).
+Writing commands (add, amend, retract) append one validated record each under
+a file lock; any error leaves the log byte-identical.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
 import typer
 
+if TYPE_CHECKING:
+    from backtest.eventlog.catalog import Catalog
+    from backtest.universe import Universe
+
 app = typer.Typer(no_args_is_help=True)
+
+OutputFormat = Literal["table", "csv", "json"]
+
+LogOpt = Annotated[
+    Path | None,
+    typer.Option("--log", metavar="FILE",
+                 help="Event log file (default: events/export_controls.yaml)."),
+]
+VersionOpt = Annotated[
+    str | None,
+    typer.Option("--log-version", metavar="N|vN:DIGEST",
+                 help="Fold records 1..N only; 'vN:DIGEST' also checks the digest."),
+]
+UniverseOpt = Annotated[
+    Path | None,
+    typer.Option("--universe", metavar="FILE",
+                 help="Universe file (default: events/universe.yaml)."),
+]
+RecordedOpt = Annotated[
+    str | None,
+    typer.Option("--recorded", metavar="DATE|UTC",
+                 help="Date (YYYY-MM-DD) or UTC timestamp to record; default: now (UTC)."),
+]
+
+
+def _log_path(log: Path | None) -> Path:
+    from backtest.eventlog.catalog import default_log_path
+
+    return log if log is not None else default_log_path()
+
+
+def _universe(path: Path | None) -> Universe:
+    from backtest.universe import load_universe
+
+    return load_universe(path)
+
+
+def _catalog(log: Path | None, version: str | None, universe: Universe | None = None
+             ) -> Catalog:
+    from backtest.eventlog.catalog import load_catalog
+
+    return load_catalog(_log_path(log), version=version, universe=universe)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+    lines = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+def _check_choice(value: str, allowed: tuple[str, ...], option: str) -> None:
+    from backtest.errors import MibError
+
+    if value not in allowed:
+        raise MibError("invalid choice", field=option, value=value,
+                       expected=", ".join(allowed))
+
+
+def _date_opt(value: str | None, option: str) -> dt.date | None:
+    from backtest.errors import MibError
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise MibError("invalid date", field=option, value=value,
+                       expected="YYYY-MM-DD") from None
+
+
+@app.command("list")
+def list_events(
+    types: Annotated[list[str] | None, typer.Option(
+        "--type", metavar="TYPE", help="Keep only this event type (repeatable).")] = None,
+    authorities: Annotated[list[str] | None, typer.Option(
+        "--authority", metavar="AUTHORITY",
+        help="Keep only this authority, e.g. US-BIS (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="DATE", help="Announced on or after this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="DATE", help="Announced on or before this date (YYYY-MM-DD).")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "table",
+    log: LogOpt = None,
+    log_version: VersionOpt = None,
+) -> None:
+    """List events in force, by announcement date."""
+    from backtest.eventlog.models import EVENT_TYPES
+
+    for t in types or ():
+        _check_choice(t, EVENT_TYPES, "--type")
+    start, end = _date_opt(since, "--since"), _date_opt(until, "--until")
+    cat = _catalog(log, log_version).filter(types=types, authorities=authorities,
+                                            start=start, end=end)
+    if fmt == "csv":
+        typer.echo(_csv(cat), nl=False)
+    elif fmt == "json":
+        typer.echo(_json(cat))
+    else:
+        typer.echo(_list_table(cat))
+
+
+def _list_table(cat: Catalog) -> str:
+    from backtest.eventlog.catalog import announced_date
+
+    rows = []
+    for e in cat.events:
+        st = e.primary_stage("announcement")
+        at = st.at_utc.strftime("%H:%MZ") if st.at_utc is not None else "--"
+        rows.append([announced_date(e).isoformat(), at, e.id, e.authority, e.type,
+                     e.direction, e.confidence])
+    table = _table(["date", "utc", "id", "authority", "type", "direction", "confidence"], rows)
+    return f"{table}\n{len(cat)} events at log {cat.version}"
+
+
+def _csv(cat: Catalog) -> str:
+    frame = cat.to_frame()
+    for col in frame.columns:
+        if col.endswith("_at_utc"):
+            frame[col] = frame[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif col.endswith("_date"):
+            frame[col] = frame[col].dt.strftime("%Y-%m-%d")
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def _json(cat: Catalog) -> str:
+    import json
+
+    from backtest.eventlog.records import event_payload
+
+    body = {"log_version": str(cat.version), "log_digest": cat.version.digest,
+            "events": [event_payload(e) for e in cat.events]}
+    return json.dumps(body, indent=2, ensure_ascii=False)
+
+
+@app.command("show")
+def show(
+    event_id: Annotated[str, typer.Argument(help="Event id (slug).")],
+    log: LogOpt = None,
+    log_version: VersionOpt = None,
+) -> None:
+    """Print one event as it stands at the log version."""
+    from backtest.eventlog.records import event_payload
+    from backtest.eventlog.yamlio import dump_mapping
+
+    cat = _catalog(log, log_version)
+    event = cat.get(event_id)
+    seqs = ", ".join(f"{r.seq} {r.record.kind}" for r in cat.history(event_id))
+    typer.echo(f"# {event_id} at log {cat.version} (records: {seqs})")
+    typer.echo(dump_mapping(event_payload(event)), nl=False)
+
+
+@app.command("history")
+def history(
+    event_id: Annotated[str | None, typer.Argument(help="Only records about this id.")] = None,
+    log: LogOpt = None,
+    log_version: VersionOpt = None,
+) -> None:
+    """List the records of the log (or of one event), oldest first."""
+    cat = _catalog(log, log_version)
+    rows = [[str(e.seq), str(e.line), e.record.recorded, e.record.kind, e.record.event_id,
+             _detail(e.record)] for e in cat.history(event_id)]
+    typer.echo(_table(["seq", "line", "recorded", "kind", "id", "detail"], rows))
+    typer.echo(f"log {cat.version}")
+
+
+def _detail(record: Any) -> str:
+    if record.kind == "announce":
+        return record.event.title[:70]
+    if record.kind == "amend":
+        return f"set {', '.join(record.changes)}: {record.reason}"[:90]
+    return f"retracted: {record.reason}"[:90]
+
+
+@app.command("validate")
+def validate(
+    file: Annotated[Path | None, typer.Argument(
+        help="A log, a curation file ('events:' list) or one event (default: the log).")] = None,
+    universe: UniverseOpt = None,
+    log_version: VersionOpt = None,
+) -> None:
+    """Check a log (chain, records, fold, universe) or an event file; exit 1 on error."""
+    from backtest.eventlog.append import read_event_file
+    from backtest.eventlog.catalog import catalog_from_log
+    from backtest.eventlog.log import parse_log
+    from backtest.eventlog.yamlio import read_yaml
+
+    path = _log_path(file)
+    uni = _universe(universe)
+    doc = read_yaml(path)
+    if isinstance(doc.data, dict) and "records" in doc.data:
+        cat = catalog_from_log(parse_log(path.read_text(encoding="utf-8"), path),
+                               version=log_version, universe=uni)
+        typer.echo(f"ok: {path}: {len(cat.records)} records, {len(cat)} events in force, "
+                   f"{len(cat.retracted)} retracted; log {cat.version}")
+        return
+    events = read_event_file(path, uni)
+    typer.echo(f"ok: {path}: {len(events)} valid events (not yet in the log)")
+
+
+@app.command("add")
+def add(
+    file: Annotated[Path, typer.Argument(help="One event, or a curation file ('events:').")],
+    log: LogOpt = None,
+    universe: UniverseOpt = None,
+    recorded: RecordedOpt = None,
+) -> None:
+    """Append one announce record per event of FILE (all or nothing)."""
+    from backtest.eventlog.append import announce_draft, append_records, read_event_file
+
+    uni = _universe(universe)
+    events = read_event_file(file, uni)
+    drafts = [announce_draft(ev, where) for ev, where in events]
+    version = append_records(_log_path(log), drafts, recorded=recorded, universe=uni)
+    ids = ", ".join(ev.id for ev, _ in events)
+    typer.echo(f"appended {len(drafts)} announce record(s) ({ids}); log now {version}")
+
+
+def _parse_sets(sets: list[str]) -> dict[str, Any]:
+    from backtest.errors import MibError
+    from backtest.eventlog.yamlio import load_yaml
+
+    changes: dict[str, Any] = {}
+    for item in sets:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise MibError("expected FIELD=VALUE", field="--set", value=item,
+                           expected="e.g. --set confidence=high")
+        changes[name.strip()] = load_yaml(text, f"--set {name.strip()}").data
+    return changes
+
+
+@app.command("amend")
+def amend(
+    event_id: Annotated[str, typer.Argument(help="Event id to amend.")],
+    sets: Annotated[list[str], typer.Option(
+        "--set", metavar="FIELD=VALUE", help="FIELD=VALUE, VALUE parsed as YAML (repeatable).")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
+                                        help="Why the event changes.")],
+    log: LogOpt = None,
+    universe: UniverseOpt = None,
+    recorded: RecordedOpt = None,
+) -> None:
+    """Append an amend record that changes named fields of an event."""
+    from backtest.eventlog.append import amend_event
+
+    version = amend_event(_log_path(log), event_id, _parse_sets(sets), reason,
+                          recorded=recorded, universe=_universe(universe))
+    typer.echo(f"amended {event_id}; log now {version}")
+
+
+@app.command("retract")
+def retract(
+    event_id: Annotated[str, typer.Argument(help="Event id to retract.")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
+                                        help="Why the event is withdrawn.")],
+    log: LogOpt = None,
+    universe: UniverseOpt = None,
+    recorded: RecordedOpt = None,
+) -> None:
+    """Append a retract record; the event leaves the catalog, its id is never reused."""
+    from backtest.eventlog.append import retract_event
+
+    version = retract_event(_log_path(log), event_id, reason, recorded=recorded,
+                            universe=_universe(universe))
+    typer.echo(f"retracted {event_id}; log now {version}")
+
+
+@app.command("timeline")
+def timeline(
+    out: Annotated[Path, typer.Option("--out", metavar="FILE",
+                                      help="Figure file: .png, .svg or .pdf.")],
+    types: Annotated[list[str] | None, typer.Option(
+        "--type", metavar="TYPE", help="Keep only this event type (repeatable).")] = None,
+    log: LogOpt = None,
+    log_version: VersionOpt = None,
+) -> None:
+    """Draw events by authority (rows) and type (marker) over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from backtest.eventlog.timeline import plot_timeline
+
+    _check_choice(out.suffix.lower(), (".png", ".svg", ".pdf"), "--out suffix")
+    fig = plot_timeline(_catalog(log, log_version).filter(types=types))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=150)
+    typer.echo(f"wrote {out}")
+
+
+from backtest.cli.align_cmd import register as _register_align  # noqa: E402
+
+_register_align(app)
