@@ -27,7 +27,7 @@ from backtest.align import (
     window_sessions,
 )
 from backtest.errors import MibError
-from backtest.eventlog.models import Event
+from backtest.eventlog.models import Event, Stage
 from backtest.universe import Security, Universe
 
 NY, SH = "America/New_York", "Asia/Shanghai"
@@ -119,6 +119,40 @@ def test_official_stage_skips_leaks_and_takes_the_earliest_official_stage() -> N
     row = align([only_leak], UNIVERSE, AlignSpec(stage="official",
                                                  securities=("NVDA",))).instances
     assert row["stage"].iloc[0] == "leak" and row["day0"].iloc[0] == pd.Timestamp("2025-04-14")
+
+
+def test_bounds_clamp_an_assumed_time() -> None:
+    # An 8-K whose time is unknown but which was reported as filed after the US close:
+    # noon (business hours) would make 2025-04-15 day 0 on XNAS; the bound moves it to the
+    # next session, and Shanghai's next session (opening 21:30 New York time) is still the 16th.
+    stage = {"stage": "filing", "timezone": NY, "time_known": False, "date": "2025-04-15",
+             "not_before": "2025-04-15T16:00:00-04:00"}
+    ev = make_event("e1", {"filing": "2025-04-15"}).model_copy(
+        update={"stages": (Stage.model_validate(stage),)})
+    rows = align([ev], UNIVERSE, AlignSpec(stage="filing", securities=("NVDA", "688256.SS"),
+                                           coverage="all")).instances.set_index("security")
+    assert rows.loc["NVDA", "day0"] == pd.Timestamp("2025-04-16")
+    assert rows.loc["688256.SS", "day0"] == pd.Timestamp("2025-04-16")
+    assert rows.loc["NVDA", "time_policy"] == "business_hours, clamped to not_before"
+    assert "clamped to not_before" in rows.loc["NVDA", "decided_by"]
+    # A report time stamp bounds from above: MOFCOM graphite Q&A reposted 11:30 Beijing,
+    # so the end-of-day policy cannot push it past that instant.
+    up = {"stage": "announcement", "timezone": "Asia/Shanghai", "time_known": False,
+          "date": "2023-10-20", "not_after": "2023-10-20T11:30:00+08:00"}
+    ev2 = make_event("e2", {"announcement": "2023-10-20"}).model_copy(
+        update={"stages": (Stage.model_validate(up),)})
+    late = align([ev2], UNIVERSE, AlignSpec(unknown_time="end_of_day", coverage="all",
+                                            securities=("688256.SS",))).instances
+    assert late["day0"].iloc[0] == pd.Timestamp("2023-10-20")
+
+
+def test_bounds_are_refused_on_exact_stages() -> None:
+    with pytest.raises(ValidationError, match="not_before/not_after bound a date-only stage"):
+        make_event("e1", {"filing": "2025-04-15T16:30:00-04:00"}).model_validate({
+            **make_event("e1", {"filing": "2025-04-15"}).model_dump(mode="json"),
+            "stages": [{"stage": "filing", "timezone": NY, "time_known": True,
+                        "at": "2025-04-15T16:30:00-04:00",
+                        "not_before": "2025-04-15T16:00:00-04:00"}]})
 
 
 def test_unknown_selection_is_a_user_error() -> None:

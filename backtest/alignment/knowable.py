@@ -21,6 +21,11 @@ zone (the authority's or the source's), by a named policy:
     business (day 0 can only be later).
 
 ``AlignSpec.alternate`` swaps in ``ALTERNATE_POLICY`` for a sensitivity run.
+
+Bounds: a date-only stage may carry ``not_before`` (e.g. an 8-K reported as
+filed after the close) and ``not_after`` (e.g. the time stamp of the first
+report).  The assumed instant is clamped into [not_before, not_after], and the
+policy is recorded as e.g. ``business_hours, clamped to not_before``.
 """
 
 from __future__ import annotations
@@ -60,4 +65,10 @@ def knowable_instant(stage: Stage, policy: UnknownTime) -> Knowable:
         return Knowable(at_utc=exact, assumed=False, policy="exact")
     local = dt.datetime.combine(stage.local_date, ASSUMED_LOCAL_TIME[policy],
                                 tzinfo=ZoneInfo(stage.timezone))
-    return Knowable(at_utc=local.astimezone(dt.UTC), assumed=True, policy=policy)
+    at = local.astimezone(dt.UTC)
+    label = policy
+    if stage.not_before is not None and at < stage.not_before:
+        at, label = stage.not_before.astimezone(dt.UTC), f"{policy}, clamped to not_before"
+    if stage.not_after is not None and at > stage.not_after:
+        at, label = stage.not_after.astimezone(dt.UTC), f"{policy}, clamped to not_after"
+    return Knowable(at_utc=at, assumed=True, policy=label)

@@ -51,6 +51,12 @@ class Stage(BaseModel):
     time_known: bool
     at: dt.datetime | None = Field(default=None, description="exact instant, with UTC offset")
     date: dt.date | None = Field(default=None, description="local date when the time is unknown")
+    not_before: dt.datetime | None = Field(
+        default=None, description="date-only stage: public no earlier than this instant "
+        "(e.g. an 8-K known to be filed after the close)")
+    not_after: dt.datetime | None = Field(
+        default=None, description="date-only stage: public no later than this instant "
+        "(e.g. the time stamp of the first report)")
     note: str = ""
 
     @field_validator("timezone")
@@ -58,7 +64,7 @@ class Stage(BaseModel):
     def _zone(cls, v: str) -> str:
         return _check_zone(v)
 
-    @field_validator("at", mode="before")
+    @field_validator("at", "not_before", "not_after", mode="before")
     @classmethod
     def _aware_before(cls, v: object) -> object:
         if isinstance(v, str) and not re.search(r"(Z|[+-]\d{2}:?\d{2})$", v.strip()):
@@ -66,7 +72,7 @@ class Stage(BaseModel):
                              "e.g. 2025-04-15T16:10:00-04:00")
         return v
 
-    @field_validator("at")
+    @field_validator("at", "not_before", "not_after")
     @classmethod
     def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
         if v is not None and v.utcoffset() is None:
@@ -86,6 +92,11 @@ class Stage(BaseModel):
             raise ValueError("time_known is false, so 'date' (local date) is required")
         elif self.at is not None:
             raise ValueError("time_known is false but 'at' is given; drop one of them")
+        if self.time_known and (self.not_before or self.not_after):
+            raise ValueError("not_before/not_after bound a date-only stage; with time_known "
+                             "true give only 'at'")
+        if self.not_before and self.not_after and self.not_before > self.not_after:
+            raise ValueError("not_before is after not_after")
         return self
 
     @property
