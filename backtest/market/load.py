@@ -1,0 +1,221 @@
+"""``load_prices``: one entry point from a source (Yahoo, CSV directory, cache) to a PricePanel.
+
+Every series is put on its own exchange's sessions: rows dated before the
+calendar's coverage or on a non-session are handled by an explicit
+:data:`NonSessionPolicy` and always recorded as findings (panel notes that
+``verify`` turns back into rows of its table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from backtest.errors import DataError, InputFileError
+from backtest.market.cache import PriceCache
+from backtest.market.csvsource import CsvDirectorySource, clip_dates
+from backtest.market.panel import Adjustment, PricePanel, frame_hash
+from backtest.market.types import (
+    FetchResult,
+    Issue,
+    NonSessionPolicy,
+    PriceSource,
+    Progress,
+    RawSeries,
+    UnknownSymbolError,
+)
+
+if TYPE_CHECKING:
+    from backtest.universe import Universe
+
+LoadSource = Literal["yahoo", "csv", "cache"]
+# A requested symbol without prices: recorded as a 'not_loaded' finding, or refused.
+MissingPolicy = Literal["note", "raise"]
+
+
+def align_to_sessions(raw: RawSeries, calendar: str, *,
+                      policy: NonSessionPolicy = "drop") -> RawSeries:
+    """Check the series' dates against ``calendar``'s sessions, applying ``policy``.
+
+    Rows before the calendar's first session cannot be checked and are dropped
+    (one ``outside_calendar`` finding); rows on non-sessions are dropped
+    (``drop``), kept (``keep``) or refused (``raise``), each one recorded.
+    """
+    from backtest.market.calendars import sessions
+
+    sess = sessions(calendar)
+    b = raw.bars
+    issues = list(raw.issues)
+    early = b.index < sess[0]
+    if early.any():
+        issues.append(Issue(raw.meta.symbol, "", "outside_calendar", "info",
+                            f"{int(early.sum())} rows {b.index[0]:%Y-%m-%d}.."
+                            f"{b.index[early][-1]:%Y-%m-%d} precede the {calendar} calendar "
+                            f"(from {sess[0]:%Y-%m-%d}); dropped"))
+        b = b[~early]
+    off = ~b.index.isin(sess)
+    if off.any():
+        days = [f"{d:%Y-%m-%d}" for d in b.index[off]]
+        if policy == "raise":
+            raise DataError(f"{len(days)} rows on dates that are not {calendar} sessions, "
+                            f"first {days[0]}", file=_file_of(raw), field=raw.meta.symbol,
+                            expected="rows on exchange sessions only")
+        verb = "dropped" if policy == "drop" else "kept"
+        issues += [Issue(raw.meta.symbol, d, "non_session", "warning",
+                         f"row on a day that is not a {calendar} session; {verb}") for d in days]
+        if policy == "drop":
+            b = b[~off]
+    if len(b) == len(raw.bars):
+        return dataclasses.replace(raw, issues=tuple(issues))
+    if b.empty:
+        raise DataError(f"no rows on {calendar} sessions", field=raw.meta.symbol,
+                        file=_file_of(raw))
+    meta = dataclasses.replace(raw.meta, rows=len(b), first=f"{b.index[0]:%Y-%m-%d}",
+                               last=f"{b.index[-1]:%Y-%m-%d}", content_hash=frame_hash(b))
+    return RawSeries(bars=b, meta=meta, issues=tuple(issues))
+
+
+def _file_of(raw: RawSeries) -> str | None:
+    return raw.meta.origin.split(" [")[0] if raw.meta.source == "csv" else None
+
+
+def _check_symbols(symbols: Sequence[str], universe: Universe) -> None:
+    unknown = [s for s in symbols if s not in universe]
+    if unknown:
+        raise UnknownSymbolError(f"not in the universe: {', '.join(unknown)}",
+                                 field="symbols", value=unknown,
+                                 expected="symbols listed in events/universe.yaml")
+
+
+def build_panel(series: Mapping[str, RawSeries], universe: Universe, *,
+                policy: NonSessionPolicy = "drop", notes: Sequence[str] = (),
+                synthetic: bool = False) -> tuple[PricePanel, dict[str, RawSeries]]:
+    """Align every series to its exchange's sessions and assemble the panel."""
+    aligned = {s: align_to_sessions(r, universe[s].calendar, policy=policy)
+               for s, r in series.items()}
+    all_notes = list(notes) + [i.as_note() for r in aligned.values() for i in r.issues]
+    panel = PricePanel(bars={s: r.bars for s, r in aligned.items()},
+                       meta={s: r.meta for s, r in aligned.items()},
+                       synthetic=synthetic, notes=tuple(all_notes))
+    return panel, aligned
+
+
+def load_prices(
+    source: LoadSource,
+    symbols: Sequence[str] | None = None,
+    *,
+    universe: Universe,
+    prices_dir: str | Path | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    cache_dir: str | Path | None = None,
+    columns: Mapping[str, str] | None = None,
+    refresh: bool = False,
+    progress: Progress | None = None,
+    non_sessions: NonSessionPolicy = "drop",
+    missing: MissingPolicy = "note",
+    adjustment: Adjustment | None = None,
+    write_cache: bool | None = None,
+    yahoo: PriceSource | None = None,
+) -> PricePanel:
+    """Daily bars for ``symbols`` (default: the whole universe) from ``source``.
+
+    ``csv`` reads ``prices_dir`` (``columns``/``adjustment`` override the layout);
+    ``yahoo`` serves cached Yahoo series unless ``refresh`` and fetches the rest;
+    ``cache`` works offline from the cache.  ``write_cache`` (default: True for
+    yahoo, False for csv) stores what was read.  Each series keeps its own
+    exchange's sessions; findings made while loading are in ``panel.notes``.
+    A symbol without prices is a ``not_loaded`` finding (``missing='note'``) or
+    an error (``missing='raise'``); no prices at all is always an error.
+    """
+    syms = list(symbols) if symbols is not None else list(universe.symbols)
+    _check_symbols(syms, universe)
+    cache = PriceCache.open(cache_dir)
+    if source == "cache":
+        got = _from_cache(cache, syms if symbols is not None else None, universe)
+    elif source == "csv":
+        if prices_dir is None:
+            raise InputFileError("the csv source needs a directory",
+                                 field="--prices-dir", expected="a directory of <SYMBOL>.csv")
+        got = CsvDirectorySource(Path(prices_dir), columns=columns, adjustment=adjustment
+                                 ).fetch(syms, progress=progress)
+    elif source == "yahoo":
+        got = _yahoo(syms, cache, yahoo=yahoo or _default_yahoo(universe), refresh=refresh,
+                     start=start, end=end, progress=progress, write=write_cache is not False)
+    else:
+        raise InputFileError("unknown price source", field="source", value=source,
+                             expected="yahoo, csv or cache")
+    if got.failures and (missing == "raise" or not got.series):
+        first = next(iter(got.failures.items()))
+        raise DataError(f"no prices for {', '.join(got.failures)} ({first[1]})",
+                        file=prices_dir if source == "csv" else None,
+                        expected="a series for every requested symbol"
+                        if missing == "raise" else "at least one series")
+    series, notes = _clip_all(got, start, end)
+    panel, aligned = build_panel(series, universe, policy=non_sessions, notes=notes)
+    if write_cache and source == "csv":
+        cache.write(aligned)
+    return panel
+
+
+def _clip_all(got: FetchResult, start: str | None,
+              end: str | None) -> tuple[dict[str, RawSeries], list[str]]:
+    """Series clipped to [start, end]; failures and empty ranges become not_loaded notes."""
+    notes = [Issue(s, "", "not_loaded", "warning", why).as_note()
+             for s, why in got.failures.items()]
+    series = {s: clip_dates(r, start, end) for s, r in got.series.items()}
+    notes += [Issue(s, "", "not_loaded", "warning",
+                    f"no rows between {start or 'start'} and {end or 'end'} "
+                    f"(data {got.series[s].meta.first}..{got.series[s].meta.last})").as_note()
+              for s, r in series.items() if not r.meta.rows]
+    return {s: r for s, r in series.items() if r.meta.rows}, notes
+
+
+def _from_cache(cache: PriceCache, syms: list[str] | None, universe: Universe) -> FetchResult:
+    entries = cache.entries()
+    wanted = syms if syms is not None else [s for s in entries if s in universe]
+    have = [s for s in wanted if s in entries]
+    why = (f"not in the price cache {cache.root}; run 'mib data fetch' or "
+           "'mib data import DIR' first")
+    return FetchResult(series=cache.load(have),
+                       failures={s: why for s in wanted if s not in entries})
+
+
+def _covers(first: str, last: str, start: str | None, end: str | None,
+            slack_days: int = 7) -> bool:
+    """Whether a cached range [first, last] covers [start, end] (up to a week of holidays)."""
+    import pandas as pd
+
+    slack = pd.Timedelta(days=slack_days)
+    ok_start = start is None or pd.Timestamp(first) <= pd.Timestamp(start) + slack
+    ok_end = end is None or pd.Timestamp(last) >= pd.Timestamp(end) - slack
+    return ok_start and ok_end
+
+
+def _default_yahoo(universe: Universe) -> PriceSource:
+    from backtest.market.calendars import get_calendar
+    from backtest.market.yahoo import YahooSource
+
+    def tz_of(symbol: str) -> str | None:
+        return str(get_calendar(universe[symbol].calendar).tz) if symbol in universe else None
+
+    return YahooSource(tz_of=tz_of)
+
+
+def _yahoo(syms: list[str], cache: PriceCache, *, yahoo: PriceSource, refresh: bool,
+           start: str | None, end: str | None, progress: Progress | None,
+           write: bool) -> FetchResult:
+    src = yahoo
+    cached = {s: e for s, e in cache.entries().items() if e.meta.source == "yahoo"}
+    have = [] if refresh else [s for s in syms if s in cached
+                               and _covers(cached[s].meta.first, cached[s].meta.last, start, end)]
+    todo = [s for s in syms if s not in have]
+    fetched = src.fetch(todo, start=start, end=end, progress=progress) if todo else \
+        FetchResult(series={})
+    if write and fetched.series:
+        cache.write(fetched.series)
+    series = {**cache.load(have), **fetched.series}
+    return FetchResult(series={s: series[s] for s in syms if s in series},
+                       failures=fetched.failures)
