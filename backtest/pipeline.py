@@ -93,7 +93,7 @@ def load_prices_for(spec: RunSpec, universe: Universe, instances: pd.DataFrame
     if spec.source == "demo":
         from backtest.synth import SynthSpec, make_market
 
-        end = spec.end or "2025-12-31"
+        end = spec.end or SynthSpec().end
         market = make_market(universe, instances,
                              SynthSpec(seed=spec.seed, start=spec.start, end=end,
                                        plants=spec.plants))

@@ -144,7 +144,7 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
         [{"event_id": "*", "security": s, "reason": "no_prices", "detail": why}
          for s, why in inputs.missing.items()])
     return {
-        "ar": result.ar, "car": result.car, "tests": result.tests,
+        "ar": result.ar, "car": result.car, "tests": result.tests, "caar": result.caar,
         "attrition": pd.concat([result.attrition, missing], ignore_index=True),
         "params": result.params, "paths": caar_paths(result.ar),
         "car_summary": car_summary,

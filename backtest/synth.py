@@ -65,7 +65,7 @@ class SynthSpec(BaseModel):
 
     seed: int = 7
     start: str = "2018-01-02"
-    end: str = "2025-12-31"
+    end: str = "2026-10-30"
     plants: tuple[Plant, ...] = ()
     tail_df: float = Field(default=4.0, gt=2.0, description="Student-t degrees of freedom")
     suspension_rate: float = Field(default=0.002, ge=0.0, le=0.05,
@@ -228,11 +228,11 @@ def _plant_table(sec: Security, sessions: pd.DatetimeIndex, instances: pd.DataFr
 
 
 def _suspensions(sec: Security, n: int, spec: SynthSpec) -> np.ndarray:
-    """Boolean mask of suspended sessions (A-shares only), 1-10 sessions each."""
+    """Boolean mask of suspended sessions (A-share stocks only), 1-10 sessions each."""
     import numpy as np
 
     mask = np.zeros(n, dtype=bool)
-    if not sec.is_a_share or spec.suspension_rate == 0.0:
+    if not sec.is_a_share or sec.kind != "stock" or spec.suspension_rate == 0.0:
         return mask
     rng = _stream(spec.seed, sec.symbol + "/suspensions")
     starts = np.flatnonzero(rng.random(n) < spec.suspension_rate)

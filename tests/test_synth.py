@@ -73,13 +73,14 @@ def test_a_share_price_limits_hold(market):
         assert (r.abs().to_numpy()[gap <= 4] <= limit + 1e-9).all(), sym
 
 
-def test_a_shares_have_suspensions_and_us_stocks_do_not(market):
+def test_a_share_stocks_have_suspensions_and_others_do_not(market):
     def missing(sym):
         idx = market.panel.bars[sym].index
         return len(sessions(UNIVERSE[sym].calendar, idx[0], idx[-1])) - len(idx)
 
     assert missing("688981.SS") + missing("002371.SZ") + missing("688012.SS") > 0
     assert missing("NVDA") == 0
+    assert missing("000300.SS") == 0  # an index is never suspended
 
 
 def test_listing_date_respected(market):

@@ -61,14 +61,23 @@ def _timeline_chart(run: Run) -> str | None:
     return _svg_uri(fig)
 
 
+EVENT_TESTS = ("portfolio_t", "kp_bmp_t", "placebo_caar", "cross_sectional_t")
+HEADLINE_GROUPS = ("us_incumbent", "cn_substitute", "cn_substitute-us_incumbent")
+
+
 def _per_event(run: Run) -> list[dict[str, Any]]:
+    """One block per event in date order: CAAR paths by group and a table of CAARs and tests."""
     paths, car, tests = run.table("paths"), run.table("car_summary"), run.table("tests")
     events, inst = run.table("events"), run.table("instances")
     if paths.empty:
         return []
-    out = []
+    order = list(events.sort_values("announced_date")["event_id"]) if not events.empty else []
+    present = set(paths["event_id"])
+    order = [e for e in order if e in present] + sorted(present - set(order))
     titles = events.set_index("event_id") if not events.empty else None
-    for k, (event_id, sub) in enumerate(paths.groupby("event_id", sort=False)):
+    out = []
+    for k, event_id in enumerate(order):
+        sub = paths[paths["event_id"] == event_id]
         meta = titles.loc[event_id] if titles is not None and event_id in titles.index else {}
         chart = None
         if k < MAX_EVENT_CHARTS:
@@ -89,9 +98,12 @@ def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
     if car.empty:
         return [], []
     sub = car[car["event_id"] == event_id]
-    t = tests[(tests.get("level") == "event") & (tests.get("event_id") == event_id)] \
-        if not tests.empty and "event_id" in tests.columns else tests.iloc[:0]
-    names = sorted(t["test"].unique()) if len(t) else []
+    t = tests.iloc[:0]
+    if not tests.empty and {"level", "event"} <= set(tests.columns):
+        ids = tests["event"].astype(str).str.split(":").str[0]
+        t = tests[(tests["level"] == "event") & (ids == event_id)
+                  & tests["test"].isin(EVENT_TESTS)]
+    names = [n for n in EVENT_TESTS if n in set(t.get("test", ()))]
     rows = []
     for r in sub.itertuples(index=False):
         p = {}
@@ -100,6 +112,22 @@ def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
             p = dict(zip(m["test"], m["pvalue"], strict=False))
         rows.append({"group": r.group, "window": r.window, "caar": r.caar, "n": r.n, "p": p})
     return rows, names
+
+
+def _headline_tests(run: Run) -> list[dict[str, Any]]:
+    """Clustering-valid tests of the key groups and the spread in the headline window."""
+    tests = run.table("tests")
+    if tests.empty or "level" not in tests.columns:
+        return []
+    lead = ("portfolio_t", "kp_bmp_t", "placebo_caar", "portfolio_cs_t", "cluster_bootstrap",
+            "grank_t")
+    pick = tests[tests["level"].isin(["pooled", "spread_pooled"])
+                 & tests["group"].isin(HEADLINE_GROUPS) & (tests["window"] == HEADLINE_WINDOW)
+                 & tests["test"].isin(lead)]
+    if "event" in pick.columns and "direction" in set(pick["event"]):
+        pick = pick[pick["event"] == "direction"]
+    pick = pick.assign(order=pick["test"].map({t: i for i, t in enumerate(lead)}))
+    return pick.sort_values(["event", "group", "order"]).head(40).to_dict("records")
 
 
 def _pooled(run: Run) -> tuple[list[dict[str, str]], list[dict[str, Any]], str]:
@@ -117,10 +145,11 @@ def _pooled(run: Run) -> tuple[list[dict[str, str]], list[dict[str, Any]], str]:
 
 def _backtest(run: Run) -> tuple[dict[str, str | None], list[dict[str, Any]], list[str]]:
     out: dict[str, str | None] = {"equity": None, "lag_decay": None, "hold_sweep": None}
-    equity = run.table("equity")
+    equity = run.table("backtest_equity")
     if not equity.empty:
         fig, ax = charts.figure(8.0, 3.0)
-        charts.equity_curves(ax, equity.set_index("date"))
+        wide = equity.pivot_table(index="date", columns="series", values="equity")
+        charts.equity_curves(ax, wide)
         out["equity"] = _svg_uri(fig)
     for name, x, label in (("lag_decay", "lag", "entry delay, sessions"),
                            ("hold_sweep", "hold", "holding period, sessions")):
@@ -131,9 +160,13 @@ def _backtest(run: Run) -> tuple[dict[str, str | None], list[dict[str, Any]], li
             charts.line_by(ax, frame, x, "mean_trade_return", by, label,
                            "mean trade return, %")
             out[name] = _svg_uri(fig)
-    stats = run.table("bt_stats")
-    names = [c for c in stats.columns if c != "strategy"] if not stats.empty else []
-    return out, stats.to_dict("records"), names
+    metrics = run.table("backtest_metrics")
+    if metrics.empty:
+        return out, [], []
+    cols = [c for c in metrics.columns if c != "metric"]
+    rows = [{"strategy": c, **dict(zip(metrics["metric"], metrics[c], strict=False))}
+            for c in cols]
+    return out, rows, list(metrics["metric"])
 
 
 def _grid(run: Run) -> str | None:
@@ -175,17 +208,14 @@ def render_html(run: Run) -> str:
     pooled_charts, pooled_rows, pooled_by = _pooled(run)
     keys = key_numbers(run.table("pooled"), HEADLINE_WINDOW)
     bt_charts, bt_stats, bt_names = _backtest(run)
-    tests = run.table("tests")
-    headline = []
-    if not tests.empty and "level" in tests.columns:
-        pick = tests[tests["level"].isin(["pooled", "spread"])]
-        headline = pick.head(24).to_dict("records")
+    headline = _headline_tests(run)
     chart_map = {"timeline": _timeline_chart(run), "grid": _grid(run), **bt_charts}
     ctx = {
         "run": m.get("run", {}), "synthetic": run.synthetic,
         "data_source": m.get("data", {}).get("description", ""),
         "answer": answer(keys, m.get("speed_note", "")), "key_numbers": keys,
         "headline_note": m.get("headline_note", ""), "headline_tests": headline,
+        "headline_window": HEADLINE_WINDOW,
         "charts": chart_map, "n_events": len(run.table("events")),
         "per_event": _per_event(run), "pooled_charts": pooled_charts,
         "pooled_rows": pooled_rows, "pooled_by": pooled_by, "bt_stats": bt_stats,
