@@ -119,6 +119,36 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What every analysis step starts from: catalog, universe, alignment and prices."""
+
+    catalog: Any
+    universe: Universe
+    alignment: Any
+    panel: PricePanel
+    planted: pd.DataFrame
+
+    @property
+    def instances(self) -> pd.DataFrame:
+        return self.alignment.instances
+
+
+def prepare_inputs(spec: RunSpec) -> Inputs:
+    """Catalog at the spec's log version, its alignment, and prices from the spec's source."""
+    from backtest import steps
+
+    catalog, universe = steps.load_inputs(spec)
+    alignment = steps.align_events(catalog, universe, spec)
+    panel, planted = load_prices_for(spec, universe, alignment.instances)
+    return Inputs(catalog, universe, alignment, panel, planted)
+
+
+def demo_inputs(seed: int = 7) -> Inputs:
+    """Inputs on the synthetic market with the demo's planted effects."""
+    return prepare_inputs(RunSpec(source="demo", seed=seed))
+
+
 def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     """Run every step and write ``<out_root>/<run-id>/``; returns the paths written."""
     from backtest import steps
@@ -127,13 +157,12 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     run_dir = Path(spec.out_root) / new_run_id(spec, now)
     tables: dict[str, Any] = {}
-    say("Loading the event log and the universe")
-    catalog, universe = steps.load_inputs(spec)
+    say("Loading the event log, aligning events to each exchange's sessions, loading prices"
+        + (" (synthetic market)" if spec.source == "demo" else ""))
+    inputs = prepare_inputs(spec)
+    catalog, universe, alignment = inputs.catalog, inputs.universe, inputs.alignment
+    panel, planted = inputs.panel, inputs.planted
     tables["events"] = steps.events_table(catalog)
-    say(f"Aligning {len(catalog.events)} events to each exchange's sessions")
-    alignment = steps.align_events(catalog, universe, spec)
-    say("Loading prices" + (" (synthetic market)" if spec.source == "demo" else ""))
-    panel, planted = load_prices_for(spec, universe, alignment.instances)
     tables.update(steps.data_tables(panel, universe, alignment, planted))
     say("Running the event study")
     study = steps.study(panel, universe, alignment, catalog, spec)

@@ -159,8 +159,7 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
 def backtest(panel: PricePanel, universe: Universe, alignment: Alignment,
              spec: RunSpec) -> dict[str, pd.DataFrame]:
     """The event strategy, its robustness sweeps and the benchmark comparison."""
-    from backtest.strategy import StrategySpec, run_backtest
+    from backtest.strategy import StrategySpec, robustness
 
     sspec = StrategySpec(strategy=spec.strategy, hold=spec.hold)  # type: ignore[arg-type]
-    result = run_backtest(panel, alignment.instances, universe, sspec)
-    return result.tables()
+    return robustness(panel, alignment.instances, universe, sspec).tables()

@@ -1,7 +1,104 @@
-"""`mib backtest` commands."""
+"""`mib backtest` commands: parse options, call the strategy engine, render, write tables."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from backtest.market.panel import PricePanel
+    from backtest.strategy import BacktestResult, RobustnessResult, StrategySpec
+    from backtest.universe import Universe
+
 app = typer.Typer(no_args_is_help=True)
+
+
+def load_inputs(source: str, prices_dir: Path | None, seed: int
+                ) -> tuple[PricePanel, pd.DataFrame, Universe]:
+    """Panel, aligned instances and universe from the pipeline's shared first steps."""
+    from backtest.pipeline import RunSpec, prepare_inputs
+
+    spec = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,  # type: ignore[arg-type]
+                   seed=seed)
+    got = prepare_inputs(spec)
+    return got.panel, got.instances, got.universe
+
+
+def _spec(strategy: str, hold: int, fees: float | None, lag: int, stop: float | None,
+          hedge: bool) -> StrategySpec:
+    from backtest.strategy import Costs, StrategyError, StrategySpec
+
+    if fees is not None and not 0.0 <= fees <= 500.0:
+        raise StrategyError("fee out of range", field="--fees", value=fees,
+                            expected="basis points between 0 and 500")
+    costs = Costs().with_fee(fees) if fees is not None else Costs()
+    return StrategySpec.model_validate({"strategy": strategy, "hold": hold, "entry_lag": lag,
+                                        "stop_loss": stop, "hedge": hedge, "costs": costs})
+
+
+def write_outputs(out: Path, result: BacktestResult, robust: RobustnessResult | None,
+                  panel: PricePanel) -> None:
+    """Tables (trades, metrics, equity, attrition, robustness) and ``run.json`` into ``out``."""
+    import datetime as dt
+
+    from backtest import __version__
+    from backtest.runio import write_manifest, write_table
+
+    for name, frame in (robust.tables() if robust is not None else result.tables()).items():
+        write_table(out, name, frame)
+    write_manifest(out, {
+        "kind": "backtest", "version": __version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "spec": result.spec.model_dump(mode="json"), "policies": result.policies,
+        "configurations_tried": result.n_configurations,
+        "data": {"synthetic": panel.synthetic, "content_hash": panel.content_hash()},
+    })
+
+
+@app.command("run")
+def run(
+    strategy: Annotated[str, typer.Option(
+        help="short_incumbents | long_substitutes | substitution_spread")] = "substitution_spread",
+    hold: Annotated[int, typer.Option(help="Sessions held; exit at that session's close.")] = 3,
+    fees: Annotated[float | None, typer.Option(
+        help="Fee in bps per order in every market (default: per-market defaults).")] = None,
+    lag: Annotated[int, typer.Option(help="Extra sessions to wait before entering.")] = 0,
+    stop: Annotated[float | None, typer.Option(
+        help="Stop-loss as a fraction, e.g. 0.05.")] = None,
+    hedge: Annotated[bool, typer.Option(
+        help="Hedge every leg with its first benchmark.")] = False,
+    robustness: Annotated[bool, typer.Option(
+        help="Also sweep entry lag 0-5, hold 1-20 and leave each event out.")] = True,
+    demo: Annotated[bool, typer.Option(help="Run on the offline synthetic market.")] = False,
+    prices_dir: Annotated[Path | None, typer.Option(
+        "--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv).")] = None,
+    from_cache: Annotated[bool, typer.Option(
+        "--from-cache", help="Use prices already in the local cache (offline).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
+    out: Annotated[Path | None, typer.Option(help="Run folder for tables and run.json.")] = None,
+) -> None:
+    """Backtest a strategy on the aligned events, after costs and venue rules."""
+    from backtest.errors import SpecError
+    from backtest.strategy import robustness as sweep
+    from backtest.strategy import run_backtest
+
+    if demo + (prices_dir is not None) + from_cache > 1:
+        raise SpecError("choose one price source", field="--demo/--prices-dir/--from-cache",
+                        expected="at most one of them")
+    spec = _spec(strategy, hold, fees, lag, stop, hedge)
+    source = ("demo" if demo else "csv" if prices_dir is not None else
+              "cache" if from_cache else "yahoo")
+    panel, instances, universe = load_inputs(source, prices_dir, seed)
+    robust = sweep(panel, instances, universe, spec) if robustness else None
+    result = robust.base if robust is not None else run_backtest(panel, instances, universe, spec)
+    typer.echo(result.summary())
+    if robust is not None:
+        typer.echo("")
+        typer.echo(robust.summary())
+    if out is not None:
+        write_outputs(out, result, robust, panel)
+        typer.echo(f"\ntables written to {out / 'tables'}")

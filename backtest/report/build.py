@@ -26,6 +26,7 @@ class ReportFiles:
 
 
 def _svg_uri(fig: Any) -> str:
+    """A chart as an SVG data URI (the HTML and the PDF embed the same vector image)."""
     svg = charts.to_svg(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
@@ -130,7 +131,7 @@ def _headline_tests(run: Run) -> list[dict[str, Any]]:
     return pick.sort_values(["event", "group", "order"]).head(40).to_dict("records")
 
 
-def _pooled(run: Run) -> tuple[list[dict[str, str]], list[dict[str, Any]], str]:
+def _pooled(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
     pooled = run.table("pooled")
     if pooled.empty:
         return [], [], "direction"
@@ -143,8 +144,8 @@ def _pooled(run: Run) -> tuple[list[dict[str, str]], list[dict[str, Any]], str]:
     return out, pooled.to_dict("records"), by
 
 
-def _backtest(run: Run) -> tuple[dict[str, str | None], list[dict[str, Any]], list[str]]:
-    out: dict[str, str | None] = {"equity": None, "lag_decay": None, "hold_sweep": None}
+def _backtest(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    out: dict[str, Any] = {"equity": None, "lag_decay": None, "hold_sweep": None}
     equity = run.table("backtest_equity")
     if not equity.empty:
         fig, ax = charts.figure(8.0, 3.0)
@@ -198,19 +199,28 @@ def _findings(run: Run) -> list[dict[str, Any]]:
     return g.reset_index().to_dict("records")
 
 
-def render_html(run: Run) -> str:
-    """The report's HTML for a loaded run."""
+def _template() -> Any:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("backtest.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
+    return env.get_template("report.html.j2")
+
+
+def render_html(run: Run) -> str:
+    """The report's HTML for a loaded run."""
+    return _template().render(**report_context(run))
+
+
+def report_context(run: Run) -> dict[str, Any]:
+    """Everything the template shows, charts included."""
     m = run.manifest
     pooled_charts, pooled_rows, pooled_by = _pooled(run)
     keys = key_numbers(run.table("pooled"), HEADLINE_WINDOW)
     bt_charts, bt_stats, bt_names = _backtest(run)
     headline = _headline_tests(run)
     chart_map = {"timeline": _timeline_chart(run), "grid": _grid(run), **bt_charts}
-    ctx = {
+    return {
         "run": m.get("run", {}), "synthetic": run.synthetic,
         "data_source": m.get("data", {}).get("description", ""),
         "answer": answer(keys, m.get("speed_note", "")), "key_numbers": keys,
@@ -223,9 +233,9 @@ def render_html(run: Run) -> str:
         "grid_note": m.get("grid_note", ""), "attrition": _attrition(run),
         "findings": _findings(run), "method": m.get("method", []),
         "provenance": sorted((k, str(v)) for k, v in m.get("provenance", {}).items()),
-        "price_meta": run.table("price_meta").to_dict("records"), "fmt": _fmt, "pct": _pct,
+        "price_meta": run.table("price_meta").to_dict("records"), "fmt_num": _fmt,
+        "pct": _pct,
     }
-    return env.get_template("report.html.j2").render(**ctx)
 
 
 def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:

@@ -90,6 +90,8 @@ class TestResult:
     with ``valid=False`` and a ``reason``; its statistic and p-value are NaN.
     """
 
+    __test__ = False  # not a pytest test class, despite its name
+
     test: str
     statistic: float
     pvalue: float
