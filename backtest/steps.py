@@ -135,7 +135,8 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
     sspec = StudySpec(model=spec.model, estimation=spec.estimation,  # type: ignore[arg-type]
                       windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed)
     keep = inst[inst["security"].isin(list(inputs.returns))]
-    result = run_study(keep, inputs.returns, inputs.market, sspec)
+    result = run_study(keep, inputs.returns, inputs.market, sspec,
+                       masks=event_masks(catalog, universe, spec))
     events = events_table(catalog)
     car = result.car.merge(events[["event_id", "direction", "type"]], on="event_id", how="left")
     car_summary = (car.groupby(["event_id", "group", "window"], sort=False)["car"]
@@ -154,6 +155,20 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
         "benchmarks": pd.DataFrame(sorted(inputs.benchmark_of.items()),
                                    columns=["security", "benchmark"]),
     }
+
+
+def event_masks(catalog: Catalog, universe: Universe, spec: RunSpec) -> pd.DataFrame:
+    """Day 0 of every catalog event (confounders included) on every security.
+
+    The study masks each one's event span out of the estimation windows of the
+    other events (policy ``mask_other_events``), so an estimation window never
+    contains another event's reaction.
+    """
+    from backtest.align import AlignSpec, align
+
+    every = align(catalog.events, universe,
+                  AlignSpec(stage=spec.stage, coverage="all"))  # type: ignore[arg-type]
+    return every.instances[["security", "day0", "event_id"]]
 
 
 def backtest(panel: PricePanel, universe: Universe, alignment: Alignment,

@@ -1,7 +1,109 @@
-"""`mib study` commands."""
+"""`mib study` commands: parse options, call the study engine, write and print results."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
+if TYPE_CHECKING:
+    from backtest.study.spec import StudySpec
+
 app = typer.Typer(no_args_is_help=True)
+
+MODEL_ALIASES = {
+    "market": "market", "sim": "market",
+    "constant_mean": "constant_mean", "mean_adj": "constant_mean",
+    "market_adjusted": "market_adjusted", "mrkt_adj": "market_adjusted",
+    "benchmark": "benchmark",
+}
+
+
+@app.callback()
+def _study() -> None:
+    """Event studies: abnormal returns and tests."""
+
+
+@app.command("run")
+def run(
+    returns: Annotated[Path | None, typer.Option(
+        "--returns", help="wide date x security returns CSV (bring-your-own mode)")] = None,
+    benchmark: Annotated[Path | None, typer.Option(
+        "--benchmark", help="benchmark returns CSV: one shared column or one per security")
+    ] = None,
+    events: Annotated[Path | None, typer.Option(
+        "--events", help="events CSV: event_id, security, day0 [, group, event_type]")] = None,
+    estimation: Annotated[str, typer.Option(
+        "--estimation", help="estimation window START:END in relative sessions")] = "-250:-11",
+    window: Annotated[list[str] | None, typer.Option(
+        "--window", help="event window START:END (repeatable)")] = None,
+    model: Annotated[str, typer.Option(
+        "--model", help="market | constant_mean | market_adjusted | benchmark "
+                        "(estudy2 names sim, mean_adj, mrkt_adj also accepted)")] = "market",
+    conventions: Annotated[str, typer.Option(
+        "--conventions", help="textbook (Campbell-Lo-MacKinlay) | estudy2")] = "textbook",
+    min_obs: Annotated[int, typer.Option(
+        "--min-obs", help="fewest estimation observations")] = 120,
+    log_returns: Annotated[bool, typer.Option(
+        "--log-returns", help="the returns are log returns (affects BHAR)")] = False,
+    missing: Annotated[str, typer.Option(
+        "--missing", help="drop_day | drop_instance: missing event-window returns")
+    ] = "drop_day",
+    placebo: Annotated[int, typer.Option(
+        "--placebo", help="pseudo-event draws for placebo inference (0 = none)")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the placebo draws")] = 20250415,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+) -> None:
+    """Run an event study and write ar.csv, car.csv, tests.csv and attrition.csv."""
+    from backtest.errors import SpecError
+
+    if returns is None:
+        raise SpecError("catalog mode is not available yet", field="--returns",
+                        expected="--returns R.csv --benchmark M.csv --events E.csv")
+    for flag, val in (("--benchmark", benchmark), ("--events", events), ("--out", out)):
+        if val is None:
+            raise SpecError("option required in bring-your-own mode", field=flag)
+    spec = _spec(estimation, window, model, conventions, min_obs, log_returns, missing,
+                 placebo, seed)
+    from backtest.study.byo import read_inputs, write_outputs
+    from backtest.study.engine import run_study
+
+    assert benchmark is not None and events is not None and out is not None
+    inputs = read_inputs(returns, benchmark, events)
+    result = run_study(inputs.instances, inputs.returns, inputs.market, spec)
+    paths = write_outputs(result, out)
+    typer.echo(result.summary())
+    typer.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _spec(estimation: str, windows: list[str] | None, model: str, conventions: str,
+          min_obs: int, log_returns: bool, missing: str, placebo: int, seed: int) -> StudySpec:
+    from backtest.errors import SpecError
+    from backtest.study.spec import StudySpec, parse_window
+
+    if model not in MODEL_ALIASES:
+        raise SpecError("unknown model", field="--model", value=model,
+                        expected=" | ".join(MODEL_ALIASES))
+    if conventions not in ("textbook", "estudy2"):
+        raise SpecError("unknown conventions", field="--conventions", value=conventions,
+                        expected="textbook | estudy2")
+    if missing not in ("drop_day", "drop_instance"):
+        raise SpecError("unknown missing-day policy", field="--missing", value=missing,
+                        expected="drop_day | drop_instance")
+    est = parse_window(estimation, field="--estimation")
+    wins = tuple(parse_window(w, field="--window") for w in windows) if windows else None
+    kw: dict[str, object] = {
+        "model": MODEL_ALIASES[model], "conventions": conventions, "estimation": est,
+        "min_estimation_obs": min_obs, "returns": "log" if log_returns else "simple",
+        "missing": missing, "placebo_draws": placebo, "seed": seed,
+        "benchmark_column": "market",
+    }
+    if wins:
+        kw["windows"] = wins
+    try:
+        return StudySpec(**kw)
+    except ValueError as exc:  # pydantic ValidationError: one line naming the option
+        errs = getattr(exc, "errors", lambda: [])()
+        msg = errs[0]["msg"] if errs else str(exc)
+        raise SpecError(msg.removeprefix("Value error, "), field="study spec") from None

@@ -120,13 +120,14 @@ def _headline_tests(run: Run) -> list[dict[str, Any]]:
     tests = run.table("tests")
     if tests.empty or "level" not in tests.columns:
         return []
-    lead = ("portfolio_t", "kp_bmp_t", "placebo_caar", "portfolio_cs_t", "cluster_bootstrap",
-            "grank_t")
+    lead = ("portfolio_t", "kp_bmp_t", "placebo_caar", "portfolio_cs_t",
+            "wild_cluster_bootstrap", "cross_sectional_t")
     pick = tests[tests["level"].isin(["pooled", "spread_pooled"])
                  & tests["group"].isin(HEADLINE_GROUPS) & (tests["window"] == HEADLINE_WINDOW)
                  & tests["test"].isin(lead)]
-    if "event" in pick.columns and "direction" in set(pick["event"]):
-        pick = pick[pick["event"] == "direction"]
+    by_direction = pick["event"].astype(str).str.startswith("direction=")
+    if by_direction.any():
+        pick = pick[by_direction]
     pick = pick.assign(order=pick["test"].map({t: i for i, t in enumerate(lead)}))
     return pick.sort_values(["event", "group", "order"]).head(40).to_dict("records")
 

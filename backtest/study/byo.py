@@ -1,0 +1,146 @@
+"""Bring-your-own mode: an event study on the analyst's own CSV files.
+
+R.csv   wide returns, one row per date (first column, YYYY-MM-DD), one column per
+        security; empty or NA = missing.  Each security's sessions are the rows
+        of R.csv (a missing value is a session without a return).
+M.csv   benchmark (market) returns: one column shared by every security, or one
+        column per security (named like R.csv's columns).
+E.csv   events: event_id, security, day0 (YYYY-MM-DD, a row of R.csv), and
+        optionally group and event_type.
+
+Outputs (stable column names, first columns as listed):
+ar.csv        event_id, security, rel_day, date, ar, group
+car.csv       event_id, security, window, car, car_se, group, bhar, days, t_stat, t_pvalue
+tests.csv     level, group, window, rel_day, test, statistic, pvalue, n, event, null,
+              distribution, valid, reason
+attrition.csv event_id, security, day0, group, reason, detail
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import InputFileError
+from backtest.study.results import StudyResult
+
+AR_CSV = ("event_id", "security", "rel_day", "date", "ar", "group")
+CAR_CSV = ("event_id", "security", "window", "car", "car_se", "group", "bhar", "days",
+           "t_stat", "t_pvalue")
+TESTS_CSV = ("level", "group", "window", "rel_day", "test", "statistic", "pvalue", "n",
+             "event", "null", "distribution", "valid", "reason")
+ATTRITION_CSV = ("event_id", "security", "day0", "group", "reason", "detail")
+
+
+@dataclass(frozen=True, slots=True)
+class ByoInputs:
+    """The parsed files, ready for :func:`backtest.study.engine.run_study`."""
+
+    instances: pd.DataFrame
+    returns: dict[str, pd.Series]
+    market: pd.Series | dict[str, pd.DataFrame]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputFileError("file not found", file=path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot parse CSV: {str(exc).splitlines()[0]}",
+                             file=path) from None
+
+
+def _dates(values: pd.Series, path: Path, field: str) -> pd.DatetimeIndex:
+    parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise InputFileError("not a date", file=path, line=i + 2, field=field,
+                             value=values.iloc[i], expected="YYYY-MM-DD")
+    return pd.DatetimeIndex(parsed)
+
+
+def read_wide(path: Path) -> pd.DataFrame:
+    """A wide date x security return file as floats (NaN = missing)."""
+    raw = _read_csv(path)
+    if raw.shape[1] < 2 or not len(raw):
+        raise InputFileError("needs a date column and at least one return column and row",
+                             file=path, value=list(raw.columns), expected="date,SEC1,...")
+    date_col = raw.columns[0]
+    index = _dates(raw[date_col], path, str(date_col))
+    if not index.is_unique:
+        dup = index[index.duplicated()][0]
+        raise InputFileError("duplicate date", file=path, field=str(date_col),
+                             value=str(dup.date()), expected="one row per date")
+    out = {}
+    for col in raw.columns[1:]:
+        text = raw[col].str.strip()
+        missing = text.isin(["", "NA", "NaN", "nan", "null", "NULL"])
+        num = pd.to_numeric(text.where(~missing), errors="coerce")
+        bad = np.flatnonzero((num.isna() & ~missing).to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            raise InputFileError("not a number", file=path, line=i + 2, field=str(col),
+                                 value=raw[col].iloc[i], expected="a decimal return or NA")
+        out[str(col)] = num.to_numpy(dtype=float, na_value=np.nan)
+    frame = pd.DataFrame(out, index=index)
+    return frame.sort_index()
+
+
+def read_events(path: Path, securities: set[str], returns_path: Path) -> pd.DataFrame:
+    """E.csv as instances; every security must be a column of R.csv."""
+    raw = _read_csv(path)
+    missing = [c for c in ("event_id", "security", "day0") if c not in raw.columns]
+    if missing:
+        raise InputFileError("missing columns", file=path, field=",".join(missing),
+                             value=list(raw.columns), expected="event_id,security,day0")
+    for i, sec in enumerate(raw["security"]):
+        if sec not in securities:
+            raise InputFileError("unknown security", file=path, line=i + 2, field="security",
+                                 value=sec, expected=f"a column of {returns_path}")
+    df = raw.copy()
+    df["day0"] = _dates(raw["day0"], path, "day0")
+    return df
+
+
+def read_inputs(returns_path: Path, benchmark_path: Path, events_path: Path) -> ByoInputs:
+    """Parse and cross-check the three files."""
+    r = read_wide(returns_path)
+    m = read_wide(benchmark_path)
+    inst = read_events(events_path, set(r.columns), returns_path)
+    returns = {c: r[c] for c in dict.fromkeys(inst["security"])}
+    if m.shape[1] == 1:
+        market: pd.Series | dict[str, pd.DataFrame] = m.iloc[:, 0].rename("market")
+    else:
+        lacking = [s for s in returns if s not in m.columns]
+        if lacking:
+            raise InputFileError("no benchmark column for a security", file=benchmark_path,
+                                 field="columns", value=lacking[0],
+                                 expected="one shared column or one column per security")
+        market = {s: m[[s]].rename(columns={s: "market"}) for s in returns}
+    return ByoInputs(inst, returns, market)
+
+
+def write_outputs(result: StudyResult, out: Path) -> list[Path]:
+    """Write ar.csv, car.csv, tests.csv and attrition.csv into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    ar = result.ar.assign(date=result.ar["date"].dt.strftime("%Y-%m-%d"))
+    att = result.attrition.copy()
+    if len(att):
+        att["day0"] = pd.to_datetime(att["day0"]).dt.strftime("%Y-%m-%d")
+    frames = {
+        "ar.csv": ar.loc[:, list(AR_CSV)],
+        "car.csv": result.car.loc[:, list(CAR_CSV)],
+        "tests.csv": result.tests.loc[:, list(TESTS_CSV)],
+        "attrition.csv": att.loc[:, list(ATTRITION_CSV)],
+    }
+    paths = []
+    for name, frame in frames.items():
+        p = out / name
+        frame.to_csv(p, index=False, float_format="%.17g")
+        paths.append(p)
+    return paths

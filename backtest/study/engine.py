@@ -1,0 +1,300 @@
+"""run_study: design -> model fit -> abnormal-return arrays -> tests -> labelled result.
+
+The flow is explicit: :func:`backtest.study.design.build_design` (pandas in,
+arrays out), :func:`backtest.study.models.fit_model` (numpy), the statistics of
+:mod:`backtest.study.registry` (numpy), and one labelling step at the end
+(the ``*_frame`` functions of :mod:`backtest.study.results`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import SpecError
+from backtest.study.arrays import AbnormalReturns, TestResult, WindowCAR
+from backtest.study.design import Design, DesignArrays, Regressors, build_design
+from backtest.study.models import ModelFit, fit_model
+from backtest.study.results import (
+    CAAR_COLUMNS,
+    TEST_COLUMNS,
+    StudyResult,
+    ar_frame,
+    attrition_with,
+    car_frame,
+    params_frame,
+    test_row,
+)
+from backtest.study.spec import StudySpec, window_label
+
+TestFn = Callable[..., TestResult]
+MULTI_CLUSTER_TESTS = frozenset({"portfolio_cs_t", "cluster_bootstrap", "wild_cluster_bootstrap"})
+
+
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """The usable instances after the model fit: arrays, labels, fit and AR contract."""
+
+    arrays: DesignArrays
+    labels: pd.DataFrame
+    fit: ModelFit
+    ar: AbnormalReturns
+    windows: tuple[WindowCAR, ...]
+    attrition: pd.DataFrame
+    slope_names: tuple[str, ...]
+    subsets: list[tuple[str, str, str, np.ndarray]]
+
+
+def test_registry(spec: StudySpec) -> dict[str, TestFn]:
+    """The window tests named in ``spec.tests`` and ``spec.daily_tests``."""
+    from backtest.study import registry
+
+    make = getattr(registry, "make_tests", None) or getattr(registry, "tests_with_seed", None)
+    reg = make(spec.seed, n_boot=spec.bootstrap_draws) if make else dict(registry.TESTS)
+    unknown = [t for t in dict.fromkeys((*spec.tests, *spec.daily_tests)) if t not in reg]
+    if unknown:
+        raise SpecError("unknown test", field="tests", value=unknown,
+                        expected=f"names among {sorted(reg)}")
+    return reg
+
+
+def fit_instances(design: Design, spec: StudySpec) -> Fitted:
+    """Fit the model; instances with a singular design or zero variance go to attrition."""
+    arrays, labels, attrition = design.arrays, design.labels, design.attrition
+    mf = fit_model(arrays, design.model, spec.conventions)
+    bad = ~mf.ok
+    if bad.any():
+        attrition = attrition_with(attrition, labels[bad], "singular_design",
+                                   "regressors collinear or residual variance zero")
+        arrays, labels = arrays.take(~bad), labels[~bad].reset_index(drop=True)
+        mf = fit_model(arrays, design.model, spec.conventions)
+    if spec.conventions != "estudy2":  # the raw estimation windows are no longer needed
+        n = arrays.n
+        arrays = replace(arrays, r_est=np.empty((n, 0)), x_est=np.empty((n, 0, 0)))
+    ar = AbnormalReturns(est=mf.ar_est, event=mf.ar_evt, est_days=arrays.est_days,
+                         rel_days=arrays.rel_days, n_est=mf.fit.n_obs, k=mf.k,
+                         sigma=np.sqrt(mf.sigma2), fe=mf.fe, cluster=arrays.cluster)
+    log = spec.returns == "log"
+    windows = tuple(mf.window(a, b, arrays.rel_days, log) for a, b in spec.windows)
+    slopes = tuple(c for c in arrays.columns if c != design.model.offset)
+    f = Fitted(arrays, labels, mf, ar, windows, attrition, slopes, [])
+    f.subsets.extend(subsets(f))
+    return f
+
+
+def run_study(instances: pd.DataFrame, returns: Mapping[str, pd.Series], market: Regressors,
+              spec: StudySpec | None = None, *, masks: pd.DataFrame | None = None
+              ) -> StudyResult:
+    """Run an event study.
+
+    instances: one row per event instance, columns event_id, security, day0 and
+    optionally group, event_type, stage.  returns[security]: returns on that
+    security's own sessions.  market: regressors per security (mapping) or shared
+    (a Series is the market column).  masks: optional (security, day0) rows of other
+    events (e.g. confounders) masked out of estimation windows.  See
+    :class:`StudySpec` for the options.
+    """
+    spec = spec or StudySpec()
+    reg = test_registry(spec)
+    design = build_design(instances, returns, market, spec, masks)
+    f = fit_instances(design, spec)
+    rows = group_tests(f, spec, reg) + spread_tests(f, spec, reg)
+    if spec.conventions == "estudy2" and f.ar.n:
+        from backtest.study.estudy2 import estudy2_rows
+
+        rows += estudy2_rows(f, spec)
+    if spec.placebo_draws and f.ar.n:
+        from backtest.study.placebo import placebo_rows
+
+        rows += placebo_rows(f, returns, market, spec)
+    tests = pd.DataFrame(rows, columns=list(TEST_COLUMNS))
+    tests["rel_day"] = tests["rel_day"].astype("Int64")
+    caar = pd.DataFrame(caar_rows(f, spec), columns=list(CAAR_COLUMNS))
+    return StudyResult(spec=spec, ar=ar_frame(f), car=car_frame(f, spec), tests=tests,
+                       caar=caar, attrition=f.attrition.reset_index(drop=True),
+                       params=params_frame(f), n_input=len(instances))
+
+
+def event_key(labels: pd.DataFrame) -> np.ndarray:
+    """The event an instance belongs to: event_id, with the stage when there is one."""
+    ev = labels["event_id"].to_numpy(dtype=object)
+    st = labels["stage"].to_numpy(dtype=object)
+    if not (st != "").any():
+        return ev
+    return np.array([e if not s else f"{e}:{s}" for e, s in zip(ev, st, strict=True)],
+                    dtype=object)
+
+
+def _split(keys: list[np.ndarray]) -> list[tuple[tuple, np.ndarray]]:
+    """Row indices of each distinct combination of ``keys`` (sorted by key)."""
+    if not len(keys[0]):
+        return []
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(k, sort=True)
+        combined = combined * (len(uniq) + 1) + codes
+    order = np.argsort(combined, kind="stable")
+    bounds = np.flatnonzero(np.diff(combined[order])) + 1
+    return [(tuple(k[part[0]] for k in keys), part) for part in np.split(order, bounds)]
+
+
+def subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
+    """(level, event, group, rows) for each event x group, and pooled across events
+    (when there is more than one event-date cluster) for each event type x group and,
+    where instances carry a direction, each ``direction=<d>`` x group."""
+    lab = f.labels
+    grp = lab["group"].to_numpy(dtype=object)
+    out: list[tuple[str, str, str, np.ndarray]] = [
+        ("event", str(e), str(g), rows) for (e, g), rows in _split([event_key(lab), grp])]
+    etype = lab["event_type"].replace("", "*").to_numpy(dtype=object)
+    pools = [_split([etype, grp])]
+    direction = lab["direction"].to_numpy(dtype=object)
+    has_dir = direction != ""
+    if has_dir.any():
+        keyed = np.where(has_dir, "direction=" + direction.astype(str), "")
+        pools.append([(k, r) for k, r in _split([keyed, grp]) if k[0]])
+    for pool in pools:
+        for (t, g), rows in pool:
+            if len(np.unique(f.arrays.cluster[rows])) > 1:
+                out.append(("pooled", str(t), str(g), rows))
+    return out
+
+
+def group_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple]:
+    """Window and daily tests of every level x event x group."""
+    rows: list[tuple] = []
+    days = {int(t): f.fit.window(int(t), int(t), f.arrays.rel_days, spec.returns == "log",
+                                 with_bhar=False)
+            for t in f.arrays.rel_days} if spec.daily_tests else {}
+    for level, event, group, idx in f.subsets:
+        names = [t for t in spec.tests if level == "pooled" or t not in MULTI_CLUSTER_TESTS]
+        for w in f.windows:
+            for name in names:
+                rows.append(test_row(level, event, group, window_label(w.start, w.end), None,
+                                     reg[name](f.ar, w, idx)))
+        for t, w in days.items():
+            for name in spec.daily_tests:
+                if level == "event" and name in MULTI_CLUSTER_TESTS:
+                    continue
+                rows.append(test_row(level, event, group, "", t, reg[name](f.ar, w, idx)))
+    return rows
+
+
+def spread_portfolios(f: Fitted, spec: StudySpec) -> tuple[list[str], AbnormalReturns] | None:
+    """One row per event with both spread groups: mean AR of the first group minus the
+    mean AR of the second, on the estimation and event days.
+
+    sigma^2 = sum p_t^2 / (L_p - k) over the spread's estimation days (k the largest
+    number of parameters among members) and fe = 1: Var(CAR) = sigma^2 x days.
+    """
+    a, b = spec.spread
+    ev = event_key(f.labels)
+    grp = f.labels["group"].to_numpy()
+    names, est, evt, ks = [], [], [], []
+    for e in dict.fromkeys(ev):
+        ia, ib = (ev == e) & (grp == a), (ev == e) & (grp == b)
+        if not ia.any() or not ib.any():
+            continue
+        with np.errstate(invalid="ignore"):
+            est.append(_nanmean(f.ar.est[ia]) - _nanmean(f.ar.est[ib]))
+            evt.append(_nanmean(f.ar.event[ia]) - _nanmean(f.ar.event[ib]))
+        ks.append(int(max(f.ar.k[ia].max(), f.ar.k[ib].max())))
+        names.append(str(e))
+    if not names:
+        return None
+    est_a, evt_a, k = np.array(est), np.array(evt), np.array(ks, dtype=np.int64)
+    n_est = np.isfinite(est_a).sum(axis=1).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.sqrt(np.nansum(est_a ** 2, axis=1) / (n_est - k))
+    ar = AbnormalReturns(est_a, evt_a, f.ar.est_days, f.ar.rel_days, n_est, k, sigma,
+                         np.ones_like(evt_a), np.arange(len(names), dtype=np.int64))
+    return names, ar
+
+
+def _nanmean(x: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(x)
+    cnt = ok.sum(axis=0)
+    return np.where(cnt > 0, np.where(ok, x, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
+
+
+def spread_window(ar: AbnormalReturns, start: int, end: int) -> WindowCAR:
+    inside = ar.window_mask(start, end)
+    present = np.isfinite(ar.event) & inside[None, :]
+    days = present.sum(axis=1).astype(np.int64)
+    car = np.where(days > 0, np.where(present, ar.event, 0.0).sum(axis=1), np.nan)
+    return WindowCAR(start, end, car, ar.sigma ** 2 * days, days, np.full(ar.n, np.nan))
+
+
+def spread_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple]:
+    """The substitution spread: per event its time-series t; across events a
+    cross-sectional t of the spread CARs (events on different dates are independent)."""
+    from backtest.study.stats import time_series_t
+
+    got = spread_portfolios(f, spec)
+    if got is None:
+        return []
+    names, ar = got
+    label = f"{spec.spread[0]}-{spec.spread[1]}"
+    pools = _spread_pools(f, names)
+    rows: list[tuple] = []
+    for a, b in spec.windows:
+        w = spread_window(ar, a, b)
+        wl = window_label(a, b)
+        for i, e in enumerate(names):
+            rows.append(test_row("spread_event", e, label, wl, None, time_series_t(ar, w, i)))
+        for key, idx in pools:
+            if len(idx) > 1:
+                rows.append(test_row("spread_pooled", key, label, wl, None,
+                                     reg["cross_sectional_t"](ar, w, idx)))
+    return rows
+
+
+def _spread_pools(f: Fitted, names: list[str]) -> list[tuple[str, np.ndarray]]:
+    """Spread events pooled: all of them ('*') and, where known, by direction."""
+    by_key = dict(zip(event_key(f.labels), f.labels["direction"], strict=True))
+    direction = np.array([str(by_key.get(n, "")) for n in names], dtype=object)
+    pools = [("*", np.arange(len(names)))]
+    for d in sorted(set(direction) - {""}):
+        pools.append((f"direction={d}", np.flatnonzero(direction == d)))
+    return pools
+
+
+def caar_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
+    """CAAR per level x event x group x window, with two standard errors.
+
+    se_cross_section = sd(CAR_i) / sqrt(n) (assumes independent instances).
+    se_portfolio: for each date cluster c, the equally weighted portfolio of its
+    members has residual variance s_c^2 = sum_t p_t^2 / (L_p - k) over the estimation
+    days and Var(CAR_c) = s_c^2 f_c (f_c the mean over members of Var(CAR_i)/sigma_i^2);
+    the group's CAAR = sum_c (n_c / n) CAR_c, so se^2 = sum_c (n_c / n)^2 s_c^2 f_c.
+    """
+    rows: list[tuple] = []
+    for level, event, group, idx in f.subsets:
+        for w in f.windows:
+            use = idx[np.isfinite(w.car[idx])]
+            n = len(use)
+            caar = float(np.mean(w.car[use])) if n else np.nan
+            se_cs = float(np.std(w.car[use], ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+            clusters = np.unique(f.ar.cluster[use])
+            var = 0.0
+            for c in clusters:
+                rows_c = use[f.ar.cluster[use] == c]
+                var += (len(rows_c) / n) ** 2 * _portfolio_var(f, w, rows_c)
+            rows.append((level, event, group, window_label(w.start, w.end), n, len(clusters),
+                         caar, se_cs, float(np.sqrt(var)) if n else np.nan))
+    return rows
+
+
+def _portfolio_var(f: Fitted, w: WindowCAR, rows: np.ndarray) -> float:
+    p = _nanmean(f.ar.est[rows])
+    p = p[np.isfinite(p)]
+    dof = p.size - int(f.ar.k[rows].max())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fac = w.var[rows] / f.ar.sigma[rows] ** 2
+    fac = fac[np.isfinite(fac)]
+    if dof < 1 or not fac.size:
+        return np.nan
+    return float(np.sum(p ** 2) / dof * fac.mean())

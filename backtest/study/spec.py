@@ -1,0 +1,161 @@
+"""The study specification: a small frozen pydantic model validated once, at the boundary.
+
+Everything that changes a number is here, with a named policy; the result
+records the spec it was run with.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backtest.errors import SpecError
+
+ModelName = Literal["constant_mean", "market_adjusted", "market", "factor", "benchmark"]
+"""Normal-return model.
+
+constant_mean:    E[R_it] = mu_i (estimated mean over the estimation window).
+market_adjusted:  E[R_it] = R_mt (no estimated parameters).
+market:           E[R_it] = a_i + b_i R_mt (OLS; Campbell, Lo and MacKinlay 1997, 4.3.2).
+factor:           E[R_it] = a_i + sum_j b_ij F_jt (OLS on the named factor columns).
+benchmark:        E[R_it] = R_bt, the security's own benchmark (no estimated parameters).
+"""
+
+Conventions = Literal["textbook", "estudy2"]
+"""textbook: residual variance SSR/(L-k), CLM forecast-error-corrected CAR variance.
+estudy2: estudy2 0.10's choices (sd with n-1, no forecast-error term in CAR variance,
+its own test statistics; see backtest.study.estudy2)."""
+
+MissingPolicy = Literal["drop_day", "drop_instance"]
+"""drop_day: a missing event-window return is skipped (CAR sums the days present,
+and the number of days is reported); drop_instance: an instance with any missing
+event-window return goes to the attrition table."""
+
+ReturnKind = Literal["simple", "log"]
+
+DEFAULT_TESTS: tuple[str, ...] = (
+    "cross_sectional_t", "patell_z", "bmp_t", "kp_patell_z", "kp_bmp_t", "portfolio_t",
+    "portfolio_cs_t", "corrado_rank", "generalized_sign", "grank_t", "wilcoxon",
+    "cluster_bootstrap", "wild_cluster_bootstrap",
+)
+"""Window tests, by their names in :mod:`backtest.study.registry`."""
+
+DEFAULT_DAILY_TESTS: tuple[str, ...] = ("cross_sectional_t", "bmp_t", "portfolio_t")
+"""Tests of each single event day (the one-day window [t, t])."""
+
+
+class StudySpec(BaseModel):
+    """How to run an event study (frozen; validated on construction).
+
+    Windows are inclusive pairs of relative days counted in the security's own
+    sessions (day 0 = the first session that reflects the news).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: ModelName = "market"
+    market_column: str = Field(default="market", description="regressor column of the market")
+    benchmark_column: str = Field(default="benchmark",
+                                  description="regressor column of the per-security benchmark")
+    factors: tuple[str, ...] = Field(default=(), description="factor columns (model='factor')")
+    nonsync_us_lag: bool = Field(
+        default=False,
+        description="add the previous US session's market return as a regressor for "
+                    "securities whose regressors carry `us_lag_column` (non-synchronous "
+                    "trading of Chinese names)")
+    us_lag_column: str = "us_market_prev"
+    estimation: tuple[int, int] = (-250, -11)
+    windows: tuple[tuple[int, int], ...] = ((-1, 1), (0, 1), (0, 5), (-5, 10))
+    min_estimation_obs: int = Field(default=120, ge=3)
+    mask_window: tuple[int, int] = Field(
+        default=(-1, 1),
+        description="days around another event's day 0 (the security's other instances and "
+                    "`masks` rows) dropped from an estimation window (policy "
+                    "mask_other_events); (0, -1) masks nothing")
+    returns: ReturnKind = "simple"
+    missing: MissingPolicy = "drop_day"
+    conventions: Conventions = "textbook"
+    placebo_draws: int = Field(default=1000, ge=0)
+    placebo_windows: tuple[tuple[int, int], ...] = Field(
+        default=(), description="windows with placebo inference (default: all windows)")
+    placebo_statistic: Literal["caar", "bmp"] = Field(
+        default="caar", description="statistic recomputed on pseudo-event dates")
+    placebo_min_dates: int = Field(
+        default=20, ge=1,
+        description="fewest distinct event-free pseudo dates per cluster for a valid placebo")
+    seed: int = Field(default=20250415, description="seed of the numpy Generator for placebo")
+    tests: tuple[str, ...] = DEFAULT_TESTS
+    daily_tests: tuple[str, ...] = DEFAULT_DAILY_TESTS
+    bootstrap_draws: int = Field(default=999, ge=99,
+                                 description="draws of the event-level (cluster) bootstrap")
+    spread: tuple[str, str] = Field(
+        default=("cn_substitute", "us_incumbent"),
+        description="substitution spread: first group minus second group")
+    percentage: float = Field(default=90.0, ge=0, le=100,
+                              description="estudy2 CAR tests keep days with 100 n_t/N > this")
+
+    @field_validator("estimation")
+    @classmethod
+    def _est(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] > v[1]:
+            raise ValueError(f"estimation window start {v[0]} is after its end {v[1]}")
+        return v
+
+    @field_validator("windows", "placebo_windows")
+    @classmethod
+    def _wins(cls, v: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        for a, b in v:
+            if a > b:
+                raise ValueError(f"event window [{a},{b}]: start is after end")
+        return tuple(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudySpec:
+        if not self.windows:
+            raise ValueError("at least one event window is required")
+        first = min(a for a, _ in self.windows)
+        if self.estimation[1] >= first:
+            raise ValueError(
+                f"estimation window {list(self.estimation)} overlaps the event window "
+                f"starting at {first}; the estimation window must end before it")
+        if self.model == "factor" and not self.factors:
+            raise ValueError("model 'factor' needs at least one factor column")
+        if self.min_estimation_obs > self.estimation[1] - self.estimation[0] + 1:
+            raise ValueError(
+                f"min_estimation_obs={self.min_estimation_obs} exceeds the estimation "
+                f"window length {self.estimation[1] - self.estimation[0] + 1}")
+        return self
+
+    @property
+    def event_span(self) -> tuple[int, int]:
+        """The smallest range of relative days covering every event window."""
+        return min(a for a, _ in self.windows), max(b for _, b in self.windows)
+
+    @property
+    def placebo_targets(self) -> tuple[tuple[int, int], ...]:
+        return self.placebo_windows or self.windows
+
+
+_WINDOW_RE = re.compile(r"^\s*([+-]?\d+)\s*:\s*([+-]?\d+)\s*$")
+
+
+def parse_window(text: str, *, field: str = "window") -> tuple[int, int]:
+    """Parse ``"-250:-11"`` into ``(-250, -11)``; raise :class:`SpecError` otherwise."""
+    m = _WINDOW_RE.match(text)
+    if m is None:
+        raise SpecError("not a window", field=field, value=text,
+                        expected="START:END with integer relative days, e.g. -1:1")
+    a, b = int(m.group(1)), int(m.group(2))
+    if a > b:
+        raise SpecError("window start is after its end", field=field, value=text,
+                        expected="START <= END")
+    return a, b
+
+
+def window_label(start: int, end: int) -> str:
+    """``[-1,+1]``-style label used in every output frame."""
+    def f(x: int) -> str:
+        return f"{x:+d}" if x else "0"
+    return f"[{f(start)},{f(end)}]"
