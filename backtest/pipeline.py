@@ -119,6 +119,22 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def load_factors(spec: RunSpec) -> pd.DataFrame | None:
+    """Fama-French daily factors from ``spec.factors_dir`` (every Ken French CSV in it)."""
+    if spec.factors_dir is None:
+        return None
+    from backtest.errors import InputFileError
+    from backtest.market import load_ff_factors
+
+    files = sorted(Path(spec.factors_dir).glob("F-F_*daily*.csv"))
+    if not files:
+        raise InputFileError("no Ken French daily factor files (F-F_*daily*.csv)",
+                             file=spec.factors_dir, expected="the files from Ken French's "
+                             "data library, e.g. F-F_Research_Data_Factors_daily.csv")
+    three = [f for f in files if "5_Factors" not in f.name] or files
+    return load_ff_factors(three)
+
+
 @dataclass(frozen=True)
 class Inputs:
     """What every analysis step starts from: catalog, universe, alignment and prices."""
@@ -167,6 +183,8 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     say("Running the event study")
     study = steps.study(panel, universe, alignment, catalog, spec)
     tables.update(study)
+    say("Robustness: model x window x test x day-0 policy")
+    tables["spec_grid"] = steps.spec_grid(panel, universe, catalog, spec)
     say("Backtesting the event strategy (vectorbt)")
     tables.update(steps.backtest(panel, universe, alignment, spec))
     say("Writing tables and provenance")

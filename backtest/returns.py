@@ -52,9 +52,19 @@ def session_returns(panel: PricePanel, symbol: str, calendar: str,
     return r.reindex(sess.union(close.index)).iloc[1:].rename(symbol)
 
 
+US_CALENDARS = ("XNYS", "XNAS")
+
+
 def study_inputs(panel: PricePanel, universe: Universe, symbols: list[str] | tuple[str, ...],
-                 kind: ReturnKind = "simple") -> StudyInputs:
-    """Returns and first-available-benchmark regressors for ``symbols``."""
+                 kind: ReturnKind = "simple", factors: pd.DataFrame | None = None
+                 ) -> StudyInputs:
+    """Returns and first-available-benchmark regressors for ``symbols``.
+
+    With ``factors`` (Fama-French daily, decimals), securities on US sessions get
+    the factor columns as extra regressors on their own dates; the factors are US
+    factors, so other markets do not get them (a factor model drops them, counted
+    in the attrition table).
+    """
     import pandas as pd
 
     returns: dict[str, pd.Series] = {}
@@ -76,6 +86,9 @@ def study_inputs(panel: PricePanel, universe: Universe, symbols: list[str] | tup
             continue
         m = session_returns(panel, bench, universe[bench].calendar, kind)
         returns[sym] = r
-        market[sym] = pd.DataFrame({"market": m.reindex(r.index)})
+        regs = pd.DataFrame({"market": m.reindex(r.index)})
+        if factors is not None and sec.calendar in US_CALENDARS:
+            regs = regs.join(factors.reindex(r.index))
+        market[sym] = regs
         chosen[sym] = bench
     return StudyInputs(returns=returns, market=market, benchmark_of=chosen, missing=missing)

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from backtest.eventlog.catalog import Catalog
     from backtest.market.panel import PricePanel
     from backtest.pipeline import RunSpec
+    from backtest.returns import StudyInputs
+    from backtest.study.results import StudyResult
+    from backtest.study.spec import StudySpec
     from backtest.universe import Universe
 
 TIMELINE_SYMBOL = ("SOXX", "^SOX", "SMH", "SPY")
@@ -94,6 +97,17 @@ def manifest(spec: RunSpec, catalog: Catalog, panel: PricePanel, universe: Unive
     desc = (f"SYNTHETIC market (seed {spec.seed})" if panel.synthetic else
             f"{', '.join(sources)}" + (f" from {spec.prices_dir}" if spec.prices_dir else ""))
     return {
+        "method": method_notes(spec),
+        "grid_note": ("Each cell is the statistic of a test on tightening events pooled across "
+                      "events (rows: group | normal-return model | day-0 policy; 'alternate' "
+                      "moves date-only announcements to after the close of business). "
+                      f"{len(GRID_MODELS) * 2} studies, {len(GRID_TESTS)} tests, "
+                      f"{len(spec.windows)} windows."),
+        "backtest_note": (f"Strategy {spec.strategy}, hold {spec.hold} sessions; entries only "
+                          "at the first price set after the news was public on the security's "
+                          "exchange; per-market fees, slippage and stamp duty; A-share T+1 and "
+                          "price limits. The robustness sweeps (entry lag 0-5, holding period "
+                          "1-20, leave one event out) say how many configurations were tried."),
         "run": {"run_id": run_id, "created_at": now.isoformat(), "package_version": __version__,
                 "log_version": str(catalog.version), "seed": spec.seed},
         "spec": spec.model_dump(mode="json"),
@@ -110,6 +124,32 @@ def manifest(spec: RunSpec, catalog: Catalog, panel: PricePanel, universe: Unive
     }
 
 
+def method_notes(spec: RunSpec) -> list[str]:
+    """The conventions of a run, in words, for the report's method section."""
+    lo, hi = spec.estimation
+    return [
+        "Returns: simple close-to-close returns of adjusted closes on each security's own "
+        "exchange sessions; a move across a suspension is assigned to the next bar.",
+        f"Day 0: the first session on the security's exchange whose close is after the news "
+        f"became public (stage '{spec.stage}'); date-only stages are placed at 12:00 local "
+        "time of the authority (flagged time_assumed), clamped by any not_before/not_after "
+        "bound; the robustness grid re-runs with the after-close alternative.",
+        f"Normal returns: {spec.model} model estimated over sessions [{lo}, {hi}] (at least "
+        "120 observations); other catalog events' days -1..+1 are masked out of estimation "
+        "windows; the market proxy is the security's first benchmark with prices.",
+        "Variances: residual variance with L - k degrees of freedom; CAR variance with the "
+        "forecast-error correction of Campbell, Lo and MacKinlay (1997, ch. 4).",
+        "Clustering: every security reacts on the same date, so the headline uses tests "
+        "valid under cross-correlation: the portfolio (clustered-date) tests, the "
+        "Kolari-Pynnönen (2010) adjusted BMP, placebo dates drawn from event-free periods "
+        f"({spec.placebo_draws} draws, seed {spec.seed}), a wild cluster bootstrap, and the "
+        "event-level t of the pooled table (the event is the unit).",
+        "Tests that assume independent securities (cross-sectional t, Patell, BMP, Corrado, "
+        "generalised sign, Wilcoxon) are reported beside them for comparison; with shared "
+        "dates they over-reject (see benchmarks/bench_rejection.py).",
+    ]
+
+
 def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
     """Every table as parquet and CSV, then ``run.json`` last (its presence marks a run)."""
     from backtest.runio import write_manifest, write_table
@@ -120,23 +160,34 @@ def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str
     write_manifest(run_dir, manifest)
 
 
+def run_catalog_study(panel: PricePanel, universe: Universe, alignment: Alignment,
+                      catalog: Catalog, sspec: StudySpec, stage: str,
+                      factors: pd.DataFrame | None = None
+                      ) -> tuple[StudyResult, StudyInputs]:
+    """The event study of the aligned instances, other catalog events masked."""
+    from backtest.returns import study_inputs
+    from backtest.study.engine import run_study
+
+    inst = alignment.instances
+    inputs = study_inputs(panel, universe, sorted(inst["security"].unique()),
+                          factors=factors)
+    keep = inst[inst["security"].isin(list(inputs.returns))]
+    result = run_study(keep, inputs.returns, inputs.market, sspec,
+                       masks=event_masks(catalog, universe, stage))
+    return result, inputs
+
+
 def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: Catalog,
           spec: RunSpec) -> dict[str, pd.DataFrame]:
     """The event study on the aligned instances, and the aggregates the report draws."""
     import pandas as pd
 
-    from backtest.returns import study_inputs
-    from backtest.study.engine import run_study
     from backtest.study.spec import StudySpec
     from backtest.summaries import caar_paths, pooled_car
 
-    inst = alignment.instances
-    inputs = study_inputs(panel, universe, sorted(inst["security"].unique()))
     sspec = StudySpec(model=spec.model, estimation=spec.estimation,  # type: ignore[arg-type]
                       windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed)
-    keep = inst[inst["security"].isin(list(inputs.returns))]
-    result = run_study(keep, inputs.returns, inputs.market, sspec,
-                       masks=event_masks(catalog, universe, spec))
+    result, inputs = run_catalog_study(panel, universe, alignment, catalog, sspec, spec.stage)
     events = events_table(catalog)
     car = result.car.merge(events[["event_id", "direction", "type"]], on="event_id", how="left")
     car_summary = (car.groupby(["event_id", "group", "window"], sort=False)["car"]
@@ -157,7 +208,7 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
     }
 
 
-def event_masks(catalog: Catalog, universe: Universe, spec: RunSpec) -> pd.DataFrame:
+def event_masks(catalog: Catalog, universe: Universe, stage: str) -> pd.DataFrame:
     """Day 0 of every catalog event (confounders included) on every security.
 
     The study masks each one's event span out of the estimation windows of the
@@ -167,7 +218,7 @@ def event_masks(catalog: Catalog, universe: Universe, spec: RunSpec) -> pd.DataF
     from backtest.align import AlignSpec, align
 
     every = align(catalog.events, universe,
-                  AlignSpec(stage=spec.stage, coverage="all"))  # type: ignore[arg-type]
+                  AlignSpec(stage=stage, coverage="all"))  # type: ignore[arg-type]
     return every.instances[["security", "day0", "event_id"]]
 
 
@@ -178,3 +229,53 @@ def backtest(panel: PricePanel, universe: Universe, alignment: Alignment,
 
     sspec = StrategySpec(strategy=spec.strategy, hold=spec.hold)  # type: ignore[arg-type]
     return robustness(panel, alignment.instances, universe, sspec).tables()
+
+
+GRID_MODELS = ("market", "market_adjusted", "constant_mean")
+GRID_TESTS = ("cross_sectional_t", "kp_bmp_t", "portfolio_t", "portfolio_cs_t")
+GRID_GROUPS = ("us_incumbent", "cn_substitute")
+FF3 = ("Mkt-RF", "SMB", "HML")
+
+
+def spec_grid(panel: PricePanel, universe: Universe, catalog: Catalog,
+              spec: RunSpec) -> pd.DataFrame:
+    """Tightening-event statistics over model x window x test x day-0 policy.
+
+    Day-0 policy ``assumed`` places date-only stages by the authority's business
+    hours; ``alternate`` uses the other plausible day 0 (after the close of
+    business).  With Fama-French factors, a Fama-French three-factor model (raw
+    returns on Mkt-RF, SMB, HML; US securities only) joins the models.  Placebo
+    draws are off here; the main study carries them.
+    """
+    import pandas as pd
+
+    from backtest.align import AlignSpec, align
+    from backtest.pipeline import load_factors
+    from backtest.study.spec import StudySpec
+
+    factors = load_factors(spec)
+    models = GRID_MODELS + (("ff3",) if factors is not None else ())
+    rows = []
+    for policy, alternate in (("assumed", False), ("alternate", True)):
+        al = align(catalog.events, universe,
+                   AlignSpec(stage=spec.stage, alternate=alternate))  # type: ignore[arg-type]
+        inst = al.instances[al.instances["group"].isin(GRID_GROUPS)]
+        al = type(al)(instances=inst, attrition=al.attrition, spec=al.spec)
+        for model in models:
+            kind = {"model": "factor", "factors": FF3} if model == "ff3" else {"model": model}
+            sspec = StudySpec(**kind, estimation=spec.estimation,  # type: ignore[arg-type]
+                              windows=spec.windows, placebo_draws=0, daily_tests=(),
+                              tests=GRID_TESTS)
+            result, _ = run_catalog_study(panel, universe, al, catalog, sspec, spec.stage,
+                                          factors)
+            t = result.tests
+            keep = t[(t["event"] == "direction=tightening")
+                     & t["level"].isin(["pooled", "spread_pooled"])]
+            rows.append(keep.assign(model=model, policy=policy))
+    if not rows:
+        return pd.DataFrame()
+    grid = pd.concat(rows, ignore_index=True)
+    grid["row"] = grid["group"] + " | " + grid["model"] + " | " + grid["policy"]
+    grid["col"] = grid["window"] + " " + grid["test"]
+    return grid[["row", "col", "group", "model", "policy", "window", "test", "statistic",
+                 "pvalue", "n"]]

@@ -109,3 +109,17 @@ def test_pdf_has_every_section_and_the_mark_on_every_page(tmp_path):
     for section in SECTIONS:
         assert section in joined
     assert files.html.stat().st_size < 10 * 1024 * 1024
+
+
+def test_speed_sentence_follows_the_numbers():
+    from backtest.report.narrative import speed_sentence
+
+    def pooled(d0, d5):
+        return pd.DataFrame({"direction": "tightening", "group": "us_incumbent",
+                             "window": ["[0,0]", "[0,+5]"], "mean_car": [d0, d5]})
+
+    fast = speed_sentence(pooled(-0.03, -0.032))
+    slow = speed_sentence(pooled(-0.01, -0.04))
+    assert "priced on day 0" in fast and "-3.00%" in fast and "-3.20%" in fast
+    assert "builds over the following sessions" in slow
+    assert speed_sentence(pooled(-0.01, float("nan"))) == ""

@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
             "--demo", help="Run offline on the synthetic market (planted effects).")] = False,
         prices_dir: Annotated[Path | None, typer.Option(
             "--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv).")] = None,
+        factors_dir: Annotated[Path | None, typer.Option(
+            "--factors-dir", help="Folder of Ken French daily factor CSVs (adds a "
+                                  "Fama-French 3-factor model to the robustness grid).")] = None,
         from_cache: Annotated[bool, typer.Option(
             "--from-cache", help="Use prices already in the local cache (offline).")] = False,
         stage: Annotated[str, typer.Option(
@@ -70,7 +73,11 @@ def register(app: typer.Typer) -> None:
         source = ("demo" if demo else "csv" if prices_dir is not None else
                   "cache" if from_cache else "yahoo")
         windows = tuple(_parse_window(w) for w in window) if window else DEFAULT_WINDOWS
+        if factors_dir is not None and not factors_dir.is_dir():
+            raise SpecError("factors directory not found", field="--factors-dir",
+                            value=str(factors_dir), expected="an existing directory")
         spec = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,
+                       factors_dir=str(factors_dir) if factors_dir else None,
                        log_path=str(log) if log else None, log_version=log_version,
                        stage=stage, seed=seed, windows=windows, placebo_draws=placebo,
                        hold=hold, out_root=str(out), pdf=not no_pdf)

@@ -54,18 +54,38 @@ def run(
         "--placebo", help="pseudo-event draws for placebo inference (0 = none)")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="seed of the placebo draws")] = 20250415,
     out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="catalog mode on the synthetic market")] = False,
+    prices_dir: Annotated[Path | None, typer.Option(
+        "--prices-dir", help="catalog mode on CSV prices (<SYMBOL>.csv)")] = None,
+    from_cache: Annotated[bool, typer.Option(
+        "--from-cache", help="catalog mode on cached prices")] = False,
+    stage: Annotated[str, typer.Option(
+        "--stage", help="catalog mode: event stage (official, first, announcement, ...)")
+    ] = "official",
+    log: Annotated[Path | None, typer.Option("--log", help="event log file")] = None,
+    log_version: Annotated[int | None, typer.Option(
+        "--log-version", help="catalog as of this log version")] = None,
 ) -> None:
-    """Run an event study and write ar.csv, car.csv, tests.csv and attrition.csv."""
+    """Run an event study and write ar.csv, car.csv, tests.csv and attrition.csv.
+
+    Bring-your-own mode: --returns, --benchmark, --events.  Catalog mode (no --returns):
+    the curated event log aligned to each exchange, with prices from --demo,
+    --prices-dir, --from-cache or Yahoo Finance.
+    """
     from backtest.errors import SpecError
 
+    spec = _spec(estimation, window, model, conventions, min_obs, log_returns, missing,
+                 placebo, seed)
     if returns is None:
-        raise SpecError("catalog mode is not available yet", field="--returns",
-                        expected="--returns R.csv --benchmark M.csv --events E.csv")
+        source = ("demo" if demo else "csv" if prices_dir is not None else
+                  "cache" if from_cache else "yahoo")
+        _catalog_mode(spec, source, prices_dir, stage, log, log_version,
+                      out or Path("reports") / "study")
+        return
     for flag, val in (("--benchmark", benchmark), ("--events", events), ("--out", out)):
         if val is None:
             raise SpecError("option required in bring-your-own mode", field=flag)
-    spec = _spec(estimation, window, model, conventions, min_obs, log_returns, missing,
-                 placebo, seed)
     from backtest.study.byo import read_inputs, write_outputs
     from backtest.study.engine import run_study
 
@@ -73,6 +93,24 @@ def run(
     inputs = read_inputs(returns, benchmark, events)
     result = run_study(inputs.instances, inputs.returns, inputs.market, spec)
     paths = write_outputs(result, out)
+    typer.echo(result.summary())
+    typer.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _catalog_mode(spec: StudySpec, source: str, prices_dir: Path | None, stage: str,
+                  log: Path | None, log_version: int | None, out: Path) -> None:
+    from backtest.pipeline import RunSpec, prepare_inputs
+    from backtest.steps import run_catalog_study
+    from backtest.study.byo import write_outputs
+
+    run = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,  # type: ignore[arg-type]
+                  stage=stage, log_path=str(log) if log else None, log_version=log_version)
+    got = prepare_inputs(run)
+    result, _ = run_catalog_study(got.panel, got.universe, got.alignment, got.catalog, spec,
+                                  stage)
+    paths = write_outputs(result, out)
+    if got.panel.synthetic:
+        typer.echo("SYNTHETIC DATA: simulated prices, not market data")
     typer.echo(result.summary())
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
 

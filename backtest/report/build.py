@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backtest.report import charts
-from backtest.report.narrative import answer, key_numbers
+from backtest.report.narrative import answer, key_numbers, speed_sentence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,6 +88,8 @@ def _per_event(run: Run) -> list[dict[str, Any]]:
         day0 = inst.loc[inst["event_id"] == event_id, "day0"] if not inst.empty else []
         rows, names = _event_rows(event_id, car, tests)
         out.append({"event_id": event_id, "title": meta.get("title", event_id),
+                    "windows": sorted(set(car.loc[car["event_id"] == event_id, "window"]),
+                                      key=_window_order),
                     "type": meta.get("type", ""), "direction": meta.get("direction", ""),
                     "day0": ", ".join(sorted({str(d)[:10] for d in day0})), "chart": chart,
                     "rows": rows, "test_names": names})
@@ -96,6 +98,8 @@ def _per_event(run: Run) -> list[dict[str, Any]]:
 
 def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per group: the CAAR of every window and, in the headline window, the
+    p-values of the event-level tests."""
     if car.empty:
         return [], []
     sub = car[car["event_id"] == event_id]
@@ -103,16 +107,20 @@ def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
     if not tests.empty and {"level", "event"} <= set(tests.columns):
         ids = tests["event"].astype(str).str.split(":").str[0]
         t = tests[(tests["level"] == "event") & (ids == event_id)
-                  & tests["test"].isin(EVENT_TESTS)]
+                  & tests["test"].isin(EVENT_TESTS) & (tests["window"] == HEADLINE_WINDOW)]
     names = [n for n in EVENT_TESTS if n in set(t.get("test", ()))]
     rows = []
-    for r in sub.itertuples(index=False):
-        p = {}
-        if len(t):
-            m = t[(t["group"] == r.group) & (t["window"] == r.window)]
-            p = dict(zip(m["test"], m["pvalue"], strict=False))
-        rows.append({"group": r.group, "window": r.window, "caar": r.caar, "n": r.n, "p": p})
+    for group, g in sub.groupby("group", sort=True):
+        m = t[t["group"] == group] if len(t) else t
+        rows.append({"group": group, "n": int(g["n"].max()),
+                     "caar": dict(zip(g["window"], g["caar"], strict=False)),
+                     "p": dict(zip(m["test"], m["pvalue"], strict=False)) if len(m) else {}})
     return rows, names
+
+
+def _window_order(label: str) -> tuple[int, int]:
+    a, b = label.strip("[]").split(",")
+    return int(a), int(b)
 
 
 def _headline_tests(run: Run) -> list[dict[str, Any]]:
@@ -120,16 +128,18 @@ def _headline_tests(run: Run) -> list[dict[str, Any]]:
     tests = run.table("tests")
     if tests.empty or "level" not in tests.columns:
         return []
-    lead = ("portfolio_t", "kp_bmp_t", "placebo_caar", "portfolio_cs_t",
-            "wild_cluster_bootstrap", "cross_sectional_t")
+    lead = ("portfolio_t", "kp_bmp_t", "placebo_caar", "wild_cluster_bootstrap",
+            "cross_sectional_t")
     pick = tests[tests["level"].isin(["pooled", "spread_pooled"])
                  & tests["group"].isin(HEADLINE_GROUPS) & (tests["window"] == HEADLINE_WINDOW)
                  & tests["test"].isin(lead)]
-    by_direction = pick["event"].astype(str).str.startswith("direction=")
+    by_direction = pick["event"].astype(str).isin(["direction=tightening",
+                                                    "direction=easing"])
     if by_direction.any():
         pick = pick[by_direction]
-    pick = pick.assign(order=pick["test"].map({t: i for i, t in enumerate(lead)}))
-    return pick.sort_values(["event", "group", "order"]).head(40).to_dict("records")
+    pick = pick.assign(order=pick["test"].map({t: i for i, t in enumerate(lead)}),
+                       first=pick["event"] != "direction=tightening")
+    return pick.sort_values(["first", "event", "group", "order"]).head(40).to_dict("records")
 
 
 def _pooled(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
@@ -224,7 +234,7 @@ def report_context(run: Run) -> dict[str, Any]:
     return {
         "run": m.get("run", {}), "synthetic": run.synthetic,
         "data_source": m.get("data", {}).get("description", ""),
-        "answer": answer(keys, m.get("speed_note", "")), "key_numbers": keys,
+        "answer": answer(keys, speed_sentence(run.table("pooled"))), "key_numbers": keys,
         "headline_note": m.get("headline_note", ""), "headline_tests": headline,
         "headline_window": HEADLINE_WINDOW,
         "charts": chart_map, "n_events": len(run.table("events")),

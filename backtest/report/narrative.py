@@ -78,3 +78,25 @@ def answer(keys: list[KeyNumber], speed: str = "") -> str:
     if speed:
         text += " " + speed
     return text.strip()
+
+
+def speed_sentence(pooled: pd.DataFrame, direction: str = "tightening",
+                   group: str = "us_incumbent") -> str:
+    """How fast: the day-0 move against the move over [0,+5], from the pooled table."""
+    if pooled.empty or "window" not in pooled.columns:
+        return ""
+    sub = pooled[(pooled["direction"] == direction) & (pooled["group"] == group)]
+    cars = dict(zip(sub["window"], sub["mean_car"], strict=False))
+    d0, d5 = cars.get("[0,0]"), cars.get("[0,+5]")
+    if d0 is None or d5 is None or d0 != d0 or d5 != d5 or d5 == 0:
+        return ""
+    name = GROUP_NAMES.get(group, group)
+    share = d0 / d5
+    if share >= 0.7:
+        pace = "the move is priced on day 0"
+    elif share > 0:
+        pace = "the move builds over the following sessions"
+    else:
+        pace = "day 0 and the following sessions move in opposite directions"
+    return (f"Speed: for {name} on {direction} events, {pace} (mean CAR {d0:.2%} on day 0 "
+            f"against {d5:.2%} over [0,+5]).")
