@@ -47,7 +47,8 @@ def test_run_folder_has_reports_tables_and_provenance(planted_run):
     run_dir = planted_run.run_dir
     assert (run_dir / "report.html").stat().st_size > 10_000
     assert (run_dir / "report.pdf").read_bytes()[:5] == b"%PDF-"
-    for name in ("ar", "car", "tests", "attrition", "instances", "pooled", "trades"):
+    for name in ("ar", "car", "tests", "attrition", "instances", "pooled", "backtest_trades",
+                 "spec_grid", "lag_decay"):
         assert (run_dir / "tables" / f"{name}.parquet").exists(), name
         assert (run_dir / "tables" / f"{name}.csv").exists(), name
     manifest = json.loads((run_dir / "run.json").read_text())
