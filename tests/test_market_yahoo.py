@@ -148,6 +148,25 @@ def test_exceptions_for_every_symbol_mean_unavailable(monkeypatch):
     assert "--demo" in msg and "--prices-dir" in msg and "resolve host" in msg
 
 
+def test_unreachable_host_stops_at_once(monkeypatch):
+    # DNS failure for the first batch: one download call, no backoff sleeps, and the
+    # remaining batches are not tried, so `mib run` fails in seconds, not minutes.
+    import yfinance as yf
+
+    calls, sleeps = [], []
+
+    def download(tickers, **kw):
+        calls.append(list(tickers))
+        raise ConnectionError("Failed to perform, curl: (6) Could not resolve host: "
+                              "query2.finance.yahoo.com")
+
+    monkeypatch.setattr(yf, "download", download)
+    src = YahooSource(retries=3, batch_size=2, sleep=sleeps.append)
+    with pytest.raises(DataSourceUnavailable, match="--prices-dir"):
+        src.fetch(["NVDA", "AMD", "INTC", "MU"])
+    assert calls == [["NVDA", "AMD"]] and sleeps == []
+
+
 def test_empty_frames_for_every_symbol_mean_unavailable(monkeypatch):
     import yfinance as yf
 

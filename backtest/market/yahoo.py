@@ -124,6 +124,10 @@ class YahooSource:
             got, failed = self._batch(batch, start, end)
             series |= got
             failures |= failed
+            if not series and failed and all(_unreachable(r) for r in failed.values()):
+                # The host cannot be reached at all: stop now instead of retrying
+                # every batch (a closed network answers at once; waiting helps nobody).
+                break
             for s in batch:
                 done += 1
                 if progress is not None:
@@ -153,7 +157,7 @@ class YahooSource:
                     todo.remove(sym)
                 else:
                     reasons[sym] = _reason_for(sym, why)
-            if not todo:
+            if not todo or (not got and all(_unreachable(reasons[s]) for s in todo)):
                 break
             if attempt < self.retries:
                 (self.sleep or time.sleep)(delay)
@@ -193,6 +197,19 @@ class YahooSource:
                           rows=len(bars), first=f"{bars.index[0]:%Y-%m-%d}",
                           last=f"{bars.index[-1]:%Y-%m-%d}", content_hash=frame_hash(bars))
         return RawSeries(bars=bars, meta=meta)
+
+
+UNREACHABLE_MARKERS = (
+    "could not resolve host", "name or service not known", "temporary failure in name "
+    "resolution", "network is unreachable", "connection refused", "failed to establish a new "
+    "connection", "nodename nor servname",
+)
+
+
+def _unreachable(reason: str) -> bool:
+    """True when a failure says the host cannot be reached (DNS, refused, no route)."""
+    low = reason.lower()
+    return any(m in low for m in UNREACHABLE_MARKERS)
 
 
 def _exclusive_end(end: str | None) -> str | None:
