@@ -236,10 +236,30 @@ class PortfolioT:
     size: IntArray
 
 
+# The estimation-window portfolio of a cluster does not depend on the window, and a
+# study tests many windows and days of the same arrays: keep the last arrays' portfolios,
+# keyed on the object's identity (a strong reference is held so the identity cannot be
+# reused) and the member rows.  Results never depend on this cache.
+_EST_PORTFOLIO: dict[str, object] = {}
+
+
+def _estimation_portfolio(ar: AbnormalReturns, rows: IntArray) -> FloatArray:
+    if _EST_PORTFOLIO.get("ar") is not ar:
+        _EST_PORTFOLIO.clear()
+        _EST_PORTFOLIO["ar"] = ar
+    key = rows.tobytes()
+    got = _EST_PORTFOLIO.get(key)
+    if got is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            got = _nanmean_rows(ar.est[rows])
+        _EST_PORTFOLIO[key] = got
+    return got  # type: ignore[return-value]
+
+
 def _one_portfolio(ar: AbnormalReturns, w: WindowCAR, rows: IntArray) -> tuple[float, float, int]:
     cols = ar.window_mask(w.start, w.end)
+    p_est = _estimation_portfolio(ar, rows)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_est = _nanmean_rows(ar.est[rows])
         q = _nanmean_rows(ar.event[np.ix_(rows, np.flatnonzero(cols))])
         f_i = w.var[rows] / ar.sigma[rows] ** 2
     p_est = p_est[np.isfinite(p_est)]

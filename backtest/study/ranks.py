@@ -32,20 +32,24 @@ WILCOXON_EXACT_MAX = 50
 def average_ranks(x: FloatArray) -> FloatArray:
     """Per row, average ranks (ties share their mean rank) of the finite entries; NaN stays.
 
-    Vectorised: one stable argsort per row, tie groups found on the sorted rows
+    Vectorised: one argsort per row, tie groups found on the sorted rows
     (the same ranks as ``scipy.stats.rankdata(x, axis=1, nan_policy="omit")``).
     """
     n, t = x.shape
-    order = np.argsort(x, axis=1, kind="stable")  # NaN sort last
+    # Tied values get their group's mean rank, so the sort need not be stable.
+    order = np.argsort(x, axis=1)  # NaN sort last
     srt = np.take_along_axis(x, order, axis=1)
     pos = np.broadcast_to(np.arange(t), (n, t))
-    differs = srt[:, 1:] != srt[:, :-1]
+    differs = srt[:, 1:] != srt[:, :-1]  # NaN != NaN, so NaNs never form a tie group
+    ranks = np.empty((n, t))
+    if differs.all():  # no ties (the usual case for returns): rank = position + 1
+        np.put_along_axis(ranks, order, np.where(np.isfinite(srt), pos + 1.0, np.nan), axis=1)
+        return ranks
     first = np.concatenate([np.ones((n, 1), dtype=bool), differs], axis=1)
     last = np.concatenate([differs, np.ones((n, 1), dtype=bool)], axis=1)
     start = np.maximum.accumulate(np.where(first, pos, 0), axis=1)
     end = np.flip(np.minimum.accumulate(np.flip(np.where(last, pos, t), axis=1), axis=1), axis=1)
     avg = np.where(np.isfinite(srt), (start + end) / 2.0 + 1.0, np.nan)
-    ranks = np.empty_like(avg)
     np.put_along_axis(ranks, order, avg, axis=1)
     return ranks
 
