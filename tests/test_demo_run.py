@@ -70,3 +70,18 @@ def test_tables_round_trip_between_parquet_and_csv(planted_run):
     b = pd.read_csv(run_dir / "tables" / "car.csv")
     assert len(a) == len(b)
     assert a["car"].to_numpy() == pytest.approx(b["car"].to_numpy(), rel=1e-12, nan_ok=True)
+
+
+def test_demo_pdf_marks_every_page_and_html_stays_small(planted_run):
+    import io
+
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(io.BytesIO(planted_run.pdf.read_bytes()))
+    assert len(reader.pages) > 5
+    for i, page in enumerate(reader.pages):
+        assert "SYNTHETIC DATA" in page.extract_text(), f"page {i + 1}"
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    for section in ("1. Summary", "2. Timeline of events", "3. Per event", "4. Pooled by event",
+                    "5. Backtests", "6. Robustness", "7. Data and method"):
+        assert section in text
+    assert planted_run.html.stat().st_size < 10 * 1024 * 1024
