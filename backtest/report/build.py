@@ -185,7 +185,7 @@ def _grid(run: Run) -> str | None:
     grid = run.table("spec_grid")
     if grid.empty:
         return None
-    fig, ax = charts.figure(9.0, max(2.5, 0.28 * grid["row"].nunique() + 1.2))
+    fig, ax = charts.figure(10.0, max(3.0, 0.22 * grid["row"].nunique() + 2.2))
     charts.spec_grid(ax, grid, "row", "col", "statistic")
     return _svg_uri(fig)
 

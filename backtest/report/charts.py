@@ -141,6 +141,7 @@ def line_by(ax: Axes, frame: pd.DataFrame, x: str, y: str, by: str | None,
 def spec_grid(ax: Axes, grid: pd.DataFrame, rows: str, cols: str, value: str) -> None:
     """Heatmap of a statistic over a specification grid, annotated with its values."""
     table = grid.pivot_table(index=rows, columns=cols, values=value, aggfunc="first")
+    ax.figure.subplots_adjust(left=0.30, right=0.95, bottom=0.34, top=0.97)
     im = ax.imshow(table.to_numpy(dtype=float), cmap="RdBu_r", vmin=-4, vmax=4, aspect="auto")
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns], fontsize=6,
                   rotation=45, ha="right")
@@ -149,6 +150,7 @@ def spec_grid(ax: Axes, grid: pd.DataFrame, rows: str, cols: str, value: str) ->
         for j in range(table.shape[1]):
             v = table.iat[i, j]
             if v == v:
-                ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=6)
+                ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=5,
+                        color="white" if abs(v) > 2.5 else "black")
     ax.figure.colorbar(im, ax=ax, shrink=0.8, label=value)
     ax.grid(False)
