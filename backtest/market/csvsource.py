@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 from backtest.errors import DataError, InputFileError
 from backtest.market.layouts import HeaderInfo, Layout, canonical_field, detect_layout
 from backtest.market.panel import BAR_COLUMNS, Adjustment, SeriesMeta, SourceKind, frame_hash
-from backtest.market.types import DuplicatePolicy, FetchResult, Issue, Progress, RawSeries
+from backtest.market.types import (
+    DuplicatePolicy,
+    FetchResult,
+    Issue,
+    Progress,
+    RawSeries,
+    use_adjusted_close,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,13 +146,7 @@ def _build_frame(table: pd.DataFrame, header: HeaderInfo, layout: Layout, path: 
         if f in cols:
             data[f] = _parse_numbers(body.iloc[:, cols[f]], lines, path, header.raw[cols[f]])
     frame = pd.DataFrame({k: v.to_numpy() for k, v in data.items()}, index=idx)  # type: ignore[union-attr]
-    if "adj_close" in frame:
-        if "close" in frame:
-            factor = frame["adj_close"] / frame["close"]
-            for f in ("open", "high", "low"):
-                if f in frame:
-                    frame[f] = frame[f] * factor
-        frame["close"] = frame.pop("adj_close")
+    frame = use_adjusted_close(frame)
     if "volume" in frame and layout.drop_volume:
         frame = frame.drop(columns="volume")
     elif "volume" in frame:

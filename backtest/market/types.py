@@ -77,3 +77,21 @@ class PriceSource(Protocol):
 
     def fetch(self, symbols: Sequence[str], *, start: str | None = None,
               end: str | None = None, progress: Progress | None = None) -> FetchResult: ...
+
+
+def use_adjusted_close(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make ``adj_close`` the close and scale open/high/low by adj_close/close.
+
+    Yahoo-style files carry split-adjusted OHLC and a split- and dividend-adjusted
+    ``Adj Close``; scaling keeps the bar consistent with the adjusted close.
+    """
+    if "adj_close" not in frame:
+        return frame
+    out = frame.copy()
+    if "close" in out:
+        factor = out["adj_close"] / out["close"]
+        for col in ("open", "high", "low"):
+            if col in out:
+                out[col] = out[col] * factor
+    out["close"] = out.pop("adj_close")
+    return out

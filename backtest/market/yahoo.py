@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from backtest.errors import DataSourceUnavailable
 from backtest.market.panel import BAR_COLUMNS, SeriesMeta, SourceKind, frame_hash
-from backtest.market.types import FetchResult, Progress, RawSeries
+from backtest.market.types import FetchResult, Progress, RawSeries, use_adjusted_close
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,12 +86,7 @@ def to_bars(sub: pd.DataFrame, tz: str | None, *, auto_adjust: bool = True) -> p
         idx = idx.tz_localize(None)
     f.index = idx.normalize().rename("date")
     f = f[f["close"].notna()] if "close" in f else f.iloc[0:0]
-    if "adj_close" in f:
-        factor = f["adj_close"] / f["close"]
-        for c in ("open", "high", "low"):
-            if c in f:
-                f[c] = f[c] * factor
-        f["close"] = f.pop("adj_close")
+    f = use_adjusted_close(f)
     f = f[~f.index.duplicated(keep="last")].sort_index()
     return f[[c for c in BAR_COLUMNS if c in f]]
 

@@ -14,6 +14,7 @@ Pure functions of :mod:`backtest.study.arrays`; p-values are two-sided.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,33 +185,31 @@ def _kp_invalid(cc: CrossCorrelation, n: int) -> str:
     return ""
 
 
-def kp_bmp_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
-    """BMP t adjusted for cross-correlation (Kolari and Pynnönen 2010), t(n - 1)."""
-    name = "kp_bmp_t"
-    base = bmp_t(ar, w, idx)
+def _kp_adjusted(name: str, base: TestResult, ar: AbnormalReturns, w: WindowCAR,
+                 idx: IntArray | None, factor: Callable[[CrossCorrelation], float],
+                 pvalue: Callable[[float], float]) -> TestResult:
+    """``base`` scaled by a Kolari-Pynnönen factor, or invalid with the reason."""
     if not base.valid:
         return TestResult.invalid(name, base.null, base.distribution, base.n, base.reason)
     cc = _kp_inputs(ar, w, idx)
     reason = _kp_invalid(cc, base.n)
     if reason:
         return TestResult.invalid(name, base.null, base.distribution, base.n, reason)
-    stat = base.statistic * kp_factor_bmp(cc, base.n)
-    return TestResult(name, stat, two_sided_t(stat, base.n - 1), base.null, base.distribution,
-                      base.n)
+    stat = base.statistic * factor(cc)
+    return TestResult(name, stat, pvalue(stat), base.null, base.distribution, base.n)
+
+
+def kp_bmp_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
+    """BMP t adjusted for cross-correlation (Kolari and Pynnönen 2010), t(n - 1)."""
+    base = bmp_t(ar, w, idx)
+    return _kp_adjusted("kp_bmp_t", base, ar, w, idx, lambda cc: kp_factor_bmp(cc, base.n),
+                        lambda t: two_sided_t(t, base.n - 1))
 
 
 def kp_patell_z(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
     """Patell Z adjusted for cross-correlation (Kolari and Pynnönen 2010), N(0,1)."""
-    name = "kp_patell_z"
-    base = patell_z(ar, w, idx)
-    if not base.valid:
-        return TestResult.invalid(name, base.null, base.distribution, base.n, base.reason)
-    cc = _kp_inputs(ar, w, idx)
-    reason = _kp_invalid(cc, base.n)
-    if reason:
-        return TestResult.invalid(name, base.null, base.distribution, base.n, reason)
-    stat = base.statistic * kp_factor_patell(cc)
-    return TestResult(name, stat, two_sided_z(stat), base.null, base.distribution, base.n)
+    return _kp_adjusted("kp_patell_z", patell_z(ar, w, idx), ar, w, idx, kp_factor_patell,
+                        two_sided_z)
 
 
 # --------------------------------------------------------------------------- portfolio
