@@ -10,12 +10,14 @@ import pytest
 from backtest import __version__
 from backtest.cli.main import main
 
+try:
+    from cli_support import run_cli
+except ImportError:  # pragma: no cover - when tests/ is a package
+    from tests.cli_support import run_cli
+
 
 def _run(capsys, *args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
+    return run_cli(capsys, *args)
 
 
 def test_help_lists_the_command_groups_without_heavy_imports():

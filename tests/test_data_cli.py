@@ -8,20 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from backtest.cli.main import main
+try:
+    from cli_support import run_cli as run
+except ImportError:  # pragma: no cover - when tests/ is a package
+    from tests.cli_support import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIVERSE = str(ROOT / "events" / "universe.yaml")
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

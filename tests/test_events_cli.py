@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from backtest.cli.main import main
+try:
+    from cli_support import run_cli as run
+except ImportError:  # pragma: no cover - when tests/ is a package
+    from tests.cli_support import run_cli as run
 from backtest.eventlog import empty_log_text, load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,15 +24,6 @@ NVDA_8K = "nvda-8k-2022-08-31"
 BIS = "bis-2022-10-07-advanced-computing"
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

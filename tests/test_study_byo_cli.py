@@ -8,20 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.cli.main import main
+try:
+    from cli_support import run_cli
+except ImportError:  # pragma: no cover - when tests/ is a package
+    from tests.cli_support import run_cli
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    return run_cli(capsys, *argv)
 
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "estudy2"
 SECS = ["AMZN", "ZM", "UBER", "NFLX", "SHOP", "FB", "UPWK"]
 
 
-def _run(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture()
