@@ -74,6 +74,8 @@ class RunOutcome:
     html: Path
     pdf: Path | None
     tables: tuple[str, ...]
+    summary: tuple[str, ...] = ()   # the sample used: events, securities, biggest losses
+    notes: tuple[str, ...] = ()     # fallback benchmarks and other choices to say aloud
 
 
 def _noop(_: str) -> None:
@@ -195,4 +197,5 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
 
     files = build_report(run_dir, pdf=spec.pdf)
     return RunOutcome(run_dir=run_dir, html=files.html, pdf=files.pdf,
-                      tables=tuple(sorted(tables)))
+                      tables=tuple(sorted(tables)),
+                      summary=steps.sample_summary(tables), notes=steps.benchmark_notes(tables))

@@ -6,9 +6,13 @@ This is the one step between the price panel and the study engine:
   first to its last bar; a session without a bar (suspension, gap) is NaN,
   and the move across it is assigned to the next bar (the return from the
   last available close), as estudy2 does with ``multi_day=TRUE``;
-* its market regressor is the return of its first benchmark that has prices,
-  read on the security's own sessions (same calendar for every shipped
-  benchmark); the policy and the benchmark chosen are recorded.
+* its market regressor is, **per instance**, the first benchmark listed for
+  it in the universe whose data span covers that instance's estimation and
+  event windows (policy :data:`BENCHMARK_POLICY`); the choice is recorded per
+  instance, and an instance that no listed benchmark covers is dropped with
+  attrition reason ``benchmark_missing`` naming the benchmarks and the dates
+  they lack.  A benchmark series that ends therefore never silently removes
+  a market from the sample.
 """
 
 from __future__ import annotations
@@ -24,15 +28,53 @@ if TYPE_CHECKING:
 
 ReturnKind = Literal["simple", "log"]
 
+BENCHMARK_POLICY = (
+    "first listed benchmark whose returns span the instance's estimation and event windows "
+    "(where the security itself has data); otherwise the next one listed; none: dropped as "
+    "benchmark_missing"
+)
+BENCHMARK_COLUMNS: tuple[str, ...] = (
+    "event_id", "security", "day0", "benchmark", "rank", "fallback", "detail",
+)
+BENCHMARK_DROP_COLUMNS: tuple[str, ...] = (
+    "event_id", "security", "day0", "group", "reason", "detail",
+)
+
 
 @dataclass(frozen=True)
 class StudyInputs:
-    """Per-security returns and regressors, ready for the study engine."""
+    """Per-security returns and regressors, ready for the study engine.
+
+    ``market`` is keyed by regressor key: the security's symbol for its first
+    benchmark with prices, ``SYMBOL@BENCH`` for each later one (see
+    :func:`regressor_key`).  ``listed[sym]`` is the universe's list of the
+    security's benchmarks and ``candidates[sym]`` those of them with prices.
+    """
 
     returns: dict[str, pd.Series]
     market: dict[str, pd.DataFrame]
     benchmark_of: dict[str, str]
     missing: dict[str, str]
+    candidates: dict[str, tuple[str, ...]]
+    listed: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class BenchmarkChoice:
+    """Instances with their regressor key, the per-instance choice, and the drops."""
+
+    instances: pd.DataFrame
+    chosen: pd.DataFrame
+    dropped: pd.DataFrame
+
+    def fallbacks(self) -> pd.DataFrame:
+        """The instances measured against a benchmark other than the first listed."""
+        return self.chosen[self.chosen["fallback"]]
+
+
+def regressor_key(security: str, benchmark: str, first: str) -> str:
+    """The key of ``security``'s regressors against ``benchmark`` in ``StudyInputs.market``."""
+    return security if benchmark == first else f"{security}@{benchmark}"
 
 
 def session_returns(panel: PricePanel, symbol: str, calendar: str,
@@ -58,7 +100,7 @@ US_CALENDARS = ("XNYS", "XNAS")
 def study_inputs(panel: PricePanel, universe: Universe, symbols: list[str] | tuple[str, ...],
                  kind: ReturnKind = "simple", factors: pd.DataFrame | None = None
                  ) -> StudyInputs:
-    """Returns and first-available-benchmark regressors for ``symbols``.
+    """Returns, and regressors against every listed benchmark that has prices.
 
     With ``factors`` (Fama-French daily, decimals), securities on US sessions get
     the factor columns as extra regressors on their own dates; the factors are US
@@ -71,6 +113,9 @@ def study_inputs(panel: PricePanel, universe: Universe, symbols: list[str] | tup
     market: dict[str, pd.DataFrame] = {}
     chosen: dict[str, str] = {}
     missing: dict[str, str] = {}
+    candidates: dict[str, tuple[str, ...]] = {}
+    listed: dict[str, tuple[str, ...]] = {}
+    bench_returns: dict[str, pd.Series] = {}
     for sym in symbols:
         if sym not in universe:
             missing[sym] = "not in the universe"
@@ -79,16 +124,109 @@ def study_inputs(panel: PricePanel, universe: Universe, symbols: list[str] | tup
         if sym not in panel:
             missing[sym] = "no prices"
             continue
-        r = session_returns(panel, sym, sec.calendar, kind)
-        bench = next((b for b in sec.benchmarks if b in panel), None)
-        if bench is None:
+        have = tuple(b for b in sec.benchmarks if b in panel)
+        if not have:
             missing[sym] = f"none of its benchmarks {list(sec.benchmarks)} has prices"
             continue
-        m = session_returns(panel, bench, universe[bench].calendar, kind)
+        r = session_returns(panel, sym, sec.calendar, kind)
         returns[sym] = r
-        regs = pd.DataFrame({"market": m.reindex(r.index)})
-        if factors is not None and sec.calendar in US_CALENDARS:
-            regs = regs.join(factors.reindex(r.index))
-        market[sym] = regs
-        chosen[sym] = bench
-    return StudyInputs(returns=returns, market=market, benchmark_of=chosen, missing=missing)
+        for b in have:
+            if b not in bench_returns:
+                bench_returns[b] = session_returns(panel, b, universe[b].calendar, kind)
+            regs = pd.DataFrame({"market": bench_returns[b].reindex(r.index)})
+            if factors is not None and sec.calendar in US_CALENDARS:
+                regs = regs.join(factors.reindex(r.index))
+            market[regressor_key(sym, b, have[0])] = regs
+        chosen[sym] = have[0]
+        candidates[sym] = have
+        listed[sym] = tuple(sec.benchmarks)
+    return StudyInputs(returns=returns, market=market, benchmark_of=chosen, missing=missing,
+                       candidates=candidates, listed=listed)
+
+
+def _valid_span(series: pd.Series) -> tuple[object, object] | None:
+    ok = series.notna().to_numpy()
+    if not ok.any():
+        return None
+    idx = series.index[ok]
+    return idx[0], idx[-1]
+
+
+def choose_benchmarks(instances: pd.DataFrame, inputs: StudyInputs,
+                      estimation: tuple[int, int], event_span: tuple[int, int]
+                      ) -> BenchmarkChoice:
+    """Per instance, the first listed benchmark that covers its windows.
+
+    The span an instance needs is the sessions [day0 + estimation[0], day0 +
+    event_span[1]] of the security's own exchange, cut to where the security
+    itself has returns (a stock listed late is not the benchmark's fault).  A
+    benchmark covers it when its first and last returns on those sessions
+    bracket that span; gaps inside are left to the study's own rules.
+    Instances of securities without returns pass through unchanged (the study
+    records them as ``no_returns``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    df = instances.reset_index(drop=True).copy()
+    keys = df["security"].astype(str).to_numpy(dtype=object).copy()
+    rows: list[dict[str, object]] = []
+    drops: list[dict[str, object]] = []
+    keep = np.ones(len(df), dtype=bool)
+    spans: dict[str, tuple[object, object] | None] = {}
+    day0s = pd.to_datetime(df["day0"]).dt.tz_localize(None).dt.normalize()
+    for i, (sym, d0) in enumerate(zip(df["security"], day0s, strict=True)):
+        if sym not in inputs.returns:
+            continue
+        r = inputs.returns[sym]
+        own = _valid_span(r)
+        pos = r.index.searchsorted(d0)
+        if own is None or pos >= len(r.index) or r.index[pos] != d0:
+            continue  # day 0 outside the data: the study says so
+        lo = r.index[max(pos + estimation[0], 0)]
+        hi = r.index[min(pos + event_span[1], len(r.index) - 1)]
+        lo, hi = max(lo, own[0]), min(hi, own[1])  # type: ignore[type-var]
+        cands = inputs.candidates[sym]
+        listed = inputs.listed[sym]
+        lacks = [f"{b} has no prices" for b in listed if b not in cands]
+        pick = None
+        for rank, b in enumerate(cands):
+            key = regressor_key(sym, b, cands[0])
+            if key not in spans:
+                spans[key] = _valid_span(inputs.market[key]["market"])
+            sp = spans[key]
+            if sp is not None and sp[0] <= lo and sp[1] >= hi:  # type: ignore[operator]
+                pick = (rank, b, key)
+                break
+            lacks.append(f"{b} " + _missing_part(sp, lo, hi))
+        need = f"needs {lo:%Y-%m-%d}..{hi:%Y-%m-%d}"  # type: ignore[str-format]
+        if pick is None:
+            keep[i] = False
+            drops.append({"event_id": df.at[i, "event_id"], "security": sym, "day0": d0,
+                          "group": df.at[i, "group"] if "group" in df else "",
+                          "reason": "benchmark_missing",
+                          "detail": f"{need}; " + "; ".join(lacks)})
+            continue
+        _, b, key = pick
+        keys[i] = key
+        fallback = b != listed[0]
+        rows.append({"event_id": df.at[i, "event_id"], "security": sym, "day0": d0,
+                     "benchmark": b, "rank": listed.index(b) + 1, "fallback": fallback,
+                     "detail": (f"{need}; " + "; ".join(lacks)) if fallback else ""})
+    df["regressor"] = keys
+    chosen = pd.DataFrame(rows, columns=list(BENCHMARK_COLUMNS))
+    chosen["fallback"] = chosen["fallback"].astype(bool)
+    return BenchmarkChoice(instances=df[keep].reset_index(drop=True), chosen=chosen,
+                           dropped=pd.DataFrame(drops, columns=list(BENCHMARK_DROP_COLUMNS)))
+
+
+def _missing_part(span: tuple[object, object] | None, lo: object, hi: object) -> str:
+    """'starts 2021-03-12 (needs from 2020-07-17)' / 'ends 2024-08-05 (needs to ...)'."""
+    if span is None:
+        return "has no returns"
+    parts = []
+    if span[0] > lo:  # type: ignore[operator]
+        parts.append(f"starts {span[0]:%Y-%m-%d} (needs from {lo:%Y-%m-%d})")  # type: ignore[str-format]
+    if span[1] < hi:  # type: ignore[operator]
+        parts.append(f"ends {span[1]:%Y-%m-%d} (needs to {hi:%Y-%m-%d})")  # type: ignore[str-format]
+    return " and ".join(parts)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from backtest.eventlog.catalog import Catalog
     from backtest.market.panel import PricePanel
     from backtest.pipeline import RunSpec
-    from backtest.returns import StudyInputs
+    from backtest.returns import BenchmarkChoice, StudyInputs
     from backtest.study.results import StudyResult
     from backtest.study.spec import StudySpec
     from backtest.universe import Universe
@@ -163,18 +163,25 @@ def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str
 def run_catalog_study(panel: PricePanel, universe: Universe, alignment: Alignment,
                       catalog: Catalog, sspec: StudySpec, stage: str,
                       factors: pd.DataFrame | None = None
-                      ) -> tuple[StudyResult, StudyInputs]:
-    """The event study of the aligned instances, other catalog events masked."""
-    from backtest.returns import study_inputs
+                      ) -> tuple[StudyResult, StudyInputs, BenchmarkChoice]:
+    """The event study of the aligned instances, other catalog events masked.
+
+    Each instance is measured against the first benchmark listed for its
+    security that covers its windows (:func:`backtest.returns.choose_benchmarks`);
+    the choice per instance and the instances no benchmark covers come back
+    with the result.
+    """
+    from backtest.returns import choose_benchmarks, study_inputs
     from backtest.study.engine import run_study
 
     inst = alignment.instances
     inputs = study_inputs(panel, universe, sorted(inst["security"].unique()),
                           factors=factors)
     keep = inst[inst["security"].isin(list(inputs.returns))]
-    result = run_study(keep, inputs.returns, inputs.market, sspec,
+    choice = choose_benchmarks(keep, inputs, sspec.estimation, sspec.event_span)
+    result = run_study(choice.instances, inputs.returns, inputs.market, sspec,
                        masks=event_masks(catalog, universe, stage))
-    return result, inputs
+    return result, inputs, choice
 
 
 def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: Catalog,
@@ -187,7 +194,8 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
 
     sspec = StudySpec(model=spec.model, estimation=spec.estimation,  # type: ignore[arg-type]
                       windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed)
-    result, inputs = run_catalog_study(panel, universe, alignment, catalog, sspec, spec.stage)
+    result, inputs, choice = run_catalog_study(panel, universe, alignment, catalog, sspec,
+                                               spec.stage)
     events = events_table(catalog)
     car = result.car.merge(events[["event_id", "direction", "type"]], on="event_id", how="left")
     car_summary = (car.groupby(["event_id", "group", "window"], sort=False)["car"]
@@ -197,15 +205,55 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
          for s, why in inputs.missing.items()])
     return {
         "ar": result.ar, "car": result.car, "tests": result.tests, "caar": result.caar,
-        "attrition": pd.concat([result.attrition, missing], ignore_index=True),
+        "attrition": pd.concat([result.attrition, choice.dropped, missing],
+                               ignore_index=True),
         "params": result.params, "paths": caar_paths(result.ar),
         "car_summary": car_summary,
         "pooled": pooled_car(result.car, events, by="direction"),
         "pooled_by_type": pooled_car(result.car, events.rename(columns={"type": "event_type"}),
                                      by="event_type"),
-        "benchmarks": pd.DataFrame(sorted(inputs.benchmark_of.items()),
-                                   columns=["security", "benchmark"]),
+        "benchmarks": choice.chosen,
+        **coverage_tables(panel, universe, alignment, result.car,
+                          pd.concat([result.attrition, choice.dropped, missing],
+                                    ignore_index=True), choice),
     }
+
+
+def coverage_tables(panel: PricePanel, universe: Universe, alignment: Alignment,
+                    car: pd.DataFrame, attrition: pd.DataFrame,
+                    choice: BenchmarkChoice | None) -> dict[str, pd.DataFrame]:
+    """``coverage`` (one row per security) and ``losses`` (one row per lost instance)."""
+    from backtest.coverage import coverage_table, loss_table, used_instances
+
+    used = used_instances(car, alignment.instances)
+    losses = loss_table(alignment.instances, alignment.attrition, attrition, used)
+    cov = coverage_table(alignment.instances, losses, used, panel.meta, universe,
+                         choice.chosen if choice is not None else None)
+    return {"coverage": cov, "losses": losses}
+
+
+def sample_summary(tables: dict[str, pd.DataFrame]) -> tuple[str, ...]:
+    """Three lines on the sample a run used (from its ``coverage`` and ``losses`` tables)."""
+    from backtest.coverage import summary_lines, used_instances
+
+    if "coverage" not in tables:
+        return ()
+    used = used_instances(tables["car"], tables["instances"])
+    return summary_lines(tables["coverage"], tables["losses"], used)
+
+
+def benchmark_notes(tables: dict[str, pd.DataFrame]) -> tuple[str, ...]:
+    """Console lines for instances on a fallback benchmark or lost for want of one."""
+    from backtest.coverage import benchmark_lines
+    from backtest.returns import BenchmarkChoice
+
+    if "benchmarks" not in tables:
+        return ()
+    lost = tables["attrition"]
+    choice = BenchmarkChoice(instances=tables["benchmarks"].iloc[:0],
+                             chosen=tables["benchmarks"],
+                             dropped=lost[lost["reason"] == "benchmark_missing"])
+    return tuple(benchmark_lines(choice))
 
 
 def event_masks(catalog: Catalog, universe: Universe, stage: str) -> pd.DataFrame:
@@ -266,8 +314,8 @@ def spec_grid(panel: PricePanel, universe: Universe, catalog: Catalog,
             sspec = StudySpec(**kind, estimation=spec.estimation,  # type: ignore[arg-type]
                               windows=spec.windows, placebo_draws=0, daily_tests=(),
                               tests=GRID_TESTS)
-            result, _ = run_catalog_study(panel, universe, al, catalog, sspec, spec.stage,
-                                          factors)
+            result, _, _ = run_catalog_study(panel, universe, al, catalog, sspec, spec.stage,
+                                             factors)
             t = result.tests
             keep = t[(t["event"] == "direction=tightening")
                      & t["level"].isin(["pooled", "spread_pooled"])]

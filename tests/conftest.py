@@ -6,16 +6,19 @@ from pathlib import Path
 
 import pytest
 
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover - run from the repository root as a package
+    from tests.shared_support import require_shared
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` beside the checkout (read-only test data); skip when absent."""
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not available")
-    return SHARED
+    """``../shared`` beside the checkout (read-only test data)."""
+    return require_shared()
 
 
 def _demo(tmp_root: Path, plants, *, seed: int, pdf: bool):

@@ -10,6 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
+
 from backtest.errors import DataSourceUnavailable, InputFileError
 from backtest.market import fetch_ff_factors, load_ff_factors
 from backtest.market.factors import FF_BASE_URL
@@ -30,10 +35,7 @@ Copyright 2025 Kenneth R. French
 
 @pytest.fixture(scope="module")
 def factors_dir() -> Path:
-    d = REPO.parent / "shared" / "data" / "factors"
-    if not d.is_dir():
-        pytest.skip("../shared/data/factors not available")
-    return d
+    return require_shared(REPO.parent / "shared" / "data" / "factors")
 
 
 def test_classic_layout(tmp_path):

@@ -26,8 +26,80 @@ def test_real_run_is_marked_real_and_hashes_its_prices(real_run):
     assert len(data["content_hash"]) == 64
     html = (real_run.path / "report.html").read_text()
     assert "SYNTHETIC" not in html
-    # Hua Hong (1347.HK) and the STAR 50 index have no file: recorded, not invented.
-    assert any("1347.HK" in n for n in data["notes"])
+    # Hua Hong (1347.HK) and the STAR 50 index have files since the 2026-11-30 update.
+    meta = real_run.table("price_meta").set_index("symbol")
+    assert {"1347.HK", "000688.SS"} <= set(meta.index)
+    assert not any(n.startswith("[not_loaded") for n in data["notes"])
+
+
+def _used(real_run) -> pd.DataFrame:
+    """Instances with a CAR, with their exchange and day 0 (from the instance table)."""
+    car = real_run.table("car")[["event_id", "security"]].drop_duplicates()
+    inst = real_run.table("instances")[["event_id", "security", "mic", "day0"]]
+    used = car.merge(inst, on=["event_id", "security"])
+    used["day0"] = pd.to_datetime(used["day0"])
+    return used
+
+
+def test_hong_kong_and_a_shares_are_covered_after_mid_2024(real_run):
+    # The old ^HSI file ended 2024-08-05 and the old A-share files 2025-05-23, so no HK
+    # instance after 2024-08 and no A-share instance after 2025-05 was used.  The new files
+    # run to 2025-10-30 (HK) and 2026-01/02 (STAR stocks): the H200 decision of 2025-12-08
+    # and the January 2026 events must now have A-share instances.
+    used = _used(real_run)
+    hk = used[(used["mic"] == "XHKG") & (used["day0"] > "2024-08-05")]
+    assert hk["security"].nunique() >= 5 and len(hk) >= 30
+    assert {"0981.HK", "1347.HK", "0700.HK"} <= set(hk["security"])
+    cn = used[used["mic"].isin(["XSHG", "XSHE"])]
+    assert cn["day0"].max() >= pd.Timestamp("2026-01-01")
+    assert len(cn[cn["day0"] > "2025-05-23"]) >= 30
+
+
+def test_coverage_table_accounts_for_every_intended_instance(real_run):
+    cov = real_run.table("coverage").set_index("security")
+    losses = real_run.table("losses")
+    assert (cov["intended"] == cov["used"] + cov["lost"]).all()
+    assert cov["lost"].sum() == len(losses)
+    assert cov["used"].sum() == len(_used(real_run))
+    # Every HK stock is measured against ^HSI, which now covers every used instance.
+    for sym in ("0981.HK", "1347.HK", "9988.HK"):
+        assert cov.loc[sym, "benchmarks_used"].startswith("^HSI ×")
+    assert "benchmark_missing" not in set(losses["reason"])
+    html = (real_run.path / "report.html").read_text()
+    assert 'id="sample"' in html and "intended event-security instances" in html
+
+
+def test_an_ended_benchmark_is_named_not_blamed_on_the_stocks(shared_dir):
+    """With the superseded ^HSI file (ends 2024-08-05), later HK instances are lost as
+    benchmark_missing naming ^HSI and its last date, never as a fault of the stock."""
+    from backtest.pipeline import RunSpec, prepare_inputs
+    from backtest.steps import run_catalog_study
+    from backtest.study.spec import StudySpec
+
+    prices = shared_dir / "data" / "prices"
+    old_hsi = prices / "supplementary" / "superseded_primary_2026-11" / "HSI.csv"
+    got = prepare_inputs(RunSpec(source="csv", prices_dir=str(prices)))
+    from backtest.market import read_price_csv
+    from backtest.market.load import build_panel
+
+    raw = read_price_csv(old_hsi, "^HSI")
+    old, _ = build_panel({"^HSI": raw}, got.universe)
+    bars = {**got.panel.bars, "^HSI": old.bars["^HSI"]}
+    meta = {**got.panel.meta, "^HSI": old.meta["^HSI"]}
+    panel = type(got.panel)(bars=bars, meta=meta)
+    inst = got.alignment.instances
+    al = type(got.alignment)(instances=inst[inst["mic"] == "XHKG"],
+                             attrition=got.alignment.attrition, spec=got.alignment.spec)
+    spec = StudySpec(windows=((0, 0),), placebo_draws=0, daily_tests=(),
+                     tests=("cross_sectional_t",))
+    result, _, choice = run_catalog_study(panel, got.universe, al, got.catalog, spec,
+                                          "official")
+    lost = choice.dropped
+    assert len(lost) >= 30 and set(lost["reason"]) == {"benchmark_missing"}
+    assert lost["detail"].str.contains("^HSI ends 2024-08-05", regex=False).all()
+    assert (pd.to_datetime(lost["day0"]) > pd.Timestamp("2024-08-05")).all()
+    assert not (result.attrition["reason"] == "day0_outside_data").any() or (
+        pd.to_datetime(result.attrition["day0"]) > pd.Timestamp("2025-10-30")).all()
 
 
 def test_nvidia_h20_filing_is_day0_2025_04_16_with_the_real_move(real_run):
@@ -59,6 +131,6 @@ def test_attrition_names_events_outside_each_securitys_data(real_run):
     last = pd.to_datetime(out["security"].map(meta["last"]))
     day0 = pd.to_datetime(out["day0"])
     # e.g. the Huawei listing of 2019-05-15 precedes the primary US files (from 2019-05-16);
-    # A-share files end 2025-05-23 and HK files 2025-07-18, so later events drop there.
+    # HK files end 2025-10-30 and STAR files 2026-01-16..2026-02-11, so later events drop.
     assert ((day0 <= first) | (day0 > last)).all()
     assert {"NVDA", "688256.SS", "0981.HK"} <= set(out["security"])

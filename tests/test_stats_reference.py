@@ -18,6 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
 from scipy import stats as sps
 
 from backtest.study.arrays import AbnormalReturns, WindowCAR
@@ -28,8 +33,12 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 ESTUDY = SHARED / "estudy2" / "input"
 EVSTUDY = SHARED / "eventstudy-r"
 
-pytestmark = pytest.mark.skipif(not EVSTUDY.is_dir() or not ESTUDY.is_dir(),
-                                reason="../shared/reference not present")
+
+
+@pytest.fixture(autouse=True)
+def _reference_present() -> None:
+    require_shared(EVSTUDY)
+    require_shared(ESTUDY)
 
 
 def _read(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:

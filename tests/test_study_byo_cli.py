@@ -9,6 +9,11 @@ import pandas as pd
 import pytest
 
 try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
+
+try:
     from cli_support import run_cli
 except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.cli_support import run_cli
@@ -105,9 +110,9 @@ def test_bad_event_file_lines(files, tmp_path, capsys):
     assert code == 1 and "R.csv:2: A: not a number" in err
 
 
-@pytest.mark.skipif(not REF.is_dir(), reason="shared reference data absent")
 def test_estudy2_conventions_reproduce_shipped(tmp_path, capsys):
     """The README example: estudy2's shippedA through the CLI."""
+    require_shared(REF)
     ev = tmp_path / "E.csv"
     pd.DataFrame({"event_id": "covid", "security": SECS, "day0": "2020-03-16"}).to_csv(
         ev, index=False)

@@ -15,11 +15,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
+
 from backtest.study.engine import run_study
 from backtest.study.spec import StudySpec
 
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "estudy2"
-pytestmark = pytest.mark.skipif(not REF.is_dir(), reason="shared reference data absent")
+
+
+@pytest.fixture(autouse=True)
+def _reference_present() -> None:
+    require_shared(REF)
 
 MODELS = {"sim": "market", "mean_adj": "constant_mean", "mrkt_adj": "market_adjusted"}
 WINDOWS = {"full": (0, 4), "d0": (0, 0), "d0_d2": (0, 2)}

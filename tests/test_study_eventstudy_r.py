@@ -22,11 +22,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
+
 from backtest.study.engine import run_study
 from backtest.study.spec import StudySpec
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="shared reference data absent")
+
+
+@pytest.fixture(autouse=True)
+def _reference_present() -> None:
+    require_shared(SHARED)
 WINDOWS = {"[0,0]": (0, 0), "[+1,+1]": (1, 1), "[0,+1]": (0, 1)}
 
 

@@ -89,6 +89,10 @@ def register(app: typer.Typer) -> None:
             console.print(f"[bold cyan][{len(steps)}][/] {msg} ...")
 
         outcome = run_pipeline(spec, progress)
+        for line in outcome.notes:
+            console.print(line, markup=False, highlight=False)
+        for line in outcome.summary:
+            console.print(line, markup=False, highlight=False)
         typer.echo(f"report: {outcome.html}")
         if outcome.pdf is not None:
             typer.echo(f"pdf:    {outcome.pdf}")

@@ -99,6 +99,7 @@ def run(
 
 def _catalog_mode(spec: StudySpec, source: str, prices_dir: Path | None, stage: str,
                   log: Path | None, log_version: int | None, out: Path) -> None:
+    from backtest.coverage import benchmark_lines
     from backtest.pipeline import RunSpec, prepare_inputs
     from backtest.steps import run_catalog_study
     from backtest.study.byo import write_outputs
@@ -106,11 +107,13 @@ def _catalog_mode(spec: StudySpec, source: str, prices_dir: Path | None, stage: 
     run = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,  # type: ignore[arg-type]
                   stage=stage, log_path=str(log) if log else None, log_version=log_version)
     got = prepare_inputs(run)
-    result, _ = run_catalog_study(got.panel, got.universe, got.alignment, got.catalog, spec,
-                                  stage)
+    result, _, choice = run_catalog_study(got.panel, got.universe, got.alignment, got.catalog,
+                                          spec, stage)
     paths = write_outputs(result, out)
     if got.panel.synthetic:
         typer.echo("SYNTHETIC DATA: simulated prices, not market data")
+    for line in benchmark_lines(choice):
+        typer.echo(line, err=True)
     typer.echo(result.summary())
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
 

@@ -201,6 +201,20 @@ def _attrition(run: Run) -> list[dict[str, Any]]:
     return [r for f in frames for r in f.to_dict("records")]
 
 
+def _fallbacks(run: Run) -> list[dict[str, Any]]:
+    """Instances measured against a benchmark other than the first listed, grouped."""
+    b = run.table("benchmarks")
+    if b.empty or "fallback" not in b.columns:
+        return []
+    fb = b[b["fallback"].astype(bool)]
+    if fb.empty:
+        return []
+    g = fb.groupby(["security", "benchmark"], sort=True).agg(
+        n=("event_id", "size"), first=("day0", "min"), last=("day0", "max"),
+        detail=("detail", "first"))
+    return g.reset_index().to_dict("records")
+
+
 def _findings(run: Run) -> list[dict[str, Any]]:
     f = run.table("findings")
     if f.empty:
@@ -208,6 +222,31 @@ def _findings(run: Run) -> list[dict[str, Any]]:
     g = f.groupby(["check", "severity"]).agg(n=("symbol", "size"),
                                              securities=("symbol", "nunique"))
     return g.reset_index().to_dict("records")
+
+
+def _sample(run: Run) -> tuple[str, list[dict[str, Any]]]:
+    """The page-1 sentence on the sample used, and the coverage rows of the data section."""
+    from backtest.coverage import sample_sentence, used_instances
+
+    cov = run.table("coverage")
+    if cov.empty:
+        return "", []
+    used = used_instances(run.table("car"), run.table("instances"))
+    return sample_sentence(cov, run.table("losses"), used), cov.to_dict("records")
+
+
+# Findings listed row by row in the data section: the ones that can change a number.
+DIRT_CHECKS = ("change_mismatch", "non_finite", "level_shift", "source_disagreement",
+               "stitch_refused", "split_like", "spike", "beyond_limit")
+DIRT_ROWS = 40
+
+
+def _dirt(run: Run) -> list[dict[str, Any]]:
+    f = run.table("findings")
+    if f.empty:
+        return []
+    hit = f[f["check"].isin(DIRT_CHECKS) | (f["severity"] == "error")]
+    return hit.head(DIRT_ROWS).to_dict("records")
 
 
 def _template() -> Any:
@@ -231,7 +270,10 @@ def report_context(run: Run) -> dict[str, Any]:
     bt_charts, bt_stats, bt_names = _backtest(run)
     headline = _headline_tests(run)
     chart_map = {"timeline": _timeline_chart(run), "grid": _grid(run), **bt_charts}
+    sample, coverage = _sample(run)
     return {
+        "sample": sample, "coverage": coverage,
+        "fallbacks": _fallbacks(run), "dirt": _dirt(run),
         "run": m.get("run", {}), "synthetic": run.synthetic,
         "data_source": m.get("data", {}).get("description", ""),
         "answer": answer(keys, speed_sentence(run.table("pooled"))), "key_numbers": keys,

@@ -96,6 +96,10 @@ def _normalise_instances(instances: pd.DataFrame) -> pd.DataFrame:
     for col, fill in (("event_id", ""), ("security", ""), ("group", "all"), ("event_type", ""),
                       ("stage", ""), ("direction", "")):
         df[col] = _as_text(df[col] if col in df.columns else None, fill, len(df))
+    # Optional per-instance regressor key (see backtest.returns.choose_benchmarks):
+    # the key of ``market`` that holds this instance's regressors; default its security.
+    reg = _as_text(df["regressor"] if "regressor" in df.columns else None, "", len(df))
+    df["regressor"] = np.where(reg == "", df["security"].to_numpy(dtype=object), reg)
     return df
 
 
@@ -247,13 +251,15 @@ def _group_block(df: pd.DataFrame, index: pd.DatetimeIndex, secs: list[str],
     _check_index(index, secs[0])
     cols = model.columns
     R = np.stack([_values(returns[s]) for s in secs])  # (S, T) security-major
-    X, have, shared = (_regressors(index, secs, market, cols) if cols
-                       else (np.zeros((len(index), 0)), np.zeros((len(secs), 0), bool), True))
     rows_df = df[_member(df["security"].to_numpy(), secs)]
     rows = rows_df.index.to_numpy()
     sec = pd.Index(secs).get_indexer(rows_df["security"])
+    xkeys = list(dict.fromkeys(rows_df["regressor"].to_numpy(dtype=object)))
+    X, have, shared = (_regressors(index, xkeys, market, cols) if cols
+                       else (np.zeros((len(index), 0)), np.zeros((len(xkeys), 0), bool), True))
+    xk = pd.Index(xkeys).get_indexer(rows_df["regressor"])
     need = np.array([c not in model.optional for c in cols], dtype=bool)
-    lacking = (need[None, :] & ~have).any(axis=1)[sec] if cols else np.zeros(len(rows), bool)
+    lacking = (need[None, :] & ~have).any(axis=1)[xk] if cols else np.zeros(len(rows), bool)
     day0 = pd.DatetimeIndex(rows_df["day0"])
     pos = index.get_indexer(day0)
     span = (f"{index[0].date()}..{index[-1].date()}" if len(index) else "no rows")
@@ -268,7 +274,7 @@ def _group_block(df: pd.DataFrame, index: pd.DatetimeIndex, secs: list[str],
     ok = (pos >= 0) & ~lacking
     if not ok.any():
         return None
-    rows, pos, sec = rows[ok], pos[ok], sec[ok]
+    rows, pos, sec, xk = rows[ok], pos[ok], sec[ok], xk[ok]
     lo, hi = spec.event_span
     e0, e1 = spec.estimation
     mpos, msec = pos, sec  # other events of a security are masked out of its estimation
@@ -287,7 +293,7 @@ def _group_block(df: pd.DataFrame, index: pd.DatetimeIndex, secs: list[str],
     np.cumsum(np.isnan(masked) & ~np.isnan(R), axis=1, out=lost[:, 1:])
     a, b = np.clip(pos + e0, 0, len(index)), np.clip(pos + e1 + 1, 0, len(index))
     est_masked = lost[sec, b] - lost[sec, a]
-    xsec = None if shared else sec
+    xsec = None if shared else xk
     Xm = np.moveaxis(X, -1, 0)  # (p, T) shared or (p, S, T)
     Xm = Xm if shared else np.ascontiguousarray(np.swapaxes(Xm, 1, 2))
     days = index.to_numpy().astype("datetime64[D]").astype(np.int64).astype(float)
@@ -296,7 +302,7 @@ def _group_block(df: pd.DataFrame, index: pd.DatetimeIndex, secs: list[str],
     L, W = e1 - e0 + 1, hi - lo + 1
     return _Block(rows, _take(masked, pos + e0, L, sec), _take_x(Xm, pos + e0, L, xsec),
                   _take(R, pos + lo, W, sec), _take_x(Xm, pos + lo, W, xsec),
-                  np.asarray(have)[sec].copy(), evt_dates.astype(np.int64).astype("datetime64[D]"),
+                  np.asarray(have)[xk].copy(), evt_dates.astype(np.int64).astype("datetime64[D]"),
                   est_masked)
 
 
