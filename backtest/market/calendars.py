@@ -2,6 +2,13 @@
 
 Every security maps to a calendar through its MIC (see ``universe.CALENDAR_FOR_MIC``).
 Session labels are tz-naive dates; open and close instants are tz-aware UTC.
+
+This module is the one place that opens exchange_calendars: :func:`get_calendar` adds the
+whole-day closures of ``market.closures.CLOSURES`` that exchange_calendars lacks (e.g. the
+Hong Kong typhoon and rainstorm days of September 2023) to the calendar's
+``adhoc_holidays``, so its ``sessions``, ``opens``, ``closes``, ``is_session`` and
+``next_session`` -- and :func:`sessions` and :func:`session_bounds` here -- all leave
+them out.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import exchange_calendars as xc
     import pandas as pd
 
@@ -18,12 +27,40 @@ CALENDAR_START = "2005-01-03"
 
 @lru_cache(maxsize=16)
 def get_calendar(name: str) -> xc.ExchangeCalendar:
-    """The exchange_calendars calendar ``name`` (XNYS, XNAS, XSHG, XHKG), from 2005."""
+    """The calendar ``name`` (XNYS, XNAS, XSHG, XHKG or a MIC), from 2005, closures applied.
+
+    Without rows in ``market.closures`` this is exchange_calendars' own calendar; with
+    them, an instance of a subclass of its class whose ``adhoc_holidays`` add those dates
+    (the override point exchange_calendars documents for ad-hoc holidays; nothing is
+    registered with exchange_calendars, so its own ``get_calendar`` is unchanged).
+    """
     import exchange_calendars as xc
 
+    from backtest.market.closures import closures_for
     from backtest.universe import CALENDAR_FOR_MIC
 
-    return xc.get_calendar(CALENDAR_FOR_MIC.get(name, name), start=CALENDAR_START)
+    real = xc.resolve_alias(CALENDAR_FOR_MIC.get(name, name))
+    extra = closures_for(real)
+    if not extra:
+        return xc.get_calendar(real, start=CALENDAR_START)
+    base = type(xc.get_calendar(real, start=CALENDAR_START))
+    return _with_closures(base, tuple(c.date for c in extra))(start=CALENDAR_START)
+
+
+def _with_closures(base: type[xc.ExchangeCalendar],
+                   dates: tuple[dt.date, ...]) -> type[xc.ExchangeCalendar]:
+    """A subclass of ``base`` whose ``adhoc_holidays`` also hold ``dates``."""
+    import pandas as pd
+
+    added = [pd.Timestamp(d) for d in dates]
+
+    class WithClosures(base):  # type: ignore[valid-type, misc]
+        @property
+        def adhoc_holidays(self) -> list[pd.Timestamp]:
+            return [*super().adhoc_holidays, *added]
+
+    WithClosures.__name__ = WithClosures.__qualname__ = f"{base.__name__}WithClosures"
+    return WithClosures
 
 
 def sessions(name: str, start: object = None, end: object = None) -> pd.DatetimeIndex:
