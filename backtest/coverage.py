@@ -151,6 +151,8 @@ def coverage_table(instances: pd.DataFrame, losses: pd.DataFrame, used: pd.DataF
 def _source(m: SeriesMeta | None) -> str:
     if m is None:
         return "no prices"
+    if m.origin.startswith("stitched on returns:"):
+        return m.origin.split(" (")[0]   # every file with the dates it supplies
     if m.source == "csv":
         return m.origin.split(" [")[0]
     return f"{m.source}: {m.origin}" if m.origin else m.source

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
 
 import exchange_calendars as xc
@@ -16,14 +16,22 @@ from backtest.market.layouts import parse_columns_option
 from backtest.universe import load_universe
 
 REPO = Path(__file__).resolve().parent.parent
+SUPERSEDED = "supplementary/superseded_primary_2026-11"
+
+
+def _shared_prices_or_skip() -> Path:
+    """../shared/data/prices; skip when absent, but fail under CI=true (the data must be there)."""
+    d = REPO.parent / "shared" / "data" / "prices"
+    if not d.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{d} is missing and CI=true: the real-data tests must run")
+        pytest.skip("../shared/data/prices not available")
+    return d
 
 
 @pytest.fixture(scope="module")
 def shared_prices() -> Path:
-    d = REPO.parent / "shared" / "data" / "prices"
-    if not d.is_dir():
-        pytest.skip("../shared/data/prices not available")
-    return d
+    return _shared_prices_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +40,22 @@ def universe():
 
 
 @pytest.fixture(scope="module")
-def provenance_rows(shared_prices: Path) -> list[tuple[str, int, str, str]]:
-    """(path under data/, rows, first, last) from the PROVENANCE table (independent values)."""
+def provenance_rows(shared_prices: Path) -> list[tuple[str, int, str, str, str]]:
+    """(path under data/, rows, first, last, adjustment) from PROVENANCE's tables.
+
+    Two tables list prices/ files: the update of 2026-11-30 (24 rows) and the
+    original table (69 rows), whose rows for the replaced Chinese-side files now
+    name them at their new path under supplementary/superseded_primary_2026-11/.
+    """
     text = (shared_prices.parent / "PROVENANCE.md").read_text(encoding="utf-8")
     out = []
     for line in text.splitlines():
         cells = [c.strip() for c in line.split("|")]
-        if len(cells) > 9 and cells[1].startswith("prices/"):
-            out.append((cells[1], int(cells[8]), cells[6], cells[7]))
-    assert len(out) == 69
+        if len(cells) > 10 and cells[1].startswith("prices/"):
+            out.append((cells[1], int(cells[8]), cells[6], cells[7], cells[10]))
+    assert len(out) == 93
+    on_disk = {str(p.relative_to(shared_prices.parent)) for p in shared_prices.rglob("*.csv")}
+    assert {r[0] for r in out} == on_disk     # every file listed once, every listed file there
     return out
 
 
@@ -49,40 +64,50 @@ def panel(shared_prices: Path, universe):
     return load_prices("csv", universe=universe, prices_dir=shared_prices)
 
 
+def _all_nan_rows(adjustment: str) -> int:
+    """Rows PROVENANCE says are all-NaN ('two all-NaN rows in Dec 2011'); they are dropped."""
+    return 2 if "two all-NaN rows" in adjustment else 0
+
+
 def test_every_shared_file_reads_with_provenance_rows_and_range(shared_prices, provenance_rows):
-    for rel, rows, first, last in provenance_rows:
+    for rel, rows, first, last, adjustment in provenance_rows:
         path = shared_prices.parent / rel
         raw = read_price_csv(path, path.stem)
         dups = sum(1 for i in raw.issues if i.check == "duplicate_date")
-        assert raw.meta.rows + dups == rows, rel
+        empty = sum(1 for i in raw.issues if i.check == "missing_close")
+        assert empty == _all_nan_rows(adjustment), rel
+        assert raw.meta.rows + dups + empty == rows, rel
         assert (raw.meta.first, raw.meta.last) == (first, last), rel
         assert raw.bars.index.is_monotonic_increasing and raw.bars.index.is_unique
         assert np.isfinite(raw.bars["close"].to_numpy()).all(), rel
+        assert not any(i.check == "non_finite" for i in raw.issues), rel
 
 
-def test_primary_files_load_into_the_panel(panel, provenance_rows):
-    primary = {Path(rel).stem: rows for rel, rows, _, _ in provenance_rows
-               if rel.count("/") == 1}
+def test_primary_files_load_into_the_panel(panel, provenance_rows, universe, shared_prices):
+    from backtest.market.calendars import sessions
+
+    primary = {Path(rel).stem: (rows - _all_nan_rows(adj), rel)
+               for rel, rows, _, _, adj in provenance_rows if rel.count("/") == 1}
     name_of = {"^GSPC": "GSPC", "^IXIC": "IXIC", "^SOX": "SOX", "^NDX": "NDX", "^HSI": "HSI"}
-    assert len(primary) == 36
+    assert len(primary) == 38
+    assert len(panel.symbols) == 38 == len(universe.symbols)
+    assert not [n for n in panel.notes if n.startswith("[not_loaded")]
     for sym in panel.symbols:
-        meta = panel.meta[sym]
-        expected = primary[name_of.get(sym, sym)]
-        dropped = [n for n in panel.notes if n.startswith("[outside_calendar")
-                   and f" {sym} " in n]
-        if dropped:
-            n = int(re.search(r": (\d+) rows", dropped[0]).group(1))
-            expected -= n
-        assert meta.rows == expected == len(panel.bars[sym]), sym
-    assert len(panel.symbols) == 36
-    missing = {n.split()[1] for n in panel.notes if n.startswith("[not_loaded")}
-    assert missing == {"1347.HK", "000688.SS"}
+        expected, rel = primary[name_of.get(sym, sym)]
+        # Rows before the calendar starts or on a non-session of the exchange are dropped.
+        dates = read_price_csv(shared_prices.parent / rel, sym).bars.index
+        sess = sessions(universe[sym].calendar)
+        expected -= int((~dates.isin(sess)).sum())
+        assert panel.meta[sym].rows == expected == len(panel.bars[sym]), sym
 
 
 @pytest.mark.parametrize(("symbol", "date", "pct"), [
     ("NVDA", "2025-04-16", -6.87), ("NVDA", "2025-01-27", -16.97), ("AMD", "2025-04-16", -7.35),
     ("SPY", "2025-04-16", -2.22), ("^GSPC", "2025-04-16", -2.24),
-    ("0981.HK", "2020-12-04", -5.4), ("688256.SS", "2025-01-27", -6.7),
+    ("0981.HK", "2020-12-04", -5.4), ("688256.SS", "2025-01-27", -6.69),
+    # the update of 2026-11-30: Cambricon (Eastmoney qfq) and Hua Hong (yfinance)
+    ("688256.SS", "2025-04-16", 4.21), ("688256.SS", "2022-09-02", 19.99),
+    ("1347.HK", "2024-10-04", 29.6), ("1347.HK", "2024-10-08", -23.2),
 ])
 def test_close_to_close_returns_match_provenance(panel, symbol, date, pct):
     r = panel.returns(symbol).loc[date] * 100
@@ -116,10 +141,39 @@ def test_exchange_holidays_differ(panel):
 def test_adjustment_basis_per_layout(panel):
     basis = {s: m.adjustment for s, m in panel.meta.items()}
     assert basis["NVDA"] == "adjusted" and basis["SPY"] == "adjusted"
-    assert basis["688256.SS"] == "unadjusted"
     assert basis["^GSPC"] == "unadjusted" and "split-adjusted only" in panel.meta["^GSPC"].origin
     assert basis["BABA"] == "adjusted" and basis["0981.HK"] == "adjusted"
-    assert basis["002371.SZ"] == "unknown"
+    # the update of 2026-11-30: Eastmoney qfq, tushare qfq, index levels
+    assert basis["688256.SS"] == "adjusted" and "qfq" in panel.meta["688256.SS"].origin
+    assert basis["002371.SZ"] == "adjusted"
+    for index in ("^HSI", "000300.SS", "000688.SS", "^NDX"):
+        assert basis[index] == "unadjusted", index
+        assert "index level" in panel.meta[index].origin, index
+
+
+def _update_rows(shared_prices: Path) -> list[tuple[str, str]]:
+    """(path under data/, adjustment) of the table in 'Update of 2026-11-30'."""
+    text = (shared_prices.parent / "PROVENANCE.md").read_text(encoding="utf-8")
+    section = text.split("## Update of 2026-11-30", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.split("|")] for line in section.splitlines()]
+    return [(c[1], c[10]) for c in rows if len(c) > 10 and c[1].startswith("prices/")]
+
+
+def _basis_named(adjustment: str) -> str:
+    """The Adjustment literal a PROVENANCE adjustment cell names (see layouts.py)."""
+    a = adjustment.lower()
+    if "index level" in a or a.startswith("raw"):
+        return "unadjusted"      # a published index level or raw prices: nothing applied
+    assert "forward-adjusted" in a or "auto-adjusted" in a, adjustment
+    return "adjusted"
+
+
+def test_every_file_of_the_update_reads_with_the_basis_provenance_names(shared_prices):
+    rows = _update_rows(shared_prices)
+    assert len(rows) == 24
+    for rel, adjustment in rows:
+        raw = read_price_csv(shared_prices.parent / rel, Path(rel).stem)
+        assert raw.meta.adjustment == _basis_named(adjustment), rel
 
 
 def test_adj_close_becomes_close_and_scales_ohlc(shared_prices):
@@ -144,7 +198,30 @@ def test_supplementary_layouts(shared_prices):
     ibkr = read_price_csv(sup / "ohlcv_heliar-k" / "NVDA.csv", "NVDA")
     assert ibkr.meta.adjustment == "unadjusted"
     plain = read_price_csv(sup / "ohlcv_heliar-k" / "AMD.csv", "AMD")
-    assert plain.meta.adjustment == "unknown"
+    assert plain.meta.adjustment == "unknown"   # same header as HSI.csv, but no byte-order mark
+
+
+def test_superseded_primaries_stay_readable_as_layout_fixtures(shared_prices):
+    old = shared_prices / SUPERSEDED
+    # suiwenfeng: Chinese headers 日期,开盘价,...; YYYYMMDD; raw; volume in shares.
+    # First data line: 20210318,144.6,146.38,144.1,144.22,484378,70222474
+    cn = read_price_csv(old / "688256.SS.csv", "688256.SS")
+    assert "[cn-daily]" in cn.meta.origin and cn.meta.adjustment == "unadjusted"
+    assert cn.bars.index[0] == pd.Timestamp("2021-03-18")
+    assert cn.bars.iloc[0].to_dict() == {"open": 144.6, "high": 146.38, "low": 144.1,
+                                         "close": 144.22, "volume": 484378.0}
+    # tszlam/akshare: 成交量 in lots (134281 lots x ~189 CNY = 2.54e9 CNY = 成交额).
+    # First data line: 2021-01-04,181.14,191.99,192.62,179.98,134281,2538027872.0,...
+    ak = read_price_csv(old / "002371.SZ.csv", "002371.SZ")
+    assert "[cn-akshare]" in ak.meta.origin and ak.meta.adjustment == "unknown"
+    assert ak.bars["close"].iloc[0] == 191.99 and ak.bars["volume"].iloc[0] == 134281 * 100
+    assert not [i for i in ak.issues if i.check == "change_mismatch"]   # 涨跌额 agrees
+    yf = read_price_csv(old / "000300.SS.csv", "000300.SS")
+    assert "[yfinance-multiheader]" in yf.meta.origin and yf.meta.first == "2021-03-11"
+    hsi = read_price_csv(old / "HSI.csv", "^HSI")
+    assert "[yahoo-adj-close]" in hsi.meta.origin and hsi.meta.last == "2024-08-05"
+    hist = read_price_csv(old / "0700.HK.csv", "0700.HK")
+    assert "[yfinance-history]" in hist.meta.origin and hist.meta.adjustment == "adjusted"
 
 
 def _write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -276,4 +353,4 @@ def test_no_rows_in_range_is_a_finding(shared_prices, universe):
                     start="2026-01-02", end="2026-01-09")
     assert p.symbols == ("NVDA",)
     note = next(n for n in p.notes if n.startswith("[not_loaded:warning] 0700.HK"))
-    assert "data 2020-01-02..2025-07-18" in note
+    assert "data 2009-01-02..2025-10-30" in note     # PROVENANCE: 0700.HK.csv range

@@ -94,8 +94,24 @@ def fetch(
 
 @app.command("import")
 def import_dir(
-    directory: Annotated[Path, typer.Argument(help="Directory of <SYMBOL>.csv files "
-                                                   "(^GSPC may be GSPC.csv).")],
+    directories: Annotated[list[Path], typer.Argument(
+        metavar="DIR", help="Directories of <SYMBOL>.csv files (^GSPC may be GSPC.csv), "
+                               "in priority order. Several directories need --stitch; there "
+                               "is no silent first-wins.")],
+    stitch: Annotated[bool, typer.Option(
+        "--stitch", help="Chain each symbol's files across the directories on returns: the "
+                         "first directory wins where files overlap, later ones extend it "
+                         "before/after only where their overlapping returns agree; prints "
+                         "every join and why any was refused.")] = False,
+    return_tol: Annotated[float | None, typer.Option(
+        "--return-tol", help="Stitch: largest |return difference| on a common date "
+                             "(default 0.001).")] = None,
+    drift_tol: Annotated[float | None, typer.Option(
+        "--drift-tol", help="Stitch: largest drift of the level ratio over the overlap "
+                            "(default 0.002).")] = None,
+    min_overlap: Annotated[int | None, typer.Option(
+        "--min-overlap", help="Stitch: fewest common returns to judge a join "
+                              "(default 20).")] = None,
     columns: Annotated[str | None, typer.Option(
         "--columns", help="Column mapping for files of an unknown layout, e.g. "
                           "'date=Trade Date,close=PX_LAST,volume=PX_VOLUME'.")] = None,
@@ -107,7 +123,8 @@ def import_dir(
     universe_file: UniverseFileOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """Import every universe symbol that has a CSV file in DIRECTORY into the cache."""
+    """Import every universe symbol that has a CSV file in DIR (or, with --stitch, in any
+    DIR) into the cache."""
     from backtest.errors import InputFileError
     from backtest.market import load_prices
     from backtest.market.csvsource import find_symbol_file
@@ -116,21 +133,83 @@ def import_dir(
     if adjustment not in (None, "adjusted", "unadjusted", "unknown"):
         raise InputFileError("invalid --adjustment", field="--adjustment", value=adjustment,
                              expected="adjusted, unadjusted or unknown")
-    if not directory.is_dir():
-        raise InputFileError("not a directory", file=directory)
+    if len(directories) > 1 and not stitch:
+        raise InputFileError(f"{len(directories)} directories given without --stitch",
+                             field="DIR", value=[str(d) for d in directories],
+                             expected="one directory, or --stitch to chain them on returns")
+    for d in directories:
+        if not d.is_dir():
+            raise InputFileError("not a directory", file=d)
     u = _universe(universe_file)
-    syms = [s for s in u.symbols if find_symbol_file(directory, s)]
+    syms = [s for s in u.symbols if any(find_symbol_file(d, s) for d in directories)]
     if not syms:
-        raise InputFileError("no <SYMBOL>.csv file for any universe symbol", file=directory)
-    mapping = parse_columns_option(columns) if columns else None
+        raise InputFileError("no <SYMBOL>.csv file for any universe symbol",
+                             file=" + ".join(map(str, directories)))
+    opts = {"start": start, "end": end, "columns": parse_columns_option(columns) if columns
+            else None, "adjustment": adjustment, "cache_dir": cache_dir}
+    if len(directories) > 1:
+        _import_stitched(directories, syms, u, opts, return_tol=return_tol,
+                         drift_tol=drift_tol, min_overlap=min_overlap)
+        return
     bar, advance = _progress_bar("import")
     with bar:
-        panel = load_prices("csv", syms, universe=u, prices_dir=directory, start=start,
-                            end=end, cache_dir=cache_dir, columns=mapping,
-                            adjustment=adjustment, write_cache=True,  # type: ignore[arg-type]
-                            progress=advance)
-    typer.echo(f"imported {len(panel.symbols)} series from {directory}")
+        panel = load_prices("csv", syms, universe=u, prices_dir=directories[0],
+                            write_cache=True, progress=advance, **opts)  # type: ignore[arg-type]
+    typer.echo(f"imported {len(panel.symbols)} series from {directories[0]}")
     _echo_frame(_meta_frame(panel.meta.values()), "table")
+
+
+def _import_stitched(directories: list[Path], syms: list[str], u: Universe,
+                     opts: dict[str, object], *, return_tol: float | None,
+                     drift_tol: float | None, min_overlap: int | None) -> None:
+    """Stitch the directories into the cache; print the series, the joins, the refusals."""
+    from backtest.market.load import load_stitched
+    from backtest.market.stitch import StitchPolicy
+
+    given = {"return_tol": return_tol, "drift_tol": drift_tol, "min_overlap": min_overlap}
+    policy = StitchPolicy(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+    bar, advance = _progress_bar("import")
+    with bar:
+        done = load_stitched(directories, syms, universe=u, policy=policy, write_cache=True,
+                             progress=advance, **opts)  # type: ignore[arg-type]
+    typer.echo(f"imported {len(done.panel.symbols)} series stitched on returns from "
+               f"{' + '.join(map(str, directories))} (policy: {policy.describe()})")
+    _echo_frame(_meta_frame(done.panel.meta.values()), "table")
+    typer.echo("\njoins (paths relative to " + _common_dir(directories) + "):")
+    _echo_frame(_joins_table(done.report.joins_frame(), _common_dir(directories)), "table")
+    for join in done.report.refused:
+        typer.echo(join.reason)
+
+
+def _common_dir(directories: list[Path]) -> str:
+    import os
+
+    return os.path.commonpath([str(d.resolve()) for d in directories])
+
+
+def _first_two(dates: str) -> str:
+    """'d1, d2, d3, d4' -> 'd1, d2 +2' (the full list is in the cache's findings)."""
+    parts = [d for d in dates.split(", ") if d]
+    return ", ".join(parts[:2]) + (f" +{len(parts) - 2}" if len(parts) > 2 else "")
+
+
+def _joins_table(joins, root: str):  # type: ignore[no-untyped-def]
+    """The joins frame with short paths and rounded numbers, for the terminal."""
+    import os
+
+    def rel(label: str) -> str:
+        return "+".join(os.path.relpath(os.path.abspath(p), root) for p in label.split("+"))
+
+    out = joins[["symbol", "from_source", "to_source", "overlap"]].copy()
+    out["from_source"] = joins["from_source"].map(rel)
+    out["to_source"] = joins["to_source"].map(rel)
+    out["max|dr|"] = joins["max_abs_diff"].map(lambda x: f"{x:.2g}")
+    out["on"] = joins["max_date"]
+    out["beyond"] = joins["share_beyond"].map(lambda x: f"{x:.1%}")
+    out["drift"] = joins["drift"].map(lambda x: f"{x:.3%}")
+    out["isolated"] = joins["isolated_rows"].map(_first_two)
+    out["verdict"] = joins["verdict"]
+    return out.rename(columns={"from_source": "from", "to_source": "to"})
 
 
 def _meta_frame(metas):  # type: ignore[no-untyped-def]
@@ -179,22 +258,42 @@ def verify_cmd(
                                                              "cached).")] = None,
     prices_dir: Annotated[Path | None, typer.Option(
         "--prices-dir", help="Check CSV files in this directory instead of the cache.")] = None,
+    against: Annotated[Path | None, typer.Option(
+        "--against", metavar="DIR",
+        help="Also compare each series with the same symbol's file in DIR: close-to-close "
+             "returns on their common dates, so a constant ratio (another adjustment basis "
+             "or vintage) is not flagged; dates whose returns differ by more than 0.002 "
+             "are 'source_disagreement' rows.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or csv.")] = "table",
     universe_file: UniverseFileOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """Data checks: gaps, duplicates, non-positive prices, stale runs, split-like jumps,
-    A-share limit hits, suspensions, non-session rows."""
+    """Data checks: gaps, duplicates, non-positive or non-finite prices, stale runs,
+    split-like jumps and level shifts, the file's own change column against its closes,
+    A-share limit hits, suspensions, non-session rows; with --against, disagreements
+    with another source."""
     from backtest.market import load_prices, verify
 
     f = _fmt(fmt)
+    if against is not None and not against.is_dir():
+        from backtest.errors import InputFileError
+
+        raise InputFileError("not a directory", file=against, field="--against",
+                             expected="a directory of <SYMBOL>.csv files to compare with")
     u = _universe(universe_file)
     if prices_dir is not None:
         panel = load_prices("csv", symbols or None, universe=u, prices_dir=prices_dir)
     else:
         panel = load_prices("cache", symbols or None, universe=u, cache_dir=cache_dir)
-    findings = verify(panel, u)
-    if f == "table":
-        typer.echo(f"{len(panel.symbols)} series checked; {findings.summary()}")
-    _echo_frame(findings.frame, f)
+    reference = None
+    if against is not None:
+        from backtest.market.compare import read_reference
 
+        reference = read_reference(against, panel.symbols)
+    findings = verify(panel, u, against=reference)
+    if f == "table":
+        compared = ("" if reference is None else
+                    f"; compared {len(reference.series)} with {against} "
+                    f"({len(reference.absent)} without a file there)")
+        typer.echo(f"{len(panel.symbols)} series checked{compared}; {findings.summary()}")
+    _echo_frame(findings.frame, f)

@@ -17,6 +17,9 @@ _EXPORTS: dict[str, str] = {
     "CsvDirectorySource": "csvsource", "read_price_csv": "csvsource",
     "fetch_ff_factors": "factors", "load_ff_factors": "factors",
     "align_to_sessions": "load", "build_panel": "load", "load_prices": "load",
+    "fetch_stitched": "load", "load_stitched": "load", "StitchedLoad": "load",
+    "StitchPolicy": "stitch", "StitchReport": "stitch", "StitchResult": "stitch",
+    "StitchSource": "stitch", "stitch_many": "stitch", "stitch_series": "stitch",
     "FetchResult": "types", "Issue": "types", "PriceSource": "types", "RawSeries": "types",
     "YahooSource": "yahoo",
 }
@@ -33,15 +36,24 @@ __all__ = [
     "PriceSource",
     "RawSeries",
     "SeriesMeta",
+    "StitchPolicy",
+    "StitchReport",
+    "StitchResult",
+    "StitchSource",
+    "StitchedLoad",
     "YahooSource",
     "align_to_sessions",
     "build_panel",
     "default_cache_dir",
     "fetch_ff_factors",
+    "fetch_stitched",
     "frame_hash",
     "load_ff_factors",
     "load_prices",
+    "load_stitched",
     "read_price_csv",
+    "stitch_many",
+    "stitch_series",
     "verify",
 ]
 
@@ -50,8 +62,23 @@ if TYPE_CHECKING:
     from backtest.market.checks import CheckPolicy, Findings, verify
     from backtest.market.csvsource import CsvDirectorySource, read_price_csv
     from backtest.market.factors import fetch_ff_factors, load_ff_factors
-    from backtest.market.load import align_to_sessions, build_panel, load_prices
+    from backtest.market.load import (
+        StitchedLoad,
+        align_to_sessions,
+        build_panel,
+        fetch_stitched,
+        load_prices,
+        load_stitched,
+    )
     from backtest.market.panel import BAR_COLUMNS, PricePanel, SeriesMeta, frame_hash
+    from backtest.market.stitch import (
+        StitchPolicy,
+        StitchReport,
+        StitchResult,
+        StitchSource,
+        stitch_many,
+        stitch_series,
+    )
     from backtest.market.types import FetchResult, Issue, PriceSource, RawSeries
     from backtest.market.yahoo import YahooSource
 

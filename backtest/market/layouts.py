@@ -1,9 +1,25 @@
 """CSV layouts: recognise the columns of a price file and decide its adjustment basis.
 
-A layout is recognised from the header alone (column names, their order and
-marker columns such as ``wap``/``count`` or ``Dividends``), never from the
-values.  Each layout states its adjustment basis and a note that ends up in
+A layout is recognised from the header alone (column names, their order,
+marker columns such as ``wap``/``count`` or ``Dividends``, a UTF-8 byte-order
+mark, the symbols of a yfinance ticker row), never from the values.  Each
+layout states its adjustment basis and a note that ends up in
 ``SeriesMeta.origin``, so the basis is visible wherever the prices go.
+
+Index levels (``akshare-sina-index``, ``baostock``, ``yfinance-index`` -- a yfinance
+multi-header file whose ticker row names a ``^`` symbol; CSI 300, STAR 50, ^HSI) get
+the basis ``unadjusted``: the level is used as published and no adjustment was
+applied.  A price index needs none -- it has no splits, and dividends of its
+members are not reinvested, so its close-to-close returns are price returns.
+``adjusted`` would claim a dividend adjustment that does not exist, and
+``unknown`` would hide a basis that is known; the ``Adjustment`` literal
+(``panel.py``) therefore stays as it is and the layout's note says "index
+level".  Checks only read the basis for A-share stocks (limit prices on the
+tick grid), which an index is not.
+
+Layouts and their volume unit: ``eastmoney-kline``, ``a-share-qfq`` and
+``cn-akshare`` count lots of 100 shares (converted to shares); ``baostock``,
+``tencent-day`` and every other layout count shares.
 """
 
 from __future__ import annotations
@@ -33,9 +49,19 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "dividends": ("dividends",),
     "splits": ("stocksplits", "splits"),
     "amount": ("amount", "turnover", "成交额"),
-    "cn_stats": ("振幅", "涨跌幅", "涨跌额", "换手率"),
+    "amplitude": ("amplitude", "振幅"),
+    "turnover_rate": ("turn", "turnoverrate", "换手率"),
     "source": ("source",),
+    "secid": ("secid",),            # Eastmoney kline: market.code
+    "symbol": ("symbol",),
+    "currency": ("currency",),
+    # the file's own change columns: kept while reading and checked against the closes
+    "change": ("chg", "change", "涨跌额"),
+    "pct_change": ("pctchg", "pctchange", "changepercent", "涨跌幅"),
 }
+# Columns holding the file's own day-on-day change: 'change' in price units,
+# 'pct_change' in percent.  Read as numbers, checked, then dropped from the bars.
+CHANGE_FIELDS: tuple[str, ...] = ("change", "pct_change")
 _ALIAS_TO_FIELD = {alias: f for f, aliases in FIELD_ALIASES.items() for alias in aliases}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -68,6 +94,8 @@ class HeaderInfo:
     raw: tuple[str, ...]
     fields: tuple[str | None, ...]
     ticker_row: bool = False         # yfinance >= 0.2.51 multi-header ('Ticker' row)
+    tickers: tuple[str, ...] = ()    # the symbols of that row ('^HSI', ...)
+    bom: bool = False                # the file starts with a UTF-8 byte-order mark
 
     @property
     def present(self) -> frozenset[str]:
@@ -81,11 +109,24 @@ class HeaderInfo:
     def price_signature(self) -> tuple[str, ...]:
         return tuple(f for f in self.fields if f in PRICE_FIELDS)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every column name, normalised (see :func:`normalise_header`)."""
+        return tuple(normalise_header(r) for r in self.raw)
 
-def _rules(h: HeaderInfo) -> Layout | None:
+
+_OHLCV = ("date", "open", "high", "low", "close", "volume")
+_OCHLV = ("date", "open", "close", "high", "low", "volume")
+
+
+def _yahoo_rules(h: HeaderInfo) -> Layout | None:
+    """Yahoo/yfinance and IBKR layouts, told apart by marker columns."""
     p = h.present
-    sig = h.price_signature
-    raw = set(h.raw)
+    if h.tickers and all(t.startswith("^") for t in h.tickers):
+        return Layout("yfinance-index", "unadjusted",
+                      f"yfinance download of an index (ticker row {h.tickers[0]}): an index "
+                      "level as published; a price index, no adjustment applies (an Adj Close "
+                      "column, if any, equals Close)")
     if "dividends" in p or "splits" in p:
         return Layout("yfinance-history", "adjusted",
                       "yfinance Ticker.history(auto_adjust=True): OHLC split- and "
@@ -101,25 +142,67 @@ def _rules(h: HeaderInfo) -> Layout | None:
         return Layout("yfinance-multiheader", "adjusted",
                       "yfinance >= 0.2.51 download (auto_adjust=True by default): "
                       "split- and dividend-adjusted")
-    if h.has_cjk and "cn_stats" in p:
+    if h.names == ("date", "close", "high", "low", "open", "volume"):
+        return Layout("yfinance-flat", "adjusted",
+                      "yfinance download saved with one header line (price columns in "
+                      "yfinance's alphabetical order, no Adj Close, so auto_adjust=True): "
+                      "split- and dividend-adjusted")
+    return None
+
+
+def _china_rules(h: HeaderInfo) -> Layout | None:
+    """Chinese data vendors (Eastmoney, akshare, baostock, Tencent) and Chinese headers."""
+    p = h.present
+    raw = set(h.raw)
+    if "secid" in p:
+        return Layout("eastmoney-kline", "adjusted",
+                      "Eastmoney kline export (code,name,market,secid,...,pct_chg,chg,turnover): "
+                      "forward-adjusted (qfq, fqt=1, as the shared files are; the parameter is "
+                      "not in the file); volume in lots of 100 converted to shares",
+                      volume_scale=100.0)
+    if h.has_cjk and {"amplitude", "pct_change", "change", "turnover_rate"} & p:
         return Layout("cn-akshare", "unknown",
                       "akshare-style A-share export (Chinese headers with 振幅/涨跌幅); "
-                      "adjustment not stated")
+                      "adjustment not stated; volume (成交量) in lots of 100 converted to shares",
+                      volume_scale=100.0)
     if h.has_cjk and {"开盘价", "收盘价"} <= raw:
         return Layout("cn-daily", "unadjusted",
                       "A-share daily export (Chinese headers 开盘价/收盘价): raw, unadjusted")
     if h.has_cjk:
         return Layout("cn-other", "unknown", "Chinese-header export; adjustment not stated")
-    if sig == ("date", "open", "close", "high", "low", "volume"):
+    if {"turn", "pctChg"} <= raw:
+        return Layout("baostock", "unadjusted",
+                      "baostock export (date,open,close,high,low,volume,amount,turn,pctChg): "
+                      "volume in shares (not lots); adjustflag is not in the file and "
+                      "baostock's default (3) is unadjusted; for an index (CSI 300) an index "
+                      "level as published: a price index, no adjustment applies")
+    if {"symbol", "currency"} <= p and h.price_signature == _OCHLV:
+        return Layout("tencent-day", "unadjusted",
+                      "Tencent kline export (date,symbol,currency,open,close,high,low,volume; "
+                      "the raw 'day' array): unadjusted; volume in shares")
+    if h.bom and h.names == _OHLCV:
+        return Layout("akshare-sina-index", "unadjusted",
+                      "akshare Sina index export (UTF-8 BOM; date,open,high,low,close,volume): "
+                      "an index level as published; a price index, no adjustment applies "
+                      "(basis 'unadjusted'); volume in shares")
+    if h.names == _OCHLV:
         return Layout("a-share-qfq", "adjusted",
                       "A-share forward-adjusted (qfq) export (date,open,close,high,low,volume); "
                       "volume in lots of 100 converted to shares", volume_scale=100.0)
-    if sig == ("date", "volume", "low", "close", "open", "high"):
+    if h.price_signature == ("date", "volume", "low", "close", "open", "high"):
         return Layout("a-share-desc", "unknown",
                       "A-share export (date,volume,low,close,open,high); adjustment not stated; "
                       "its 'volume' column is turnover in CNY, so volume is left empty",
                       drop_volume=True)
-    if sig == ("date", "close"):
+    return None
+
+
+def _rules(h: HeaderInfo) -> Layout:
+    """The first matching rule; the order matters (marker columns before bare signatures)."""
+    found = _yahoo_rules(h) or _china_rules(h)
+    if found is not None:
+        return found
+    if h.price_signature == ("date", "close"):
         return Layout("close-only", "adjusted",
                       "close-only yfinance export (auto-adjusted: split+dividend)")
     return Layout("ohlcv", "unknown", "generic date/OHLCV columns; adjustment not stated")
@@ -147,7 +230,6 @@ def detect_layout(header: HeaderInfo, *, file: str,
         raise InputFileError(f"several columns map to {dup[0]!r} in {list(header.raw)}; "
                              "choose one with --columns", file=file)
     layout = _rules(header)
-    assert layout is not None
     if columns:
         basis: Adjustment = "adjusted" if "adj_close" in p else "unknown"
         layout = Layout(f"mapped ({layout.name})", basis,
@@ -171,7 +253,8 @@ def _apply_mapping(header: HeaderInfo, columns: Mapping[str, str], *, file: str)
                                  expected=f"one of {list(header.raw)}")
         fields = [None if f == field_name else f for f in fields]
         fields[header.raw.index(col)] = field_name
-    return HeaderInfo(raw=header.raw, fields=tuple(fields), ticker_row=header.ticker_row)
+    return HeaderInfo(raw=header.raw, fields=tuple(fields), ticker_row=header.ticker_row,
+                      tickers=header.tickers, bom=header.bom)
 
 
 def parse_columns_option(text: str) -> dict[str, str]:

@@ -9,13 +9,21 @@ calendar's coverage or on a non-session are handled by an explicit
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from backtest.errors import DataError, InputFileError
 from backtest.market.cache import PriceCache
-from backtest.market.csvsource import CsvDirectorySource, clip_dates
+from backtest.market.csvsource import (
+    CsvDirectorySource,
+    clip_dates,
+    find_symbol_file,
+    read_price_csv,
+    symbol_file_names,
+)
 from backtest.market.panel import Adjustment, PricePanel, frame_hash
 from backtest.market.types import (
     FetchResult,
@@ -28,9 +36,12 @@ from backtest.market.types import (
 )
 
 if TYPE_CHECKING:
+    from backtest.market.stitch import StitchPolicy, StitchReport
     from backtest.universe import Universe
 
 LoadSource = Literal["yahoo", "csv", "cache"]
+# One directory, or several in priority order (first wins; see backtest.market.stitch).
+PricesDirs = str | Path | Sequence[str | Path]
 # A requested symbol without prices: recorded as a 'not_loaded' finding, or refused.
 MissingPolicy = Literal["note", "raise"]
 
@@ -78,7 +89,8 @@ def align_to_sessions(raw: RawSeries, calendar: str, *,
 
 
 def _file_of(raw: RawSeries) -> str | None:
-    return raw.meta.origin.split(" [")[0] if raw.meta.source == "csv" else None
+    origin = raw.meta.origin.removeprefix("stitched on returns: ")
+    return origin.split(" [")[0] if raw.meta.source == "csv" else None
 
 
 def _check_symbols(symbols: Sequence[str], universe: Universe) -> None:
@@ -107,7 +119,7 @@ def load_prices(
     symbols: Sequence[str] | None = None,
     *,
     universe: Universe,
-    prices_dir: str | Path | None = None,
+    prices_dir: PricesDirs | None = None,
     start: str | None = None,
     end: str | None = None,
     cache_dir: str | Path | None = None,
@@ -119,10 +131,14 @@ def load_prices(
     adjustment: Adjustment | None = None,
     write_cache: bool | None = None,
     yahoo: PriceSource | None = None,
+    stitch: StitchPolicy | None = None,
 ) -> PricePanel:
     """Daily bars for ``symbols`` (default: the whole universe) from ``source``.
 
     ``csv`` reads ``prices_dir`` (``columns``/``adjustment`` override the layout);
+    several directories (priority order) are stitched per symbol on returns under
+    ``stitch`` (default :class:`~backtest.market.stitch.StitchPolicy`), a refused
+    join keeping the earlier series with a ``stitch_refused`` finding;
     ``yahoo`` serves cached Yahoo series unless ``refresh`` and fetches the rest;
     ``cache`` works offline from the cache.  ``write_cache`` (default: True for
     yahoo, False for csv) stores what was read.  Each series keeps its own
@@ -136,28 +152,112 @@ def load_prices(
     if source == "cache":
         got = _from_cache(cache, syms if symbols is not None else None, universe)
     elif source == "csv":
-        if prices_dir is None:
-            raise InputFileError("the csv source needs a directory",
-                                 field="--prices-dir", expected="a directory of <SYMBOL>.csv")
-        got = CsvDirectorySource(Path(prices_dir), columns=columns, adjustment=adjustment
-                                 ).fetch(syms, progress=progress)
+        dirs = price_dirs(prices_dir)
+        if len(dirs) > 1:
+            got = fetch_stitched(dirs, syms, columns=columns, adjustment=adjustment,
+                                 policy=stitch, progress=progress).fetch_result()
+        else:
+            got = CsvDirectorySource(dirs[0], columns=columns, adjustment=adjustment
+                                     ).fetch(syms, progress=progress)
     elif source == "yahoo":
         got = _yahoo(syms, cache, yahoo=yahoo or _default_yahoo(universe), refresh=refresh,
                      start=start, end=end, progress=progress, write=write_cache is not False)
     else:
         raise InputFileError("unknown price source", field="source", value=source,
                              expected="yahoo, csv or cache")
+    return _assemble(got, universe, start=start, end=end, non_sessions=non_sessions,
+                     missing=missing, where=_where(prices_dir) if source == "csv" else None,
+                     cache=cache if write_cache and source == "csv" else None)
+
+
+def _assemble(got: FetchResult, universe: Universe, *, start: str | None, end: str | None,
+              non_sessions: NonSessionPolicy, missing: MissingPolicy, where: str | None,
+              cache: PriceCache | None) -> PricePanel:
+    """Refuse missing prices per ``missing``, clip, align to sessions, optionally cache."""
     if got.failures and (missing == "raise" or not got.series):
         first = next(iter(got.failures.items()))
-        raise DataError(f"no prices for {', '.join(got.failures)} ({first[1]})",
-                        file=prices_dir if source == "csv" else None,
+        raise DataError(f"no prices for {', '.join(got.failures)} ({first[1]})", file=where,
                         expected="a series for every requested symbol"
                         if missing == "raise" else "at least one series")
     series, notes = _clip_all(got, start, end)
     panel, aligned = build_panel(series, universe, policy=non_sessions, notes=notes)
-    if write_cache and source == "csv":
+    if cache is not None:
         cache.write(aligned)
     return panel
+
+
+def price_dirs(prices_dir: PricesDirs | None) -> list[Path]:
+    """``prices_dir`` as a non-empty list of directories (priority order)."""
+    if prices_dir is None or (not isinstance(prices_dir, str | os.PathLike)
+                              and len(prices_dir) == 0):
+        raise InputFileError("the csv source needs a directory", field="--prices-dir",
+                             expected="a directory of <SYMBOL>.csv")
+    if isinstance(prices_dir, str | os.PathLike):
+        return [Path(prices_dir)]
+    return [Path(d) for d in prices_dir]
+
+
+def _where(prices_dir: PricesDirs | None) -> str | None:
+    if prices_dir is None or isinstance(prices_dir, str | os.PathLike):
+        return None if prices_dir is None else str(prices_dir)
+    return " + ".join(str(d) for d in prices_dir)
+
+
+def fetch_stitched(dirs: Sequence[str | Path], symbols: Sequence[str], *,
+                   columns: Mapping[str, str] | None = None,
+                   adjustment: Adjustment | None = None, policy: StitchPolicy | None = None,
+                   progress: Progress | None = None) -> StitchReport:
+    """Read each symbol's file from every directory that has one and stitch them in order.
+
+    A symbol with no file in any directory is a failure; the files are read in
+    full (clip to a date range after stitching, so the overlap is not lost).
+    """
+    from backtest.market.stitch import StitchSource, stitch_many
+
+    paths = [Path(d) for d in dirs]
+    for d in paths:
+        if not d.is_dir():
+            raise InputFileError("price directory not found", file=d)
+    candidates: dict[str, list[StitchSource]] = {}
+    failures: dict[str, str] = {}
+    for i, sym in enumerate(symbols, 1):
+        files = [f for d in paths if (f := find_symbol_file(d, sym)) is not None]
+        if files:
+            candidates[sym] = [StitchSource(str(f), read_price_csv(
+                f, sym, columns=columns, adjustment=adjustment)) for f in files]
+        else:
+            failures[sym] = (f"no file {' or '.join(symbol_file_names(sym))} in any of "
+                             f"{', '.join(map(str, paths))}")
+        if progress is not None:
+            progress(i, len(symbols), sym)
+    return stitch_many(candidates, policy, failures)
+
+
+@dataclass(frozen=True)
+class StitchedLoad:
+    """A panel of stitched series and the stitch report (segments and joins) behind it."""
+
+    panel: PricePanel
+    report: StitchReport
+
+
+def load_stitched(dirs: Sequence[str | Path], symbols: Sequence[str] | None = None, *,
+                  universe: Universe, policy: StitchPolicy | None = None,
+                  start: str | None = None, end: str | None = None,
+                  columns: Mapping[str, str] | None = None,
+                  adjustment: Adjustment | None = None, cache_dir: str | Path | None = None,
+                  write_cache: bool = False, progress: Progress | None = None,
+                  non_sessions: NonSessionPolicy = "drop",
+                  missing: MissingPolicy = "note") -> StitchedLoad:
+    """Like ``load_prices('csv', prices_dir=dirs)``, also returning the stitch report."""
+    syms = list(symbols) if symbols is not None else list(universe.symbols)
+    _check_symbols(syms, universe)
+    report = fetch_stitched(dirs, syms, columns=columns, adjustment=adjustment, policy=policy,
+                            progress=progress)
+    panel = _assemble(report.fetch_result(), universe, start=start, end=end,
+                      non_sessions=non_sessions, missing=missing, where=_where(list(dirs)),
+                      cache=PriceCache.open(cache_dir) if write_cache else None)
+    return StitchedLoad(panel=panel, report=report)
 
 
 def _clip_all(got: FetchResult, start: str | None,
