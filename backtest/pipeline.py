@@ -45,12 +45,17 @@ class RunSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: Source = "demo"
-    prices_dir: str | None = None
+    # One directory, or several in priority order: each symbol's files are stitched on
+    # returns (first wins where they overlap; see backtest.market.stitch).
+    prices_dir: str | tuple[str, ...] | None = None
     factors_dir: str | None = None
     log_path: str | None = None
     log_version: int | None = None
     universe_path: str | None = None
     stage: str = "official"
+    # Events below this confidence (and every confounder) get per-event results but
+    # enter no pooled statistic (backtest.eventlog.pooling).
+    min_confidence: Literal["low", "medium", "high"] = "medium"
     seed: int = 7
     plants: tuple[Plant, ...] = DEMO_PLANTS
     estimation: tuple[int, int] = (-250, -11)

@@ -10,6 +10,8 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backtest.eventlog.pooling import DEFAULT_MIN_CONFIDENCE, MinConfidence
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -95,7 +97,8 @@ def manifest(spec: RunSpec, catalog: Catalog, panel: PricePanel, universe: Unive
 
     sources = sorted({m.source for m in panel.meta.values()})
     desc = (f"SYNTHETIC market (seed {spec.seed})" if panel.synthetic else
-            f"{', '.join(sources)}" + (f" from {spec.prices_dir}" if spec.prices_dir else ""))
+            f"{', '.join(sources)}" + (f" from {_dirs_text(spec.prices_dir)}"
+                                       if spec.prices_dir else ""))
     return {
         "method": method_notes(spec),
         "grid_note": ("Each cell is the statistic of a test on tightening events pooled across "
@@ -122,6 +125,12 @@ def manifest(spec: RunSpec, catalog: Catalog, panel: PricePanel, universe: Unive
                        "price content sha256": panel.content_hash(), "mib": __version__,
                        "run created (UTC)": now.isoformat(), "seed": spec.seed},
     }
+
+
+def _dirs_text(dirs: str | tuple[str, ...]) -> str:
+    if isinstance(dirs, str):
+        return dirs
+    return " + ".join(dirs) + " (stitched on returns, first wins)"
 
 
 def method_notes(spec: RunSpec) -> list[str]:
@@ -162,19 +171,24 @@ def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str
 
 def run_catalog_study(panel: PricePanel, universe: Universe, alignment: Alignment,
                       catalog: Catalog, sspec: StudySpec, stage: str,
-                      factors: pd.DataFrame | None = None
+                      factors: pd.DataFrame | None = None,
+                      min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
                       ) -> tuple[StudyResult, StudyInputs, BenchmarkChoice]:
     """The event study of the aligned instances, other catalog events masked.
 
     Each instance is measured against the first benchmark listed for its
     security that covers its windows (:func:`backtest.returns.choose_benchmarks`);
     the choice per instance and the instances no benchmark covers come back
-    with the result.
+    with the result.  Confounders and events below ``min_confidence`` get
+    per-event results but enter no pool (:mod:`backtest.eventlog.pooling`).
     """
+    from backtest.eventlog.pooling import pool_table
     from backtest.returns import choose_benchmarks, study_inputs
     from backtest.study.engine import run_study
 
-    inst = alignment.instances
+    pooled = pool_table(catalog.events, min_confidence).set_index("event_id")["pooled"]
+    inst = alignment.instances.assign(
+        pool=lambda d: d["event_id"].map(pooled).fillna(True).astype(bool))
     inputs = study_inputs(panel, universe, sorted(inst["security"].unique()),
                           factors=factors)
     keep = inst[inst["security"].isin(list(inputs.returns))]
@@ -194,9 +208,15 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
 
     sspec = StudySpec(model=spec.model, estimation=spec.estimation,  # type: ignore[arg-type]
                       windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed)
+    from backtest.eventlog.pooling import pool_table
+
     result, inputs, choice = run_catalog_study(panel, universe, alignment, catalog, sspec,
-                                               spec.stage)
+                                               spec.stage, min_confidence=spec.min_confidence)
     events = events_table(catalog)
+    pools = pool_table(catalog.events, spec.min_confidence)
+    out_of_pool = events["event_id"].isin(pools.loc[~pools["pooled"], "event_id"])
+    pool_events = events.assign(direction=events["direction"].mask(out_of_pool),
+                                type=events["type"].mask(out_of_pool))
     car = result.car.merge(events[["event_id", "direction", "type"]], on="event_id", how="left")
     car_summary = (car.groupby(["event_id", "group", "window"], sort=False)["car"]
                    .agg(caar="mean", n="count").reset_index())
@@ -209,9 +229,11 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
                                ignore_index=True),
         "params": result.params, "paths": caar_paths(result.ar),
         "car_summary": car_summary,
-        "pooled": pooled_car(result.car, events, by="direction"),
-        "pooled_by_type": pooled_car(result.car, events.rename(columns={"type": "event_type"}),
+        "pooled": pooled_car(result.car, pool_events, by="direction"),
+        "pooled_by_type": pooled_car(result.car,
+                                     pool_events.rename(columns={"type": "event_type"}),
                                      by="event_type"),
+        "pools": pools,
         "benchmarks": choice.chosen,
         **coverage_tables(panel, universe, alignment, result.car,
                           pd.concat([result.attrition, choice.dropped, missing],
@@ -315,7 +337,7 @@ def spec_grid(panel: PricePanel, universe: Universe, catalog: Catalog,
                               windows=spec.windows, placebo_draws=0, daily_tests=(),
                               tests=GRID_TESTS)
             result, _, _ = run_catalog_study(panel, universe, al, catalog, sspec, spec.stage,
-                                             factors)
+                                             factors, spec.min_confidence)
             t = result.tests
             keep = t[(t["event"] == "direction=tightening")
                      & t["level"].isin(["pooled", "spread_pooled"])]

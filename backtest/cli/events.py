@@ -194,6 +194,41 @@ def _detail(record: Any) -> str:
     return f"retracted: {record.reason}"[:90]
 
 
+@app.command("audit")
+def audit(
+    stage: Annotated[str, typer.Option(
+        help="Stage that sets day 0: official (default), first, or a stage name.")
+    ] = "official",
+    fmt: Annotated[Literal["table", "csv"], typer.Option("--format", help="table or csv.")
+                   ] = "table",
+    flagged: Annotated[bool, typer.Option(
+        "--flagged", help="Only events with a flag or a day 0 not pinned on every "
+                          "exchange.")] = False,
+    log: LogOpt = None,
+    log_version: VersionOpt = None,
+) -> None:
+    """Per event: the stage that sets day 0, its time status (exact, bounded, policy), day 0
+    on New York, Shanghai and Hong Kong, whether that is pinned to one session on each,
+    confidence, primary source, and curation flags."""
+    from backtest.alignment.audit import audit_events, audit_summary
+    from backtest.alignment.spec import STAGE_CHOICES
+
+    _check_choice(stage, STAGE_CHOICES, "--stage")
+    table = audit_events(_catalog(log, log_version).events, stage=stage)
+    shown = table
+    if flagged:
+        shown = table[(table["flags"].fillna("") != "") | ~table["pinned"].astype(bool)]
+    if fmt == "csv":
+        typer.echo(shown.to_csv(index=False), nl=False)
+        return
+    cols = ["event_id", "confidence", "primary_source", "stage", "local_date", "time_status",
+            *[c for c in table.columns if c.startswith("day0_")], "pinned", "flags"]
+    rows = [[str(v) for v in r] for r in shown[cols].fillna("").itertuples(index=False)]
+    typer.echo(_table(cols, rows))
+    for line in audit_summary(table):
+        typer.echo(line)
+
+
 @app.command("validate")
 def validate(
     file: Annotated[Path | None, typer.Argument(
@@ -213,11 +248,32 @@ def validate(
     if isinstance(doc.data, dict) and "records" in doc.data:
         cat = catalog_from_log(parse_log(path.read_text(encoding="utf-8"), path),
                                version=log_version, universe=uni)
+        _report_lints(path, cat.events)
         typer.echo(f"ok: {path}: {len(cat.records)} records, {len(cat)} events in force, "
                    f"{len(cat.retracted)} retracted; log {cat.version}")
         return
     events = read_event_file(path, uni)
+    _report_lints(path, [ev for ev, _ in events])
     typer.echo(f"ok: {path}: {len(events)} valid events (not yet in the log)")
+
+
+def _report_lints(path: Path, events: Any) -> None:
+    """Warnings to stderr; the first error refused (one line, exit 1)."""
+    from backtest.errors import EventLogError
+    from backtest.eventlog.lint import lint_event
+
+    lints = [x for ev in events for x in lint_event(ev)]
+    for x in lints:
+        if x.severity == "warning":
+            typer.echo(f"mib: warning: {path}: {x.event_id}: {x.field}: {x.message}", err=True)
+    errors = [x for x in lints if x.severity == "error"]
+    if errors:
+        first = errors[0]
+        more = f" ({len(errors) - 1} more: {', '.join(e.event_id for e in errors[1:4])}"
+        more += ", ...)" if len(errors) > 4 else ")" if len(errors) > 1 else ""
+        raise EventLogError(f"{first.event_id}: {first.message}" + (more if len(errors) > 1
+                                                                    else ""),
+                            file=path, field=first.field)
 
 
 @app.command("add")
@@ -232,6 +288,7 @@ def add(
 
     uni = _universe(universe)
     events = read_event_file(file, uni)
+    _report_lints(file, [ev for ev, _ in events])
     drafts = [announce_draft(ev, where) for ev, where in events]
     version = append_records(_log_path(log), drafts, recorded=recorded, universe=uni)
     ids = ", ".join(ev.id for ev, _ in events)

@@ -27,8 +27,12 @@ def register(app: typer.Typer) -> None:
     def run(
         demo: Annotated[bool, typer.Option(
             "--demo", help="Run offline on the synthetic market (planted effects).")] = False,
-        prices_dir: Annotated[Path | None, typer.Option(
-            "--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv).")] = None,
+        prices_dir: Annotated[list[Path] | None, typer.Option(
+            "--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv). Repeat it to "
+                                 "combine sources: each symbol's files are stitched on "
+                                 "returns, the first directory winning where they overlap; "
+                                 "a join whose returns disagree is refused and reported.")
+        ] = None,
         factors_dir: Annotated[Path | None, typer.Option(
             "--factors-dir", help="Folder of Ken French daily factor CSVs (adds a "
                                   "Fama-French 3-factor model to the robustness grid).")] = None,
@@ -38,6 +42,11 @@ def register(app: typer.Typer) -> None:
             help="Event stage to study: official (earliest of announcement, filing, "
                  "publication), first (leaks included), leak, announcement, filing, "
                  "publication or effective.")] = "official",
+        min_confidence: Annotated[str, typer.Option(
+            "--min-confidence", help="Pool only events of at least this confidence: low, "
+                                     "medium (default) or high. Excluded events keep their "
+                                     "per-event results; confounders are never pooled.")
+        ] = "medium",
         log: Annotated[Path | None, typer.Option(
             "--log", help="Event log file (default events/export_controls.yaml).")] = None,
         log_version: Annotated[int | None, typer.Option(
@@ -63,23 +72,30 @@ def register(app: typer.Typer) -> None:
         from backtest.errors import SpecError
         from backtest.pipeline import DEFAULT_WINDOWS, RunSpec, run_pipeline
 
-        chosen = [demo, prices_dir is not None, from_cache]
+        dirs = list(prices_dir or [])
+        chosen = [demo, bool(dirs), from_cache]
         if sum(chosen) > 1:
             raise SpecError("choose one price source", field="--demo/--prices-dir/--from-cache",
                             expected="at most one of them")
-        if prices_dir is not None and not prices_dir.is_dir():
-            raise SpecError("prices directory not found", field="--prices-dir",
-                            value=str(prices_dir), expected="an existing directory of CSV files")
-        source = ("demo" if demo else "csv" if prices_dir is not None else
-                  "cache" if from_cache else "yahoo")
+        for d in dirs:
+            if not d.is_dir():
+                raise SpecError("prices directory not found", field="--prices-dir",
+                                value=str(d), expected="an existing directory of CSV files")
+        if min_confidence not in ("low", "medium", "high"):
+            raise SpecError("unknown confidence level", field="--min-confidence",
+                            value=min_confidence, expected="low, medium or high")
+        source = ("demo" if demo else "csv" if dirs else "cache" if from_cache else "yahoo")
+        dirs_spec = (None if not dirs else str(dirs[0]) if len(dirs) == 1
+                     else tuple(str(d) for d in dirs))
         windows = tuple(_parse_window(w) for w in window) if window else DEFAULT_WINDOWS
         if factors_dir is not None and not factors_dir.is_dir():
             raise SpecError("factors directory not found", field="--factors-dir",
                             value=str(factors_dir), expected="an existing directory")
-        spec = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,
+        spec = RunSpec(source=source, prices_dir=dirs_spec,
                        factors_dir=str(factors_dir) if factors_dir else None,
                        log_path=str(log) if log else None, log_version=log_version,
-                       stage=stage, seed=seed, windows=windows, placebo_draws=placebo,
+                       stage=stage, min_confidence=min_confidence,  # type: ignore[arg-type]
+                       seed=seed, windows=windows, placebo_draws=placebo,
                        hold=hold, out_root=str(out), pdf=not no_pdf)
         console = Console(stderr=True)
         steps: list[str] = []
@@ -90,9 +106,9 @@ def register(app: typer.Typer) -> None:
 
         outcome = run_pipeline(spec, progress)
         for line in outcome.notes:
-            console.print(line, markup=False, highlight=False)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         for line in outcome.summary:
-            console.print(line, markup=False, highlight=False)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         typer.echo(f"report: {outcome.html}")
         if outcome.pdf is not None:
             typer.echo(f"pdf:    {outcome.pdf}")

@@ -201,6 +201,14 @@ def _attrition(run: Run) -> list[dict[str, Any]]:
     return [r for f in frames for r in f.to_dict("records")]
 
 
+def _excluded(run: Run) -> list[dict[str, Any]]:
+    """Events kept out of pooled statistics, and why (the run's pooling policy)."""
+    p = run.table("pools")
+    if p.empty:
+        return []
+    return p[~p["pooled"].astype(bool)].to_dict("records")
+
+
 def _fallbacks(run: Run) -> list[dict[str, Any]]:
     """Instances measured against a benchmark other than the first listed, grouped."""
     b = run.table("benchmarks")
@@ -273,7 +281,7 @@ def report_context(run: Run) -> dict[str, Any]:
     sample, coverage = _sample(run)
     return {
         "sample": sample, "coverage": coverage,
-        "fallbacks": _fallbacks(run), "dirt": _dirt(run),
+        "fallbacks": _fallbacks(run), "dirt": _dirt(run), "excluded": _excluded(run),
         "run": m.get("run", {}), "synthetic": run.synthetic,
         "data_source": m.get("data", {}).get("description", ""),
         "answer": answer(keys, speed_sentence(run.table("pooled"))), "key_numbers": keys,

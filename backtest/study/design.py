@@ -100,6 +100,10 @@ def _normalise_instances(instances: pd.DataFrame) -> pd.DataFrame:
     # the key of ``market`` that holds this instance's regressors; default its security.
     reg = _as_text(df["regressor"] if "regressor" in df.columns else None, "", len(df))
     df["regressor"] = np.where(reg == "", df["security"].to_numpy(dtype=object), reg)
+    # Optional ``pool`` flag: False keeps the instance in per-event results but out of
+    # every pooled statistic (e.g. confounders, low-confidence events); default True.
+    df["pool"] = (df["pool"].fillna(True).astype(bool).to_numpy() if "pool" in df.columns
+                  else np.ones(len(df), dtype=bool))
     return df
 
 
@@ -394,7 +398,7 @@ def _assemble(df: pd.DataFrame, blocks: list[_Block], drops: list[tuple[int, str
         return np.concatenate([getattr(b, name) for b in blocks])
 
     labels = df.loc[rows, ["event_id", "security", "group", "day0", "event_type",
-                           "stage", "direction"]].reset_index(drop=True)
+                           "stage", "direction", "pool"]].reset_index(drop=True)
     cluster = np.zeros(len(labels), dtype=np.int64)
     for col in ("event_id", "stage", "day0"):
         codes, uniq = pd.factorize(labels[col])

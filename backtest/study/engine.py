@@ -156,8 +156,10 @@ def subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
     if has_dir.any():
         keyed = np.where(has_dir, "direction=" + direction.astype(str), "")
         pools.append([(k, r) for k, r in _split([keyed, grp]) if k[0]])
+    pooled = lab["pool"].to_numpy(dtype=bool) if "pool" in lab else np.ones(len(lab), bool)
     for pool in pools:
         for (t, g), rows in pool:
+            rows = rows[pooled[rows]]
             if len(np.unique(f.arrays.cluster[rows])) > 1:
                 out.append(("pooled", str(t), str(g), rows))
     return out
@@ -256,9 +258,13 @@ def _spread_pools(f: Fitted, names: list[str]) -> list[tuple[str, np.ndarray]]:
     """Spread events pooled: all of them ('*') and, where known, by direction."""
     by_key = dict(zip(event_key(f.labels), f.labels["direction"], strict=True))
     direction = np.array([str(by_key.get(n, "")) for n in names], dtype=object)
-    pools = [("*", np.arange(len(names)))]
-    for d in sorted(set(direction) - {""}):
-        pools.append((f"direction={d}", np.flatnonzero(direction == d)))
+    flag = (f.labels["pool"].to_numpy(dtype=bool) if "pool" in f.labels
+            else np.ones(len(f.labels), bool))
+    in_pool = dict(zip(event_key(f.labels), flag, strict=True))
+    ok = np.array([bool(in_pool.get(n, True)) for n in names], dtype=bool)
+    pools = [("*", np.flatnonzero(ok))]
+    for d in sorted(set(direction[ok]) - {""}):
+        pools.append((f"direction={d}", np.flatnonzero(ok & (direction == d))))
     return pools
 
 
