@@ -78,14 +78,6 @@ def stage_day0(stage: Stage, calendar: str) -> StageDay0:
     return StageDay0(calendar, _day0(calendar, assumed), _day0(calendar, lo), _day0(calendar, hi))
 
 
-def _stage_for(event: Event, stage: str) -> Stage | None:
-    if stage == "official":
-        return event.official_stage()
-    if stage == "first":
-        return event.first_public()
-    return event.stage(stage)
-
-
 def audit_events(events: Sequence[Event], *, stage: str = "official",
                  calendars: Sequence[str] = AUDIT_CALENDARS) -> pd.DataFrame:
     """One row per event: the day-0 stage, its time status, day 0 per exchange, and flags."""
@@ -93,7 +85,7 @@ def audit_events(events: Sequence[Event], *, stage: str = "official",
 
     rows = []
     for ev in events:
-        st = _stage_for(ev, stage)
+        st = ev.chosen_stage(stage)
         flags = [f"{lint.code}: {lint.field}" for lint in lint_event(ev)]
         if st is None:
             rows.append({"event_id": ev.id, "type": ev.type, "direction": ev.direction,

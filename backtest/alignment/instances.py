@@ -73,11 +73,7 @@ class Alignment:
 
 
 def _pick_stage(event: Event, spec: AlignSpec) -> Stage | None:
-    if spec.stage == "first":
-        return event.first_public()
-    if spec.stage == "official":
-        return event.official_stage()
-    return event.stage(spec.stage)
+    return event.chosen_stage(spec.stage)
 
 
 def _selection(universe: Universe, spec: AlignSpec) -> dict[str, Security]:

@@ -53,7 +53,7 @@ _KEY = ["event_id", "stage", "security"]
 
 def _stages_for(event: Event, spec: AlignSpec, other_stages: OtherStages) -> list[Stage]:
     if other_stages == "chosen":
-        chosen = event.first_public() if spec.stage == "first" else event.stage(spec.stage)
+        chosen = event.chosen_stage(spec.stage)
         return [chosen] if chosen is not None else []
     public = [s for s in event.stages if s.stage != "effective"]
     return public or list(event.stages)

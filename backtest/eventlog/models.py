@@ -201,12 +201,37 @@ class Event(BaseModel):
         if not official:
             return self.first_public()
 
-        def key(s: Stage) -> tuple[dt.date, dt.datetime]:
-            at = s.at_utc or dt.datetime.combine(s.local_date, dt.time(12, 0), dt.UTC)
-            return (s.local_date, at)
+        return min(official, key=_order_instant)
 
-        return min(official, key=key)
+    def chosen_stage(self, choice: str) -> Stage | None:
+        """The stage a study uses under ``choice``: ``official``, ``first`` or a stage name.
+
+        The one stage picker of the package (alignment, overlaps and the audit call it).
+        """
+        if choice == "first":
+            return self.first_public()
+        if choice == "official":
+            return self.official_stage()
+        return self.stage(choice)
 
     def primary_stage(self, preferred: str = "announcement") -> Stage:
         """The preferred stage if present, else the first public stage."""
         return self.stage(preferred) or self.first_public()
+
+
+def _order_instant(s: Stage) -> dt.datetime:
+    """When a stage is taken to have happened, for ordering stages of one event.
+
+    Exact: its instant.  Date-only: 12:00 local in its own time zone (the default
+    business-hours assumption), clamped into its bounds; so a date-only press
+    release and an exact 08:45 ET public-inspection filing of the same day compare
+    at 12:00 ET vs 08:45 ET, not at 12:00 UTC.
+    """
+    if s.at_utc is not None:
+        return s.at_utc
+    at = dt.datetime.combine(s.local_date, dt.time(12, 0), tzinfo=ZoneInfo(s.timezone))
+    if s.not_before is not None and at < s.not_before:
+        at = s.not_before
+    if s.not_after is not None and at > s.not_after:
+        at = s.not_after
+    return at.astimezone(dt.UTC)
