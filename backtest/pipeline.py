@@ -56,6 +56,8 @@ class RunSpec(BaseModel):
     # Events below this confidence (and every confounder) get per-event results but
     # enter no pooled statistic (backtest.eventlog.pooling).
     min_confidence: Literal["low", "medium", "high"] = "medium"
+    # A security-day shared by several events in pooled statistics (backtest.study.overlap).
+    overlap: Literal["merge", "first", "drop"] = "merge"
     seed: int = 7
     plants: tuple[Plant, ...] = DEMO_PLANTS
     estimation: tuple[int, int] = (-250, -11)

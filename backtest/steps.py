@@ -102,9 +102,13 @@ def manifest(spec: RunSpec, catalog: Catalog, panel: PricePanel, universe: Unive
     return {
         "method": method_notes(spec),
         "grid_note": ("Each cell is the statistic of a test on tightening events pooled across "
-                      "events (rows: group | normal-return model | day-0 policy; 'alternate' "
-                      "moves date-only announcements to after the close of business). "
-                      f"{len(GRID_MODELS) * 2} studies, {len(GRID_TESTS)} tests, "
+                      "events, on signed abnormal returns (AR times the log's expected sign: "
+                      "positive = prices moved as expected; rows: group | normal-return model "
+                      "| day-0 policy; 'alternate' moves date-only announcements to after the "
+                      "close of business). "
+                      f"{(len(GRID_MODELS) + (spec.factors_dir is not None)) * 2} studies "
+                      "(models x 2 day-0 policies), "
+                      f"tests {', '.join(grid_tests())}, "
                       f"{len(spec.windows)} windows."),
         "backtest_note": (f"Strategy {spec.strategy}, hold {spec.hold} sessions; entries only "
                           "at the first price set after the news was public on the security's "
@@ -135,6 +139,8 @@ def _dirs_text(dirs: str | tuple[str, ...]) -> str:
 
 def method_notes(spec: RunSpec) -> list[str]:
     """The conventions of a run, in words, for the report's method section."""
+    from backtest.study.registry import method_note, ordered_tests
+
     lo, hi = spec.estimation
     return [
         "Returns: simple close-to-close returns of adjusted closes on each security's own "
@@ -148,14 +154,18 @@ def method_notes(spec: RunSpec) -> list[str]:
         "windows; the market proxy is the security's first benchmark with prices.",
         "Variances: residual variance with L - k degrees of freedom; CAR variance with the "
         "forecast-error correction of Campbell, Lo and MacKinlay (1997, ch. 4).",
-        "Clustering: every security reacts on the same date, so the headline uses tests "
-        "valid under cross-correlation: the portfolio (clustered-date) tests, the "
-        "Kolari-Pynnönen (2010) adjusted BMP, placebo dates drawn from event-free periods "
-        f"({spec.placebo_draws} draws, seed {spec.seed}), a wild cluster bootstrap, and the "
-        "event-level t of the pooled table (the event is the unit).",
-        "Tests that assume independent securities (cross-sectional t, Patell, BMP, Corrado, "
-        "generalised sign, Wilcoxon) are reported beside them for comparison; with shared "
-        "dates they over-reject (see benchmarks/bench_rejection.py).",
+        "Pools: by direction and by the log's expected sign (names expected to fall and "
+        "names expected to gain are never averaged together), plus signed pools (AR times "
+        "expected sign). Confounders and events below the minimum confidence "
+        f"({spec.min_confidence}) are not pooled. The unit of inference is the calendar "
+        "cluster (market and day-0 date); a security-day shared by several events enters "
+        f"each pooled statistic once (overlap policy '{spec.overlap}', tables/overlaps.csv). "
+        f"Placebo dates: {spec.placebo_draws} draws (seed {spec.seed}) avoiding every "
+        "catalog event and confounder, with the study's masks.",
+        "The tests are led by those that hold their size when every security reacts on the "
+        "same date and news days are more volatile than estimation days, decided by "
+        "simulation (benchmarks/bench_rejection.py):",
+        *(method_note(t) for t in ordered_tests()),
     ]
 
 
@@ -203,20 +213,18 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
     """The event study on the aligned instances, and the aggregates the report draws."""
     import pandas as pd
 
+    from backtest.eventlog.pooling import pool_table
     from backtest.study.spec import StudySpec
     from backtest.summaries import caar_paths, pooled_car
 
     sspec = StudySpec(model=spec.model, estimation=spec.estimation,  # type: ignore[arg-type]
-                      windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed)
-    from backtest.eventlog.pooling import pool_table
-
+                      windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed,
+                      overlap=spec.overlap)
     result, inputs, choice = run_catalog_study(panel, universe, alignment, catalog, sspec,
                                                spec.stage, min_confidence=spec.min_confidence)
     events = events_table(catalog)
     pools = pool_table(catalog.events, spec.min_confidence)
-    out_of_pool = events["event_id"].isin(pools.loc[~pools["pooled"], "event_id"])
-    pool_events = events.assign(direction=events["direction"].mask(out_of_pool),
-                                type=events["type"].mask(out_of_pool))
+    used = result.instances
     car = result.car.merge(events[["event_id", "direction", "type"]], on="event_id", how="left")
     car_summary = (car.groupby(["event_id", "group", "window"], sort=False)["car"]
                    .agg(caar="mean", n="count").reset_index())
@@ -229,11 +237,11 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
                                ignore_index=True),
         "params": result.params, "paths": caar_paths(result.ar),
         "car_summary": car_summary,
-        "pooled": pooled_car(result.car, pool_events, by="direction"),
-        "pooled_by_type": pooled_car(result.car,
-                                     pool_events.rename(columns={"type": "event_type"}),
-                                     by="event_type"),
+        "pooled": pooled_car(result.car, used, by="direction"),
+        "pooled_by_type": pooled_car(result.car, used, by="event_type"),
         "pools": pools,
+        "overlaps": result.overlaps,
+        "study_instances": used,
         "benchmarks": choice.chosen,
         **coverage_tables(panel, universe, alignment, result.car,
                           pd.concat([result.attrition, choice.dropped, missing],
@@ -302,7 +310,13 @@ def backtest(panel: PricePanel, universe: Universe, alignment: Alignment,
 
 
 GRID_MODELS = ("market", "market_adjusted", "constant_mean")
-GRID_TESTS = ("cross_sectional_t", "kp_bmp_t", "portfolio_t", "portfolio_cs_t")
+def grid_tests() -> tuple[str, ...]:
+    """The naive cross-sectional t (the reference that over-rejects) and the registry's
+    lead tests that need no random draws (placebo and bootstraps are in the main study)."""
+    from backtest.study.registry import TESTS, lead_tests
+
+    return ("cross_sectional_t",
+            *(t for t in lead_tests() if t in TESTS and not t.endswith("bootstrap")))
 GRID_GROUPS = ("us_incumbent", "cn_substitute")
 FF3 = ("Mkt-RF", "SMB", "HML")
 
@@ -335,12 +349,13 @@ def spec_grid(panel: PricePanel, universe: Universe, catalog: Catalog,
             kind = {"model": "factor", "factors": FF3} if model == "ff3" else {"model": model}
             sspec = StudySpec(**kind, estimation=spec.estimation,  # type: ignore[arg-type]
                               windows=spec.windows, placebo_draws=0, daily_tests=(),
-                              tests=GRID_TESTS)
+                              tests=grid_tests())
             result, _, _ = run_catalog_study(panel, universe, al, catalog, sspec, spec.stage,
                                              factors, spec.min_confidence)
             t = result.tests
-            keep = t[(t["event"] == "direction=tightening")
-                     & t["level"].isin(["pooled", "spread_pooled"])]
+            keep = t[((t["event"] == "direction=tightening,signed") & (t["level"] == "pooled"))
+                     | ((t["event"] == "direction=tightening")
+                        & (t["level"] == "spread_pooled"))]
             rows.append(keep.assign(model=model, policy=policy))
     if not rows:
         return pd.DataFrame()

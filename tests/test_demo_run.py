@@ -14,8 +14,10 @@ pytestmark = pytest.mark.slow
 
 def _pooled_row(run_dir, window="[0,0]"):
     pooled = load_run(run_dir).table("pooled")
+    # Incumbents the log expects to fall on tightening (sign -1), the calendar cluster
+    # as the unit.
     row = pooled[(pooled["direction"] == "tightening") & (pooled["group"] == "us_incumbent")
-                 & (pooled["window"] == window)]
+                 & (pooled["window"] == window) & (pooled["sign"] == "-1")]
     assert len(row) == 1
     return row.iloc[0]
 

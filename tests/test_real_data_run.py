@@ -115,9 +115,15 @@ def test_nvidia_h20_filing_is_day0_2025_04_16_with_the_real_move(real_run):
 
 def test_pooled_results_and_grid_include_the_factor_model(real_run):
     pooled = real_run.table("pooled")
-    tight = pooled[(pooled["direction"] == "tightening") & (pooled["group"] == "us_incumbent")]
+    tight = pooled[(pooled["direction"] == "tightening") & (pooled["group"] == "us_incumbent")
+                   & (pooled["sign"] == "-1")]
     assert set(tight["window"]) == {"[0,0]", "[0,+1]", "[-1,+1]"}
     assert (tight["n_events"] >= 10).all()
+    assert (tight["n_clusters"] <= tight["n_events"]).all()   # same-day events: one cluster
+    # Chinese substitutes are split by what the log expects: direct targets (-1) and
+    # expected gainers (+1) are separate rows, never averaged together.
+    cn = pooled[(pooled["direction"] == "tightening") & (pooled["group"] == "cn_substitute")]
+    assert {"-1", "+1", "signed"} <= set(cn["sign"])
     grid = real_run.table("spec_grid")
     assert {"market", "market_adjusted", "constant_mean", "ff3"} <= set(grid["model"])
     assert {"assumed", "alternate"} == set(grid["policy"])
@@ -134,3 +140,47 @@ def test_attrition_names_events_outside_each_securitys_data(real_run):
     # HK files end 2025-10-30 and STAR files 2026-01-16..2026-02-11, so later events drop.
     assert ((day0 <= first) | (day0 > last)).all()
     assert {"NVDA", "688256.SS", "0981.HK"} <= set(out["security"])
+
+
+def test_one_security_day_never_counts_in_both_direction_pools(real_run):
+    # Nvidia's tightening 8-K of 2022-08-31 (after the close) and its easing 8-K of
+    # 2022-09-01 (07:05 ET) both have NVDA day 0 on 2022-09-01, with opposite expected
+    # signs: the same -8 % cannot count as evidence for both directions.
+    ov = real_run.table("overlaps")
+    row = ov[(ov["security"] == "NVDA") & (pd.to_datetime(ov["day0"]) == "2022-09-01")]
+    assert len(row) == 1
+    assert row["decision"].iloc[0] == "excluded from pools: expected signs conflict"
+    inst = real_run.table("study_instances")
+    nv = inst[(inst["security"] == "NVDA") & (pd.to_datetime(inst["day0"]) == "2022-09-01")]
+    assert len(nv) == 2 and not nv["pool"].astype(bool).any()
+
+
+def test_h20_sales_resumption_day0_follows_the_amended_log(shared_dir):
+    """At log v59 the resumption (news after the US close of 2025-07-14) had day 0 on
+    07-14 and NVDA's day-0 AR near -1 %; the amended log moves day 0 to 07-15, where NVDA
+    rose about 4 % (the audit's figures: -1.0 % and +4.8 %).  The old version still
+    reproduces the old day 0."""
+    from backtest.pipeline import RunSpec, prepare_inputs
+    from backtest.steps import run_catalog_study
+    from backtest.study.spec import StudySpec
+
+    spec = StudySpec(windows=((0, 0),), placebo_draws=0, daily_tests=(),
+                     tests=("cross_sectional_t",))
+    out = {}
+    for version in (59, None):
+        got = prepare_inputs(RunSpec(source="csv", prices_dir=str(shared_dir / "data" /
+                                                                  "prices"),
+                                     log_version=version))
+        inst = got.alignment.instances
+        keep = inst[(inst["event_id"] == "nvda-2025-07-14-h20-sales-resumption")
+                    & (inst["security"] == "NVDA")]
+        al = type(got.alignment)(instances=keep, attrition=got.alignment.attrition.iloc[:0],
+                                 spec=got.alignment.spec)
+        res, _, _ = run_catalog_study(got.panel, got.universe, al, got.catalog, spec,
+                                      "official")
+        row = res.ar[res.ar["rel_day"] == 0].iloc[0]
+        out[version] = (pd.Timestamp(row["date"]), float(row["ar"]))
+    assert out[59][0] == pd.Timestamp("2025-07-14")
+    assert out[59][1] == pytest.approx(-0.010, abs=0.004)
+    assert out[None][0] == pd.Timestamp("2025-07-15")
+    assert out[None][1] == pytest.approx(0.048, abs=0.006)

@@ -211,21 +211,22 @@ def test_grank_worked_example() -> None:
 
 
 def test_corrado_worked_example_complete_data() -> None:
-    # Corrado (1989) with raw ranks K_it over estimation + event days (T = 9 for all),
-    # S(K) = sqrt((1/T) sum_t (Kbar_t - (T+1)/2)^2), multi-day: sum / (sqrt(D) S(K)).
+    # Corrado (1989) with raw ranks K_it over the estimation days and the days of the
+    # window tested (T = 6 + D; day -1 is in neither window below), S(K) =
+    # sqrt((1/T) sum_t (Kbar_t - (T+1)/2)^2), multi-day: sum / (sqrt(D) S(K)).
     ar, w = tiny()
     rows = [0, 1, 3, 4]  # instance 2 has a missing day; Corrado's raw form needs none
-    full = [list(EST[i]) + list(EVENT[i]) for i in rows]
-    ranks = [_rank_within(r) for r in full]
-    dev = [_mean([ranks[j][t] for j in range(4)]) - 5.0 for t in range(9)]
-    s_k = math.sqrt(sum(d * d for d in dev) / 9)
-    z_window = (dev[7] + dev[8]) / (math.sqrt(2) * s_k)  # days 0 and +1
-    res = corrado_rank(ar, w, np.array(rows))
-    assert res.statistic == pytest.approx(z_window, rel=1e-12)
     day0 = day_window(ar, 0)
     np.testing.assert_array_equal(day0.car, EVENT[:, 1])
-    assert corrado_rank(ar, day0, np.array(rows)).statistic == pytest.approx(dev[7] / s_k,
-                                                                             rel=1e-12)
+    for cols, win in (([1, 2], w), ([1], day0)):  # [0,+1] and [0,0]
+        full = [list(EST[i]) + [EVENT[i][c] for c in cols] for i in rows]
+        big_t = len(full[0])
+        ranks = [_rank_within(r) for r in full]
+        dev = [_mean([ranks[j][t] for j in range(4)]) - (big_t + 1) / 2 for t in range(big_t)]
+        s_k = math.sqrt(sum(d * d for d in dev) / big_t)
+        z = sum(dev[6:]) / (math.sqrt(len(cols)) * s_k)
+        res = corrado_rank(ar, win, np.array(rows))
+        assert res.statistic == pytest.approx(z, rel=1e-12)
 
 
 def test_generalized_sign_worked_example() -> None:

@@ -18,6 +18,11 @@ try:
 except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.cli_support import run_cli
 
+try:
+    from test_study_estudy2_missing import missing_case
+except ImportError:  # pragma: no cover - when tests/ is a package
+    from tests.test_study_estudy2_missing import missing_case
+
 
 def _run(argv: list[str], capsys) -> tuple[int, str, str]:
     return run_cli(capsys, *argv)
@@ -89,6 +94,8 @@ def test_per_security_benchmark_columns(files, tmp_path, capsys):
     (lambda f, a: a.__setitem__(a.index("--estimation") + 1, "-5:3"), "overlaps"),
     (lambda f, a: a.extend(["--model", "capm"]), "unknown model"),
     (lambda f, a: a.extend(["--conventions", "r"]), "unknown conventions"),
+    (lambda f, a: a.extend(["--missing", "skip"]),
+     "expected require_day0 | drop_day | drop_instance"),
 ])
 def test_bad_options_one_line(files, tmp_path, capsys, mutate, needle):
     argv = _base(files, tmp_path / "out")
@@ -133,3 +140,43 @@ def test_estudy2_conventions_reproduce_shipped(tmp_path, capsys):
     for name in ct.index:
         assert float(t.loc[name, "statistic"]) == pytest.approx(ct.loc[name, "statistic"],
                                                                rel=1e-8)
+
+
+def _missing_case_files(tmp_path: Path) -> list[str]:
+    """estudy2's missing-data case (see test_study_estudy2_missing) as R.csv, M.csv, E.csv."""
+    require_shared(REF)
+    r, m = missing_case()
+    paths = {k: tmp_path / f"{k}.csv" for k in "RME"}
+    r.to_csv(paths["R"], index_label="date", na_rep="NA", float_format="%.17g")
+    m.to_frame("SPX").to_csv(paths["M"], index_label="date", na_rep="NA", float_format="%.17g")
+    pd.DataFrame({"event_id": "missingA", "security": SECS, "day0": "2020-03-16"}).to_csv(
+        paths["E"], index=False)
+    return ["study", "run", "--returns", str(paths["R"]), "--benchmark", str(paths["M"]),
+            "--events", str(paths["E"]), "--estimation", "-240:-1", "--window", "0:4",
+            "--model", "sim", "--conventions", "estudy2", "--placebo", "0"]
+
+
+def test_estudy2_preset_missing_data_default_options(tmp_path, capsys):
+    """Was an IndexError (scaled Wilcoxon V = 24.5 > 21 on day +4); now R's exact p."""
+    out = tmp_path / "out"
+    code, stdout, err = _run([*_missing_case_files(tmp_path), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "min obs 3, missing days: require_day0" in stdout
+    assert pd.read_csv(out / "attrition.csv").empty  # UPWK (103 estimation days) is kept
+    t = pd.read_csv(out / "tests.csv", keep_default_na=False)
+    w = t[(t.level == "estudy2") & (t.test == "wilcoxon")].sort_values("rel_day")
+    # R 4.2.2: min(1, 2 * min(psignrank(v, n), psignrank(v - 1, n, lower.tail = FALSE)))
+    np.testing.assert_allclose(w.statistic.astype(float), [56 / 3, 10, 15, 27, 24.5],
+                               rtol=1e-12)
+    np.testing.assert_allclose(w.pvalue.astype(float),
+                               [0.093750000000000042, 0.578125, 0.9375, 0.03125, 0.0],
+                               rtol=1e-12, atol=0)
+
+
+def test_estudy2_preset_explicit_min_obs(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [*_missing_case_files(tmp_path), "--min-obs", "120", "--out", str(out)]
+    code, _, err = _run(argv, capsys)
+    assert code == 0, err
+    att = pd.read_csv(out / "attrition.csv")
+    assert att.security.tolist() == ["UPWK"] and att.reason.tolist() == ["estimation_too_short"]

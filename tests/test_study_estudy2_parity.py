@@ -4,7 +4,9 @@ Reference: ../shared/reference/estudy2 (configuration shippedA: estimation windo
 2019-04-01..2020-03-13 = relative days [-240, -1] before day 0 = 2020-03-16, event
 window 2020-03-16..20 = [0, +4]; CAR windows full [0,+4], d0 [0,0], d0_d2 [0,+2]).
 All estudy2 quirks are copied (see backtest.study.estudy2), so no corrected value
-is needed here.
+is needed here.  The spec leaves min_estimation_obs and missing at their defaults, as a
+user of the preset would (estudy2's inclusion rule keeps all seven securities); the
+missing-data case is in test_study_estudy2_missing.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def _out(tag: str, what: str) -> pd.DataFrame:
 def test_params(case):
     tag, res = case
     ref = _out(tag, "params").set_index("security")
+    assert res.attrition.empty
     p = res.params.set_index("security").loc[ref.index]
     np.testing.assert_array_equal(p["n_est"].to_numpy(), ref["estimation_length"].to_numpy())
     np.testing.assert_allclose(p["sigma"], ref["estimation_ar_sd_nminus1"], rtol=1e-10)

@@ -29,7 +29,7 @@ from backtest.study.spec import StudySpec
 
 SPEC = StudySpec(estimation=(-100, -11), min_estimation_obs=60, windows=((-1, 1), (0, 3)),
                  placebo_draws=199, daily_tests=(), tests=("cross_sectional_t",), seed=7,
-                 placebo_min_dates=20)
+                 placebo_min_dates=20, placebo_statistic="caar")  # the CAAR variant
 
 
 def synth(n_sec=12, T=700, seed=0, effect=0.0, n_events=3, days=None):

@@ -58,3 +58,39 @@ def test_single_event_has_no_standard_error():
     events = pd.DataFrame({"event_id": ["e1"], "direction": ["tightening"]})
     row = pooled_car(car, events).iloc[0]
     assert math.isnan(row["se"]) and math.isnan(row["pvalue"])
+
+
+def test_pooled_car_by_expected_sign_with_calendar_clusters():
+    # e2 and e3 fall on one US date (cluster US2): NVDA-like N counts once per cluster.
+    # S is a Chinese name that e1 targets (sign -1) while C is expected to gain (+1).
+    inst = pd.DataFrame({
+        "event_id": ["e1", "e1", "e1", "e2", "e2", "e3"],
+        "security": ["N", "C", "S", "N", "C", "A"],
+        "direction": ["tightening"] * 6,
+        "expected_sign": [-1, 1, -1, -1, 1, -1],
+        "cluster": ["US1", "CN1", "CN1", "US2", "CN2", "US2"],
+        "pool": [True] * 6,
+    })
+    car = pd.DataFrame({
+        "event_id": inst["event_id"], "security": inst["security"],
+        "group": ["us_incumbent", "cn_substitute", "cn_substitute", "us_incumbent",
+                  "cn_substitute", "us_incumbent"],
+        "window": ["[0,0]"] * 6,
+        "car": [-0.04, 0.05, -0.03, -0.02, 0.01, -0.06],
+    })
+    out = pooled_car(car, inst).set_index(["sign", "group"])
+    down = out.loc[("-1", "us_incumbent")]
+    # clusters: US1 -0.04; US2 mean(-0.02, -0.06) = -0.04
+    assert down["mean_car"] == pytest.approx(-0.04)
+    assert (down["n_clusters"], down["n_events"], down["n_instances"]) == (2, 3, 3)
+    assert out.loc[("+1", "cn_substitute"), "mean_car"] == pytest.approx(0.03)
+    assert math.isnan(out.loc[("-1", "cn_substitute"), "se"])      # one cluster
+    # signed, all groups: US1 +0.04, CN1 mean(+0.05, +0.03), US2 +0.04, CN2 +0.01
+    assert out.loc[("signed", "*"), "mean_car"] == pytest.approx(0.13 / 4)
+    # spread per event: e1 0.05 - (-0.04); e2 0.01 - (-0.02); e3 has no Chinese gainer
+    sp = out.loc[("spread", SPREAD)]
+    assert sp["mean_car"] == pytest.approx(0.06) and sp["n_events"] == 2
+    # a security-day the overlap policy took out of pools does not count
+    out2 = pooled_car(car, inst.assign(pool=[True, True, True, True, True, False]))
+    d2 = out2.set_index(["sign", "group"]).loc[("-1", "us_incumbent")]
+    assert d2["mean_car"] == pytest.approx((-0.04 - 0.02) / 2)

@@ -47,6 +47,10 @@ def register(app: typer.Typer) -> None:
                                      "medium (default) or high. Excluded events keep their "
                                      "per-event results; confounders are never pooled.")
         ] = "medium",
+        overlap: Annotated[str, typer.Option(
+            "--overlap", help="A security-day shared by several events, in pooled "
+                              "statistics: merge (default: once; excluded when the events "
+                              "expect opposite signs), first, or drop.")] = "merge",
         log: Annotated[Path | None, typer.Option(
             "--log", help="Event log file (default events/export_controls.yaml).")] = None,
         log_version: Annotated[int | None, typer.Option(
@@ -81,6 +85,9 @@ def register(app: typer.Typer) -> None:
             if not d.is_dir():
                 raise SpecError("prices directory not found", field="--prices-dir",
                                 value=str(d), expected="an existing directory of CSV files")
+        if overlap not in ("merge", "first", "drop"):
+            raise SpecError("unknown overlap policy", field="--overlap", value=overlap,
+                            expected="merge, first or drop")
         if min_confidence not in ("low", "medium", "high"):
             raise SpecError("unknown confidence level", field="--min-confidence",
                             value=min_confidence, expected="low, medium or high")
@@ -95,6 +102,7 @@ def register(app: typer.Typer) -> None:
                        factors_dir=str(factors_dir) if factors_dir else None,
                        log_path=str(log) if log else None, log_version=log_version,
                        stage=stage, min_confidence=min_confidence,  # type: ignore[arg-type]
+                       overlap=overlap,  # type: ignore[arg-type]
                        seed=seed, windows=windows, placebo_draws=placebo,
                        hold=hold, out_root=str(out), pdf=not no_pdf)
         console = Console(stderr=True)

@@ -43,13 +43,21 @@ def run(
                         "(estudy2 names sim, mean_adj, mrkt_adj also accepted)")] = "market",
     conventions: Annotated[str, typer.Option(
         "--conventions", help="textbook (Campbell-Lo-MacKinlay) | estudy2")] = "textbook",
-    min_obs: Annotated[int, typer.Option(
-        "--min-obs", help="fewest estimation observations")] = 120,
+    min_obs: Annotated[int | None, typer.Option(
+        "--min-obs", help="fewest estimation observations (default 120; under "
+                          "--conventions estudy2, estudy2's own rule: 3, i.e. every "
+                          "security it can fit)")] = None,
     log_returns: Annotated[bool, typer.Option(
         "--log-returns", help="the returns are log returns (affects BHAR)")] = False,
     missing: Annotated[str, typer.Option(
-        "--missing", help="drop_day | drop_instance: missing event-window returns")
-    ] = "drop_day",
+        "--missing", help="missing event-window returns: require_day0 (skip a missing "
+                          "day, but no CAR for a window whose day 0 is missing) | drop_day "
+                          "(skip every missing day, day 0 included) | drop_instance (drop "
+                          "the instance)")] = "require_day0",
+    overlap: Annotated[str, typer.Option(
+        "--overlap", help="a security-day shared by several events, in pooled statistics: "
+                          "merge (once; excluded when their expected signs conflict) | "
+                          "first | drop")] = "merge",
     placebo: Annotated[int, typer.Option(
         "--placebo", help="pseudo-event draws for placebo inference (0 = none)")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="seed of the placebo draws")] = 20250415,
@@ -76,7 +84,7 @@ def run(
     from backtest.errors import SpecError
 
     spec = _spec(estimation, window, model, conventions, min_obs, log_returns, missing,
-                 placebo, seed)
+                 placebo, seed, overlap)
     if returns is None:
         source = ("demo" if demo else "csv" if prices_dir is not None else
                   "cache" if from_cache else "yahoo")
@@ -119,9 +127,12 @@ def _catalog_mode(spec: StudySpec, source: str, prices_dir: Path | None, stage: 
 
 
 def _spec(estimation: str, windows: list[str] | None, model: str, conventions: str,
-          min_obs: int, log_returns: bool, missing: str, placebo: int, seed: int) -> StudySpec:
+          min_obs: int | None, log_returns: bool, missing: str, placebo: int, seed: int,
+          overlap: str = "merge") -> StudySpec:
+    from typing import get_args
+
     from backtest.errors import SpecError
-    from backtest.study.spec import StudySpec, parse_window
+    from backtest.study.spec import MissingPolicy, StudySpec, parse_window
 
     if model not in MODEL_ALIASES:
         raise SpecError("unknown model", field="--model", value=model,
@@ -129,15 +140,18 @@ def _spec(estimation: str, windows: list[str] | None, model: str, conventions: s
     if conventions not in ("textbook", "estudy2"):
         raise SpecError("unknown conventions", field="--conventions", value=conventions,
                         expected="textbook | estudy2")
-    if missing not in ("drop_day", "drop_instance"):
+    if missing not in get_args(MissingPolicy):
         raise SpecError("unknown missing-day policy", field="--missing", value=missing,
-                        expected="drop_day | drop_instance")
+                        expected=" | ".join(get_args(MissingPolicy)))
+    if overlap not in ("merge", "first", "drop"):
+        raise SpecError("unknown overlap policy", field="--overlap", value=overlap,
+                        expected="merge | first | drop")
     est = parse_window(estimation, field="--estimation")
     wins = tuple(parse_window(w, field="--window") for w in windows) if windows else None
-    kw: dict[str, object] = {
+    kw: dict[str, object] = {  # min_estimation_obs None: the conventions' own minimum
         "model": MODEL_ALIASES[model], "conventions": conventions, "estimation": est,
         "min_estimation_obs": min_obs, "returns": "log" if log_returns else "simple",
-        "missing": missing, "placebo_draws": placebo, "seed": seed,
+        "missing": missing, "placebo_draws": placebo, "seed": seed, "overlap": overlap,
         "benchmark_column": "market",
     }
     if wins:

@@ -62,7 +62,12 @@ def _timeline_chart(run: Run) -> str | None:
     return _svg_uri(fig)
 
 
-EVENT_TESTS = ("portfolio_t", "kp_bmp_t", "placebo_caar", "cross_sectional_t")
+def event_tests() -> tuple[str, ...]:
+    """Per-event columns: lead tests that run on one calendar cluster, then the naive t."""
+    from backtest.study.registry import lead_tests, properties
+
+    one = [t for t in lead_tests() if properties(t).min_clusters <= 1]
+    return (*one, "cross_sectional_t")
 HEADLINE_GROUPS = ("us_incumbent", "cn_substitute", "cn_substitute-us_incumbent")
 
 
@@ -107,8 +112,8 @@ def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
     if not tests.empty and {"level", "event"} <= set(tests.columns):
         ids = tests["event"].astype(str).str.split(":").str[0]
         t = tests[(tests["level"] == "event") & (ids == event_id)
-                  & tests["test"].isin(EVENT_TESTS) & (tests["window"] == HEADLINE_WINDOW)]
-    names = [n for n in EVENT_TESTS if n in set(t.get("test", ()))]
+                  & tests["test"].isin(event_tests()) & (tests["window"] == HEADLINE_WINDOW)]
+    names = [n for n in event_tests() if n in set(t.get("test", ()))]
     rows = []
     for group, g in sub.groupby("group", sort=True):
         m = t[t["group"] == group] if len(t) else t
@@ -128,18 +133,55 @@ def _headline_tests(run: Run) -> list[dict[str, Any]]:
     tests = run.table("tests")
     if tests.empty or "level" not in tests.columns:
         return []
-    lead = ("portfolio_t", "kp_bmp_t", "placebo_caar", "wild_cluster_bootstrap",
-            "cross_sectional_t")
-    pick = tests[tests["level"].isin(["pooled", "spread_pooled"])
-                 & tests["group"].isin(HEADLINE_GROUPS) & (tests["window"] == HEADLINE_WINDOW)
-                 & tests["test"].isin(lead)]
-    by_direction = pick["event"].astype(str).isin(["direction=tightening",
-                                                    "direction=easing"])
-    if by_direction.any():
-        pick = pick[by_direction]
+    lead = lead_test_names()
+    ev = tests["event"].astype(str)
+    signed_pool = (tests["level"] == "pooled") & ev.str.match(r"direction=\w+,signed$")
+    spread_pool = (tests["level"] == "spread_pooled") & ev.str.match(r"direction=\w+$")
+    pick = tests[(signed_pool | spread_pool)
+                 & tests["group"].isin((*HEADLINE_GROUPS, "*"))
+                 & (tests["window"] == HEADLINE_WINDOW) & tests["test"].isin(lead)]
+    if "event_t" in lead:
+        import pandas as pd
+
+        pick = pd.concat([pick, _event_t_rows(run)], ignore_index=True)
     pick = pick.assign(order=pick["test"].map({t: i for i, t in enumerate(lead)}),
-                       first=pick["event"] != "direction=tightening")
-    return pick.sort_values(["first", "event", "group", "order"]).head(40).to_dict("records")
+                       first=~pick["event"].astype(str).str.startswith("direction=tightening"))
+    return pick.sort_values(["first", "event", "group", "order"]).head(48).to_dict("records")
+
+
+def _event_t_rows(run: Run) -> pd.DataFrame:
+    """The event-level t across calendar clusters (pooled table) as rows of the test table."""
+    import numpy as np
+    import pandas as pd
+
+    p = run.table("pooled")
+    if p.empty or "sign" not in p.columns:
+        return pd.DataFrame()
+    p = p[(p["window"] == HEADLINE_WINDOW)
+          & (((p["sign"] == "signed") & p["group"].isin((*HEADLINE_GROUPS, "*")))
+             | (p["sign"] == "spread"))]
+    return pd.DataFrame({
+        "level": np.where(p["sign"] == "spread", "spread_pooled", "pooled"),
+        "event": np.where(p["sign"] == "spread", "direction=" + p["direction"].astype(str),
+                          "direction=" + p["direction"].astype(str) + ",signed"),
+        "group": p["group"].to_numpy(), "window": p["window"].to_numpy(), "test": "event_t",
+        "statistic": p["t"].to_numpy(), "pvalue": p["pvalue"].to_numpy(),
+        "n": p["n_clusters"].to_numpy(),
+        "distribution": [f"t({int(n) - 1})" if n == n and n > 1 else "" for n in p["n_clusters"]],
+    })
+
+
+def _lead_labels() -> str:
+    from backtest.study.registry import properties
+
+    return "; ".join(f"{properties(t).label} ({t})" for t in lead_test_names())
+
+
+def lead_test_names() -> tuple[str, ...]:
+    """The tests the report leads with: the registry's lead tests (backtest.study.properties)."""
+    from backtest.study.registry import lead_tests
+
+    return lead_tests()
 
 
 def _pooled(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
@@ -286,7 +328,7 @@ def report_context(run: Run) -> dict[str, Any]:
         "data_source": m.get("data", {}).get("description", ""),
         "answer": answer(keys, speed_sentence(run.table("pooled"))), "key_numbers": keys,
         "headline_note": m.get("headline_note", ""), "headline_tests": headline,
-        "headline_window": HEADLINE_WINDOW,
+        "headline_window": HEADLINE_WINDOW, "lead_labels": _lead_labels(),
         "charts": chart_map, "n_events": len(run.table("events")),
         "per_event": _per_event(run), "pooled_charts": pooled_charts,
         "pooled_rows": pooled_rows, "pooled_by": pooled_by, "bt_stats": bt_stats,

@@ -91,16 +91,26 @@ def car_paths(ax: Axes, paths: pd.DataFrame, title: str = "") -> None:
     ax.legend(fontsize=6, loc="best")
 
 
+SIGN_WORDS = {"-1": "(expected down)", "+1": "(expected up)", "spread": "(spread)",
+              "all": ""}
+
+
 def pooled_bars(ax: Axes, pooled: pd.DataFrame, by: str, window: str) -> None:
     """Mean CAR by group for each value of ``by`` in one window, with 95 % intervals."""
     import numpy as np
 
     sub = pooled[pooled["window"] == window]
-    keys = sorted(sub[by].unique())
+    if "sign" in sub.columns:   # one bar cluster per (by, expected sign); no signed rows
+        sub = sub[~sub["sign"].isin(["signed"])]
+        sub = sub.assign(key=sub[by].astype(str) + " " + sub["sign"].map(SIGN_WORDS)
+                         .fillna(sub["sign"].astype(str)))
+    else:
+        sub = sub.assign(key=sub[by].astype(str))
+    keys = sorted(sub["key"].unique())
     groups = sorted(sub["group"].unique())
     width = 0.8 / max(len(groups), 1)
     for j, group in enumerate(groups):
-        g = sub[sub["group"] == group].set_index(by).reindex(keys)
+        g = sub[sub["group"] == group].groupby("key").first().reindex(keys)
         x = np.arange(len(keys)) + j * width
         ax.bar(x, g["mean_car"] * 100.0, width, label=group,
                color=GROUP_COLOURS.get(group), yerr=1.96 * g["se"] * 100.0,

@@ -27,32 +27,49 @@ class KeyNumber:
     t: float
     pvalue: float
     n_events: int
+    sign: str = "all"        # '-1' / '+1' (expected to fall / gain), 'spread', 'all'
+    n_clusters: int = 0
 
     def sentence(self) -> str:
         name = GROUP_NAMES.get(self.group, self.group)
+        if self.sign in ("-1", "+1"):
+            name += " expected to " + ("fall" if self.sign == "-1" else "gain")
         verdict = ("significant at 1%" if self.pvalue < 0.01 else
                    "significant at 5%" if self.pvalue < 0.05 else
                    "not significant at 5%")
         move = "fell" if self.mean_car < 0 else "rose"
+        unit = (f"{self.n_clusters} trading-day clusters of {self.n_events} events"
+                if self.n_clusters and self.sign != "spread" else f"{self.n_events} events")
         return (f"On {self.direction} events, {name} {move} by {abs(self.mean_car):.2%} on "
-                f"average over {self.window} (t = {self.t:.2f} across {self.n_events} events, "
+                f"average over {self.window} (t = {self.t:.2f} across {unit}, "
                 f"p = {self.pvalue:.3f}; {verdict}).")
 
 
 def key_numbers(pooled: pd.DataFrame, window: str) -> list[KeyNumber]:
-    """Headline figures for incumbents, substitutes and the spread on tightening/easing."""
+    """Headline figures for incumbents, substitutes and the spread on tightening/easing.
+
+    Within a group the row of the expected sign that most instances carry is the
+    headline (e.g. incumbents expected to fall on tightening); names the log
+    expects to move the other way are a separate row of the pooled table.
+    """
     out = []
     if pooled.empty or "pvalue" not in pooled.columns:
         return out
     sub = pooled[pooled["window"] == window]
+    if "sign" not in sub.columns:
+        sub = sub.assign(sign="all", n_clusters=0)
     for direction in ("tightening", "easing"):
         for group in ("us_incumbent", "cn_substitute", "spread"):
-            row = sub[(sub["direction"] == direction) & (sub["group"] == group)]
+            row = sub[(sub["direction"] == direction) & (sub["group"] == group)
+                      & ~sub["sign"].isin(["signed"])]
+            if not row.empty and "n_instances" in row.columns:
+                row = row.sort_values("n_instances", ascending=False)
             if row.empty or not row["n_events"].iloc[0] > 1:
                 continue
             r = row.iloc[0]
             out.append(KeyNumber(direction, group, window, float(r["mean_car"]), float(r["t"]),
-                                 float(r["pvalue"]), int(r["n_events"])))
+                                 float(r["pvalue"]), int(r["n_events"]), str(r["sign"]),
+                                 int(r.get("n_clusters", 0) or 0)))
     return out
 
 
@@ -86,6 +103,10 @@ def speed_sentence(pooled: pd.DataFrame, direction: str = "tightening",
     if pooled.empty or "window" not in pooled.columns:
         return ""
     sub = pooled[(pooled["direction"] == direction) & (pooled["group"] == group)]
+    if "sign" in sub.columns and "n_instances" in sub.columns:
+        sub = sub[~sub["sign"].isin(["signed"])]
+        top = sub.groupby("sign")["n_instances"].sum().sort_values(ascending=False)
+        sub = sub[sub["sign"] == top.index[0]] if len(top) else sub
     cars = dict(zip(sub["window"], sub["mean_car"], strict=False))
     d0, d5 = cars.get("[0,0]"), cars.get("[0,+5]")
     if d0 is None or d5 is None or d0 != d0 or d5 != d5 or d5 == 0:

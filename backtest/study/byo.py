@@ -126,7 +126,7 @@ def read_inputs(returns_path: Path, benchmark_path: Path, events_path: Path) -> 
 
 
 def write_outputs(result: StudyResult, out: Path) -> list[Path]:
-    """Write ar.csv, car.csv, tests.csv and attrition.csv into ``out``."""
+    """Write ar.csv, car.csv, tests.csv, attrition.csv and overlaps.csv into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     ar = result.ar.assign(date=result.ar["date"].dt.strftime("%Y-%m-%d"))
     att = result.attrition.copy()
@@ -138,6 +138,11 @@ def write_outputs(result: StudyResult, out: Path) -> list[Path]:
         "tests.csv": result.tests.loc[:, list(TESTS_CSV)],
         "attrition.csv": att.loc[:, list(ATTRITION_CSV)],
     }
+    if result.overlaps is not None:   # security-days shared by several events, and why
+        ov = result.overlaps.copy()
+        if len(ov):
+            ov["day0"] = pd.to_datetime(ov["day0"]).dt.strftime("%Y-%m-%d")
+        frames["overlaps.csv"] = ov
     paths = []
     for name, frame in frames.items():
         p = out / name

@@ -43,7 +43,8 @@ class DesignArrays:
     colmask (n, p): regressor column j is used for instance i (optional columns
     such as the US lag exist only for some securities).
     evt_dates (n, W): session date of each event-span day (NaT outside the data).
-    cluster (n,): id of the event-date cluster (same event, stage and day-0 date).
+    cluster (n,): id of the calendar cluster (same market and day-0 date; see
+    :func:`calendar_clusters`).
     est_masked (n,): estimation days with a return that were masked because another
     event of the security (an instance or a ``masks`` row) covers them.
     """
@@ -104,7 +105,33 @@ def _normalise_instances(instances: pd.DataFrame) -> pd.DataFrame:
     # every pooled statistic (e.g. confounders, low-confidence events); default True.
     df["pool"] = (df["pool"].fillna(True).astype(bool).to_numpy() if "pool" in df.columns
                   else np.ones(len(df), dtype=bool))
+    # Optional expected sign of the instance (-1, 0, +1; NaN unknown) for signed pools, and
+    # the exchange, whose market and day-0 date make the calendar cluster.
+    df["expected_sign"] = (pd.to_numeric(df["expected_sign"], errors="coerce")
+                           .astype(float).to_numpy() if "expected_sign" in df.columns
+                           else np.full(len(df), np.nan))
+    df["exchange"] = _as_text(df["exchange"] if "exchange" in df.columns else None, "", len(df))
     return df
+
+
+# Exchanges that share one trading calendar form one market: a day-0 date on NYSE and on
+# Nasdaq is one observation of the US market's reaction (DESIGN section 4).
+MARKET_OF_EXCHANGE: dict[str, str] = {
+    "XNYS": "US", "XNAS": "US", "ARCX": "US", "BATS": "US",
+    "XSHG": "CN", "XSHE": "CN", "XHKG": "HK",
+}
+
+
+def calendar_clusters(exchange: np.ndarray, day0: pd.Series) -> IntArray:
+    """Cluster id of each instance: its (market, day-0 date).
+
+    Instances of different events on the same market and day 0 share a cluster,
+    so clustering-valid tests count that day once; without exchanges the day-0
+    date alone decides.
+    """
+    market = np.array([MARKET_OF_EXCHANGE.get(str(e), str(e)) for e in exchange], dtype=object)
+    key = pd.Series(market).astype(str) + "|" + pd.to_datetime(day0).dt.strftime("%Y-%m-%d")
+    return pd.factorize(key.to_numpy())[0].astype(np.int64)
 
 
 def _as_text(col: pd.Series | None, fill: str, n: int) -> np.ndarray:
@@ -398,12 +425,9 @@ def _assemble(df: pd.DataFrame, blocks: list[_Block], drops: list[tuple[int, str
         return np.concatenate([getattr(b, name) for b in blocks])
 
     labels = df.loc[rows, ["event_id", "security", "group", "day0", "event_type",
-                           "stage", "direction", "pool"]].reset_index(drop=True)
-    cluster = np.zeros(len(labels), dtype=np.int64)
-    for col in ("event_id", "stage", "day0"):
-        codes, uniq = pd.factorize(labels[col])
-        cluster = cluster * (len(uniq) + 1) + codes
-    cluster = pd.factorize(cluster)[0].astype(np.int64)
+                           "stage", "direction", "pool", "expected_sign",
+                           "exchange"]].reset_index(drop=True)
+    cluster = calendar_clusters(labels["exchange"].to_numpy(dtype=object), labels["day0"])
     arrays = DesignArrays(cat("r_est", (len(est_days),)), cat("x_est", (len(est_days), p)),
                           cat("r_evt", (len(rel_days),)), cat("x_evt", (len(rel_days), p)),
                           cat("colmask", (p,), bool), est_days, rel_days,

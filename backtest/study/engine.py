@@ -31,7 +31,14 @@ from backtest.study.results import (
 from backtest.study.spec import StudySpec, window_label
 
 TestFn = Callable[..., TestResult]
-MULTI_CLUSTER_TESTS = frozenset({"portfolio_cs_t", "cluster_bootstrap", "wild_cluster_bootstrap"})
+def _multi_cluster_tests() -> frozenset[str]:
+    """Tests that need several calendar clusters (never run on one event)."""
+    from backtest.study.registry import TESTS, properties
+
+    return frozenset(t for t in TESTS if properties(t).min_clusters > 1)
+
+
+MULTI_CLUSTER_TESTS = _multi_cluster_tests()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +85,8 @@ def fit_instances(design: Design, spec: StudySpec) -> Fitted:
                          rel_days=arrays.rel_days, n_est=mf.fit.n_obs, k=mf.k,
                          sigma=np.sqrt(mf.sigma2), fe=mf.fe, cluster=arrays.cluster)
     log = spec.returns == "log"
-    windows = tuple(mf.window(a, b, arrays.rel_days, log) for a, b in spec.windows)
+    windows = tuple(mf.window(a, b, arrays.rel_days, log, missing=spec.missing)
+                    for a, b in spec.windows)
     slopes = tuple(c for c in arrays.columns if c != design.model.offset)
     f = Fitted(arrays, labels, mf, ar, windows, attrition, slopes, [])
     f.subsets.extend(subsets(f))
@@ -97,9 +105,12 @@ def run_study(instances: pd.DataFrame, returns: Mapping[str, pd.Series], market:
     events (e.g. confounders) masked out of estimation windows.  See
     :class:`StudySpec` for the options.
     """
+    from backtest.study.overlap import apply_overlap_policy
+
     spec = spec or StudySpec()
     reg = test_registry(spec)
-    design = build_design(instances, returns, market, spec, masks)
+    pooled, overlaps = apply_overlap_policy(instances, spec.overlap)
+    design = build_design(pooled, returns, market, spec, masks)
     f = fit_instances(design, spec)
     rows = group_tests(f, spec, reg) + spread_tests(f, spec, reg)
     if spec.conventions == "estudy2" and f.ar.n:
@@ -109,13 +120,14 @@ def run_study(instances: pd.DataFrame, returns: Mapping[str, pd.Series], market:
     if spec.placebo_draws and f.ar.n:
         from backtest.study.placebo import placebo_rows
 
-        rows += placebo_rows(f, returns, market, spec)
+        rows += placebo_rows(f, returns, market, spec, masks)
     tests = pd.DataFrame(rows, columns=list(TEST_COLUMNS))
     tests["rel_day"] = tests["rel_day"].astype("Int64")
     caar = pd.DataFrame(caar_rows(f, spec), columns=list(CAAR_COLUMNS))
     return StudyResult(spec=spec, ar=ar_frame(f), car=car_frame(f, spec), tests=tests,
                        caar=caar, attrition=f.attrition.reset_index(drop=True),
-                       params=params_frame(f), n_input=len(instances))
+                       params=params_frame(f), n_input=len(instances), overlaps=overlaps,
+                       instances=f.labels.assign(cluster=f.ar.cluster))
 
 
 def event_key(labels: pd.DataFrame) -> np.ndarray:
@@ -141,22 +153,43 @@ def _split(keys: list[np.ndarray]) -> list[tuple[tuple, np.ndarray]]:
     return [(tuple(k[part[0]] for k in keys), part) for part in np.split(order, bounds)]
 
 
+def _sign_label(v: float) -> str:
+    return f"sign={int(v):+d}"
+
+
 def subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
-    """(level, event, group, rows) for each event x group, and pooled across events
-    (when there is more than one event-date cluster) for each event type x group and,
-    where instances carry a direction, each ``direction=<d>`` x group."""
+    """(level, event, group, rows): each event x group, and the pools across events.
+
+    Pools take only instances flagged ``pool`` (the overlap policy and the pooling
+    policy decide) and need more than one calendar cluster.  Where instances carry
+    an expected sign, pools never mix names expected to fall with names expected to
+    gain: ``<type>,sign=-1`` and ``direction=<d>,sign=-1`` (and ``+1``) per group;
+    instances with sign 0 or none enter no signed pool.  Without any expected sign
+    (e.g. a bring-your-own study) the pools are by event type and by direction.
+    The signed pools (AR times expected sign) are in :func:`signed_subsets`.
+    """
     lab = f.labels
     grp = lab["group"].to_numpy(dtype=object)
     out: list[tuple[str, str, str, np.ndarray]] = [
         ("event", str(e), str(g), rows) for (e, g), rows in _split([event_key(lab), grp])]
+    sign = _signs(lab)
+    has_sign = np.isin(sign, (-1.0, 1.0))
+    sign_txt = np.array([_sign_label(v) if ok else "" for v, ok in zip(sign, has_sign,
+                                                                       strict=True)],
+                        dtype=object)
+    signed_study = bool(has_sign.any())
     etype = lab["event_type"].replace("", "*").to_numpy(dtype=object)
-    pools = [_split([etype, grp])]
     direction = lab["direction"].to_numpy(dtype=object)
-    has_dir = direction != ""
-    if has_dir.any():
-        keyed = np.where(has_dir, "direction=" + direction.astype(str), "")
-        pools.append([(k, r) for k, r in _split([keyed, grp]) if k[0]])
-    pooled = lab["pool"].to_numpy(dtype=bool) if "pool" in lab else np.ones(len(lab), bool)
+    if signed_study:
+        etype = np.where(has_sign, etype.astype(str) + "," + sign_txt.astype(str), "")
+        direction = np.where(has_sign & (direction != ""),
+                             "direction=" + direction.astype(str) + "," + sign_txt.astype(str),
+                             "")
+    else:
+        direction = np.where(direction != "", "direction=" + direction.astype(str), "")
+    pools = [[(k, r) for k, r in _split([etype, grp]) if k[0]],
+             [(k, r) for k, r in _split([direction, grp]) if k[0]]]
+    pooled = _pool_flags(lab)
     for pool in pools:
         for (t, g), rows in pool:
             rows = rows[pooled[rows]]
@@ -165,23 +198,79 @@ def subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
     return out
 
 
+def _signs(lab: pd.DataFrame) -> np.ndarray:
+    if "expected_sign" not in lab:
+        return np.full(len(lab), np.nan)
+    return pd.to_numeric(lab["expected_sign"], errors="coerce").to_numpy(dtype=float)
+
+
+def _pool_flags(lab: pd.DataFrame) -> np.ndarray:
+    return lab["pool"].to_numpy(dtype=bool) if "pool" in lab else np.ones(len(lab), bool)
+
+
+def signed_subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
+    """Signed pools: instances with an expected sign of +1 or -1, per direction, per
+    group and across all groups (``*``), to be tested on the signed view
+    (:func:`signed_view`): "did prices move the way the log expects?"."""
+    lab = f.labels
+    sign = _signs(lab)
+    ok = np.isin(sign, (-1.0, 1.0)) & _pool_flags(lab)
+    direction = lab["direction"].to_numpy(dtype=object)
+    grp = lab["group"].to_numpy(dtype=object)
+    out = []
+    for d in sorted(set(direction[ok]) - {""}):
+        base = ok & (direction == d)
+        for g in [*sorted(set(grp[base])), "*"]:
+            rows = np.flatnonzero(base & ((grp == g) if g != "*" else True))
+            if len(np.unique(f.arrays.cluster[rows])) > 1:
+                out.append(("pooled", f"direction={d},signed", str(g), rows))
+    return out
+
+
+def signed_view(f: Fitted) -> tuple[AbnormalReturns, tuple[WindowCAR, ...]]:
+    """ARs and window CARs multiplied by each instance's expected sign (1 where none).
+
+    Variances are unchanged; a positive mean says prices moved as the log expects.
+    """
+    s = _signs(f.labels)
+    s = np.where(np.isin(s, (-1.0, 1.0)), s, 1.0)
+    ar = replace(f.ar, est=f.ar.est * s[:, None] if f.ar.est.size else f.ar.est,
+                 event=f.ar.event * s[:, None])
+    wins = tuple(replace(w, car=w.car * s, bhar=w.bhar * s) for w in f.windows)
+    return ar, wins
+
+
+def views(f: Fitted) -> list[tuple[AbnormalReturns, tuple[WindowCAR, ...], list, np.ndarray]]:
+    """(ARs, window CARs, subsets, daily sign) to test: the plain view with every
+    subset, and the signed view (AR times expected sign) with the signed pools."""
+    out = [(f.ar, f.windows, f.subsets, np.ones(f.ar.n))]
+    signed = signed_subsets(f)
+    if signed:
+        ar, wins = signed_view(f)
+        s = _signs(f.labels)
+        out.append((ar, wins, signed, np.where(np.isin(s, (-1.0, 1.0)), s, 1.0)))
+    return out
+
+
 def group_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple]:
-    """Window and daily tests of every level x event x group."""
+    """Window and daily tests of every level x event x group, signed pools included."""
     rows: list[tuple] = []
     days = {int(t): f.fit.window(int(t), int(t), f.arrays.rel_days, spec.returns == "log",
                                  with_bhar=False)
             for t in f.arrays.rel_days} if spec.daily_tests else {}
-    for level, event, group, idx in f.subsets:
-        names = [t for t in spec.tests if level == "pooled" or t not in MULTI_CLUSTER_TESTS]
-        for w in f.windows:
-            for name in names:
-                rows.append(test_row(level, event, group, window_label(w.start, w.end), None,
-                                     reg[name](f.ar, w, idx)))
-        for t, w in days.items():
-            for name in spec.daily_tests:
-                if level == "event" and name in MULTI_CLUSTER_TESTS:
-                    continue
-                rows.append(test_row(level, event, group, "", t, reg[name](f.ar, w, idx)))
+    for ar, windows, subs, sign in views(f):
+        sdays = {t: replace(w, car=w.car * sign) for t, w in days.items()}
+        for level, event, group, idx in subs:
+            names = [t for t in spec.tests if level == "pooled" or t not in MULTI_CLUSTER_TESTS]
+            for w in windows:
+                for name in names:
+                    rows.append(test_row(level, event, group, window_label(w.start, w.end),
+                                         None, reg[name](ar, w, idx)))
+            for t, w in sdays.items():
+                for name in spec.daily_tests:
+                    if level == "event" and name in MULTI_CLUSTER_TESTS:
+                        continue
+                    rows.append(test_row(level, event, group, "", t, reg[name](ar, w, idx)))
     return rows
 
 
@@ -278,28 +367,36 @@ def caar_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
     the group's CAAR = sum_c (n_c / n) CAR_c, so se^2 = sum_c (n_c / n)^2 s_c^2 f_c.
     """
     rows: list[tuple] = []
-    for level, event, group, idx in f.subsets:
-        for w in f.windows:
+    for ar, windows, subs, _ in views(f):
+        rows += _caar_rows(f, ar, windows, subs)
+    return rows
+
+
+def _caar_rows(f: Fitted, ar: AbnormalReturns, windows: tuple[WindowCAR, ...],
+               subs: list) -> list[tuple]:
+    rows: list[tuple] = []
+    for level, event, group, idx in subs:
+        for w in windows:
             use = idx[np.isfinite(w.car[idx])]
             n = len(use)
             caar = float(np.mean(w.car[use])) if n else np.nan
             se_cs = float(np.std(w.car[use], ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-            clusters = np.unique(f.ar.cluster[use])
+            clusters = np.unique(ar.cluster[use])
             var = 0.0
             for c in clusters:
-                rows_c = use[f.ar.cluster[use] == c]
-                var += (len(rows_c) / n) ** 2 * _portfolio_var(f, w, rows_c)
+                rows_c = use[ar.cluster[use] == c]
+                var += (len(rows_c) / n) ** 2 * _portfolio_var(ar, w, rows_c)
             rows.append((level, event, group, window_label(w.start, w.end), n, len(clusters),
                          caar, se_cs, float(np.sqrt(var)) if n else np.nan))
     return rows
 
 
-def _portfolio_var(f: Fitted, w: WindowCAR, rows: np.ndarray) -> float:
-    p = _nanmean(f.ar.est[rows])
+def _portfolio_var(ar: AbnormalReturns, w: WindowCAR, rows: np.ndarray) -> float:
+    p = _nanmean(ar.est[rows])
     p = p[np.isfinite(p)]
-    dof = p.size - int(f.ar.k[rows].max())
+    dof = p.size - int(ar.k[rows].max())
     with np.errstate(invalid="ignore", divide="ignore"):
-        fac = w.var[rows] / f.ar.sigma[rows] ** 2
+        fac = w.var[rows] / ar.sigma[rows] ** 2
     fac = fac[np.isfinite(fac)]
     if dof < 1 or not fac.size:
         return np.nan

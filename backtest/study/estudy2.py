@@ -14,6 +14,12 @@ estudy2 quirks copied on purpose (so that the preset reproduces its numbers):
 * Lamb uses the first security's market series;
 * CAR tests sum daily statistics over the days with 100 n_t / N > percentage
   and divide by sqrt(days).
+estudy2's event window is the span of the study's windows: its daily rank-type tests
+rank over estimation + that span (estudy2's definition), while ``car_rank_test`` ranks
+over estimation + the one CAR window, so a window's CAR tests do not depend on which
+other windows are requested.  estudy2 reports no p-values; like the reference, the
+Wilcoxon p is 2 min(psignrank(V, n'), psignrank(V - 1, n', lower.tail = FALSE)) with
+R's rounding of a non-integer V (:func:`signrank_pvalue`).
 References: Brown and Warner (1980, 1985); Patell (1976); Boehmer, Musumeci and
 Poulsen (1991); Lamb (1995); Cowan (1992); Corrado (1989); Corrado and Zivney (1992);
 Wilcoxon (1945).
@@ -212,47 +218,91 @@ def nonparametric(x: Estudy2Input) -> list[DailyStat]:
             _norm_stat("modified_rank", mrank, n_t), wilcoxon(a)]
 
 
-def signrank_pmf(n: int) -> np.ndarray:
-    """Exact null distribution of the Wilcoxon signed-rank statistic V for n pairs."""
-    pmf = np.zeros(n * (n + 1) // 2 + 1)
+#: Largest n' (non-zero ARs of a day) with the exact signed-rank distribution; above it
+#: the p-value is the normal approximation and its distribution label says so.
+SIGNRANK_EXACT_MAX = 1000
+
+
+def signrank_cdfs(ns: set[int]) -> dict[int, np.ndarray]:
+    """Exact null CDFs of the Wilcoxon signed-rank sum V for each n in ``ns``.
+
+    One pass of the recursion P_j(v) = (P_{j-1}(v) + P_{j-1}(v - j)) / 2 (rank j is
+    positive or not with probability 1/2) up to the largest n; the CDF of n is kept
+    when the pass reaches it.  cdf[v] = P(V <= v), v = 0 .. n(n+1)/2.
+    """
+    out: dict[int, np.ndarray] = {}
+    top = max(ns, default=0)
+    pmf = np.zeros(top * (top + 1) // 2 + 1)
     pmf[0] = 1.0
-    for j in range(1, n + 1):  # rank j is either positive (adds j) or not
-        shifted = np.zeros_like(pmf)
-        shifted[j:] = pmf[:-j]
-        pmf = (pmf + shifted) / 2.0
-    return pmf
+    for j in range(1, top + 1):
+        m = j * (j + 1) // 2
+        pmf[j:m + 1] = (pmf[j:m + 1] + pmf[:m + 1 - j]) / 2.0  # the right side is a copy
+        pmf[:j] /= 2.0
+        if j in ns:
+            out[j] = np.cumsum(pmf[:m + 1])
+    return out
 
 
-def _signrank_pvalue(v: float, n: int) -> float:
-    """Exact two-sided p, 2 min(P(V <= v), P(V >= v)) capped at 1 (normal for n > 400)."""
-    if n == 0 or not np.isfinite(v):
-        return math.nan
-    if n > 400:
+def r_psignrank(q: float, n: int, cdf: np.ndarray) -> float:
+    """R's ``psignrank(q, n)`` = P(V <= nearbyint(q + 1e-7)) (R 4.2 nmath/signrank.c).
+
+    R rounds a non-integer q to the nearest integer (``R_forceint(x + 1e-7)``), so
+    ``psignrank(24.5, 7)`` is P(V <= 25), not P(V <= 24).
+    """
+    k = float(np.rint(q + 1e-7))
+    if k < 0:
+        return 0.0
+    if k >= n * (n + 1) // 2:
+        return 1.0
+    return float(cdf[int(k)])
+
+
+def signrank_pvalue(v: float, n: int, cdf: np.ndarray | None) -> tuple[float, str]:
+    """Two-sided p of a (possibly scaled, non-integer) V with n non-zero ARs, and its label.
+
+    Exact (``cdf`` given): 2 min(psignrank(v, n), psignrank(v - 1, n, lower.tail=FALSE))
+    capped at 1, both with R's rounding (:func:`r_psignrank`); the upper tail
+    P(V >= k) is taken as P(V <= n(n+1)/2 - k) by symmetry.  A V beyond n(n+1)/2, which
+    estudy2's N/n' scaling can produce, has p = 0 as in R.  Without ``cdf`` (n above
+    SIGNRANK_EXACT_MAX): normal approximation, mean n(n+1)/4, variance
+    n(n+1)(2n+1)/24, no continuity correction.
+    """
+    if cdf is None:
         mu, sd = n * (n + 1) / 4.0, math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0)
-        return float(min(1.0, 2.0 * sst.norm.sf(abs(v - mu) / sd)))
-    cdf = np.cumsum(signrank_pmf(n))
-    lo = cdf[math.floor(v + 1e-9)] if v >= 0 else 0.0
-    hi_idx = math.ceil(v - 1e-9) - 1
-    hi = 1.0 - (cdf[hi_idx] if hi_idx >= 0 else 0.0)
-    return float(min(1.0, 2.0 * min(lo, hi)))
+        p = float(min(1.0, 2.0 * sst.norm.sf(abs(v - mu) / sd)))
+        return p, f"N(0,1) approx. of signrank({n})"
+    m = n * (n + 1) // 2
+    lo = r_psignrank(v, n, cdf)
+    hi = r_psignrank(m - float(np.rint(v + 1e-7)), n, cdf)
+    label = f"signrank({n}) exact"
+    if abs(v - round(v)) > 1e-7:
+        label += f", V={v:.6g} rounded as R's psignrank"
+    if v > m:
+        label += f", V above its maximum {m}"
+    return float(min(1.0, 2.0 * min(lo, hi))), label
 
 
 def wilcoxon(a: np.ndarray) -> DailyStat:
-    """V_t = (N / N'_t) x (sum of ranks of |AR| over positive ARs), zeros and NaN dropped."""
+    """V_t = (N / N'_t) x (sum of ranks of |AR| over positive ARs), zeros and NaN dropped.
+
+    p-value: :func:`signrank_pvalue` with n = N'_t (exact up to SIGNRANK_EXACT_MAX).
+    """
     N = a.shape[0]
     stat = np.full(a.shape[1], np.nan)
     pval = np.full(a.shape[1], np.nan)
     nn = np.zeros(a.shape[1], dtype=np.int64)
+    dist = ["signrank"] * a.shape[1]
+    ok = ~np.isnan(a) & (a != 0)
+    cdfs = signrank_cdfs({int(k) for k in ok.sum(axis=0) if 0 < k <= SIGNRANK_EXACT_MAX})
     for t in range(a.shape[1]):
-        col = a[:, t]
-        col = col[~np.isnan(col) & (col != 0)]
+        col = a[ok[:, t], t]
         nn[t] = len(col)
         if not len(col):
             continue
         r = sst.rankdata(np.abs(col))
         stat[t] = r[col > 0].sum() * N / len(col)
-        pval[t] = _signrank_pvalue(float(stat[t]), len(col))
-    return DailyStat("wilcoxon", stat, pval, nn, ["signrank(exact)"] * a.shape[1])
+        pval[t], dist[t] = signrank_pvalue(float(stat[t]), len(col), cdfs.get(len(col)))
+    return DailyStat("wilcoxon", stat, pval, nn, dist)
 
 
 def car_tests(x: Estudy2Input, daily: dict[str, DailyStat], inside: np.ndarray,

@@ -186,12 +186,32 @@ def car_variance_factor(x: FloatArray, present: np.ndarray, fit: OLSFit | None) 
     return out
 
 
-def window_sums(ar: FloatArray, window: np.ndarray) -> tuple[FloatArray, IntArray]:
-    """CAR (sum of the window's non-missing ARs) and the number of days present."""
+def window_sums(ar: FloatArray, window: np.ndarray, required: np.ndarray | None = None
+                ) -> tuple[FloatArray, IntArray]:
+    """CAR (sum of the window's non-missing ARs) and the number of days present.
+
+    ``required`` (W,) marks days that must be present (see :func:`required_days`): an
+    instance missing any of them gets no CAR (NaN) and 0 days, whatever else it has.
+    """
     present = ~np.isnan(ar) & window[None, :]
+    if required is not None and required.any():
+        complete = ~(np.isnan(ar) & required[None, :]).any(axis=1)
+        present &= complete[:, None]
     car = np.where(present, ar, 0.0).sum(axis=1)
     days = present.sum(axis=1)
     return np.where(days > 0, car, np.nan), days.astype(np.int64)
+
+
+def required_days(rel_days: IntArray, window: np.ndarray, missing: str) -> np.ndarray | None:
+    """Days of a window an instance's CAR cannot do without, under a missing-day policy.
+
+    ``require_day0``: day 0, when the window contains it (a CAR that misses the event
+    day measures something else); ``drop_day`` and ``drop_instance``: none (the design
+    step has already dropped instances with a missing day under ``drop_instance``).
+    """
+    if missing != "require_day0":
+        return None
+    return window & (rel_days == 0)
 
 
 def bhar(r: FloatArray, ar: FloatArray, window: np.ndarray, log: bool) -> FloatArray:

@@ -27,9 +27,10 @@ from backtest.study.kernels import (
     event_ar,
     fit_ols,
     forecast_factor,
+    required_days,
     window_sums,
 )
-from backtest.study.spec import Conventions, StudySpec
+from backtest.study.spec import Conventions, MissingPolicy, StudySpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,19 +98,23 @@ class ModelFit:
         return self.fit.ok & np.isfinite(self.sigma2) & (self.sigma2 >= 0)
 
     def window(self, start: int, end: int, rel_days: IntArray, log: bool,
-               with_bhar: bool = True) -> WindowCAR:
-        """CAR, its variance, days and BHAR over [start, end] (BHAR NaN if not asked)."""
+               with_bhar: bool = True, missing: MissingPolicy = "require_day0") -> WindowCAR:
+        """CAR, its variance, days and BHAR over [start, end] (BHAR NaN if not asked).
+
+        ``missing``: under require_day0 an instance without a day-0 return has no CAR
+        (NaN, 0 days) in a window that contains day 0.
+        """
         inside = (rel_days >= start) & (rel_days <= end)
-        car, days = window_sums(self.ar_evt, inside)
-        present = ~np.isnan(self.ar_evt) & inside[None, :]
+        car, days = window_sums(self.ar_evt, inside, required_days(rel_days, inside, missing))
+        present = ~np.isnan(self.ar_evt) & inside[None, :] & (days > 0)[:, None]
         if self.textbook:
             est = self.fit if self.fit.intercept or self.xs_evt.shape[-1] else None
             factor = car_variance_factor(self.xs_evt, present, est)
         else:
             factor = days.astype(float)
         var = np.where(days > 0, self.sigma2 * factor, np.nan)
-        bh = (bhar(self.r_evt, self.ar_evt, inside, log) if with_bhar
-              else np.full(len(car), np.nan))
+        bh = (np.where(days > 0, bhar(self.r_evt, self.ar_evt, inside, log), np.nan)
+              if with_bhar else np.full(len(car), np.nan))
         return WindowCAR(start, end, car, var, days, bh)
 
 

@@ -19,7 +19,7 @@ for large problems; :func:`accumulate_numpy` is its plain twin (tested equal).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -74,7 +74,7 @@ class _GroupData:
 
 def _group_data(index: pd.DatetimeIndex, secs: list[str], f: Fitted,
                 returns: Mapping[str, pd.Series], market: Regressors, spec: StudySpec,
-                cal: np.ndarray) -> _GroupData:
+                cal: np.ndarray, masks: pd.DataFrame | None = None) -> _GroupData:
     """Prefix features of one index group with real event windows masked, and the
     calendar dates whose pseudo windows fit in the group's sessions."""
     from backtest.study.design import _member, _regressors, _values
@@ -94,11 +94,24 @@ def _group_data(index: pd.DatetimeIndex, secs: list[str], f: Fitted,
     lab = f.labels[_member(f.labels["security"].to_numpy(), secs)]
     col = pd.Index(secs).get_indexer(lab["security"])
     real = index.get_indexer(pd.DatetimeIndex(lab["day0"]))
+    if masks is not None and len(masks):   # other catalog events and confounders
+        mk = masks[_member(masks["security"].to_numpy(dtype=object), secs)]
+        mpos = index.get_indexer(pd.DatetimeIndex(mk["day0"]))
+        col = np.concatenate([col, pd.Index(secs).get_indexer(mk["security"])[mpos >= 0]])
+        real = np.concatenate([real, mpos[mpos >= 0]])
     lo, hi = spec.event_span
     y = np.where(_spans(real, col, lo, hi, T, S), np.nan, y)
     pos = np.searchsorted(_day_numbers(index), cal, side="left")
     inside = (pos + spec.estimation[0] >= 0) & (pos + hi <= T - 1)
     return _GroupData(prefix_features(y, x), inside, pos.astype(np.int64), secs)
+
+
+def _normal_masks(masks: pd.DataFrame | None) -> pd.DataFrame | None:
+    if masks is None or not len(masks):
+        return None
+    return pd.DataFrame({"security": masks["security"].astype(str).to_numpy(dtype=object),
+                         "day0": pd.to_datetime(masks["day0"]).dt.tz_localize(None)
+                         .dt.normalize().to_numpy()})
 
 
 def _day_numbers(index: pd.DatetimeIndex) -> np.ndarray:
@@ -115,8 +128,13 @@ def _spans(pos: np.ndarray, col: np.ndarray, a: int, b: int, T: int, S: int) -> 
 
 
 def placebo_setup(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors,
-                  spec: StudySpec) -> PlaceboSetup:
-    """Prefix sums, calendar positions and each cluster's eligible pseudo dates."""
+                  spec: StudySpec, masks: pd.DataFrame | None = None) -> PlaceboSetup:
+    """Prefix sums, calendar positions and each cluster's eligible pseudo dates.
+
+    ``masks`` are the (security, day0) rows the real study masked (other catalog
+    events, confounders): their event spans are masked from the pseudo estimation
+    windows and no pseudo event window may overlap them, as for real instances.
+    """
     from backtest.study.design import _index_groups
     from backtest.study.models import model_def
 
@@ -124,7 +142,8 @@ def placebo_setup(f: Fitted, returns: Mapping[str, pd.Series], market: Regressor
     secs = list(dict.fromkeys(f.labels["security"].to_numpy(dtype=object)))
     groups = _index_groups(secs, returns)
     cal = np.unique(np.concatenate([_day_numbers(g[0]) for g in groups]))
-    data = [_group_data(idx, gs, f, returns, market, spec, cal) for idx, gs in groups]
+    mk = _normal_masks(masks)
+    data = [_group_data(idx, gs, f, returns, market, spec, cal, mk) for idx, gs in groups]
     offsets = np.cumsum([0] + [d.prefix.shape[0] * d.prefix.shape[1] for d in data])
     where = {s: (g, j) for g, d in enumerate(data) for j, s in enumerate(d.secs)}
     lab_secs = f.labels["security"].to_numpy(dtype=object)
@@ -139,8 +158,24 @@ def placebo_setup(f: Fitted, returns: Mapping[str, pd.Series], market: Regressor
         real[gi == g] = idx.get_indexer(day0[gi == g])
     pos_table = np.stack([d.pos for d in data])
     lo, hi = spec.event_span
+    b_sec, b_gi, b_real = sec_row, gi, real
+    if mk is not None and len(mk):
+        known = mk["security"].isin(list(where)).to_numpy()
+        m_secs = mk["security"].to_numpy(dtype=object)[known]
+        m_gi = np.fromiter((where[x][0] for x in m_secs), dtype=np.int64, count=len(m_secs))
+        m_ci = np.fromiter((where[x][1] for x in m_secs), dtype=np.int64, count=len(m_secs))
+        m_row = np.concatenate([[0], np.cumsum([len(d.secs) for d in data])])[m_gi] + m_ci
+        m_day = pd.DatetimeIndex(mk["day0"].to_numpy()[known])
+        m_real = np.full(len(m_gi), -1, dtype=np.int64)
+        for g, (idx, _) in enumerate(groups):
+            m_real[m_gi == g] = idx.get_indexer(m_day[m_gi == g])
+        ok = m_real >= 0
+        b_sec = np.concatenate([sec_row, m_row[ok]])
+        b_gi = np.concatenate([gi, m_gi[ok]])
+        b_real = np.concatenate([real, m_real[ok]])
     eligible = _cluster_eligible(clus, sec_row, gi, real, pos_table,
-                                 np.stack([d.inside for d in data]), hi - lo)
+                                 np.stack([d.inside for d in data]), hi - lo,
+                                 blockers=(b_sec, b_gi, b_real))
     P = np.concatenate([d.prefix.reshape(-1, d.prefix.shape[-1]) for d in data])
     p = len([c for c in model.columns if c != model.offset])
     return PlaceboSetup(P, offsets[gi] + ci, stride[gi], gi, pos_table, clus, eligible, p,
@@ -148,22 +183,27 @@ def placebo_setup(f: Fitted, returns: Mapping[str, pd.Series], market: Regressor
 
 
 def _cluster_eligible(clus: IntArray, sec_row: IntArray, gi: IntArray, real: IntArray,
-                      pos_table: IntArray, inside: np.ndarray, width: int
+                      pos_table: IntArray, inside: np.ndarray, width: int,
+                      blockers: tuple[IntArray, IntArray, IntArray] | None = None
                       ) -> tuple[IntArray, ...]:
     """Calendar indices allowed as pseudo dates of each cluster: every member's windows
     fit in its sessions, and the pseudo event window (``width`` + 1 sessions) overlaps no
-    real event window of any member, i.e. |pseudo day 0 - real day 0| > width."""
-    n_sec = int(sec_row.max()) + 1 if len(sec_row) else 0
+    real event window of any member, i.e. |pseudo day 0 - real day 0| > width.
+
+    ``blockers`` (security row, index group, position) lists every day 0 that blocks
+    a pseudo window: the instances themselves by default, plus the masked events."""
+    b_sec, b_gi, b_real = blockers if blockers is not None else (sec_row, gi, real)
+    n_sec = int(max(sec_row.max(), b_sec.max())) + 1 if len(sec_row) else 0
     out = []
     for c in range(int(clus.max()) + 1 if len(clus) else 0):
         here = clus == c
         is_member = np.zeros(n_sec, dtype=bool)
         is_member[sec_row[here]] = True
-        sel = is_member[sec_row]          # every real instance of a member security
+        sel = is_member[b_sec]            # every blocking day 0 of a member security
         ok = inside[np.unique(gi[here])].all(axis=0)
         diff = np.zeros(pos_table.shape[1] + 1, dtype=np.int64)
-        big = int(real.max()) + 1
-        code = np.unique(gi[sel] * big + real[sel])
+        big = int(b_real.max()) + 1
+        code = np.unique(b_gi[sel] * big + b_real[sel])
         for g in np.unique(code // big):
             r = code[code // big == g] % big
             np.add.at(diff, np.searchsorted(pos_table[g], r - width, side="left"), 1)
@@ -348,42 +388,73 @@ def membership(n: int, subsets: list[np.ndarray]) -> np.ndarray:
 
 
 def placebo_distribution(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors,
-                         spec: StudySpec, groups: list[np.ndarray], engine: Engine = "auto"
+                         spec: StudySpec, groups: list[np.ndarray], engine: Engine = "auto",
+                         signs: np.ndarray | None = None, signed: list[bool] | None = None,
+                         masks: pd.DataFrame | None = None
                          ) -> tuple[np.ndarray, np.ndarray]:
     """(len(groups), len(windows), B) statistics of the pseudo-event draws, and for each
-    group the fewest eligible pseudo dates of any of its clusters."""
-    st = placebo_setup(f, returns, market, spec)
+    group the fewest eligible pseudo dates of any of its clusters.
+
+    A group flagged in ``signed`` is a signed pool: each member's pseudo CAR and SCAR
+    enter multiplied by its sign in ``signs`` (+1 or -1), exactly like the real
+    statistic on the signed view.  It is accumulated as two plain groups (the +1 and
+    the -1 members) and combined: counts and squared SCARs add, sums of CAR and SCAR
+    subtract.
+    """
+    st = placebo_setup(f, returns, market, spec, masks)
     n_dates = np.array([len(e) for e in st.eligible], dtype=np.int64)
     fewest = np.array([int(n_dates[np.unique(st.clus[g])].min()) if len(g) else 0
                        for g in groups], dtype=np.int64)
     cal = draw_dates(st, spec.placebo_draws, np.random.default_rng(spec.seed))
-    member = membership(len(st.base), groups)
+    flags = signed or [False] * len(groups)
+    parts: list[np.ndarray] = []
+    plan: list[tuple[int, int | None]] = []
+    for rows, is_signed in zip(groups, flags, strict=True):
+        if is_signed and signs is not None:
+            plan.append((len(parts), len(parts) + 1))
+            parts += [rows[signs[rows] > 0], rows[signs[rows] < 0]]
+        else:
+            plan.append((len(parts), None))
+            parts.append(rows)
+    member = membership(len(st.base), parts)
     use_numba = engine == "numba" or (
         engine == "auto" and st.p <= 1 and cal.shape[0] * len(st.base) >= NUMBA_MIN_WORK)
     acc_fn = accumulate_numba if use_numba else accumulate_numpy
-    acc = acc_fn(st, cal, member, len(groups), spec, spec.placebo_targets)
+    acc_parts = acc_fn(st, cal, member, len(parts), spec, spec.placebo_targets)
+    flip = np.array([1.0, -1.0, -1.0, 1.0])
+    acc = np.stack([acc_parts[:, a] if b is None else acc_parts[:, a] + flip * acc_parts[:, b]
+                    for a, b in plan], axis=1)
     stats = group_statistic(acc, spec.placebo_statistic)  # (B, groups, windows)
     return np.transpose(stats, (1, 2, 0)), fewest
 
 
 def placebo_rows(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors,
-                 spec: StudySpec) -> list[tuple]:
+                 spec: StudySpec, masks: pd.DataFrame | None = None) -> list[tuple]:
     """Rows of the tests table: the placebo p-value of each level x event x group x window."""
+    from backtest.study.engine import signed_subsets
     from backtest.study.results import test_row
     from backtest.study.spec import window_label
 
-    subs = f.subsets
-    dist, fewest = placebo_distribution(f, returns, market, spec, [s[3] for s in subs])
+    signed = signed_subsets(f)
+    subs = [*f.subsets, *signed]
+    is_signed = [False] * len(f.subsets) + [True] * len(signed)
+    sign = (pd.to_numeric(f.labels["expected_sign"], errors="coerce").to_numpy(dtype=float)
+            if "expected_sign" in f.labels else np.ones(f.ar.n))
+    signs = np.where(np.isin(sign, (-1.0, 1.0)), sign, 1.0)
+    dist, fewest = placebo_distribution(f, returns, market, spec, [s[3] for s in subs],
+                                        signs=signs, signed=is_signed, masks=masks)
     log = spec.returns == "log"
     name = f"placebo_{spec.placebo_statistic}"
     rows = []
     for w, (a, b) in enumerate(spec.placebo_targets):
-        wc = f.fit.window(a, b, f.arrays.rel_days, log)
+        wc = f.fit.window(a, b, f.arrays.rel_days, log, missing=spec.missing)
+        wsigned = replace(wc, car=wc.car * signs)
         label = window_label(a, b)
         what = "CAAR" if spec.placebo_statistic == "caar" else "mean SCAR"
         null = f"{what}{label} = 0 (pseudo-event dates)"
         for g, (level, event, group, idx) in enumerate(subs):
-            stat, n = _real_statistic(wc, idx, spec.placebo_statistic)
+            stat, n = _real_statistic(wsigned if is_signed[g] else wc, idx,
+                                      spec.placebo_statistic)
             p, nb = permutation_pvalue(stat, dist[g, w])
             dname = f"placebo (B={nb}, seed={spec.seed}, dates>={fewest[g]})"
             if fewest[g] < spec.placebo_min_dates:

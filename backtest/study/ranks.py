@@ -62,22 +62,19 @@ def standardised_ranks(x: FloatArray) -> FloatArray:
         return k / (t + 1.0) - 0.5
 
 
-# Ranks within an instance do not depend on the window, and a study runs the
-# rank tests on many windows and days of the same arrays.  The last arrays'
-# ranks are kept, keyed on the object's identity (a strong reference is held,
-# so the identity cannot be reused).  Results never depend on this cache.
+# Ranks of the estimation ARs do not depend on the window, and GRANK runs on many
+# windows of the same arrays.  The last arrays' ranks are kept, keyed on the object's
+# identity (a strong reference is held, so the identity cannot be reused).  Results
+# never depend on this cache.  (Corrado's ranks depend on the window: not cached.)
 _LAST: dict[str, tuple[AbnormalReturns, FloatArray]] = {}
 
 
-def _ranks_of(ar: AbnormalReturns, key: str) -> FloatArray:
-    hit = _LAST.get(key)
+def _est_ranks(ar: AbnormalReturns) -> FloatArray:
+    hit = _LAST.get("est")
     if hit is not None and hit[0] is ar:
         return hit[1]
-    if key == "full":  # standardised ranks over estimation + event window (Corrado)
-        value = standardised_ranks(np.hstack([ar.est, ar.event]))
-    else:  # plain average ranks of the estimation ARs (GRANK)
-        value = average_ranks(ar.est)
-    _LAST[key] = (ar, value)
+    value = average_ranks(ar.est)
+    _LAST["est"] = (ar, value)
     return value
 
 
@@ -100,11 +97,16 @@ def _rank_sd(ubar: FloatArray, n_t: FloatArray, n: int) -> tuple[float, int]:
 def corrado_rank(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
     """Corrado (1989) rank test, N(0,1), on the window's mean standardised ranks.
 
-    Ranks within each instance over the estimation window and the whole event
-    window.  Daily (Corrado 1989, eq. 3-4): Z = Ubar_t / S_U.  Multi-day
-    (Cowan 1992; Campbell and Wasley 1993): Z = sum_{t in W} Ubar_t /
-    (S_U sqrt(n sum_{t in W} 1 / n_t)), which is sqrt(D) S_U with no missing days.
-    S_U is estimated from the whole period, so it picks up cross-correlation.
+    Ranks within each instance over the estimation window and the days of the window
+    tested, W = [start, end] (Corrado 1989: estimation and event days; Cowan 1992 and
+    Campbell and Wasley 1993 for multi-day windows; estudy2's ``car_rank_test`` ranks
+    over the same span).  Only the window tested enters, so the statistic of [0,0] is
+    the same whichever other windows the study requests.  With U_it = K_it / (T_i + 1)
+    - 1/2 over those T_i = L_i + D_i ranked days, daily (Corrado 1989, eq. 3-4):
+    Z = Ubar_0 / S_U; multi-day (Cowan 1992; Campbell and Wasley 1993):
+    Z = sum_{t in W} Ubar_t / (S_U sqrt(n sum_{t in W} 1 / n_t)), which is
+    sqrt(D) S_U with no missing days.  S_U = sqrt((1/T) sum_t (n_t / n) Ubar_t^2) over
+    the T days of estimation + W with data, so it picks up cross-correlation.
     """
     name, null, dist = "corrado_rank", null_text(w), "N(0,1)"
     rows = select(ar.n, idx)
@@ -112,10 +114,11 @@ def corrado_rank(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None)
     n = int(rows.size)
     if n < 1:
         return TestResult.invalid(name, null, dist, 0, "no instance with a CAR")
-    u = _ranks_of(ar, "full")[rows]
+    in_w = np.flatnonzero(ar.window_mask(w.start, w.end))
+    u = standardised_ranks(np.hstack([ar.est[rows], ar.event[rows][:, in_w]]))
     ubar, n_t = _column_means(u)
     s_u, _ = _rank_sd(ubar, n_t, n)
-    cols = ar.est.shape[1] + np.flatnonzero(ar.window_mask(w.start, w.end))
+    cols = ar.est.shape[1] + np.arange(in_w.size)
     cols = cols[n_t[cols] > 0]
     if not math.isfinite(s_u):
         return TestResult.invalid(name, null, dist, n, "zero variance of the mean ranks")
@@ -196,7 +199,7 @@ def _grank_u(ar: AbnormalReturns, rows: IntArray, g: FloatArray) -> FloatArray:
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         sar = ar.est[rows] / ar.sigma[rows, None]
-    rank = _ranks_of(ar, "est")[rows]
+    rank = _est_ranks(ar)[rows]
     gg = g[:, None]
     rank = rank + (gg < sar) + 0.5 * (gg == sar)
     own = 1.0 + np.sum(sar < gg, axis=1) + 0.5 * np.sum(sar == gg, axis=1)

@@ -18,17 +18,11 @@ are reproducible).  Use :func:`make_tests` for another seed or number of draws
 The per-instance time-series t is not a group test; see
 :func:`backtest.study.stats.time_series_t` and ``time_series_t_all``.
 
-Which tests stay valid when every instance of an event shares its date: the
-portfolio tests, the Kolari-Pynnönen adjusted statistics and Corrado's rank
-test (their variances come from the time series of the cross-sectional mean or
-from the measured cross-correlation), and the wild cluster bootstrap.
-:data:`CLUSTER_ROBUST` lists them; the others assume independent instances or,
-like the percentile cluster bootstrap, need many events: with 10 events it
-rejected about 9 % at the 5 % level in benchmarks/bench_rejection.py.  GRANK
-is not listed: its re-standardisation of the SCARs by their cross-sectional sd
-(which shrinks by sqrt(1 - rho) under cross-correlation rho) makes the event
-point's ranks more dispersed than the estimation days', and with one event, 30
-securities and rho = 0.3 it rejected about 8 % at the 5 % level.
+What each test assumes, and which tests lead, is decided by one registry of
+test properties, :mod:`backtest.study.properties` (re-exported here):
+:func:`lead_tests`, :func:`comparison_tests`, :func:`ordered_tests`,
+:func:`properties` and :func:`method_note`.  :data:`CLUSTER_ROBUST` is derived
+from it: the group tests whose construction allows for cross-correlation.
 """
 
 from __future__ import annotations
@@ -48,8 +42,22 @@ from backtest.study.clustering import (
     portfolio_t,
     wild_cluster_bootstrap_test,
 )
+from backtest.study.properties import (
+    PROPERTIES,
+    comparison_tests,
+    lead_tests,
+    method_note,
+    ordered_tests,
+    properties,
+)
 from backtest.study.ranks import corrado_rank, generalized_sign, grank_t, wilcoxon_signed_rank
 from backtest.study.stats import bmp_t, cross_sectional_t, patell_z
+
+__all__ = [
+    "CLUSTER_ROBUST", "DEFAULT_BOOT", "DEFAULT_SEED", "TESTS", "TestFn", "TestName",
+    "comparison_tests", "lead_tests", "make_tests", "method_note", "ordered_tests",
+    "properties", "run_all",
+]
 
 TestFn = Callable[[AbnormalReturns, WindowCAR, IntArray | None], TestResult]
 
@@ -85,10 +93,10 @@ def make_tests(seed: int | np.random.Generator = DEFAULT_SEED,
 
 TESTS: dict[str, TestFn] = make_tests()
 
+#: Group tests whose construction allows for cross-correlation (from the properties registry;
+#: which of them lead is :func:`lead_tests`, decided by their simulated size).
 CLUSTER_ROBUST: frozenset[str] = frozenset(
-    {"kp_patell_z", "kp_bmp_t", "portfolio_t", "portfolio_cs_t", "corrado_rank",
-     "wild_cluster_bootstrap"}
-)
+    n for n in TESTS if PROPERTIES.get(n).valid_under_cross_correlation)
 
 
 def run_all(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None,

@@ -23,9 +23,6 @@ TEST_COLUMNS = ("level", "event", "group", "window", "rel_day", "test", "statist
 CAAR_COLUMNS = ("level", "event", "group", "window", "n", "clusters", "caar", "se_cross_section",
                 "se_portfolio")
 
-#: tests valid when every instance of an event shares its date, listed first in summaries
-LEAD_TESTS = ("portfolio_t", "kp_bmp_t", "placebo_caar", "portfolio_cs_t", "cluster_bootstrap",
-              "grank_t", "kp_patell_z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +42,11 @@ class StudyResult:
     attrition: dropped instances with the reason.
     params:    per instance: alpha, slopes (beta_<column>), sigma, n_est, k, and
                est_masked (estimation days masked because of other events).
+    overlaps:  security-days shared by several events and what the overlap policy
+               decided for pooled statistics (see backtest.study.overlap).
+    instances: the instances used (event_id, security, group, day0, direction,
+               expected_sign, exchange, pool, cluster): who entered pools, and the
+               calendar cluster each belongs to.
     """
 
     spec: StudySpec
@@ -55,6 +57,8 @@ class StudyResult:
     attrition: pd.DataFrame
     params: pd.DataFrame
     n_input: int
+    overlaps: pd.DataFrame | None = None
+    instances: pd.DataFrame | None = None
 
     @property
     def n_used(self) -> int:
@@ -105,7 +109,9 @@ class StudyResult:
                   for r in self.attrition_summary().itertuples()]
         win = self.tests[self.tests["window"] != ""]
         if len(win):
-            order = {t: i for i, t in enumerate(LEAD_TESTS)}
+            from backtest.study.registry import ordered_tests
+
+            order = {t: i for i, t in enumerate(ordered_tests())}  # lead tests first
             win = win.assign(_o=win["test"].map(lambda t: order.get(t, len(order))))
             win = win.sort_values(["level", "event", "group", "window", "_o"], kind="stable")
             lines += ["", "Window tests (clustering-robust tests first; p two-sided):"]

@@ -28,10 +28,27 @@ Conventions = Literal["textbook", "estudy2"]
 estudy2: estudy2 0.10's choices (sd with n-1, no forecast-error term in CAR variance,
 its own test statistics; see backtest.study.estudy2)."""
 
-MissingPolicy = Literal["drop_day", "drop_instance"]
-"""drop_day: a missing event-window return is skipped (CAR sums the days present,
-and the number of days is reported); drop_instance: an instance with any missing
+MissingPolicy = Literal["require_day0", "drop_day", "drop_instance"]
+"""What a missing event-window return does to a CAR.
+
+require_day0 (default): a missing day is skipped (the CAR sums the days present and
+the number of days is reported), except day 0: an instance whose day-0 return is
+missing gets no CAR in any window that contains day 0 (it stays in the windows that
+do not, e.g. [-5,-1]).  drop_day: every missing day is skipped, day 0 included, so a
+CAR may miss the event day itself.  drop_instance: an instance with any missing
 event-window return goes to the attrition table."""
+
+DEFAULT_MIN_ESTIMATION_OBS = 120
+"""Fewest estimation observations under the textbook conventions."""
+
+ESTUDY2_MIN_ESTIMATION_OBS = 3
+"""Fewest estimation observations under the estudy2 preset, unless set explicitly.
+
+estudy2 0.10 applies no minimum of its own: ``returns()`` fits every security on the
+non-missing (mean_adj) or complete (sim, mrkt_adj) estimation days it has, and its
+``estimation_length`` is that count.  mib's floor is 3 (below it the market model's
+residual sd with n - 1 is identically zero), so the preset keeps every security
+estudy2 keeps except those with 1 or 2 estimation observations."""
 
 ReturnKind = Literal["simple", "log"]
 
@@ -68,20 +85,31 @@ class StudySpec(BaseModel):
     us_lag_column: str = "us_market_prev"
     estimation: tuple[int, int] = (-250, -11)
     windows: tuple[tuple[int, int], ...] = ((-1, 1), (0, 1), (0, 5), (-5, 10))
-    min_estimation_obs: int = Field(default=120, ge=3)
+    min_estimation_obs: int = Field(
+        default=DEFAULT_MIN_ESTIMATION_OBS, ge=3,
+        description="fewest estimation observations; when not given, 120 (textbook) or "
+                    "ESTUDY2_MIN_ESTIMATION_OBS (conventions='estudy2', estudy2's own rule)")
     mask_window: tuple[int, int] = Field(
         default=(-1, 1),
         description="days around another event's day 0 (the security's other instances and "
                     "`masks` rows) dropped from an estimation window (policy "
                     "mask_other_events); (0, -1) masks nothing")
     returns: ReturnKind = "simple"
-    missing: MissingPolicy = "drop_day"
+    missing: MissingPolicy = "require_day0"
+    overlap: Literal["merge", "first", "drop"] = Field(
+        default="merge",
+        description="a security-day shared by several events in pooled statistics: merge "
+                    "(once; excluded if expected signs conflict), first, or drop (see "
+                    "backtest.study.overlap)")
     conventions: Conventions = "textbook"
     placebo_draws: int = Field(default=1000, ge=0)
     placebo_windows: tuple[tuple[int, int], ...] = Field(
         default=(), description="windows with placebo inference (default: all windows)")
     placebo_statistic: Literal["caar", "bmp"] = Field(
-        default="caar", description="statistic recomputed on pseudo-event dates")
+        default="bmp",
+        description="statistic recomputed on pseudo-event dates: bmp (mean standardised "
+                    "CAR, default: it holds its size under event-induced variance, see "
+                    "backtest.study.properties) or caar")
     placebo_min_dates: int = Field(
         default=20, ge=1,
         description="fewest distinct event-free pseudo dates per cluster for a valid placebo")
@@ -95,6 +123,17 @@ class StudySpec(BaseModel):
         description="substitution spread: first group minus second group")
     percentage: float = Field(default=90.0, ge=0, le=100,
                               description="estudy2 CAR tests keep days with 100 n_t/N > this")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_min_obs(cls, data: object) -> object:
+        """An unset (or None) minimum follows the conventions: estudy2's own rule under
+        the estudy2 preset (ESTUDY2_MIN_ESTIMATION_OBS), else 120; a given value is kept."""
+        if isinstance(data, dict) and data.get("min_estimation_obs") is None:
+            preset = data.get("conventions") == "estudy2"
+            return {**data, "min_estimation_obs": ESTUDY2_MIN_ESTIMATION_OBS if preset
+                    else DEFAULT_MIN_ESTIMATION_OBS}
+        return data
 
     @field_validator("estimation")
     @classmethod
