@@ -109,7 +109,7 @@ def test_injected_failure_during_write_leaves_cache_byte_identical(tmp_path, uni
 
     monkeypatch.setattr(cache_mod, "_write_parquet", failing)
     new = read_price_csv(_csv_dir(tmp_path, {"NVDA": [9, 9, 9, 9, 9]}) / "NVDA.csv", "NVDA")
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DataError, match="disk full; nothing stored was changed"):
         PriceCache.open(cache).write({"NVDA": new})
     assert _snapshot(cache) == before
 

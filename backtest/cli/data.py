@@ -6,6 +6,8 @@ inside the commands so ``mib --help`` stays instant.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -26,6 +28,12 @@ UniverseFileOpt = Annotated[
     typer.Option("--universe-file", metavar="FILE",
                  help="Universe YAML (default: events/universe.yaml)."),
 ]
+DecimalOpt = Annotated[str | None, typer.Option(
+    "--decimal", help="Decimal mark of the CSV files: '.' (default) or ','. Without it a "
+                      "decimal comma is refused, never read as a thousands separator.")]
+ThousandsOpt = Annotated[str | None, typer.Option(
+    "--thousands", help="Thousands separator of the CSV files: ',', '.', ' ', \"'\" or '_' "
+                        "(default: none; a separator is refused).")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date, YYYY-MM-DD.")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (inclusive), YYYY-MM-DD.")]
 Format = Literal["table", "csv"]
@@ -70,6 +78,9 @@ def fetch(
     end: EndOpt = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Download again even when "
                                                             "cached.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Give up on Yahoo after this many seconds in total (every batch, "
+                          "retry and wait), reporting it unreachable.")] = 30.0,
     universe_file: UniverseFileOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -81,15 +92,43 @@ def fetch(
         raise InputFileError("name symbols or pass --universe", field="SYMBOLS",
                              expected="e.g. 'mib data fetch NVDA AMD' or "
                                       "'mib data fetch --universe'")
+    if not timeout > 0:
+        raise InputFileError("invalid --timeout", field="--timeout", value=timeout,
+                             expected="a number of seconds > 0")
     u = _universe(universe_file)
     bar, advance = _progress_bar("fetch")
-    with bar:
+    with bar, _cache_warnings():
         panel = load_prices("yahoo", None if all_symbols else symbols, universe=u, start=start,
-                            end=end, cache_dir=cache_dir, refresh=refresh, progress=advance)
+                            end=end, cache_dir=cache_dir, refresh=refresh, progress=advance,
+                            timeout=timeout)
     typer.echo(f"cached {len(panel.symbols)} series")
     for note in panel.notes:
-        if note.startswith("[not_loaded"):
+        if note.startswith(("[not_loaded", "[non_finite", "[non_positive", "[future_date",
+                            "[level_shift")):
             typer.echo(f"warning: {note}", err=True)
+
+
+@contextlib.contextmanager
+def _cache_warnings() -> Iterator[None]:
+    """Print the cache's warnings (files moved to quarantine/) as 'mib: warning:' lines."""
+    import warnings
+
+    from backtest.market.cache import CacheQuarantined
+
+    seen: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CacheQuarantined)
+            try:
+                yield
+            finally:
+                seen = list(caught)
+    finally:
+        for w in seen:          # outside the recording context: others are shown as usual
+            if issubclass(w.category, CacheQuarantined):
+                typer.echo(f"mib: warning: {w.message}", err=True)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 @app.command("import")
@@ -120,6 +159,8 @@ def import_dir(
                              "unknown.")] = None,
     start: StartOpt = None,
     end: EndOpt = None,
+    decimal: DecimalOpt = None,
+    thousands: ThousandsOpt = None,
     universe_file: UniverseFileOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -128,7 +169,7 @@ def import_dir(
     from backtest.errors import InputFileError
     from backtest.market import load_prices
     from backtest.market.csvsource import find_symbol_file
-    from backtest.market.layouts import parse_columns_option
+    from backtest.market.layouts import number_format, parse_columns_option
 
     if adjustment not in (None, "adjusted", "unadjusted", "unknown"):
         raise InputFileError("invalid --adjustment", field="--adjustment", value=adjustment,
@@ -146,13 +187,14 @@ def import_dir(
         raise InputFileError("no <SYMBOL>.csv file for any universe symbol",
                              file=" + ".join(map(str, directories)))
     opts = {"start": start, "end": end, "columns": parse_columns_option(columns) if columns
-            else None, "adjustment": adjustment, "cache_dir": cache_dir}
+            else None, "adjustment": adjustment, "cache_dir": cache_dir,
+            "numbers": number_format(decimal, thousands)}
     if len(directories) > 1:
         _import_stitched(directories, syms, u, opts, return_tol=return_tol,
                          drift_tol=drift_tol, min_overlap=min_overlap)
         return
     bar, advance = _progress_bar("import")
-    with bar:
+    with bar, _cache_warnings():
         panel = load_prices("csv", syms, universe=u, prices_dir=directories[0],
                             write_cache=True, progress=advance, **opts)  # type: ignore[arg-type]
     typer.echo(f"imported {len(panel.symbols)} series from {directories[0]}")
@@ -169,7 +211,7 @@ def _import_stitched(directories: list[Path], syms: list[str], u: Universe,
     given = {"return_tol": return_tol, "drift_tol": drift_tol, "min_overlap": min_overlap}
     policy = StitchPolicy(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
     bar, advance = _progress_bar("import")
-    with bar:
+    with bar, _cache_warnings():
         done = load_stitched(directories, syms, universe=u, policy=policy, write_cache=True,
                              progress=advance, **opts)  # type: ignore[arg-type]
     typer.echo(f"imported {len(done.panel.symbols)} series stitched on returns from "
@@ -230,17 +272,44 @@ def status(
     origin: Annotated[bool, typer.Option("--origin", help="Add where each series came "
                                                           "from.")] = False,
 ) -> None:
-    """Show the cache manifest: one row per symbol with source and adjustment basis."""
-    from backtest.market.cache import PriceCache
+    """Show the cache manifest: one row per symbol with source and adjustment basis.
 
+    Files in the cache that the manifest does not name are reported (exit 1): they
+    are moved to quarantine/, never deleted, by the next import or fetch."""
+    from backtest.market.cache import CacheError, PriceCache
+
+    f = _fmt(fmt)
     cache = PriceCache.open(cache_dir)
-    entries = cache.entries()
+    state = cache.inspect()
+    entries = state.entries
     frame = _meta_frame(e.meta for e in entries.values())
     if origin:
         frame["origin"] = [e.meta.origin for e in entries.values()]
-    if fmt == "table":
+    if f == "table":
         typer.echo(f"cache: {cache.root} ({len(entries)} series)")
-    _echo_frame(frame, _fmt(fmt))
+    _echo_frame(frame, f)
+    if not entries and not state.unaccounted:
+        typer.echo("the cache is empty: nothing was imported or fetched into it. CSV files "
+                   "read with --prices-dir are not cached; check them with 'mib data verify "
+                   "--prices-dir DIR' or import them with 'mib data import DIR'", err=True)
+    if state.debris:
+        typer.echo(f"note: {len(state.debris)} file(s) left by an interrupted write; the next "
+                   "import or fetch removes them (the manifest never named them)", err=True)
+    if state.quarantined:
+        typer.echo(f"note: {cache.root / 'quarantine'} holds {len(state.quarantined)} file(s) "
+                   "moved aside by earlier writes (not in any manifest); delete them when "
+                   "you no longer need them", err=True)
+    if state.unaccounted:
+        names = sorted({r.removeprefix("bars/").rsplit("-", 1)[0] for r in state.unaccounted})
+        shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+        lost = ("manifest.json is missing" if not cache.manifest_path.exists() else
+                "manifest.json does not name them")
+        raise CacheError(f"{len(state.unaccounted)} price file(s) in bars/ are not accounted "
+                         f"for: {lost} ({shown})", file=cache.root,
+                         expected="a manifest naming every file; the next 'mib data import' or "
+                                  "'mib data fetch' moves them to quarantine/ (nothing is "
+                                  "deleted): import or fetch them again, or restore "
+                                  "manifest.json from a backup")
 
 
 def _fmt(fmt: str) -> Format:
@@ -265,24 +334,33 @@ def verify_cmd(
              "or vintage) is not flagged; dates whose returns differ by more than 0.002 "
              "are 'source_disagreement' rows.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or csv.")] = "table",
+    decimal: DecimalOpt = None,
+    thousands: ThousandsOpt = None,
     universe_file: UniverseFileOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """Data checks: gaps, duplicates, non-positive or non-finite prices, stale runs,
-    split-like jumps and level shifts, the file's own change column against its closes,
-    A-share limit hits, suspensions, non-session rows; with --against, disagreements
-    with another source."""
+    """Data checks: gaps, duplicates, non-positive or non-finite prices, rows dated after
+    today, stale runs, split-like jumps and level shifts, the file's own change column
+    against its closes, A-share limit hits, suspensions, non-session rows; with --against,
+    disagreements with another source.  An empty cache is an error that says how to check
+    CSV files instead."""
+    from backtest.errors import InputFileError
     from backtest.market import load_prices, verify
+    from backtest.market.layouts import number_format
 
     f = _fmt(fmt)
+    numbers = number_format(decimal, thousands)
+    if prices_dir is None and not numbers.is_default:
+        raise InputFileError("--decimal and --thousands apply to CSV files",
+                             field="--decimal" if decimal else "--thousands",
+                             expected="--prices-dir DIR as well")
     if against is not None and not against.is_dir():
-        from backtest.errors import InputFileError
-
         raise InputFileError("not a directory", file=against, field="--against",
                              expected="a directory of <SYMBOL>.csv files to compare with")
     u = _universe(universe_file)
     if prices_dir is not None:
-        panel = load_prices("csv", symbols or None, universe=u, prices_dir=prices_dir)
+        panel = load_prices("csv", symbols or None, universe=u, prices_dir=prices_dir,
+                            numbers=numbers)
     else:
         panel = load_prices("cache", symbols or None, universe=u, cache_dir=cache_dir)
     reference = None

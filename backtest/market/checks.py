@@ -9,7 +9,9 @@ check                severity  meaning
 gap                  warning   a session of the exchange without a row (non A/H stock)
 suspension           warning   an A-share/HK stock session without a row (listed span)
 duplicate_date       error     two rows with the same date
-non_positive         error     a price <= 0
+non_positive         error     a price <= 0 (or a volume < 0); dropped while loading
+future_date          error     a row dated after today anywhere on Earth; dropped while loading
+file_name_case       warning   the CSV file matched its symbol only ignoring case (amd.csv)
 missing_close        warning   a row without a close
 stale                warning   the close unchanged for ``stale_run`` rows or more
 split_like           warning   a jump matching a split ratio that persists (unadjusted split?)
@@ -34,12 +36,15 @@ zero_volume          info      a stock row with zero volume (thin trading)
 non_session          error     a row on a day that is not a session of its exchange
 ===================  ========  =================================================
 
-``non_finite`` and ``change_mismatch`` also run while a CSV file is read
-(:mod:`backtest.market.csvsource`): there a non-finite price or volume becomes an
-empty cell (a non-finite close drops the row) and the finding names the file,
-line, column and value.  ``change_mismatch`` is dated on the row whose close the
-next row's change column contradicts (e.g. a mid-session snapshot close) and
-names both rows.
+``non_finite``, ``non_positive``, ``future_date`` and ``change_mismatch`` also run
+while a CSV file is read (:mod:`backtest.market.csvsource`): there a non-finite or
+non-positive price becomes an empty cell (such a close drops the row) and the
+finding names the file, line, column and value.  ``load_prices`` screens every
+series the same way whatever its source (CSV, cache, Yahoo; see
+:func:`backtest.market.load.screen_series`) and adds ``level_shift`` findings, so
+none of these values reaches a panel silently.  ``change_mismatch`` is dated on
+the row whose close the next row's change column contradicts (e.g. a
+mid-session snapshot close) and names both rows.
 """
 
 from __future__ import annotations
@@ -316,12 +321,17 @@ def _jump_checks(sym: str, c: np.ndarray, cidx: pd.DatetimeIndex,
                 f"{'1:' + format(1 / k, 'g') if k < 1 else format(k, 'g') + ':1'})"
                 + ("; reverses next row" if r else "; persists: unadjusted split?"))
         out.append(Issue(sym, f"{cidx[p]:%Y-%m-%d}", check, sev, what))
+    return out + level_shift_issues(sym, c, cidx, policy)
+
+
+def level_shift_issues(sym: str, c: np.ndarray, cidx: pd.DatetimeIndex,
+                       policy: CheckPolicy) -> list[Issue]:
+    """``level_shift`` findings on the usable closes ``c`` dated ``cidx`` (also run at load)."""
     f = policy.level_shift_factor
     ls = level_shifts(c, f, policy.split_ratios, policy.split_tolerance)
-    out += _dated(sym, cidx, ls, "level_shift", "error",
+    return _dated(sym, cidx, ls, "level_shift", "error",
                   [f"close {c[p - 1]:g} -> {c[p]:g} (x{c[p] / c[p - 1]:.4g}): a jump of {f:g}x "
                    "or more that is no split ratio (units, scale or a wrong row?)" for p in ls])
-    return out
 
 
 def _limit_checks(sym: str, c: np.ndarray, cidx: pd.DatetimeIndex, sec: Security,

@@ -4,6 +4,14 @@ Every series is put on its own exchange's sessions: rows dated before the
 calendar's coverage or on a non-session are handled by an explicit
 :data:`NonSessionPolicy` and always recorded as findings (panel notes that
 ``verify`` turns back into rows of its table).
+
+Whatever the source (CSV, cache, Yahoo), every series is screened before it
+enters a panel (:func:`screen_series`): a non-finite or non-positive close and
+a row dated after today are dropped, a non-finite or non-positive open, high,
+low or volume becomes empty, each with an error-severity finding; and jumps of
+10x or more that are no split ratio are ``level_shift`` findings.  So such
+values never reach a study silently: the findings are in ``panel.notes``, in
+``mib data verify`` and in a run's findings table.
 """
 
 from __future__ import annotations
@@ -15,16 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from backtest.errors import DataError, InputFileError
-from backtest.market.cache import PriceCache
+from backtest.market.cache import CacheError, PriceCache
+from backtest.market.checks import CheckPolicy, absurd_values, level_shift_issues
 from backtest.market.csvsource import (
     CsvDirectorySource,
     clip_dates,
     find_symbol_file,
+    latest_plausible_date,
+    name_case_issue,
     read_price_csv,
     symbol_file_names,
 )
-from backtest.market.panel import Adjustment, PricePanel, frame_hash
+from backtest.market.layouts import NumberFormat
+from backtest.market.panel import Adjustment, PricePanel
 from backtest.market.types import (
     FetchResult,
     Issue,
@@ -33,6 +47,7 @@ from backtest.market.types import (
     Progress,
     RawSeries,
     UnknownSymbolError,
+    bars_hash,
 )
 
 if TYPE_CHECKING:
@@ -84,8 +99,82 @@ def align_to_sessions(raw: RawSeries, calendar: str, *,
         raise DataError(f"no rows on {calendar} sessions", field=raw.meta.symbol,
                         file=_file_of(raw))
     meta = dataclasses.replace(raw.meta, rows=len(b), first=f"{b.index[0]:%Y-%m-%d}",
-                               last=f"{b.index[-1]:%Y-%m-%d}", content_hash=frame_hash(b))
+                               last=f"{b.index[-1]:%Y-%m-%d}", content_hash=bars_hash(b))
     return RawSeries(bars=b, meta=meta, issues=tuple(issues))
+
+
+_SCREENED = ("open", "high", "low", "close", "volume")
+
+
+def screen_series(raw: RawSeries, policy: CheckPolicy | None = None) -> RawSeries:
+    """Drop or blank what can be no price, whatever the source, recording each as an error.
+
+    ``non_finite`` (inf, or a magnitude above ``policy.max_price``/``max_volume``)
+    and ``non_positive`` (a price <= 0, a volume < 0): the cell becomes empty and
+    such a close drops its row; ``future_date``: a row dated after today anywhere
+    on Earth is dropped.  The CSV reader already did this naming file and line;
+    here it catches the cache and Yahoo.  A series left without rows is an error.
+    """
+    import pandas as pd
+
+    pol = policy or CheckPolicy()
+    b = raw.bars
+    cols = [c for c in _SCREENED if c in b]
+    bounds = np.array([pol.max_volume if c == "volume" else pol.max_price for c in cols])
+    absurd = np.zeros((len(b), len(cols)), dtype=bool)
+    nonpos = np.zeros_like(absurd)
+    for j, c in enumerate(cols):
+        v = b[c].to_numpy(dtype="float64")
+        r, _ = absurd_values(v[:, None], bounds[j:j + 1])
+        absurd[r, j] = True
+        with np.errstate(invalid="ignore"):
+            nonpos[:, j] = ~absurd[:, j] & ((v < 0) if c == "volume" else (v <= 0))
+    limit = latest_plausible_date()
+    future = b.index.values.astype("datetime64[D]") > limit
+    flagged = np.flatnonzero(future | (absurd | nonpos).any(axis=1))
+    if not len(flagged):
+        return raw
+    sym = raw.meta.symbol
+    is_close = np.array([c == "close" for c in cols])
+    keep = ~future & ~((absurd | nonpos) & is_close).any(axis=1)
+    issues = list(raw.issues)
+    vals = b[cols].to_numpy(dtype="float64", copy=True)
+    for i in flagged:
+        day = f"{b.index[i]:%Y-%m-%d}"
+        if future[i]:
+            issues.append(Issue(sym, day, "future_date", "error",
+                                f"dated after today ({limit} anywhere on Earth); row dropped"))
+            continue
+        tail = "treated as empty" if keep[i] else "row dropped"
+        for check, mask in (("non_finite", absurd[i]), ("non_positive", nonpos[i])):
+            js = np.flatnonzero(mask)
+            if not len(js):
+                continue
+            what = ", ".join(f"{cols[j]} {vals[i, j]:g}" for j in js)
+            if check == "non_finite":
+                want = "a finite number of magnitude <= " + ", ".join(
+                    sorted({f"{bounds[j]:g}" for j in js}))
+            else:
+                want = " and ".join(sorted({"a price > 0" if cols[j] != "volume"
+                                            else "a volume >= 0" for j in js}))
+            issues.append(Issue(sym, day, check, "error", f"{what}: expected {want}; {tail}"))
+            vals[i, js] = np.nan
+    out = b.loc[keep].copy()
+    out[cols] = pd.DataFrame(vals[keep], index=out.index, columns=cols)
+    if out.empty:
+        raise DataError("no usable rows: every row was dropped as no price "
+                        f"({issues[-1].check}: {issues[-1].detail})", field=sym,
+                        file=_file_of(raw), expected="finite, positive prices dated up to today")
+    meta = dataclasses.replace(raw.meta, rows=len(out), first=f"{out.index[0]:%Y-%m-%d}",
+                               last=f"{out.index[-1]:%Y-%m-%d}", content_hash=bars_hash(out))
+    return RawSeries(bars=out, meta=meta, issues=tuple(issues))
+
+
+def _level_shift_notes(raw: RawSeries, policy: CheckPolicy) -> list[str]:
+    close = raw.bars["close"].to_numpy(dtype="float64")
+    ok = np.isfinite(close) & (close > 0) & (close <= policy.max_price)
+    return [i.as_note() for i in level_shift_issues(raw.meta.symbol, close[ok],
+                                                    raw.bars.index[ok], policy)]
 
 
 def _file_of(raw: RawSeries) -> str | None:
@@ -103,14 +192,18 @@ def _check_symbols(symbols: Sequence[str], universe: Universe) -> None:
 
 def build_panel(series: Mapping[str, RawSeries], universe: Universe, *,
                 policy: NonSessionPolicy = "drop", notes: Sequence[str] = (),
-                synthetic: bool = False) -> tuple[PricePanel, dict[str, RawSeries]]:
-    """Align every series to its exchange's sessions and assemble the panel."""
-    aligned = {s: align_to_sessions(r, universe[s].calendar, policy=policy)
+                synthetic: bool = False, checks: CheckPolicy | None = None,
+                ) -> tuple[PricePanel, dict[str, RawSeries]]:
+    """Screen every series (:func:`screen_series`), align it to its exchange's sessions
+    and assemble the panel; ``level_shift`` findings are added to the notes."""
+    pol = checks or CheckPolicy()
+    aligned = {s: align_to_sessions(screen_series(r, pol), universe[s].calendar, policy=policy)
                for s, r in series.items()}
     all_notes = list(notes) + [i.as_note() for r in aligned.values() for i in r.issues]
+    all_notes += [n for r in aligned.values() for n in _level_shift_notes(r, pol)]
     panel = PricePanel(bars={s: r.bars for s, r in aligned.items()},
                        meta={s: r.meta for s, r in aligned.items()},
-                       synthetic=synthetic, notes=tuple(all_notes))
+                       synthetic=synthetic, notes=tuple(dict.fromkeys(all_notes)))
     return panel, aligned
 
 
@@ -132,6 +225,8 @@ def load_prices(
     write_cache: bool | None = None,
     yahoo: PriceSource | None = None,
     stitch: StitchPolicy | None = None,
+    numbers: NumberFormat | None = None,
+    timeout: float | None = None,
 ) -> PricePanel:
     """Daily bars for ``symbols`` (default: the whole universe) from ``source``.
 
@@ -140,8 +235,12 @@ def load_prices(
     ``stitch`` (default :class:`~backtest.market.stitch.StitchPolicy`), a refused
     join keeping the earlier series with a ``stitch_refused`` finding;
     ``yahoo`` serves cached Yahoo series unless ``refresh`` and fetches the rest;
-    ``cache`` works offline from the cache.  ``write_cache`` (default: True for
-    yahoo, False for csv) stores what was read.  Each series keeps its own
+    ``cache`` works offline from the cache (an empty cache is an error that says
+    how to check CSV files instead).  ``write_cache`` (default: True for
+    yahoo, False for csv) stores what was read.  ``numbers`` names the CSV files'
+    decimal mark and thousands separator (default: '.' and none; others are
+    refused).  ``timeout`` is the total deadline of a Yahoo fetch in seconds
+    (default 30).  Each series keeps its own
     exchange's sessions; findings made while loading are in ``panel.notes``.
     A symbol without prices is a ``not_loaded`` finding (``missing='note'``) or
     an error (``missing='raise'``); no prices at all is always an error.
@@ -155,12 +254,14 @@ def load_prices(
         dirs = price_dirs(prices_dir)
         if len(dirs) > 1:
             got = fetch_stitched(dirs, syms, columns=columns, adjustment=adjustment,
-                                 policy=stitch, progress=progress).fetch_result()
+                                 policy=stitch, progress=progress,
+                                 numbers=numbers).fetch_result()
         else:
-            got = CsvDirectorySource(dirs[0], columns=columns, adjustment=adjustment
-                                     ).fetch(syms, progress=progress)
+            got = CsvDirectorySource(dirs[0], columns=columns, adjustment=adjustment,
+                                     numbers=numbers).fetch(syms, progress=progress)
     elif source == "yahoo":
-        got = _yahoo(syms, cache, yahoo=yahoo or _default_yahoo(universe), refresh=refresh,
+        got = _yahoo(syms, cache, yahoo=yahoo or _default_yahoo(universe, timeout),
+                     refresh=refresh,
                      start=start, end=end, progress=progress, write=write_cache is not False)
     else:
         raise InputFileError("unknown price source", field="source", value=source,
@@ -206,7 +307,8 @@ def _where(prices_dir: PricesDirs | None) -> str | None:
 def fetch_stitched(dirs: Sequence[str | Path], symbols: Sequence[str], *,
                    columns: Mapping[str, str] | None = None,
                    adjustment: Adjustment | None = None, policy: StitchPolicy | None = None,
-                   progress: Progress | None = None) -> StitchReport:
+                   progress: Progress | None = None,
+                   numbers: NumberFormat | None = None) -> StitchReport:
     """Read each symbol's file from every directory that has one and stitch them in order.
 
     A symbol with no file in any directory is a failure; the files are read in
@@ -223,14 +325,19 @@ def fetch_stitched(dirs: Sequence[str | Path], symbols: Sequence[str], *,
     for i, sym in enumerate(symbols, 1):
         files = [f for d in paths if (f := find_symbol_file(d, sym)) is not None]
         if files:
-            candidates[sym] = [StitchSource(str(f), read_price_csv(
-                f, sym, columns=columns, adjustment=adjustment)) for f in files]
+            candidates[sym] = [StitchSource(str(f), _with_name_case(f, sym, read_price_csv(
+                f, sym, columns=columns, adjustment=adjustment, numbers=numbers)))
+                for f in files]
         else:
             failures[sym] = (f"no file {' or '.join(symbol_file_names(sym))} in any of "
                              f"{', '.join(map(str, paths))}")
         if progress is not None:
             progress(i, len(symbols), sym)
     return stitch_many(candidates, policy, failures)
+
+
+def _with_name_case(path: Path, symbol: str, raw: RawSeries) -> RawSeries:
+    return dataclasses.replace(raw, issues=(*name_case_issue(path, symbol), *raw.issues))
 
 
 @dataclass(frozen=True)
@@ -248,12 +355,13 @@ def load_stitched(dirs: Sequence[str | Path], symbols: Sequence[str] | None = No
                   adjustment: Adjustment | None = None, cache_dir: str | Path | None = None,
                   write_cache: bool = False, progress: Progress | None = None,
                   non_sessions: NonSessionPolicy = "drop",
-                  missing: MissingPolicy = "note") -> StitchedLoad:
+                  missing: MissingPolicy = "note",
+                  numbers: NumberFormat | None = None) -> StitchedLoad:
     """Like ``load_prices('csv', prices_dir=dirs)``, also returning the stitch report."""
     syms = list(symbols) if symbols is not None else list(universe.symbols)
     _check_symbols(syms, universe)
     report = fetch_stitched(dirs, syms, columns=columns, adjustment=adjustment, policy=policy,
-                            progress=progress)
+                            progress=progress, numbers=numbers)
     panel = _assemble(report.fetch_result(), universe, start=start, end=end,
                       non_sessions=non_sessions, missing=missing, where=_where(list(dirs)),
                       cache=PriceCache.open(cache_dir) if write_cache else None)
@@ -275,6 +383,12 @@ def _clip_all(got: FetchResult, start: str | None,
 
 def _from_cache(cache: PriceCache, syms: list[str] | None, universe: Universe) -> FetchResult:
     entries = cache.entries()
+    if not entries and syms is None:
+        raise CacheError("the price cache is empty: nothing was imported or fetched into it "
+                         "(CSV files read with --prices-dir are not cached)", file=cache.root,
+                         expected="'mib data import DIR' or 'mib data fetch' first; to check "
+                                  "CSV files without importing them, 'mib data verify "
+                                  "--prices-dir DIR'")
     wanted = syms if syms is not None else [s for s in entries if s in universe]
     have = [s for s in wanted if s in entries]
     why = (f"not in the price cache {cache.root}; run 'mib data fetch' or "
@@ -294,14 +408,16 @@ def _covers(first: str, last: str, start: str | None, end: str | None,
     return ok_start and ok_end
 
 
-def _default_yahoo(universe: Universe) -> PriceSource:
+def _default_yahoo(universe: Universe, timeout: float | None = None) -> PriceSource:
     from backtest.market.calendars import get_calendar
     from backtest.market.yahoo import YahooSource
 
     def tz_of(symbol: str) -> str | None:
         return str(get_calendar(universe[symbol].calendar).tz) if symbol in universe else None
 
-    return YahooSource(tz_of=tz_of)
+    if timeout is None:
+        return YahooSource(tz_of=tz_of)
+    return YahooSource(tz_of=tz_of, timeout=timeout)
 
 
 def _yahoo(syms: list[str], cache: PriceCache, *, yahoo: PriceSource, refresh: bool,
@@ -314,6 +430,8 @@ def _yahoo(syms: list[str], cache: PriceCache, *, yahoo: PriceSource, refresh: b
     todo = [s for s in syms if s not in have]
     fetched = src.fetch(todo, start=start, end=end, progress=progress) if todo else \
         FetchResult(series={})
+    fetched = FetchResult(series={s: screen_series(r) for s, r in fetched.series.items()},
+                          failures=fetched.failures)
     if write and fetched.series:
         cache.write(fetched.series)
     series = {**cache.load(have), **fetched.series}

@@ -11,6 +11,7 @@ from backtest.errors import DataError
 from backtest.market.panel import SeriesMeta, SourceKind
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 Severity = Literal["info", "warning", "error"]
@@ -79,19 +80,59 @@ class PriceSource(Protocol):
               end: str | None = None, progress: Progress | None = None) -> FetchResult: ...
 
 
+def adjusted_close_in_place(columns: dict[str, np.ndarray]) -> None:
+    """Kernel of :func:`use_adjusted_close` on named float arrays, in place.
+
+    ``open``/``high``/``low`` are multiplied by adj_close/close and ``adj_close``
+    replaces ``close`` (keeping close's position; appended when there is none).
+    """
+    if "adj_close" not in columns:
+        return
+    import numpy as np
+
+    adj = columns.pop("adj_close")
+    if "close" in columns:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = adj / columns["close"]
+        for col in ("open", "high", "low"):
+            if col in columns:
+                columns[col] *= factor
+    columns["close"] = adj
+
+
 def use_adjusted_close(frame: pd.DataFrame) -> pd.DataFrame:
     """Make ``adj_close`` the close and scale open/high/low by adj_close/close.
 
     Yahoo-style files carry split-adjusted OHLC and a split- and dividend-adjusted
     ``Adj Close``; scaling keeps the bar consistent with the adjusted close.
     """
+    import pandas as pd
+
     if "adj_close" not in frame:
         return frame
-    out = frame.copy()
-    if "close" in out:
-        factor = out["adj_close"] / out["close"]
-        for col in ("open", "high", "low"):
-            if col in out:
-                out[col] = out[col] * factor
-    out["close"] = out.pop("adj_close")
-    return out
+    cols = {str(c): frame[c].to_numpy(dtype="float64", copy=True) for c in frame.columns}
+    adjusted_close_in_place(cols)
+    return pd.DataFrame(cols, index=frame.index)
+
+
+def bars_hash(frame: pd.DataFrame, *, block_rows: int = 1 << 16) -> str:
+    """The digest of :func:`backtest.market.panel.frame_hash`, computed in row blocks.
+
+    Same bytes in the same order (column names, dates joined by commas, the
+    float64 values row by row), so the digests are equal; a large frame is
+    never copied whole (``frame_hash`` makes two full copies and one string per date).
+    """
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    h.update(",".join(map(str, frame.columns)).encode())
+    days = frame.index.values.astype("datetime64[D]")
+    for i in range(0, len(days), block_rows):
+        text = ",".join(np.datetime_as_string(days[i:i + block_rows], unit="D").tolist())
+        h.update(("," if i else "").encode() + text.encode())
+    for i in range(0, len(frame), block_rows):
+        block = frame.iloc[i:i + block_rows].to_numpy(dtype="float64", na_value=np.nan)
+        h.update(np.ascontiguousarray(block).tobytes())
+    return h.hexdigest()

@@ -6,14 +6,23 @@ is an all-NaN column block.  yfinance logs failures instead of raising, so the
 adapter listens to the ``yfinance`` logger to say why a symbol failed.  When no
 symbol at all could be fetched, Yahoo is treated as unreachable and
 :class:`DataSourceUnavailable` is raised: never a silent fallback.
+
+A fetch has one total deadline (``timeout``, 30 s by default; ``mib data fetch
+--timeout``) covering every batch, retry and backoff.  yfinance makes several
+requests per download, each with its own timeouts and retries, so each
+download runs in a daemon thread that is abandoned when the deadline passes:
+a network that accepts connections and never answers is reported as
+unreachable after ``timeout`` seconds, not after minutes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -98,15 +107,22 @@ def _no_tz(symbol: str) -> str | None:
 
 @dataclass(frozen=True)
 class YahooSource:
-    """Daily bars from Yahoo; ``auto_adjust`` is explicit and recorded in every series."""
+    """Daily bars from Yahoo; ``auto_adjust`` is explicit and recorded in every series.
+
+    ``timeout`` is the total deadline of one :meth:`fetch` in seconds; ``proxy``
+    an ``http://host:port`` proxy for every request (None: yfinance's default
+    session, which honours ``https_proxy``).
+    """
 
     auto_adjust: bool = True
     batch_size: int = 20
     retries: int = 3
     backoff: float = 2.0                      # seconds, doubled after each failed attempt
-    timeout: float = 30.0
+    timeout: float = 30.0                     # seconds for the whole fetch
     tz_of: Callable[[str], str | None] = _no_tz
     sleep: Callable[[float], None] | None = None   # default: time.sleep
+    clock: Callable[[], float] | None = None       # default: time.monotonic
+    proxy: str | None = None
     kind: SourceKind = field(default="yahoo", init=False)
 
     def fetch(self, symbols: Sequence[str], *, start: str | None = None,
@@ -114,9 +130,14 @@ class YahooSource:
         series: dict[str, RawSeries] = {}
         failures: dict[str, str] = {}
         done = 0
+        clock = self.clock or time.monotonic
+        deadline = clock() + self.timeout
         for i in range(0, len(symbols), self.batch_size):
             batch = list(symbols[i:i + self.batch_size])
-            got, failed = self._batch(batch, start, end)
+            if clock() >= deadline:
+                failures |= dict.fromkeys(symbols[i:], self._late())
+                break
+            got, failed = self._batch(batch, start, end, deadline)
             series |= got
             failures |= failed
             if not series and failed and all(_unreachable(r) for r in failed.values()):
@@ -129,20 +150,31 @@ class YahooSource:
                     progress(done, len(symbols), s)
         if symbols and not series:
             first = next(iter(failures.values()), "no data")
+            what = ("Yahoo Finance is unreachable" if failures and all(
+                _unreachable(r) for r in failures.values()) else
+                f"Yahoo Finance returned no data for any of {len(symbols)} symbols")
             raise DataSourceUnavailable(
-                f"Yahoo Finance returned no data for any of {len(symbols)} symbols "
-                f"(first error: {first}); check the network, or run offline with --demo "
+                f"{what} (first error: {first}); check the network, or run offline with --demo "
                 "(synthetic prices) or --prices-dir DIR (your own CSV files)")
         return FetchResult(series=series, failures=failures)
 
-    def _batch(self, batch: list[str], start: str | None,
-               end: str | None) -> tuple[dict[str, RawSeries], dict[str, str]]:
+    def _late(self) -> str:
+        return (f"not fetched: no answer within the {self.timeout:g} s deadline of the fetch "
+                "(timed out; --timeout)")
+
+    def _batch(self, batch: list[str], start: str | None, end: str | None,
+               deadline: float) -> tuple[dict[str, RawSeries], dict[str, str]]:
         got: dict[str, RawSeries] = {}
         reasons: dict[str, str] = {}
         todo = list(batch)
         delay = self.backoff
+        clock = self.clock or time.monotonic
         for attempt in range(1, self.retries + 1):
-            frame, why = self._download(todo, start, end)
+            left = deadline - clock()
+            if left <= 0:
+                reasons |= dict.fromkeys(todo, self._late())
+                break
+            frame, why = self._download(todo, start, end, left)
             parts = split_download(frame, todo) if frame is not None else {}
             for sym in list(todo):
                 bars = (to_bars(parts[sym], self.tz_of(sym), auto_adjust=self.auto_adjust)
@@ -154,32 +186,49 @@ class YahooSource:
                     reasons[sym] = _reason_for(sym, why)
             if not todo or (not got and all(_unreachable(reasons[s]) for s in todo)):
                 break
-            if attempt < self.retries:
-                (self.sleep or time.sleep)(delay)
+            pause = min(delay, deadline - clock())
+            if attempt < self.retries and pause > 0:
+                (self.sleep or time.sleep)(pause)
                 delay *= 2
         return got, {s: reasons[s] for s in todo}
 
-    def _download(self, symbols: list[str], start: str | None,
-                  end: str | None) -> tuple[pd.DataFrame | None, list[str]]:
+    def _download(self, symbols: list[str], start: str | None, end: str | None,
+                  budget: float) -> tuple[pd.DataFrame | None, list[str]]:
+        """One ``yf.download`` in a daemon thread, abandoned after ``budget`` seconds."""
         import yfinance as yf
+
+        session = _new_session(self.proxy)
+        kw = {} if session is None else {"session": session}
+        done: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                done["frame"] = yf.download(
+                    symbols, start=start, end=_exclusive_end(end), interval="1d",
+                    auto_adjust=self.auto_adjust, actions=False, group_by="column",
+                    multi_level_index=True, progress=False, threads=True, ignore_tz=True,
+                    timeout=max(budget, 0.1), **kw)
+            except Exception as exc:  # network stacks raise many types; keep the message
+                done["error"] = f"{type(exc).__name__}: {exc}"
 
         handler = _Collect()
         logger = logging.getLogger("yfinance")
         logger.addHandler(handler)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _daemon_download_threads():
                 # yfinance's own pandas deprecation warnings are not the user's to act on.
                 warnings.filterwarnings("ignore", module=r"yfinance(\..*)?$")
-                frame = yf.download(symbols, start=start, end=_exclusive_end(end),
-                                    interval="1d", auto_adjust=self.auto_adjust, actions=False,
-                                    group_by="column", multi_level_index=True,
-                                    progress=False, threads=True, ignore_tz=True,
-                                    timeout=self.timeout)
-            return frame, handler.messages
-        except Exception as exc:  # network stacks raise many types; keep the message
-            return None, [*handler.messages, f"{type(exc).__name__}: {exc}"]
+                worker = threading.Thread(target=work, name="mib-yahoo-download", daemon=True)
+                worker.start()
+                worker.join(budget)
         finally:
             logger.removeHandler(handler)
+        if worker.is_alive():
+            return None, [*handler.messages, f"no answer from Yahoo Finance within "
+                          f"{budget:.3g} s: the connection stalled (timed out; --timeout)"]
+        if "error" in done:
+            return None, [*handler.messages, str(done["error"])]
+        return done.get("frame"), handler.messages  # type: ignore[return-value]
 
     def _series(self, sym: str, bars: pd.DataFrame) -> RawSeries:
         import yfinance as yf
@@ -197,8 +246,39 @@ class YahooSource:
 UNREACHABLE_MARKERS = (
     "could not resolve host", "name or service not known", "temporary failure in name "
     "resolution", "network is unreachable", "connection refused", "failed to establish a new "
-    "connection", "nodename nor servname",
+    "connection", "nodename nor servname", "timed out", "no answer",
 )
+
+
+def _new_session(proxy: str | None) -> object | None:
+    """An HTTP session for yfinance through ``proxy``; None keeps yfinance's default."""
+    if proxy is None:
+        return None
+    from curl_cffi import requests
+
+    session = requests.Session(impersonate="chrome")
+    session.proxies = {"http": proxy, "https": proxy}
+    return session
+
+
+@contextlib.contextmanager
+def _daemon_download_threads() -> Iterator[None]:
+    """yfinance's download threads (``multitasking``) as daemons while a download starts.
+
+    A download abandoned at the deadline must not keep the process alive
+    until its own socket timeouts expire.
+    """
+    try:
+        import multitasking
+    except ImportError:  # pragma: no cover - yfinance's dependency
+        yield
+        return
+    before = bool(multitasking.config.get("DAEMON", False))
+    multitasking.set_daemon(True)
+    try:
+        yield
+    finally:
+        multitasking.set_daemon(before)
 
 
 def _unreachable(reason: str) -> bool:
