@@ -94,27 +94,32 @@ def test_pseudo_dates_shared_in_cluster_and_event_free(setup):
             assert pos + SPEC.estimation[0] >= 0 and pos + hi < len(idx)
 
 
-def test_numba_twin_equals_numpy(setup):
+@pytest.mark.parametrize("conventions", ["textbook", "estudy2"])
+def test_numba_twin_equals_numpy(setup, conventions):
     f, _, _, st = setup
+    spec = SPEC.model_copy(update={"conventions": conventions})
     subs = [s[3] for s in f.subsets]
     member = membership(len(st.base), subs)
     cal = draw_dates(st, 40, np.random.default_rng(1))
-    a = accumulate_numpy(st, cal, member, len(subs), SPEC, SPEC.windows)
-    b = accumulate_numba(st, cal, member, len(subs), SPEC, SPEC.windows)
+    a = accumulate_numpy(st, cal, member, len(subs), spec, SPEC.windows)
+    b = accumulate_numba(st, cal, member, len(subs), spec, SPEC.windows)
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     assert (a[..., 0] > 0).all()
 
 
-def test_draw_statistic_equals_direct_study():
+@pytest.mark.parametrize("conventions", ["textbook", "estudy2"])
+def test_draw_statistic_equals_direct_study(conventions):
     """A draw's CAAR and BMP t equal run_study at the same pseudo date, on returns whose
-    real event window is blanked (the placebo masks it out of estimation windows)."""
+    real event window is blanked (the placebo masks it out of estimation windows), under
+    each conventions preset (estudy2: R's var of the residuals, no forecast-error term)."""
+    spec = SPEC.model_copy(update={"conventions": conventions})
     inst, rets, m = synth(n_events=1)
-    f = fit_instances(build_design(inst, rets, m, SPEC), SPEC)
-    st = placebo_setup(f, rets, m, SPEC)
+    f = fit_instances(build_design(inst, rets, m, spec), spec)
+    st = placebo_setup(f, rets, m, spec)
     subs = [s[3] for s in f.subsets]
     member = membership(len(st.base), subs)
     cal = draw_dates(st, 3, np.random.default_rng(2))
-    acc = accumulate_numpy(st, cal, member, len(subs), SPEC, SPEC.windows)
+    acc = accumulate_numpy(st, cal, member, len(subs), spec, SPEC.windows)
     pos0 = rets["S00"].index.get_loc(inst["day0"].iloc[0])
     lo, hi = SPEC.event_span
     blank = {s: r.where((np.arange(len(r)) < pos0 + lo) | (np.arange(len(r)) > pos0 + hi))
@@ -122,9 +127,11 @@ def test_draw_statistic_equals_direct_study():
     for b in range(3):
         day = pd.Timestamp(st.calendar[cal[b, 0]].astype("datetime64[D]"))
         res = run_study(inst.assign(day0=day), blank, m,
-                        SPEC.model_copy(update={"placebo_draws": 0, "tests": ("bmp_t",)}))
+                        spec.model_copy(update={"placebo_draws": 0, "tests": ("bmp_t",)}))
         caar = res.caar.set_index("window")["caar"]
-        bmp = res.tests.set_index("window")["statistic"]
+        t = res.tests   # (the estudy2 preset adds its own statistics under level estudy2)
+        bmp = t[(t["test"] == "bmp_t") & (t["level"] == "event")].set_index("window")[
+            "statistic"]
         for w, label in enumerate(("[-1,+1]", "[0,+3]")):
             assert group_statistic(acc, "caar")[b, 0, w] == pytest.approx(caar[label],
                                                                         rel=1e-9)

@@ -304,14 +304,32 @@ def fit_from_sums(A: FloatArray, p: int, intercept: bool, k: int) -> SumsFit:
     return SumsFit(alpha, b, xbar, s_inv, sigma2, n)
 
 
-def car_from_sums(W: FloatArray, fit: SumsFit, p: int, intercept: bool
-                  ) -> tuple[FloatArray, FloatArray]:
+def estudy2_sums_fit(fit: SumsFit, A: FloatArray, p: int, k: int) -> SumsFit:
+    """The fit with estudy2's residual variance: the sample variance of the estimation
+    residuals (R's var: around their mean, n - 1 degrees of freedom)."""
+    import dataclasses
+
+    n, sy = A[..., 0], A[..., 1]
+    sx = A[..., 3:3 + p]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rsum = sy - n * fit.alpha - np.einsum("...i,...i->...", sx, fit.b)
+        ssr = fit.sigma2 * (n - k)
+        sigma2 = np.maximum(ssr - rsum * rsum / n, 0.0) / (n - 1)
+    return dataclasses.replace(fit, sigma2=sigma2)
+
+
+def car_from_sums(W: FloatArray, fit: SumsFit, p: int, intercept: bool, *,
+                  forecast_error: bool = True) -> tuple[FloatArray, FloatArray]:
     """CAR and its CLM variance sigma^2 (d + d^2/n + u' S^-1 u), u = sum x - d xbar,
-    from the feature sums ``W`` (.., F) of an event window (NaN where no day is present)."""
+    from the feature sums ``W`` (.., F) of an event window (NaN where no day is present).
+    ``forecast_error=False`` (estudy2 conventions): sigma^2 d."""
     d, sy = W[..., 0], W[..., 1]
     sx = W[..., 3:3 + p]
     with np.errstate(invalid="ignore", divide="ignore"):
         car = sy - d * fit.alpha - np.einsum("...i,...i->...", sx, fit.b)
+        if not forecast_error:
+            ok = d > 0
+            return np.where(ok, car, np.nan), np.where(ok, fit.sigma2 * d, np.nan)
         factor = d + (d * d / fit.n if intercept else 0.0)
         if p:
             u = sx - d[..., None] * fit.xbar

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.study.arrays import FloatArray, IntArray, TestResult, WindowCAR
-from backtest.study.kernels import car_from_sums, fit_from_sums, prefix_features
+from backtest.study.kernels import car_from_sums, estudy2_sums_fit, fit_from_sums, prefix_features
 
 if TYPE_CHECKING:
     from backtest.study.design import Regressors
@@ -228,6 +228,7 @@ def accumulate_numpy(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_su
     B, n = cal.shape[0], len(st.base)
     acc = np.zeros((B, n_sub, len(windows), 4))
     step = max(1, CHUNK_ELEMENTS // max(n, 1))
+    e2 = spec.conventions == "estudy2"   # the same variances as the real statistic
     e0, e1 = spec.estimation
     last = st.P.shape[0] - 1
     for s0 in range(0, B, step):
@@ -237,12 +238,15 @@ def accumulate_numpy(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_su
         def rows(off: int, t: np.ndarray = t) -> np.ndarray:
             return np.clip(st.base + (t + off) * st.stride, 0, last)
 
-        fit = fit_from_sums(st.P[rows(e1 + 1)] - st.P[rows(e0)], st.p, st.intercept, st.k)
+        A = st.P[rows(e1 + 1)] - st.P[rows(e0)]
+        fit = fit_from_sums(A, st.p, st.intercept, st.k)
+        if e2:
+            fit = estudy2_sums_fit(fit, A, st.p, st.k)
         valid = (c >= 0) & (fit.n >= spec.min_estimation_obs) & (fit.sigma2 > 0)
         bidx = np.arange(c.shape[0])[:, None] * n_sub
         for w, (a, b) in enumerate(windows):
             car, var = car_from_sums(st.P[rows(b + 1)] - st.P[rows(a)], fit, st.p,
-                                     st.intercept)
+                                     st.intercept, forecast_error=not e2)
             with np.errstate(invalid="ignore", divide="ignore"):
                 scar = car / np.sqrt(var)
             ok = valid & np.isfinite(scar)
@@ -261,9 +265,11 @@ prange = range  # replaced by numba.prange when the loop is compiled
 
 
 def _accumulate_loop(P, base, stride, grp, pos_table, cal, clus, member, e0, e1,
-                     wa, wb, p, intercept, k, min_obs, acc):
+                     wa, wb, p, intercept, k, min_obs, e2, acc):
     """Loop of :func:`accumulate_numba` (p <= 1); plain Python until compiled, when
-    ``prange`` is numba's parallel range."""
+    ``prange`` is numba's parallel range.  ``e2``: estudy2 conventions (residual
+    variance with n - 1 degrees of freedom around the residual mean, no
+    forecast-error factor), as :func:`backtest.study.kernels.estudy2_sums_fit`."""
     B, n, N = cal.shape[0], base.shape[0], P.shape[0]
     for b in prange(B):
         for i in range(n):
@@ -295,6 +301,11 @@ def _accumulate_loop(P, base, stride, grp, pos_table, cal, clus, member, e0, e1,
                 tss -= beta * scy
             alpha = ybar - xbar * beta
             sigma2 = max(tss, 0.0) / (nn - k)
+            if e2:
+                rsum = sy - nn * alpha
+                if p == 1:
+                    rsum -= beta * (P[r1, 3] - P[r0, 3])
+                sigma2 = max(max(tss, 0.0) - rsum * rsum / nn, 0.0) / (nn - 1)
             if not sigma2 > 0:
                 continue
             for w in range(wa.shape[0]):
@@ -304,12 +315,13 @@ def _accumulate_loop(P, base, stride, grp, pos_table, cal, clus, member, e0, e1,
                 if d <= 0:
                     continue
                 car = P[q1, 1] - P[q0, 1] - d * alpha
-                fac = d + (d * d / nn if intercept else 0.0)
+                fac = d + (d * d / nn if intercept and not e2 else 0.0)
                 if p == 1:
                     swx = P[q1, 3] - P[q0, 3]
                     car -= swx * beta
-                    u = swx - d * xbar
-                    fac += u * u * sinv
+                    if not e2:
+                        u = swx - d * xbar
+                        fac += u * u * sinv
                 var = sigma2 * fac
                 if not var > 0:
                     continue
@@ -340,7 +352,8 @@ def accumulate_numba(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_su
     wb = np.array([b for _, b in windows], dtype=np.int64)
     _JIT["loop"](st.P, st.base, st.stride, st.grp, st.pos_table, cal, st.clus,  # type: ignore[operator]
                  member, spec.estimation[0], spec.estimation[1], wa, wb, st.p,
-                 st.intercept, st.k, spec.min_estimation_obs, acc)
+                 st.intercept, st.k, spec.min_estimation_obs,
+                 spec.conventions == "estudy2", acc)
     return acc
 
 
