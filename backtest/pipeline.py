@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backtest import __version__
+from backtest.errors import SpecError
 from backtest.synth import Plant
 
 if TYPE_CHECKING:
@@ -37,6 +38,47 @@ DEMO_PLANTS: tuple[Plant, ...] = (
     Plant(match="easing", group="us_incumbent", day0=0.02),
 )
 DEFAULT_WINDOWS: tuple[tuple[int, int], ...] = ((0, 0), (-1, 1), (0, 1), (0, 5), (-5, 10))
+# Free space a run folder needs before the run starts (the demo's is ~15 MB with its PDF).
+RUN_FOLDER_BYTES = 64_000_000
+
+
+def parse_day(text: str, field: str) -> dt.date:
+    """A calendar day written ``YYYY-MM-DD``; anything else is a :class:`SpecError`."""
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise SpecError("not a date", field=field, value=text,
+                        expected="YYYY-MM-DD, a real calendar day") from None
+
+
+def check_seed(seed: int, field: str = "--seed") -> int:
+    """Seeds of ``numpy.random.default_rng`` are integers >= 0."""
+    if seed < 0:
+        raise SpecError("seed must not be negative", field=field, value=seed,
+                        expected="an integer >= 0")
+    return seed
+
+
+def price_source(*, demo: bool = False, prices_dirs: Sequence[Path] = (),
+                 from_cache: bool = False) -> Source:
+    """The one price source the options name: the shared check of every command.
+
+    Naming two sources is an error, never a silent pick; each ``--prices-dir`` must
+    be an existing directory.  None named means Yahoo Finance.
+    """
+    dirs = list(prices_dirs)
+    given = [flag for flag, on in (("--demo", demo), ("--prices-dir", bool(dirs)),
+                                   ("--from-cache", from_cache)) if on]
+    if len(given) > 1:
+        raise SpecError("choose one price source", field="--demo/--prices-dir/--from-cache",
+                        value=" ".join(given), expected="at most one of them")
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise SpecError("prices directory not found", field="--prices-dir",
+                            value=str(d), expected="an existing directory of CSV files")
+    return "demo" if demo else "csv" if dirs else "cache" if from_cache else "yahoo"
 
 
 class RunSpec(BaseModel):
@@ -58,7 +100,7 @@ class RunSpec(BaseModel):
     min_confidence: Literal["low", "medium", "high"] = "medium"
     # A security-day shared by several events in pooled statistics (backtest.study.overlap).
     overlap: Literal["merge", "first", "drop"] = "merge"
-    seed: int = 7
+    seed: int = Field(default=7, ge=0)
     plants: tuple[Plant, ...] = DEMO_PLANTS
     estimation: tuple[int, int] = (-250, -11)
     windows: tuple[tuple[int, int], ...] = DEFAULT_WINDOWS
@@ -71,6 +113,38 @@ class RunSpec(BaseModel):
     out_root: str = "reports"
     run_id: str | None = None
     pdf: bool = True
+
+    @field_validator("stage")
+    @classmethod
+    def _known_stage(cls, value: str) -> str:
+        from backtest.alignment.spec import STAGE_CHOICES
+
+        if value not in STAGE_CHOICES:
+            raise SpecError("unknown event stage", field="--stage", value=value,
+                            expected=", ".join(STAGE_CHOICES))
+        return value
+
+    @field_validator("log_path")
+    @classmethod
+    def _log_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise SpecError("event log not found", field="--log", value=value,
+                            expected="an existing event log file (see events/README.md)")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _is_day(cls, value: str | None, info: Any) -> str | None:
+        if value is not None:
+            parse_day(value, info.field_name)
+        return value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> RunSpec:
+        if self.end is not None and self.end <= self.start:
+            raise SpecError("the price history ends before it starts", field="end",
+                            value=self.end, expected=f"a day after start {self.start}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -174,13 +248,32 @@ def demo_inputs(seed: int = 7) -> Inputs:
     return prepare_inputs(RunSpec(source="demo", seed=seed))
 
 
+def run_folder(spec: RunSpec, now: dt.datetime) -> Path:
+    """``<out_root>/<run-id>``; an automatic id never reuses an existing folder."""
+    root = Path(spec.out_root)
+    base = new_run_id(spec, now)
+    path, k = root / base, 1
+    while spec.run_id is None and path.exists():
+        k += 1
+        path = root / f"{base}-{k}"
+    return path
+
+
 def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
-    """Run every step and write ``<out_root>/<run-id>/``; returns the paths written."""
+    """Run every step and write ``<out_root>/<run-id>/``; returns the paths written.
+
+    The output folder is checked before any computation (writable, room for a run
+    folder); the run folder is written into a hidden folder beside it and renamed
+    into place at the end, so a failure leaves a complete run folder or none.
+    """
     from backtest import steps
+    from backtest.runio import check_output_folder, staged_folder
 
     say = progress or _noop
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    run_dir = Path(spec.out_root) / new_run_id(spec, now)
+    run_dir = run_folder(spec, now)
+    check_output_folder(run_dir, field="--out", need_bytes=RUN_FOLDER_BYTES,
+                        what="a run folder")
     tables: dict[str, Any] = {}
     say("Loading the event log, aligning events to each exchange's sessions, loading prices"
         + (" (synthetic market)" if spec.source == "demo" else ""))
@@ -198,11 +291,13 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     tables.update(steps.backtest(panel, universe, alignment, spec))
     say("Writing tables and provenance")
     manifest = steps.manifest(spec, catalog, panel, universe, now, run_dir.name)
-    steps.write_run(run_dir, tables, manifest)
-    say("Building the HTML and PDF report")
     from backtest.report.build import build_report
 
-    files = build_report(run_dir, pdf=spec.pdf)
-    return RunOutcome(run_dir=run_dir, html=files.html, pdf=files.pdf,
+    with staged_folder(run_dir, replace=True) as stage:
+        steps.write_run(stage, tables, manifest)
+        say("Building the HTML and PDF report")
+        files = build_report(stage, pdf=spec.pdf)
+    return RunOutcome(run_dir=run_dir, html=run_dir / files.html.name,
+                      pdf=run_dir / files.pdf.name if files.pdf is not None else None,
                       tables=tuple(sorted(tables)),
                       summary=steps.sample_summary(tables), notes=steps.benchmark_notes(tables))

@@ -170,13 +170,16 @@ def method_notes(spec: RunSpec) -> list[str]:
 
 
 def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
-    """Every table as parquet and CSV, then ``run.json`` last (its presence marks a run)."""
-    from backtest.runio import write_manifest, write_table
+    """Every table as parquet and CSV, then ``run.json`` last (its presence marks a run).
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name, frame in sorted(tables.items()):
-        write_table(run_dir, name, frame)
-    write_manifest(run_dir, manifest)
+    ``run.json`` lists every table file with its SHA-256, so ``mib report build``
+    refuses a run folder whose tables are missing or changed
+    (:func:`backtest.runio.verify_run`).  Callers write into a staged folder
+    (:func:`backtest.runio.staged_folder`) so a failure leaves nothing behind.
+    """
+    from backtest.runio import write_run_folder
+
+    write_run_folder(run_dir, tables, manifest)
 
 
 def run_catalog_study(panel: PricePanel, universe: Universe, alignment: Alignment,

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from backtest.report.build import build_report, render_html
-from backtest.runio import load_run, write_manifest, write_table
+from backtest.runio import load_run
+from backtest.steps import write_run
 from backtest.summaries import caar_paths, pooled_car
 
 SECTIONS = ("1. Summary", "2. Timeline of events", "3. Per event", "4. Pooled by event type",
@@ -49,9 +50,7 @@ def _fake_run(root, *, title="BIS rule", incumbent_effect=-0.03, synthetic=True,
         "instances": pd.DataFrame({"event_id": events["event_id"],
                                    "day0": events["announced_date"]}),
     }
-    for name, frame in tables.items():
-        write_table(run_dir, name, frame)
-    write_manifest(run_dir, {
+    write_run(run_dir, tables, {
         "run": {"run_id": "run1", "created_at": "2026-11-28T00:00:00+00:00",
                 "package_version": "0.1.0", "log_version": "v6:abc", "seed": 7},
         "data": {"synthetic": synthetic, "description": "test"},

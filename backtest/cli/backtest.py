@@ -42,21 +42,35 @@ def _spec(strategy: str, hold: int, fees: float | None, lag: int, stop: float | 
 
 def write_outputs(out: Path, result: BacktestResult, robust: RobustnessResult | None,
                   panel: PricePanel) -> None:
-    """Tables (trades, metrics, equity, attrition, robustness) and ``run.json`` into ``out``."""
+    """Tables (trades, metrics, equity, attrition, robustness) and ``run.json`` into ``out``.
+
+    ``run.json`` lists every table file with its SHA-256 (:func:`backtest.steps.write_run`).
+    """
     import datetime as dt
 
     from backtest import __version__
-    from backtest.runio import write_manifest, write_table
+    from backtest.steps import write_run
 
-    for name, frame in (robust.tables() if robust is not None else result.tables()).items():
-        write_table(out, name, frame)
-    write_manifest(out, {
+    tables = robust.tables() if robust is not None else result.tables()
+    write_run(out, tables, {
         "kind": "backtest", "version": __version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "spec": result.spec.model_dump(mode="json"), "policies": result.policies,
         "configurations_tried": result.n_configurations,
         "data": {"synthetic": panel.synthetic, "content_hash": panel.content_hash()},
     })
+
+
+def default_run_dir(kind: str, source: str, seed: int, root: Path = Path("reports")) -> Path:
+    """``reports/<UTC time>-<kind>-<source>-s<seed>``, never an existing folder."""
+    import datetime as dt
+
+    base = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{kind}-{source}-s{seed}"
+    path, k = root / base, 1
+    while path.exists():
+        k += 1
+        path = root / f"{base}-{k}"
+    return path
 
 
 @app.command("run")
@@ -79,26 +93,43 @@ def run(
     from_cache: Annotated[bool, typer.Option(
         "--from-cache", help="Use prices already in the local cache (offline).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
-    out: Annotated[Path | None, typer.Option(help="Run folder for tables and run.json.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Run folder for tables and run.json (default reports/<run-id>/).")] = None,
 ) -> None:
-    """Backtest a strategy on the aligned events, after costs and venue rules."""
-    from backtest.errors import SpecError
+    """Backtest a strategy on the aligned events, after costs and venue rules.
+
+    Writes tables/ (parquet and CSV) and run.json into a run folder, by default
+    reports/<run-id>/; progress goes to stderr, the summary to stdout.
+    """
+    from backtest.cli.run import step_printer
+    from backtest.pipeline import check_seed, price_source
+    from backtest.runio import check_output_folder, staged_folder
     from backtest.strategy import robustness as sweep
     from backtest.strategy import run_backtest
 
-    if demo + (prices_dir is not None) + from_cache > 1:
-        raise SpecError("choose one price source", field="--demo/--prices-dir/--from-cache",
-                        expected="at most one of them")
+    source = price_source(demo=demo, prices_dirs=[prices_dir] if prices_dir else [],
+                          from_cache=from_cache)
+    check_seed(seed)
     spec = _spec(strategy, hold, fees, lag, stop, hedge)
-    source = ("demo" if demo else "csv" if prices_dir is not None else
-              "cache" if from_cache else "yahoo")
+    run_dir = out if out is not None else default_run_dir("backtest", source, seed)
+    check_output_folder(run_dir, field="--out", what="the backtest tables")
+    say = step_printer()
+    say("Loading the event log, aligning events to each exchange's sessions, loading prices"
+        + (" (synthetic market)" if source == "demo" else ""))
     panel, instances, universe = load_inputs(source, prices_dir, seed)
-    robust = sweep(panel, instances, universe, spec) if robustness else None
-    result = robust.base if robust is not None else run_backtest(panel, instances, universe, spec)
+    if robustness:
+        say(f"Backtesting {spec.strategy} with robustness sweeps (entry lag 0-5, hold 1-20, "
+            "leave one event out)")
+        robust = sweep(panel, instances, universe, spec)
+        result = robust.base
+    else:
+        say(f"Backtesting {spec.strategy}")
+        robust, result = None, run_backtest(panel, instances, universe, spec)
+    say("Writing tables and provenance")
+    with staged_folder(run_dir) as stage:
+        write_outputs(stage, result, robust, panel)
     typer.echo(result.summary())
     if robust is not None:
         typer.echo("")
         typer.echo(robust.summary())
-    if out is not None:
-        write_outputs(out, result, robust, panel)
-        typer.echo(f"\ntables written to {out / 'tables'}")
+    typer.echo(f"\ntables: {run_dir / 'tables'}")

@@ -68,6 +68,18 @@ def _echo_frame(frame, fmt: Format) -> None:  # type: ignore[no-untyped-def]
         typer.echo(frame.to_string(index=False))
 
 
+def _check_dates(start: str | None, end: str | None) -> None:
+    """--start/--end are real calendar days, start not after end (before any work)."""
+    from backtest.errors import SpecError
+    from backtest.pipeline import parse_day
+
+    lo = parse_day(start, "--start") if start else None
+    hi = parse_day(end, "--end") if end else None
+    if lo and hi and lo > hi:
+        raise SpecError("--start is after --end", field="--start", value=start,
+                        expected=f"a date on or before {end}")
+
+
 @app.command("fetch")
 def fetch(
     symbols: Annotated[list[str] | None, typer.Argument(help="Yahoo symbols, e.g. NVDA "
@@ -95,6 +107,7 @@ def fetch(
     if not timeout > 0:
         raise InputFileError("invalid --timeout", field="--timeout", value=timeout,
                              expected="a number of seconds > 0")
+    _check_dates(start, end)
     u = _universe(universe_file)
     bar, advance = _progress_bar("fetch")
     with bar, _cache_warnings():
@@ -171,6 +184,7 @@ def import_dir(
     from backtest.market.csvsource import find_symbol_file
     from backtest.market.layouts import number_format, parse_columns_option
 
+    _check_dates(start, end)
     if adjustment not in (None, "adjusted", "unadjusted", "unknown"):
         raise InputFileError("invalid --adjustment", field="--adjustment", value=adjustment,
                              expected="adjusted, unadjusted or unknown")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,26 @@ def _parse_window(text: str) -> tuple[int, int]:
         raise SpecError("window starts after it ends", field="--window", value=text,
                         expected="START <= END")
     return a, b
+
+
+def step_printer() -> Callable[[str], None]:
+    """A progress callback printing ``[k] step ...`` lines on stderr (shared by commands)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    count = [0]
+
+    def progress(msg: str) -> None:
+        count[0] += 1
+        console.print(f"[bold cyan][{count[0]}][/] {msg} ...", highlight=False, soft_wrap=True)
+
+    return progress
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    """Console notes on stderr, unwrapped and unstyled."""
+    for line in lines:
+        typer.echo(line, err=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -71,27 +92,27 @@ def register(app: typer.Typer) -> None:
         from the local cache with --from-cache; if the source cannot be reached mib stops:
         it never substitutes synthetic prices.
         """
-        from rich.console import Console
-
         from backtest.errors import SpecError
-        from backtest.pipeline import DEFAULT_WINDOWS, RunSpec, run_pipeline
+        from backtest.pipeline import (
+            DEFAULT_WINDOWS,
+            RunSpec,
+            check_seed,
+            price_source,
+            run_pipeline,
+        )
 
         dirs = list(prices_dir or [])
-        chosen = [demo, bool(dirs), from_cache]
-        if sum(chosen) > 1:
-            raise SpecError("choose one price source", field="--demo/--prices-dir/--from-cache",
-                            expected="at most one of them")
-        for d in dirs:
-            if not d.is_dir():
-                raise SpecError("prices directory not found", field="--prices-dir",
-                                value=str(d), expected="an existing directory of CSV files")
+        source = price_source(demo=demo, prices_dirs=dirs, from_cache=from_cache)
         if overlap not in ("merge", "first", "drop"):
             raise SpecError("unknown overlap policy", field="--overlap", value=overlap,
                             expected="merge, first or drop")
         if min_confidence not in ("low", "medium", "high"):
             raise SpecError("unknown confidence level", field="--min-confidence",
                             value=min_confidence, expected="low, medium or high")
-        source = ("demo" if demo else "csv" if dirs else "cache" if from_cache else "yahoo")
+        check_seed(seed)
+        if placebo < 0:
+            raise SpecError("negative number of placebo draws", field="--placebo",
+                            value=placebo, expected="an integer >= 0 (0 = none)")
         dirs_spec = (None if not dirs else str(dirs[0]) if len(dirs) == 1
                      else tuple(str(d) for d in dirs))
         windows = tuple(_parse_window(w) for w in window) if window else DEFAULT_WINDOWS
@@ -105,18 +126,10 @@ def register(app: typer.Typer) -> None:
                        overlap=overlap,  # type: ignore[arg-type]
                        seed=seed, windows=windows, placebo_draws=placebo,
                        hold=hold, out_root=str(out), pdf=not no_pdf)
-        console = Console(stderr=True)
-        steps: list[str] = []
-
-        def progress(msg: str) -> None:
-            steps.append(msg)
-            console.print(f"[bold cyan][{len(steps)}][/] {msg} ...")
-
+        progress = step_printer()
         outcome = run_pipeline(spec, progress)
-        for line in outcome.notes:
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-        for line in outcome.summary:
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        print_lines(outcome.notes)
+        print_lines(outcome.summary)
         typer.echo(f"report: {outcome.html}")
         if outcome.pdf is not None:
             typer.echo(f"pdf:    {outcome.pdf}")

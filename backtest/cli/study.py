@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from backtest.pipeline import RunSpec
+    from backtest.study.results import StudyResult
     from backtest.study.spec import StudySpec
 
 app = typer.Typer(no_args_is_help=True)
@@ -61,7 +63,8 @@ def run(
     placebo: Annotated[int, typer.Option(
         "--placebo", help="pseudo-event draws for placebo inference (0 = none)")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="seed of the placebo draws")] = 20250415,
-    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="output folder (catalog mode: default reports/<run-id>/)")] = None,
     demo: Annotated[bool, typer.Option(
         "--demo", help="catalog mode on the synthetic market")] = False,
     prices_dir: Annotated[Path | None, typer.Option(
@@ -75,55 +78,93 @@ def run(
     log_version: Annotated[int | None, typer.Option(
         "--log-version", help="catalog as of this log version")] = None,
 ) -> None:
-    """Run an event study and write ar.csv, car.csv, tests.csv and attrition.csv.
+    """Run an event study and write ar.csv, car.csv, tests.csv, attrition.csv and run.json.
 
     Bring-your-own mode: --returns, --benchmark, --events.  Catalog mode (no --returns):
     the curated event log aligned to each exchange, with prices from --demo,
     --prices-dir, --from-cache or Yahoo Finance.
     """
     from backtest.errors import SpecError
+    from backtest.pipeline import check_seed, price_source
+    from backtest.runio import check_output_folder
 
     spec = _spec(estimation, window, model, conventions, min_obs, log_returns, missing,
                  placebo, seed, overlap)
+    check_seed(seed)
+    source = price_source(demo=demo, prices_dirs=[prices_dir] if prices_dir else [],
+                          from_cache=from_cache)
     if returns is None:
-        source = ("demo" if demo else "csv" if prices_dir is not None else
-                  "cache" if from_cache else "yahoo")
-        _catalog_mode(spec, source, prices_dir, stage, log, log_version,
-                      out or Path("reports") / "study")
+        from backtest.cli.backtest import default_run_dir
+        from backtest.pipeline import RunSpec
+
+        for flag, val in (("--benchmark", benchmark), ("--events", events)):
+            if val is not None:
+                raise SpecError("bring-your-own option without --returns", field=flag,
+                                expected="--returns R.csv --benchmark M.csv --events E.csv "
+                                "together, or none of them (catalog mode)")
+        run = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,
+                      stage=stage, log_path=str(log) if log else None,
+                      log_version=log_version)
+        target = out or default_run_dir("study", source, seed)
+        check_output_folder(target, field="--out", what="the study tables")
+        _catalog_mode(spec, run, target)
         return
+    if source != "yahoo":
+        raise SpecError("a price source has no use in bring-your-own mode",
+                        field="--demo/--prices-dir/--from-cache",
+                        expected="either --returns/--benchmark/--events or one price source")
     for flag, val in (("--benchmark", benchmark), ("--events", events), ("--out", out)):
         if val is None:
             raise SpecError("option required in bring-your-own mode", field=flag)
-    from backtest.study.byo import read_inputs, write_outputs
+    from backtest.study.byo import read_inputs, require_survivors
     from backtest.study.engine import run_study
 
     assert benchmark is not None and events is not None and out is not None
+    check_output_folder(out, field="--out", what="the study tables")
     inputs = read_inputs(returns, benchmark, events)
     result = run_study(inputs.instances, inputs.returns, inputs.market, spec)
-    paths = write_outputs(result, out)
+    require_survivors(result)
+    names = _write(result, out, {"mode": "bring-your-own", "inputs": {
+        "returns": str(returns), "benchmark": str(benchmark), "events": str(events)}})
     typer.echo(result.summary())
-    typer.echo("wrote " + ", ".join(str(p) for p in paths))
+    typer.echo(f"tables: {out} ({', '.join(names)})")
 
 
-def _catalog_mode(spec: StudySpec, source: str, prices_dir: Path | None, stage: str,
-                  log: Path | None, log_version: int | None, out: Path) -> None:
-    from backtest.coverage import benchmark_lines
-    from backtest.pipeline import RunSpec, prepare_inputs
-    from backtest.steps import run_catalog_study
+def _write(result: StudyResult, out: Path, provenance: dict[str, object]) -> list[str]:
+    """The study's files, staged beside ``out`` and moved in once complete."""
+    from backtest.runio import staged_folder
     from backtest.study.byo import write_outputs
 
-    run = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,  # type: ignore[arg-type]
-                  stage=stage, log_path=str(log) if log else None, log_version=log_version)
+    with staged_folder(out) as stage:
+        paths = write_outputs(result, stage, provenance)
+    return [p.name for p in paths]
+
+
+def _catalog_mode(spec: StudySpec, run: RunSpec, out: Path) -> None:
+    from backtest.cli.run import print_lines, step_printer
+    from backtest.coverage import benchmark_lines
+    from backtest.pipeline import prepare_inputs
+    from backtest.steps import run_catalog_study
+    from backtest.study.byo import require_survivors
+
+    say = step_printer()
+    say("Loading the event log, aligning events to each exchange's sessions, loading prices"
+        + (" (synthetic market)" if run.source == "demo" else ""))
     got = prepare_inputs(run)
+    say("Running the event study")
     result, _, choice = run_catalog_study(got.panel, got.universe, got.alignment, got.catalog,
-                                          spec, stage)
-    paths = write_outputs(result, out)
+                                          spec, run.stage)
+    require_survivors(result)
+    say("Writing tables and provenance")
+    names = _write(result, out, {"mode": "catalog", "source": run.source,
+                                 "synthetic": got.panel.synthetic,
+                                 "content_hash": got.panel.content_hash(),
+                                 "log_version": str(got.catalog.version), "stage": run.stage})
     if got.panel.synthetic:
         typer.echo("SYNTHETIC DATA: simulated prices, not market data")
-    for line in benchmark_lines(choice):
-        typer.echo(line, err=True)
+    print_lines(benchmark_lines(choice))
     typer.echo(result.summary())
-    typer.echo("wrote " + ", ".join(str(p) for p in paths))
+    typer.echo(f"tables: {out} ({', '.join(names)})")
 
 
 def _spec(estimation: str, windows: list[str] | None, model: str, conventions: str,

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from backtest.runio import Run
 
 HEADLINE_WINDOW = "[0,+1]"
-MAX_EVENT_CHARTS = 80
+MAX_EVENT_CHARTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +72,20 @@ HEADLINE_GROUPS = ("us_incumbent", "cn_substitute", "cn_substitute-us_incumbent"
 
 
 def _per_event(run: Run) -> list[dict[str, Any]]:
-    """One block per event in date order: CAAR paths by group and a table of CAARs and tests."""
+    """One block per event, ranked by the size of its largest group CAAR in the headline
+    window (the events that moved prices most first): CAAR paths by group for the first
+    :data:`MAX_EVENT_CHARTS`, and a table of CAARs and tests for every event."""
     paths, car, tests = run.table("paths"), run.table("car_summary"), run.table("tests")
     events, inst = run.table("events"), run.table("instances")
     if paths.empty:
         return []
-    order = list(events.sort_values("announced_date")["event_id"]) if not events.empty else []
     present = set(paths["event_id"])
-    order = [e for e in order if e in present] + sorted(present - set(order))
+    event_level = _event_level_tests(tests)
+    head = car[car["window"] == HEADLINE_WINDOW] if not car.empty else car
+    size = (head.assign(a=head["caar"].abs()).groupby("event_id")["a"].max()
+            if len(head) else None)
+    order = sorted(present, key=lambda e: (-(size.get(e, 0.0) if size is not None else 0.0),
+                                           e))
     titles = events.set_index("event_id") if not events.empty else None
     out = []
     for k, event_id in enumerate(order):
@@ -91,7 +97,7 @@ def _per_event(run: Run) -> list[dict[str, Any]]:
             charts.car_paths(ax, sub)
             chart = _svg_uri(fig)
         day0 = inst.loc[inst["event_id"] == event_id, "day0"] if not inst.empty else []
-        rows, names = _event_rows(event_id, car, tests)
+        rows, names = _event_rows(event_id, car, event_level)
         out.append({"event_id": event_id, "title": meta.get("title", event_id),
                     "windows": sorted(set(car.loc[car["event_id"] == event_id, "window"]),
                                       key=_window_order),
@@ -101,6 +107,15 @@ def _per_event(run: Run) -> list[dict[str, Any]]:
     return out
 
 
+def _event_level_tests(tests: pd.DataFrame) -> pd.DataFrame:
+    """Event-level rows of the per-event tests in the headline window, with ``event_id``."""
+    if tests.empty or not {"level", "event"} <= set(tests.columns):
+        return tests.iloc[:0]
+    t = tests[(tests["level"] == "event") & tests["test"].isin(event_tests())
+              & (tests["window"] == HEADLINE_WINDOW)]
+    return t.assign(event_id=t["event"].astype(str).str.split(":").str[0])
+
+
 def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
                 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per group: the CAAR of every window and, in the headline window, the
@@ -108,11 +123,7 @@ def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
     if car.empty:
         return [], []
     sub = car[car["event_id"] == event_id]
-    t = tests.iloc[:0]
-    if not tests.empty and {"level", "event"} <= set(tests.columns):
-        ids = tests["event"].astype(str).str.split(":").str[0]
-        t = tests[(tests["level"] == "event") & (ids == event_id)
-                  & tests["test"].isin(event_tests()) & (tests["window"] == HEADLINE_WINDOW)]
+    t = tests[tests["event_id"] == event_id] if "event_id" in tests.columns else tests.iloc[:0]
     names = [n for n in event_tests() if n in set(t.get("test", ()))]
     rows = []
     for group, g in sub.groupby("group", sort=True):
@@ -329,6 +340,7 @@ def report_context(run: Run) -> dict[str, Any]:
         "answer": answer(keys, speed_sentence(run.table("pooled"))), "key_numbers": keys,
         "headline_note": m.get("headline_note", ""), "headline_tests": headline,
         "headline_window": HEADLINE_WINDOW, "lead_labels": _lead_labels(),
+        "max_event_charts": MAX_EVENT_CHARTS,
         "charts": chart_map, "n_events": len(run.table("events")),
         "per_event": _per_event(run), "pooled_charts": pooled_charts,
         "pooled_rows": pooled_rows, "pooled_by": pooled_by, "bt_stats": bt_stats,
@@ -342,17 +354,29 @@ def report_context(run: Run) -> dict[str, Any]:
 
 
 def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
-    """Write ``report.html`` (self-contained) and ``report.pdf`` into ``run_dir``."""
-    from backtest.runio import _atomic_write_bytes, load_run
+    """Write ``report.html`` (self-contained) and ``report.pdf`` into ``run_dir``.
+
+    The run folder is checked first: every table ``run.json`` lists must be present
+    with its recorded SHA-256 (a damaged folder is refused, naming the first missing
+    or changed table: :func:`backtest.runio.verify_run`), and the folder must be
+    writable.  Each report file is replaced at once, so a failure (disk full) keeps
+    the previous one.
+    """
+    from backtest.runio import MB, OutputError, _atomic_write_bytes, check_writable_folder, load_run
 
     run = load_run(run_dir)
+    check_writable_folder(run.path, field="RUN_DIR", need_bytes=8 * MB, what="the report")
     html = render_html(run)
     html_path = run.path / "report.html"
-    _atomic_write_bytes(html_path, html.encode("utf-8"))
-    pdf_path = None
-    if pdf:
-        pdf_path = run.path / "report.pdf"
-        _atomic_write_bytes(pdf_path, html_to_pdf(html))
+    pdf_path = run.path / "report.pdf" if pdf else None
+    try:
+        _atomic_write_bytes(html_path, html.encode("utf-8"))
+        if pdf_path is not None:
+            _atomic_write_bytes(pdf_path, html_to_pdf(html))
+    except OSError as exc:
+        raise OutputError(f"writing the report failed: {exc.strerror or exc}; any earlier "
+                          "report is untouched", file=run.path,
+                          expected="free disk space and write permission") from exc
     return ReportFiles(html=html_path, pdf=pdf_path)
 
 

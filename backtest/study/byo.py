@@ -14,17 +14,25 @@ car.csv       event_id, security, window, car, car_se, group, bhar, days, t_stat
 tests.csv     level, group, window, rel_day, test, statistic, pvalue, n, event, null,
               distribution, valid, reason
 attrition.csv event_id, security, day0, group, reason, detail
+overlaps.csv  security-days shared by several events and the overlap policy's decision
+run.json      the study spec, inputs and every file above with its SHA-256
+
+Returns must be simple (or, with --log-returns, log) returns as decimals: 0.012 for
++1.2 %.  :func:`check_return_columns` refuses columns that look like price levels or
+percent returns, with the evidence; the thresholds are stated there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backtest.errors import InputFileError
+from backtest.errors import DataError, InputFileError
 from backtest.study.results import StudyResult
 
 AR_CSV = ("event_id", "security", "rel_day", "date", "ar", "group")
@@ -33,6 +41,19 @@ CAR_CSV = ("event_id", "security", "window", "car", "car_se", "group", "bhar", "
 TESTS_CSV = ("level", "group", "window", "rel_day", "test", "statistic", "pvalue", "n",
              "event", "null", "distribution", "valid", "reason")
 ATTRITION_CSV = ("event_id", "security", "day0", "group", "reason", "detail")
+
+# What decimal returns look like (check_return_columns).  A daily, weekly or monthly
+# simple return series has a median |r| of a few percent at most; a price can never
+# be negative; a move beyond +-100 % is a once-in-a-history event.
+MAX_MEDIAN_ABS = 0.2          # median |value| above this: not decimal returns
+MIN_OBS_ALL_POSITIVE = 20     # this many values, none <= 0: price levels
+MAX_SHARE_BEYOND_ONE = 0.01   # more than 1 % of values beyond +-1 (and at least 3)...
+MIN_BEYOND_ONE = 3
+MAX_RATIO_TO_OTHERS = 25.0    # typical |value| this many times the other columns'...
+MIN_TYPICAL_FOR_RATIO = 0.05  # ...and above 0.05 (needs at least 2 other columns)
+RETURNS_EXPECTED = (
+    "decimal returns, e.g. 0.012 for +1.2 %: median |value| <= 0.2, at most 1 % of values "
+    "beyond +-1, typical |value| under 25x the other columns', some values <= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +128,63 @@ def read_events(path: Path, securities: set[str], returns_path: Path) -> pd.Data
     return df
 
 
+def _shape(values: np.ndarray) -> tuple[int, float, int, bool]:
+    """Observations, median |value|, values beyond +-1, and whether all are positive."""
+    x = values[np.isfinite(values)]
+    if not x.size:
+        return 0, 0.0, 0, False
+    return x.size, float(np.median(np.abs(x))), int((np.abs(x) > 1.0).sum()), bool(x.min() > 0)
+
+
+def check_return_columns(columns: Mapping[tuple[Path, str], np.ndarray]) -> None:
+    """Refuse a column that does not look like decimal simple (or log) returns.
+
+    Each column (keyed by file and name) is judged on its finite values:
+
+    * price levels: at least 20 values and none <= 0 (a return series always has
+      down days), or a median |value| above 0.2 with no value <= 0;
+    * percent returns: a median |value| above 0.2 with some values <= 0; or more
+      than 1 % of values (and at least 3) beyond +-1, i.e. daily moves over 100 %;
+      or a typical (median) |value| above 0.05 and at least 25 times the median of
+      the other columns' typical |value| (with at least two other columns).
+
+    Raises :class:`DataError` naming the file, the column, the evidence and these
+    thresholds.
+    """
+    shapes = {k: _shape(v) for k, v in columns.items()}
+    typical = {k: s[1] for k, s in shapes.items() if s[0]}
+    for (path, col), (n, med, beyond, positive) in shapes.items():
+        if not n:
+            continue
+        kind, evidence = "", ""
+        if positive and (n >= MIN_OBS_ALL_POSITIVE or med > MAX_MEDIAN_ABS):
+            kind = "price levels"
+            evidence = f"all {n} values positive, median |value| {med:.4g}"
+        elif med > MAX_MEDIAN_ABS:
+            kind, evidence = "percent returns", f"median |value| {med:.4g} > {MAX_MEDIAN_ABS}"
+        elif beyond >= MIN_BEYOND_ONE and beyond > MAX_SHARE_BEYOND_ONE * n:
+            kind = "percent returns"
+            evidence = f"{beyond} of {n} values beyond +-1 (moves over 100 %)"
+        else:
+            others = [t for k, t in typical.items() if k != (path, col)]
+            ref = float(np.median(others)) if len(others) >= 2 else 0.0
+            if med > MIN_TYPICAL_FOR_RATIO and ref > 0 and med >= MAX_RATIO_TO_OTHERS * ref:
+                kind = "percent returns"
+                evidence = (f"median |value| {med:.4g}, {med / ref:.0f}x the other "
+                            f"columns' {ref:.4g}")
+        if kind:
+            raise DataError(f"looks like {kind}, not decimal returns", file=path,
+                            field=col, value=evidence, expected=RETURNS_EXPECTED)
+
+
 def read_inputs(returns_path: Path, benchmark_path: Path, events_path: Path) -> ByoInputs:
-    """Parse and cross-check the three files."""
+    """Parse and cross-check the three files; the returns must look like returns."""
     r = read_wide(returns_path)
     m = read_wide(benchmark_path)
     inst = read_events(events_path, set(r.columns), returns_path)
     returns = {c: r[c] for c in dict.fromkeys(inst["security"])}
+    check_return_columns({**{(returns_path, c): s.to_numpy() for c, s in returns.items()},
+                          **{(benchmark_path, str(c)): m[c].to_numpy() for c in m.columns}})
     if m.shape[1] == 1:
         market: pd.Series | dict[str, pd.DataFrame] = m.iloc[:, 0].rename("market")
     else:
@@ -125,9 +197,28 @@ def read_inputs(returns_path: Path, benchmark_path: Path, events_path: Path) -> 
     return ByoInputs(inst, returns, market)
 
 
-def write_outputs(result: StudyResult, out: Path) -> list[Path]:
-    """Write ar.csv, car.csv, tests.csv, attrition.csv and overlaps.csv into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+def require_survivors(result: StudyResult) -> None:
+    """Raise :class:`DataError` when no event instance survived, naming the reasons."""
+    if result.n_used:
+        return
+    att = result.attrition
+    if not result.n_input:
+        raise DataError("no event instances to study", field="events",
+                        expected="at least one row in the events file")
+    counts = att["reason"].value_counts() if len(att) else pd.Series(dtype=int)
+    reasons = ", ".join(f"{r} {n}" for r, n in counts.items()) or "none recorded"
+    example = ""
+    if len(att) and "detail" in att.columns:
+        first = att.iloc[0]
+        example = f"; e.g. {first['event_id']}/{first['security']}: {first['detail']}"
+    raise DataError("no event instance survived; nothing was written", field="instances",
+                    value=f"0 of {result.n_input} used, dropped: {reasons}{example}",
+                    expected="at least one instance with enough estimation-window returns "
+                    "(see --estimation, --min-obs) and a day 0 among the returns' dates")
+
+
+def output_frames(result: StudyResult) -> dict[str, pd.DataFrame]:
+    """The output CSV files by name, with their stable columns."""
     ar = result.ar.assign(date=result.ar["date"].dt.strftime("%Y-%m-%d"))
     att = result.attrition.copy()
     if len(att):
@@ -143,9 +234,32 @@ def write_outputs(result: StudyResult, out: Path) -> list[Path]:
         if len(ov):
             ov["day0"] = pd.to_datetime(ov["day0"]).dt.strftime("%Y-%m-%d")
         frames["overlaps.csv"] = ov
-    paths = []
-    for name, frame in frames.items():
+    return frames
+
+
+def write_outputs(result: StudyResult, out: Path,
+                  provenance: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write ar.csv, car.csv, tests.csv, attrition.csv, overlaps.csv and run.json into ``out``.
+
+    ``run.json`` holds ``provenance``, the study spec and every CSV with its SHA-256.
+    Callers write into a staged folder (:func:`backtest.runio.staged_folder`), so a
+    failure part-way leaves no truncated file behind.
+    """
+    import datetime as dt
+
+    from backtest import __version__
+    from backtest.runio import file_list, write_file, write_manifest
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths, hashes = [], {}
+    for name, frame in output_frames(result).items():
         p = out / name
-        frame.to_csv(p, index=False, float_format="%.17g")
+        hashes[name] = write_file(p, frame.to_csv(index=False, float_format="%.17g").encode())
         paths.append(p)
-    return paths
+    write_manifest(out, {
+        "kind": "study", "version": __version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **(provenance or {}), "spec": result.spec.model_dump(mode="json"),
+        "instances": {"input": result.n_input, "used": result.n_used},
+        "tables": file_list(hashes)})
+    return [*paths, out / "run.json"]
