@@ -153,7 +153,7 @@ def test_crash_during_write_leaves_the_log_unchanged(log, universe, monkeypatch)
         raise OSError("simulated crash before rename")
 
     monkeypatch.setattr(yamlio.os, "replace", killed)
-    with pytest.raises(OSError, match="simulated crash"):
+    with pytest.raises(EventLogError, match="cannot write the log: simulated crash"):
         add_event(log, event, universe=universe)
     monkeypatch.undo()
     real_write = os.write

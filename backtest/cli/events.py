@@ -1,9 +1,12 @@
 """`mib events`: read, validate and append to the curated event log.
 
 Reading commands (list, show, history, timeline, validate) take ``--log FILE``
-and ``--log-version N`` (or ``vN:DIGEST``, which also checks the digest).
-Writing commands (add, amend, retract) append one validated record each under
-a file lock; any error leaves the log byte-identical.
+and ``--log-version N`` (or ``vN:DIGEST``, which also checks the digest);
+``validate --expect vN:DIGEST`` refuses a log whose record N is missing or
+differs.  Writing commands (add, amend, retract) append one validated record
+each under a file lock; any error leaves the log byte-identical.  CSV exports
+neutralise spreadsheet formulas: a text cell starting with ``=``, ``+``, ``-``,
+``@``, tab or carriage return gets a leading ``'``.
 """
 
 from __future__ import annotations
@@ -135,6 +138,28 @@ def _list_table(cat: Catalog) -> str:
     return f"{table}\n{len(cat)} events at log {cat.version}"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A CSV cell starting with one of these is a formula to a spreadsheet (OWASP)."""
+
+
+def _no_formula(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _safe_csv(frame: Any) -> str:
+    """CSV of a frame with formula-like text cells neutralised."""
+    from pandas.api.types import is_numeric_dtype
+
+    frame = frame.copy()
+    for col in frame.columns:
+        if not is_numeric_dtype(frame[col].dtype):
+            frame[col] = frame[col].map(_no_formula)
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
 def _csv(cat: Catalog) -> str:
     frame = cat.to_frame()
     for col in frame.columns:
@@ -142,7 +167,7 @@ def _csv(cat: Catalog) -> str:
             frame[col] = frame[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         elif col.endswith("_date"):
             frame[col] = frame[col].dt.strftime("%Y-%m-%d")
-    return frame.to_csv(index=False, lineterminator="\n")
+    return _safe_csv(frame)
 
 
 def _json(cat: Catalog) -> str:
@@ -219,7 +244,7 @@ def audit(
     if flagged:
         shown = table[(table["flags"].fillna("") != "") | ~table["pinned"].astype(bool)]
     if fmt == "csv":
-        typer.echo(shown.to_csv(index=False), nl=False)
+        typer.echo(_safe_csv(shown), nl=False)
         return
     cols = ["event_id", "confidence", "primary_source", "stage", "local_date", "time_status",
             *[c for c in table.columns if c.startswith("day0_")], "pinned", "flags"]
@@ -235,26 +260,48 @@ def validate(
         help="A log, a curation file ('events:' list) or one event (default: the log).")] = None,
     universe: UniverseOpt = None,
     log_version: VersionOpt = None,
+    expect: Annotated[str | None, typer.Option(
+        "--expect", metavar="vN:DIGEST",
+        help="Fail unless record N is still there and the log's digest at N matches "
+             "(detects records cut off the end).")] = None,
 ) -> None:
     """Check a log (chain, records, fold, universe) or an event file; exit 1 on error."""
-    from backtest.eventlog.append import read_event_file
-    from backtest.eventlog.catalog import catalog_from_log
-    from backtest.eventlog.log import parse_log
-    from backtest.eventlog.yamlio import read_yaml
+    from backtest.eventlog.log import gc_paused
 
-    path = _log_path(file)
+    with gc_paused():
+        _validate(_log_path(file), universe, log_version, expect)
+
+
+def _validate(path: Path, universe: Path | None, log_version: str | None,
+              expect: str | None) -> None:
+    from backtest.errors import MibError
+    from backtest.eventlog.append import read_event_file
+    from backtest.eventlog.catalog import catalog_from_log, check_expected
+
     uni = _universe(universe)
-    doc = read_yaml(path)
-    if isinstance(doc.data, dict) and "records" in doc.data:
-        cat = catalog_from_log(parse_log(path.read_text(encoding="utf-8"), path),
-                               version=log_version, universe=uni)
+    log = _read_log_or_none(path)
+    if log is not None:
+        if expect is not None:
+            check_expected(log, expect)
+        cat = catalog_from_log(log, version=log_version, universe=uni)
         _report_lints(path, cat.events)
         typer.echo(f"ok: {path}: {len(cat.records)} records, {len(cat)} events in force, "
                    f"{len(cat.retracted)} retracted; log {cat.version}")
         return
+    if expect is not None:
+        raise MibError("--expect checks a log, not an event file", field="--expect",
+                       value=expect, expected="a log file (records: ...)")
     events = read_event_file(path, uni)
     _report_lints(path, [ev for ev, _ in events])
     typer.echo(f"ok: {path}: {len(events)} valid events (not yet in the log)")
+
+
+def _read_log_or_none(path: Path) -> Any:
+    """The parsed log if ``path`` is a log (read once), None if it is an event file."""
+    from backtest.eventlog.log import EventLog, read_log_or_doc
+
+    found = read_log_or_doc(path)
+    return found if isinstance(found, EventLog) else None
 
 
 def _report_lints(path: Path, events: Any) -> None:

@@ -1,15 +1,22 @@
 """Appending records: validate everything, lock, write a temp file, rename.
 
-Under a file lock (``<log>.lock`` next to the log) the current log is re-read,
-chain-checked and folded; the new records get the next sequence numbers and
-their digests, are validated and applied to the fold, and the new text (the
-old text byte for byte plus the new records) is parsed again and compared
-before it replaces the log atomically.  Any error leaves the log untouched.
+The log is read, chain-checked and folded *before* the lock is taken (that is
+the slow part on a large log).  Under the file lock (``<log>.lock`` next to the
+log) its bytes are compared with what was read -- re-read only if another
+writer got in first -- stale temp files of killed writers are removed, the new
+records get the next sequence numbers and their digests, are validated and
+applied to the fold, and the new text (the old text byte for byte plus the new
+records, in the file's own line endings) is checked -- the appended records
+are parsed back and must chain from the old tail digest -- before it replaces
+the log atomically.  A read-only log is refused, not replaced.  Any error
+leaves the log untouched and is one :class:`EventLogError` line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +25,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from backtest.errors import EventLogError
+from backtest.eventlog.blockyaml import split_records
 from backtest.eventlog.log import (
     EMPTY_LOG_HEADER,
     EventLog,
+    Fold,
+    LogEntry,
+    check_entries,
     check_targets,
     fold,
     parse_log,
+    read_chunks,
     read_log,
 )
 from backtest.eventlog.models import Event
@@ -39,7 +51,15 @@ from backtest.eventlog.records import (
     validate_record,
     validation_error,
 )
-from backtest.eventlog.yamlio import atomic_write, child, dump_records, read_yaml
+from backtest.eventlog.yamlio import (
+    atomic_write,
+    child,
+    dump_records,
+    newline_of,
+    read_text,
+    read_yaml,
+    remove_stale_temps,
+)
 from backtest.universe import Universe, load_universe
 
 LOCK_TIMEOUT_S = 60.0
@@ -78,21 +98,24 @@ def _recorded_text(recorded: dt.date | dt.datetime | str | None) -> str:
 
 
 def _new_text(log: EventLog, raws: list[dict[str, Any]]) -> str:
+    """The old text byte for byte plus the records, in the file's own line endings."""
+    nl = newline_of(log.text)
     body = dump_records(raws)
+    if nl != "\n":
+        body = body.replace("\n", nl)
     if log.entries:
-        text = log.text if log.text.endswith("\n") else log.text + "\n"
+        text = log.text if log.text.endswith("\n") else log.text + nl
         return text + body
     lines = log.text.splitlines(keepends=True)
     keep = lines[: (log.records_line or 1) - 1]
     head = "".join(keep)
     if head and not head.endswith("\n"):
-        head += "\n"
-    return head + "records:\n" + body.lstrip("\n")
+        head += nl
+    return head + "records:" + nl + body.lstrip("\r\n")
 
 
-def _build(log: EventLog, drafts: Sequence[Draft], recorded: str,
-           universe: Universe | None) -> tuple[list[dict[str, Any]], int]:
-    state = fold(log, universe=universe)
+def _build(log: EventLog, state: Fold, drafts: Sequence[Draft], recorded: str
+           ) -> tuple[list[dict[str, Any]], int]:
     prev = log.version.digest
     seq = len(log.entries)
     raws: list[dict[str, Any]] = []
@@ -128,34 +151,86 @@ def append_records(path: str | Path, drafts: Sequence[Draft], *,
     stamp = _recorded_text(recorded)
     if not drafts:
         return read_log(p).version
+    _check_writable(p)
+    log = read_log(p)
+    state = fold(log, universe=uni)
     try:
         with FileLock(f"{p}.lock", timeout=LOCK_TIMEOUT_S):
-            log = read_log(p)
-            raws, _ = _build(log, drafts, stamp, uni)
+            _check_writable(p)
+            log, state = _current(p, log, state, uni)
+            raws, _ = _build(log, state, drafts, stamp)
             text = _new_text(log, raws)
             _verify(log, text, raws)
+            remove_stale_temps(p)
             atomic_write(p, text.encode("utf-8"))
     except Timeout:
         raise EventLogError(f"could not lock the log within {LOCK_TIMEOUT_S:.0f} s", file=p,
                             expected=f"no other writer holding {p}.lock") from None
+    except OSError as exc:
+        raise EventLogError(f"cannot write the log: {exc}; the log was left unchanged",
+                            file=p, expected="a writable folder with free space") from None
     return LogVersion(raws[-1]["seq"], raws[-1]["digest"])
 
 
-def _verify(old: EventLog, text: str, raws: list[dict[str, Any]]) -> None:
+def _check_writable(p: Path) -> None:
+    """Refuse a read-only log rather than replace it (a rename would ignore its mode)."""
     try:
-        new = parse_log(text, old.path)
+        mode = p.stat().st_mode
+    except OSError:
+        return  # read_log names a missing or unreadable log
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(p, os.W_OK):
+        raise EventLogError("the log is read-only, so nothing was appended", file=p,
+                            value=stat.filemode(mode),
+                            expected=f"a writable log: `chmod u+w {p}` to append, or keep it "
+                            "read-only to freeze it")
+
+
+def _current(p: Path, log: EventLog, state: Fold, universe: Universe
+             ) -> tuple[EventLog, Fold]:
+    """The log as it is under the lock: re-read only if it changed since it was read."""
+    if read_text(p, "event log not found") == log.text:
+        return log, state
+    fresh = read_log(p)
+    return fresh, fold(fresh, universe=universe)
+
+
+def _verify(old: EventLog, text: str, raws: list[dict[str, Any]]) -> None:
+    """The new text must read back as the old records plus exactly ``raws``.
+
+    For a log in the writer's shape only the appended records are read back
+    (chunks are independent), chained from the old tail digest; otherwise the
+    whole new text is parsed.
+    """
+    n = len(old.entries)
+    try:
+        if old.chunked and n and text.startswith(old.text):
+            got = _read_back(old, text)
+            ok = len(got) == len(raws) and all(
+                g.record.digest == r["digest"] and g.record.prev_digest == r["prev_digest"]
+                for g, r in zip(got, raws, strict=False))
+        else:
+            new = parse_log(text, old.path)
+            ok = (len(new.entries) == n + len(raws) and new.version_at(n) == old.version
+                  and new.version.digest == raws[-1]["digest"])
     except EventLogError as exc:
         raise EventLogError(f"appending would not round-trip ({exc.message}); the log was "
                             "left unchanged", file=old.path,
                             expected="plain text values without control characters") from None
-    n = len(old.entries)
-    ok = (len(new.entries) == n + len(raws)
-          and new.version_at(n) == old.version
-          and new.version.digest == raws[-1]["digest"])
     if not ok:
         raise EventLogError("appending would not round-trip; the log was left unchanged",
                             file=old.path, line=old.records_line,
                             expected="records as a block list at the end of the file")
+
+
+def _read_back(old: EventLog, text: str) -> list[LogEntry]:
+    """The records appended to ``old.text``, read as a log of their own and chain-checked."""
+    tail = text[len(old.text):].lstrip("\r\n")
+    probe = "records:" + newline_of(old.text) + tail
+    layout = split_records(probe)
+    raws = read_chunks(probe, str(old.path), layout, len(old.entries) + 1) if layout else None
+    if raws is None:
+        raise EventLogError("appended records are not a block list", file=old.path)
+    return check_entries(raws, old.version.digest, len(old.entries))
 
 
 def add_event(path: str | Path, event: Event | Mapping[str, Any], **kw: Any) -> LogVersion:

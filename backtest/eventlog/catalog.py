@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backtest.errors import EventLogError
-from backtest.eventlog.log import EventLog, LogEntry, fold, read_log
+from backtest.eventlog.log import EventLog, LogEntry, fold, gc_paused, read_log
 from backtest.eventlog.models import STAGES, Event
 from backtest.eventlog.records import LogVersion, UnknownEventError, parse_version
 
@@ -173,6 +173,12 @@ def _sort_key(e: Event) -> tuple[dt.date, dt.datetime, str]:
 def catalog_from_log(log: EventLog, *, version: int | str | None = None,
                      universe: Universe | None = None) -> Catalog:
     """Fold an already parsed log; the whole log is checked, then 1..v kept."""
+    with gc_paused():
+        return _catalog_from_log(log, version, universe)
+
+
+def _catalog_from_log(log: EventLog, version: int | str | None,
+                      universe: Universe | None) -> Catalog:
     full = fold(log, universe=universe)
     n = len(log.entries)
     seq = n
@@ -191,6 +197,33 @@ def catalog_from_log(log: EventLog, *, version: int | str | None = None,
     events = tuple(sorted(state.events.values(), key=_sort_key))
     return Catalog(events=events, version=log.version_at(seq), path=log.path,
                    records=log.entries[:seq], retracted=tuple(sorted(state.retracted)))
+
+
+def check_expected(log: EventLog, expect: str) -> LogVersion:
+    """Refuse a log whose record N is missing or differs from a recorded ``vN:DIGEST``.
+
+    A chain of digests cannot show that records were cut off the end (the
+    shorter log is a valid chain); a version written down earlier (in a run,
+    a report, a commit message) can.  Returns the log's version at N.
+    """
+    seq, prefix = parse_version(expect)
+    if prefix is None:
+        raise EventLogError("a version to expect needs its digest", field="--expect",
+                            value=expect, expected="vN:DIGEST as printed by `mib events "
+                            f"validate`, e.g. {log.version}")
+    n = len(log.entries)
+    if seq > n:
+        raise EventLogError(f"record {seq} is missing: the log ends at record {n}; records "
+                            "were cut off its end, or this is an older copy",
+                            file=log.path, field="--expect", value=str(log.version),
+                            expected=f"v{seq}:{prefix} or a later version")
+    actual = log.version_at(seq)
+    if not actual.digest.startswith(prefix):
+        line = log.entries[seq - 1].line if seq else None
+        raise EventLogError(f"record {seq} differs from the expected version: records 1..{seq} "
+                            "are not the ones it was built from", file=log.path, line=line,
+                            field="--expect", value=str(actual), expected=f"v{seq}:{prefix}")
+    return actual
 
 
 def load_catalog(path: str | Path | None = None, *, version: int | str | None = None,

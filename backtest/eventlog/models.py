@@ -3,17 +3,31 @@
 An event is what the catalog holds after the records of the log are folded.
 Timestamps are either exact (``at``: ISO 8601 with a UTC offset, and the IANA
 ``timezone`` of the authority) or date-only (``date`` in the authority's
-``timezone`` with ``time_known: false``).  Naive timestamps are refused.
+``timezone`` with ``time_known: false``).  Naive timestamps are refused, and so
+is an ``at`` whose offset is not the offset of ``timezone`` at that instant
+(``+09:00`` on a New York stage).  Text fields (:data:`Text`) refuse control
+characters other than newline and tab (NUL, ESC, ...), which would otherwise
+reach terminals and files raw.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+import unicodedata
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 EventType = Literal[
     "restriction", "tightening", "relaxation", "licence_grant", "rescission",
@@ -30,6 +44,42 @@ Confidence = Literal["high", "medium", "low"]
 Sign = Literal[-1, 0, 1]
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\x0b": "VT", "\x0c": "FF",
+                  "\x0d": "CR", "\x1b": "ESC", "\x7f": "DEL", "\x85": "NEL"}
+_AT_EXAMPLE = 'at: "2025-04-15T16:10:00-04:00"'
+TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+"""Text without control characters other than newline and tab (checked in pydantic-core)."""
+TEXT_EXPECTED = "text without control characters (newline and tab are allowed); remove it"
+
+Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+"""A string without control characters other than newline and tab (NUL, ESC, DEL, ...)."""
+
+
+def control_character(value: str) -> str | None:
+    """Which control character ``value`` holds and where, or None (for error messages)."""
+    m = _CONTROL.search(value)
+    if m is None:
+        return None
+    ch = m.group(0)
+    name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ch, "control")
+    return f"control character U+{ord(ch):04X} ({name}) at position {m.start()}"
+
+
+def _stage_error(message: str, field: str, expected: str, got: object = None
+                 ) -> PydanticCustomError:
+    """A stage-level error that names the field it is about and the fix."""
+    ctx: dict[str, object] = {"message": message, "field": field, "expected": expected}
+    if got is not None:
+        ctx["got"] = got
+    return PydanticCustomError("stage_inconsistent", "{message}", ctx)
+
+
+def _offset(delta: dt.timedelta | None) -> str:
+    """``+09:00`` / ``-04:00`` for a UTC offset."""
+    minutes = int((delta or dt.timedelta()).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _check_zone(name: str) -> str:
@@ -47,7 +97,7 @@ class Stage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     stage: StageName
-    timezone: str = Field(description="IANA zone of the authority or source")
+    timezone: Text = Field(description="IANA zone of the authority or source")
     time_known: bool
     at: dt.datetime | None = Field(default=None, description="exact instant, with UTC offset")
     date: dt.date | None = Field(default=None, description="local date when the time is unknown")
@@ -57,7 +107,7 @@ class Stage(BaseModel):
     not_after: dt.datetime | None = Field(
         default=None, description="date-only stage: public no later than this instant "
         "(e.g. the time stamp of the first report)")
-    note: str = ""
+    note: Text = ""
 
     @field_validator("timezone")
     @classmethod
@@ -82,22 +132,51 @@ class Stage(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Stage:
         if self.time_known:
-            if self.at is None:
-                raise ValueError("time_known is true but 'at' is missing")
-            local = self.at.astimezone(ZoneInfo(self.timezone))
-            if self.date is not None and self.date != local.date():
-                raise ValueError(f"date {self.date} disagrees with 'at' in {self.timezone} "
-                                 f"({local.date()})")
+            self._check_exact()
         elif self.date is None:
-            raise ValueError("time_known is false, so 'date' (local date) is required")
+            raise _stage_error("time_known is false, so 'date' (the local date) is required",
+                               "date", "date: YYYY-MM-DD in the stage's timezone, or "
+                               f"time_known: true with {_AT_EXAMPLE}")
         elif self.at is not None:
-            raise ValueError("time_known is false but 'at' is given; drop one of them")
-        if self.time_known and (self.not_before or self.not_after):
-            raise ValueError("not_before/not_after bound a date-only stage; with time_known "
-                             "true give only 'at'")
+            raise _stage_error("time_known is false but 'at' is given", "at",
+                               "either time_known: true with 'at', or time_known: false with "
+                               "'date' only; drop the one that is wrong")
         if self.not_before and self.not_after and self.not_before > self.not_after:
-            raise ValueError("not_before is after not_after")
+            raise _stage_error(
+                "not_before is after not_after", "not_before",
+                "not_before (the earliest instant the stage can have been public) at or "
+                "before not_after (the latest); swap them or correct the wrong one",
+                got=f"not_before {self.not_before.isoformat()} > not_after "
+                    f"{self.not_after.isoformat()}")
         return self
+
+    def _check_exact(self) -> None:
+        if self.at is None:
+            raise _stage_error(
+                "time_known is true but 'at' is missing", "at",
+                f"the exact time with its UTC offset, e.g. {_AT_EXAMPLE}; or, if only the "
+                "date is known, time_known: false with date: YYYY-MM-DD")
+        zone = ZoneInfo(self.timezone)
+        local = self.at.astimezone(zone)
+        if local.utcoffset() != self.at.utcoffset():
+            given, actual = _offset(self.at.utcoffset()), _offset(local.utcoffset())
+            raise _stage_error(
+                f"UTC offset {given} of 'at' does not match timezone {self.timezone}, which "
+                f"is at {actual} at that instant", "at",
+                f"{actual}: the same instant is {local.isoformat()} in {self.timezone}; if "
+                f"the clock time is right, the zone is wrong: set timezone to the zone at "
+                f"{given}", got=self.at.isoformat())
+        if self.date is not None and self.date != local.date():
+            raise _stage_error(
+                f"date {self.date} disagrees with 'at' in {self.timezone}", "date",
+                f"{local.date()} (the local date of 'at'), or drop 'date'",
+                got=str(self.date))
+        if self.not_before or self.not_after:
+            raise _stage_error(
+                "not_before/not_after bound a date-only stage; with time_known true give "
+                "only 'at'", "not_before" if self.not_before else "not_after",
+                "'at' alone (drop not_before/not_after), or time_known: false with 'date' "
+                "and the bounds")
 
     @property
     def local_date(self) -> dt.date:
@@ -118,9 +197,9 @@ class Affected(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    target: str
+    target: Text
     sign: Sign
-    note: str = ""
+    note: Text = ""
 
     @field_validator("sign", mode="before")
     @classmethod
@@ -137,8 +216,8 @@ class Source(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: HttpUrl
-    title: str
-    publisher: str = ""
+    title: Text
+    publisher: Text = ""
     primary: bool = False
 
 
@@ -147,17 +226,17 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    title: str
-    authority: str = Field(description="who acted, e.g. US-BIS, CN-MOFCOM, NVIDIA")
-    jurisdiction: str = Field(description="ISO country code, EU, or 'private'")
+    id: Text
+    title: Text
+    authority: Text = Field(description="who acted, e.g. US-BIS, CN-MOFCOM, NVIDIA")
+    jurisdiction: Text = Field(description="ISO country code, EU, or 'private'")
     type: EventType
     direction: Direction = Field(description="tightening, easing or neutral for US-China chips")
     stages: tuple[Stage, ...] = Field(min_length=1)
     affected: tuple[Affected, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = Field(min_length=1)
     confidence: Confidence = "medium"
-    notes: str = ""
+    notes: Text = ""
 
     @field_validator("id")
     @classmethod

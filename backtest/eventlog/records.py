@@ -32,7 +32,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from yaml.nodes import Node
 
 from backtest.errors import EventLogError
-from backtest.eventlog.models import Event
+from backtest.eventlog.models import TEXT_EXPECTED, TEXT_PATTERN, Event, Text, control_character
 from backtest.eventlog.yamlio import line_of
 
 RecordKind = Literal["announce", "amend", "retract"]
@@ -172,9 +172,9 @@ class Amend(_RecordBase):
     """Named top-level fields of an existing event change, for a reason."""
 
     kind: Literal["amend"]
-    id: str
+    id: Text
     changes: dict[str, Any] = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    reason: Text = Field(min_length=1)
 
     @field_validator("changes")
     @classmethod
@@ -194,8 +194,8 @@ class Retract(_RecordBase):
     """An event leaves the catalog, for a reason; its id is never reused."""
 
     kind: Literal["retract"]
-    id: str
-    reason: str = Field(min_length=1)
+    id: Text
+    reason: Text = Field(min_length=1)
 
     @property
     def event_id(self) -> str:
@@ -213,19 +213,26 @@ class Locator:
     """Where a piece of YAML came from, to name file and line in errors.
 
     ``node`` is the YAML node of the thing being validated; ``strip`` is a
-    prefix of pydantic locations that ``node`` already stands for.
+    prefix of pydantic locations that ``node`` already stands for.  A record
+    read by the fast reader has no node: ``lazy`` composes it (only when an
+    error needs a line) from its own chunk, whose first line is
+    ``line_offset + 1`` of the file.
     """
 
     file: str
     node: Node | None = None
     label: str = ""
     strip: tuple[str | int, ...] = ()
+    lazy: Callable[[], Node | None] | None = None
+    line_offset: int = 0
 
     def line(self, loc: Sequence[str | int] = ()) -> int | None:
         loc = tuple(loc)
         if self.strip and loc[: len(self.strip)] == self.strip:
             loc = loc[len(self.strip):]
-        return line_of(self.node, loc)
+        node = self.node if self.node is not None or self.lazy is None else self.lazy()
+        line = line_of(node, loc)
+        return line + self.line_offset if line is not None else None
 
     def error(self, cls: type[EventLogError], message: str, *, loc: Sequence[str | int] = (),
               value: object = None, expected: str | None = None,
@@ -240,16 +247,26 @@ class Locator:
 
 def validation_error(exc: ValidationError, where: Locator,
                      prefix: tuple[str | int, ...] = ()) -> EventLogError:
-    """The first pydantic error as a one-line :class:`RecordError`."""
+    """The first pydantic error as a one-line :class:`RecordError`.
+
+    Validators that know better say so in the error's context: ``field`` (the
+    field a model-level check is about, appended to the location), ``got``
+    (the value to show) and ``expected`` (what would be valid, and the fix).
+    """
     err = exc.errors()[0]
     loc = prefix + tuple(err.get("loc", ()))
     inp = err.get("input")
     ctx = err.get("ctx") or {}
+    if isinstance(ctx.get("field"), str):
+        loc += (ctx["field"],)
+    if "got" in ctx:
+        inp = ctx["got"]
     expected = ctx.get("expected") if isinstance(ctx.get("expected"), str) else None
-    if expected is None:
-        names = [p for p in loc if isinstance(p, str)]
-        expected = _EXPECTED.get(names[-1]) if names else None
+    if expected is None and loc and isinstance(loc[-1], str):
+        expected = _EXPECTED.get(loc[-1])
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if ctx.get("pattern") == TEXT_PATTERN and isinstance(inp, str):
+        msg, expected = control_character(inp) or msg, TEXT_EXPECTED
     if err.get("type") == "missing":
         msg = "required field is missing"
         inp = None

@@ -6,15 +6,23 @@ safe loader without YAML's timestamp resolver, so ``2022-10-07`` and
 written.  Each document is composed to a node tree first, so any field of any
 record can be traced back to its line for error messages.
 
+Every document is checked before it is constructed: duplicate keys are
+refused, and so are anchors and aliases beyond :data:`MAX_ALIASES` references
+or :data:`MAX_ALIAS_NODES` nodes added by expanding them (a 300-byte "billion
+laughs" value expands to 10^9 nodes).  Files are read as bytes and decoded
+without newline translation, so a CRLF file is appended to in CRLF.
+
 Writes go through :func:`atomic_write`: a temporary file in the same directory,
 flushed and fsynced, then ``os.replace`` -- a killed write never leaves a
-truncated log.
+truncated log, only a stale ``.<name>.XXXXXXXX.tmp`` beside it, which
+:func:`remove_stale_temps` deletes at the next write (under the log's lock).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -29,6 +37,10 @@ from backtest.errors import EventLogError
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_ALIASES = 100
+"""Most alias references (``*name``) one document (or one log) may hold."""
+MAX_ALIAS_NODES = 10_000
+"""Most nodes that expanding aliases may add to a document (or a log)."""
 
 
 class LogSyntaxError(EventLogError):
@@ -71,13 +83,27 @@ class YamlDoc:
     node: Node | None
 
 
-def load_yaml(text: str, file: str | Path) -> YamlDoc:
-    """Parse one YAML document; malformed input raises :class:`LogSyntaxError`."""
+@dataclass(slots=True)
+class AliasBudget:
+    """Alias references and alias-added nodes used so far (shared by a log's records)."""
+
+    aliases: int = 0
+    added_nodes: int = 0
+
+
+def load_yaml(text: str, file: str | Path, budget: AliasBudget | None = None) -> YamlDoc:
+    """Parse one YAML document; malformed input raises :class:`LogSyntaxError`.
+
+    Before anything is constructed the node graph is checked: no duplicate
+    keys, no recursive aliases, and at most :data:`MAX_ALIASES` alias
+    references adding at most :data:`MAX_ALIAS_NODES` nodes (counted in
+    ``budget`` when one is shared by several documents).
+    """
     loader = NoTimestampLoader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
-            _check_duplicate_keys(node, str(file))
+            check_graph(node, str(file), budget if budget is not None else AliasBudget())
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -93,34 +119,89 @@ def load_yaml(text: str, file: str | Path) -> YamlDoc:
     return YamlDoc(file=str(file), data=data, node=node)
 
 
-def read_yaml(path: str | Path) -> YamlDoc:
-    """Read and parse a UTF-8 YAML file, naming it in every error."""
+def read_text(path: str | Path, missing: str = "file not found",
+              expected: str = "an existing YAML file") -> str:
+    """A UTF-8 file's text exactly as stored (CRLF stays CRLF), naming it in errors."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise EventLogError("file not found", file=p, expected="an existing YAML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EventLogError(f"cannot read file: {exc}", file=p) from None
-    return load_yaml(text, p)
+        raise EventLogError(missing, file=p, expected=expected) from None
+    except UnicodeDecodeError as exc:
+        raise EventLogError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=p,
+                            expected="a UTF-8 encoded YAML file") from None
+    except OSError as exc:
+        raise EventLogError(f"cannot read file: {exc.strerror or exc}", file=p) from None
 
 
-def _check_duplicate_keys(node: Node, file: str) -> None:
-    stack = [node]
+def read_yaml(path: str | Path) -> YamlDoc:
+    """Read and parse a UTF-8 YAML file, naming it in every error."""
+    return load_yaml(read_text(path), Path(path))
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def check_graph(root: Node, file: str, budget: AliasBudget) -> None:
+    """Refuse duplicate keys, recursive aliases and alias expansion beyond the limits.
+
+    Aliases make the composed tree a graph; its expanded size is counted with
+    one visit per node (sizes of shared subtrees are memoised), so a billion
+    laughs is refused in microseconds instead of being expanded.
+    """
+    size: dict[int, int] = {}
+    entered: set[int] = set()
+    refs: dict[int, int] = {}
+    shared: Node | None = None
+    stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
-        cur = stack.pop()
-        if isinstance(cur, MappingNode):
-            seen: set[str] = set()
-            for key, value in cur.value:
-                if isinstance(key, ScalarNode):
-                    if key.value in seen:
-                        raise LogSyntaxError("duplicate key in a mapping", file=file,
-                                             line=key.start_mark.line + 1, field=key.value,
-                                             expected="each key once per mapping")
-                    seen.add(key.value)
-                stack.append(value)
-        elif isinstance(cur, SequenceNode):
-            stack.extend(cur.value)
+        node, leaving = stack.pop()
+        nid = id(node)
+        if leaving:
+            size[nid] = 1 + sum(size[id(k)] for k in _children(node))
+            continue
+        if nid in size or nid in entered:
+            continue  # pushed twice before it was reached
+        entered.add(nid)
+        if isinstance(node, MappingNode):
+            _check_keys(node, file)
+        stack.append((node, True))
+        for kid in _children(node):
+            kid_id = id(kid)
+            refs[kid_id] = refs.get(kid_id, 0) + 1
+            if refs[kid_id] == 2 and shared is None:
+                shared = kid
+            if kid_id in entered and kid_id not in size:
+                raise LogSyntaxError("recursive YAML alias (a node that contains itself)",
+                                     file=file, line=kid.start_mark.line + 1,
+                                     expected="plain data without anchors and aliases")
+            if kid_id not in size:
+                stack.append((kid, False))
+    budget.aliases += sum(refs.values()) - (len(size) - 1)
+    budget.added_nodes += size[id(root)] - len(size)
+    if budget.aliases > MAX_ALIASES or budget.added_nodes > MAX_ALIAS_NODES:
+        line = shared.start_mark.line + 1 if shared is not None else None
+        raise LogSyntaxError(f"YAML aliases would expand to {budget.added_nodes} more nodes",
+                             file=file, line=line, value=f"{budget.aliases} aliases",
+                             expected=f"at most {MAX_ALIASES} aliases adding at most "
+                             f"{MAX_ALIAS_NODES} nodes; write the values out instead of "
+                             "using anchors (&) and aliases (*)")
+
+
+def _check_keys(node: MappingNode, file: str) -> None:
+    seen: set[str] = set()
+    for key, _ in node.value:
+        if isinstance(key, ScalarNode):
+            if key.value in seen:
+                raise LogSyntaxError("duplicate key in a mapping", file=file,
+                                     line=key.start_mark.line + 1, field=key.value,
+                                     expected="each key once per mapping")
+            seen.add(key.value)
 
 
 def child(node: Node | None, key: str | int) -> Node | None:
@@ -192,3 +273,32 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _temp_name(path: Path) -> re.Pattern[str]:
+    # tempfile.mkstemp(prefix=".<name>.", suffix=".tmp") adds 8 characters of [a-z0-9_].
+    return re.compile(re.escape(f".{path.name}.") + r"[A-Za-z0-9_]{8}\.tmp")
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete temp files that a killed :func:`atomic_write` of ``path`` left behind.
+
+    Call it only while holding the log's lock: every writer takes the lock
+    before it creates its temp file, so any temp file seen under the lock
+    belongs to a writer that died.  Returns the files removed.
+    """
+    pattern = _temp_name(path)
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(path.parent):
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def newline_of(text: str) -> str:
+    """The line ending of a text's first line (``\\r\\n`` or ``\\n``), kept on append."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
