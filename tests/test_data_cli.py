@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,12 @@ UNIVERSE = str(ROOT / "events" / "universe.yaml")
 
 
 def _shared_prices_or_skip() -> Path:
-    """../shared/data/prices; skip when absent, but fail under CI=true (the data must be there)."""
-    d = ROOT.parent / "shared" / "data" / "prices"
-    if not d.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{d} is missing and CI=true: the real-data tests must run")
-        pytest.skip("../shared/data/prices not available")
-    return d
+    """../shared/data/prices (fails under CI=true when absent, skips elsewhere)."""
+    try:
+        from shared_support import require_shared
+    except ImportError:  # pragma: no cover
+        from tests.shared_support import require_shared
+    return require_shared(ROOT.parent / "shared" / "data" / "prices")
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 import pytest
+
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
 
 from backtest.errors import DataError, InputFileError
 from backtest.market import load_prices, read_price_csv
@@ -20,13 +24,8 @@ SUPERSEDED = "supplementary/superseded_primary_2026-11"
 
 
 def _shared_prices_or_skip() -> Path:
-    """../shared/data/prices; skip when absent, but fail under CI=true (the data must be there)."""
-    d = REPO.parent / "shared" / "data" / "prices"
-    if not d.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{d} is missing and CI=true: the real-data tests must run")
-        pytest.skip("../shared/data/prices not available")
-    return d
+    """../shared/data/prices (fails under CI=true when absent, skips elsewhere)."""
+    return require_shared(REPO.parent / "shared" / "data" / "prices")
 
 
 @pytest.fixture(scope="module")

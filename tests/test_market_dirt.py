@@ -3,12 +3,16 @@ the comparison of two sources on returns (``verify --against``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
 
 from backtest.errors import DataError
 from backtest.market import PricePanel, SeriesMeta, read_price_csv, verify
@@ -19,13 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _shared_prices_or_skip() -> Path:
-    """../shared/data/prices; skip when absent, but fail under CI=true (the data must be there)."""
-    d = REPO.parent / "shared" / "data" / "prices"
-    if not d.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{d} is missing and CI=true: the real-data tests must run")
-        pytest.skip("../shared/data/prices not available")
-    return d
+    """../shared/data/prices (fails under CI=true when absent, skips elsewhere)."""
+    return require_shared(REPO.parent / "shared" / "data" / "prices")
 
 
 @pytest.fixture(scope="module")

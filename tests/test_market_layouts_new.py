@@ -4,11 +4,15 @@ and volume unit; then the real files, against values read by hand."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+try:
+    from shared_support import require_shared
+except ImportError:  # pragma: no cover
+    from tests.shared_support import require_shared
 
 from backtest.market import BAR_COLUMNS, read_price_csv
 
@@ -17,13 +21,8 @@ BOM = "\ufeff"
 
 
 def _shared_prices_or_skip() -> Path:
-    """../shared/data/prices; skip when absent, but fail under CI=true (the data must be there)."""
-    d = REPO.parent / "shared" / "data" / "prices"
-    if not d.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{d} is missing and CI=true: the real-data tests must run")
-        pytest.skip("../shared/data/prices not available")
-    return d
+    """../shared/data/prices (fails under CI=true when absent, skips elsewhere)."""
+    return require_shared(REPO.parent / "shared" / "data" / "prices")
 
 
 def _write(tmp_path: Path, name: str, text: str, *, newline: str = "\n") -> Path:
