@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from backtest.market.panel import SeriesMeta
-    from backtest.returns import BenchmarkChoice
     from backtest.universe import Universe
 
 COVERAGE_COLUMNS: tuple[str, ...] = (
@@ -217,14 +216,15 @@ def sample_sentence(coverage: pd.DataFrame, losses: pd.DataFrame, used: pd.DataF
     return head + f" {lost} were lost, mostly to " + ", ".join(parts) + "."
 
 
-def benchmark_lines(choice: BenchmarkChoice) -> list[str]:
-    """Console lines for instances measured against a fallback benchmark or dropped."""
+def benchmark_lines(chosen: pd.DataFrame, dropped: pd.DataFrame) -> list[str]:
+    """Console lines for instances measured against a fallback benchmark (``chosen`` rows
+    with ``fallback``) or dropped as ``benchmark_missing`` (``dropped``)."""
     out = []
-    fb = choice.fallbacks()
+    fb = chosen[chosen["fallback"].astype(bool)] if len(chosen) else chosen
     for (sym, bench), g in fb.groupby(["security", "benchmark"], sort=True):
         out.append(f"note: {sym}: {len(g)} instance(s) measured against fallback benchmark "
                    f"{bench} ({g['detail'].iloc[0]})")
-    dropped = choice.dropped
+    dropped = dropped[dropped["reason"] == "benchmark_missing"] if len(dropped) else dropped
     for sym, g in dropped.groupby("security", sort=True):
         out.append(f"note: {sym}: {len(g)} instance(s) dropped, benchmark_missing "
                    f"({g['detail'].iloc[0]})")

@@ -278,15 +278,10 @@ def sample_summary(tables: dict[str, pd.DataFrame]) -> tuple[str, ...]:
 def benchmark_notes(tables: dict[str, pd.DataFrame]) -> tuple[str, ...]:
     """Console lines for instances on a fallback benchmark or lost for want of one."""
     from backtest.coverage import benchmark_lines
-    from backtest.returns import BenchmarkChoice
 
     if "benchmarks" not in tables:
         return ()
-    lost = tables["attrition"]
-    choice = BenchmarkChoice(instances=tables["benchmarks"].iloc[:0],
-                             chosen=tables["benchmarks"],
-                             dropped=lost[lost["reason"] == "benchmark_missing"])
-    return tuple(benchmark_lines(choice))
+    return tuple(benchmark_lines(tables["benchmarks"], tables["attrition"]))
 
 
 def event_masks(catalog: Catalog, universe: Universe, stage: str) -> pd.DataFrame:

@@ -128,7 +128,7 @@ def test_benchmark_lines_say_it_aloud():
     inputs = study_inputs(panel, _universe(), ["AAA", "BBB"])
     choice = choose_benchmarks(_instances(days, [100, 200]), inputs, SPEC.estimation,
                                SPEC.event_span)
-    lines = benchmark_lines(choice)
+    lines = benchmark_lines(choice.chosen, choice.dropped)
     assert any(ln.startswith("note: AAA: 1 instance(s) measured against fallback benchmark IDX2")
                for ln in lines)
     assert any(ln.startswith("note: BBB: 1 instance(s) dropped, benchmark_missing")

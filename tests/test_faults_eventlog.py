@@ -53,8 +53,10 @@ from backtest.eventlog.log import log_from_doc
 from backtest.eventlog.yamlio import NoTimestampLoader, dump_records, load_yaml
 
 try:
+    from cli_support import one_error_line
     from cli_support import run_cli as run
 except ImportError:  # pragma: no cover - when tests/ is a package
+    from tests.cli_support import one_error_line
     from tests.cli_support import run_cli as run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,15 +84,9 @@ def log(tmp_path: Path, capsys) -> Path:
 
 
 def _one_line(code: int, err: str, *needles: str, exit_code: int = 1) -> str:
-    """The single 'mib: error:' line of a failed command, checked for ``needles``."""
-    assert code == exit_code, err
-    assert "Traceback" not in err, err
-    lines = [ln for ln in err.strip().splitlines() if ln]
-    assert len(lines) == 1 and lines[0].startswith("mib: error: "), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    assert "\x1b" not in lines[0] and "\x00" not in lines[0]     # nothing echoed raw
-    return lines[0]
+    line = one_error_line(code, err, *needles, exit_code=exit_code)
+    assert "\x1b" not in line and "\x00" not in line     # nothing echoed raw
+    return line
 
 
 def _where(line: str, file: Path | str, lineno: int | None, field: str | None) -> None:

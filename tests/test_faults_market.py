@@ -30,8 +30,10 @@ from backtest.market.layouts import NumberFormat
 from backtest.universe import load_universe
 
 try:
+    from cli_support import one_error_line
     from cli_support import run_cli as run
 except ImportError:  # pragma: no cover - when tests/ is a package
+    from tests.cli_support import one_error_line
     from tests.cli_support import run_cli as run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,14 +65,7 @@ def _csv(d: Path, name: str, closes: list[object], days: list[str] = DAYS) -> Pa
 
 
 def _one_line(code: int, err: str, *needles: str, exit_code: int = 1) -> str:
-    """The single 'mib: error:' line of a failed command, checked for ``needles``."""
-    assert code == exit_code, err
-    assert "Traceback" not in err, err
-    lines = [ln for ln in err.strip().splitlines() if ln]
-    assert len(lines) == 1 and lines[0].startswith("mib: error: "), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
+    return one_error_line(code, err, *needles, exit_code=exit_code)
 
 
 @pytest.fixture

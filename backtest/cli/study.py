@@ -162,7 +162,7 @@ def _catalog_mode(spec: StudySpec, run: RunSpec, out: Path) -> None:
                                  "log_version": str(got.catalog.version), "stage": run.stage})
     if got.panel.synthetic:
         typer.echo("SYNTHETIC DATA: simulated prices, not market data")
-    print_lines(benchmark_lines(choice))
+    print_lines(benchmark_lines(choice.chosen, choice.dropped))
     typer.echo(result.summary())
     typer.echo(f"tables: {out} ({', '.join(names)})")
 

@@ -368,11 +368,11 @@ def caar_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
     """
     rows: list[tuple] = []
     for ar, windows, subs, _ in views(f):
-        rows += _caar_rows(f, ar, windows, subs)
+        rows += _caar_rows(ar, windows, subs)
     return rows
 
 
-def _caar_rows(f: Fitted, ar: AbnormalReturns, windows: tuple[WindowCAR, ...],
+def _caar_rows(ar: AbnormalReturns, windows: tuple[WindowCAR, ...],
                subs: list) -> list[tuple]:
     rows: list[tuple] = []
     for level, event, group, idx in subs:
