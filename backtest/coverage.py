@@ -27,8 +27,21 @@ if TYPE_CHECKING:
     from backtest.universe import Universe
 
 COVERAGE_COLUMNS: tuple[str, ...] = (
-    "security", "name", "group", "mic", "data_first", "data_last", "used_first", "used_last",
-    "source", "adjustment", "benchmarks_used", "intended", "used", "lost", "lost_reasons",
+    "security",
+    "name",
+    "group",
+    "mic",
+    "data_first",
+    "data_last",
+    "used_first",
+    "used_last",
+    "source",
+    "adjustment",
+    "benchmarks_used",
+    "intended",
+    "used",
+    "lost",
+    "lost_reasons",
 )
 LOSS_COLUMNS: tuple[str, ...] = ("event_id", "security", "step", "reason", "detail")
 
@@ -75,8 +88,12 @@ def used_instances(car: pd.DataFrame, instances: pd.DataFrame) -> pd.DataFrame:
     return pairs.merge(day0, on=["event_id", "security"], how="left")[cols]
 
 
-def loss_table(instances: pd.DataFrame, align_attrition: pd.DataFrame,
-               study_attrition: pd.DataFrame, used: pd.DataFrame) -> pd.DataFrame:
+def loss_table(
+    instances: pd.DataFrame,
+    align_attrition: pd.DataFrame,
+    study_attrition: pd.DataFrame,
+    used: pd.DataFrame,
+) -> pd.DataFrame:
     """Every intended (event, security) instance that the study did not use, and why.
 
     ``study_attrition`` rows with ``event_id == '*'`` apply to every instance of
@@ -92,24 +109,48 @@ def loss_table(instances: pd.DataFrame, align_attrition: pd.DataFrame,
         key = (str(r.event_id), str(r.security))
         if key not in used_pairs and key not in seen:
             seen.add(key)
-            rows.append({"event_id": key[0], "security": key[1], "step": "alignment",
-                         "reason": str(r.reason), "detail": str(r.detail)})
-    whole = {str(r.security): r for r in study_attrition.itertuples(index=False)
-             if str(r.event_id) == "*"}
-    per = {(str(r.event_id), str(r.security)): r for r in study_attrition.itertuples(index=False)
-           if str(r.event_id) != "*"}
+            rows.append(
+                {
+                    "event_id": key[0],
+                    "security": key[1],
+                    "step": "alignment",
+                    "reason": str(r.reason),
+                    "detail": str(r.detail),
+                }
+            )
+    whole = {
+        str(r.security): r
+        for r in study_attrition.itertuples(index=False)
+        if str(r.event_id) == "*"
+    }
+    per = {
+        (str(r.event_id), str(r.security)): r
+        for r in study_attrition.itertuples(index=False)
+        if str(r.event_id) != "*"
+    }
     for key in sorted(_pairs(instances) - used_pairs - seen):
         hit = per.get(key) or whole.get(key[1])
         seen.add(key)
-        rows.append({"event_id": key[0], "security": key[1], "step": "study",
-                     "reason": str(hit.reason) if hit is not None else "not_studied",
-                     "detail": str(hit.detail) if hit is not None else ""})
+        rows.append(
+            {
+                "event_id": key[0],
+                "security": key[1],
+                "step": "study",
+                "reason": str(hit.reason) if hit is not None else "not_studied",
+                "detail": str(hit.detail) if hit is not None else "",
+            }
+        )
     return pd.DataFrame(rows, columns=list(LOSS_COLUMNS))
 
 
-def coverage_table(instances: pd.DataFrame, losses: pd.DataFrame, used: pd.DataFrame,
-                   meta: Mapping[str, SeriesMeta], universe: Universe,
-                   chosen: pd.DataFrame | None = None) -> pd.DataFrame:
+def coverage_table(
+    instances: pd.DataFrame,
+    losses: pd.DataFrame,
+    used: pd.DataFrame,
+    meta: Mapping[str, SeriesMeta],
+    universe: Universe,
+    chosen: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per security the catalog intended instances for.
 
     ``used`` holds the instances the study used (event_id, security, day0);
@@ -132,18 +173,25 @@ def coverage_table(instances: pd.DataFrame, losses: pd.DataFrame, used: pd.DataF
         if chosen is not None and not chosen.empty:
             b = chosen[chosen["security"] == sym]["benchmark"].value_counts()
             bench = "; ".join(f"{k} ×{v}" for k, v in b.items())
-        rows.append({
-            "security": sym, "name": sec.name if sec else "", "group": sec.group if sec else "",
-            "mic": sec.mic if sec else "",
-            "data_first": m.first if m else "", "data_last": m.last if m else "",
-            "used_first": f"{day0.min():%Y-%m-%d}" if len(day0) else "",
-            "used_last": f"{day0.max():%Y-%m-%d}" if len(day0) else "",
-            "source": _source(m), "adjustment": m.adjustment if m else "",
-            "benchmarks_used": bench,
-            "intended": sum(1 for _, s in intended if s == sym), "used": len(mine),
-            "lost": len(lost),
-            "lost_reasons": "; ".join(f"{k} {v}" for k, v in counts.items()),
-        })
+        rows.append(
+            {
+                "security": sym,
+                "name": sec.name if sec else "",
+                "group": sec.group if sec else "",
+                "mic": sec.mic if sec else "",
+                "data_first": m.first if m else "",
+                "data_last": m.last if m else "",
+                "used_first": f"{day0.min():%Y-%m-%d}" if len(day0) else "",
+                "used_last": f"{day0.max():%Y-%m-%d}" if len(day0) else "",
+                "source": _source(m),
+                "adjustment": m.adjustment if m else "",
+                "benchmarks_used": bench,
+                "intended": sum(1 for _, s in intended if s == sym),
+                "used": len(mine),
+                "lost": len(lost),
+                "lost_reasons": "; ".join(f"{k} {v}" for k, v in counts.items()),
+            }
+        )
     return pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS))
 
 
@@ -151,14 +199,13 @@ def _source(m: SeriesMeta | None) -> str:
     if m is None:
         return "no prices"
     if m.origin.startswith("stitched on returns:"):
-        return m.origin.split(" (")[0]   # every file with the dates it supplies
+        return m.origin.split(" (")[0]  # every file with the dates it supplies
     if m.source == "csv":
         return m.origin.split(" [")[0]
     return f"{m.source}: {m.origin}" if m.origin else m.source
 
 
-def _counts(coverage: pd.DataFrame, losses: pd.DataFrame, used: pd.DataFrame
-            ) -> dict[str, int]:
+def _counts(coverage: pd.DataFrame, losses: pd.DataFrame, used: pd.DataFrame) -> dict[str, int]:
     ev_int = set(losses["event_id"]) | (set(used["event_id"]) if not used.empty else set())
     return {
         "events_intended": len(ev_int),
@@ -180,8 +227,9 @@ def _top_losses(losses: pd.DataFrame, k: int = 3) -> list[str]:
     return out
 
 
-def summary_lines(coverage: pd.DataFrame, losses: pd.DataFrame, used: pd.DataFrame
-                  ) -> tuple[str, str, str]:
+def summary_lines(
+    coverage: pd.DataFrame, losses: pd.DataFrame, used: pd.DataFrame
+) -> tuple[str, str, str]:
     """Three console lines: events, securities, the biggest causes of loss."""
     c = _counts(coverage, losses, used)
     unused = coverage[coverage["used"] == 0]["security"].tolist()
@@ -203,16 +251,23 @@ def sample_sentence(coverage: pd.DataFrame, losses: pd.DataFrame, used: pd.DataF
     import pandas as pd
 
     day0 = pd.to_datetime(used["day0"]).dropna() if not used.empty else None
-    span = (f", with day 0 from {day0.min():%Y-%m-%d} to {day0.max():%Y-%m-%d}"
-            if day0 is not None and len(day0) else "")
+    span = (
+        f", with day 0 from {day0.min():%Y-%m-%d} to {day0.max():%Y-%m-%d}"
+        if day0 is not None and len(day0)
+        else ""
+    )
     lost = c["inst_intended"] - c["inst_used"]
-    head = (f"The sample is {c['inst_used']} of {c['inst_intended']} intended event-security "
-            f"instances ({c['events_used']} of {c['events_intended']} events, {c['secs_used']} "
-            f"of {c['secs_intended']} securities){span}.")
+    head = (
+        f"The sample is {c['inst_used']} of {c['inst_intended']} intended event-security "
+        f"instances ({c['events_used']} of {c['events_intended']} events, {c['secs_used']} "
+        f"of {c['secs_intended']} securities){span}."
+    )
     if not lost:
         return head + " No instance was lost."
-    parts = [f"{REASON_WORDS.get(str(r), str(r))} ({n})"
-             for r, n in losses["reason"].value_counts().head(3).items()]
+    parts = [
+        f"{REASON_WORDS.get(str(r), str(r))} ({n})"
+        for r, n in losses["reason"].value_counts().head(3).items()
+    ]
     return head + f" {lost} were lost, mostly to " + ", ".join(parts) + "."
 
 
@@ -222,10 +277,13 @@ def benchmark_lines(chosen: pd.DataFrame, dropped: pd.DataFrame) -> list[str]:
     out = []
     fb = chosen[chosen["fallback"].astype(bool)] if len(chosen) else chosen
     for (sym, bench), g in fb.groupby(["security", "benchmark"], sort=True):
-        out.append(f"note: {sym}: {len(g)} instance(s) measured against fallback benchmark "
-                   f"{bench} ({g['detail'].iloc[0]})")
+        out.append(
+            f"note: {sym}: {len(g)} instance(s) measured against fallback benchmark "
+            f"{bench} ({g['detail'].iloc[0]})"
+        )
     dropped = dropped[dropped["reason"] == "benchmark_missing"] if len(dropped) else dropped
     for sym, g in dropped.groupby("security", sort=True):
-        out.append(f"note: {sym}: {len(g)} instance(s) dropped, benchmark_missing "
-                   f"({g['detail'].iloc[0]})")
+        out.append(
+            f"note: {sym}: {len(g)} instance(s) dropped, benchmark_missing ({g['detail'].iloc[0]})"
+        )
     return out

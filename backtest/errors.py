@@ -40,8 +40,9 @@ class MibError(Exception):
         where = ""
         if self.file:
             where = self.file + (f":{self.line}" if self.line is not None else "")
-        head = " ".join(p for p in (where + (":" if where else ""), self.field and f"{self.field}:")
-                        if p)
+        head = " ".join(
+            p for p in (where + (":" if where else ""), self.field and f"{self.field}:") if p
+        )
         tail = self.message
         if self.value is not None:
             tail += f" (got {self.value!r}"

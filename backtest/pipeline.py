@@ -49,35 +49,53 @@ def parse_day(text: str, field: str) -> dt.date:
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise SpecError("not a date", field=field, value=text,
-                        expected="YYYY-MM-DD, a real calendar day") from None
+        raise SpecError(
+            "not a date", field=field, value=text, expected="YYYY-MM-DD, a real calendar day"
+        ) from None
 
 
 def check_seed(seed: int, field: str = "--seed") -> int:
     """Seeds of ``numpy.random.default_rng`` are integers >= 0."""
     if seed < 0:
-        raise SpecError("seed must not be negative", field=field, value=seed,
-                        expected="an integer >= 0")
+        raise SpecError(
+            "seed must not be negative", field=field, value=seed, expected="an integer >= 0"
+        )
     return seed
 
 
-def price_source(*, demo: bool = False, prices_dirs: Sequence[Path] = (),
-                 from_cache: bool = False) -> Source:
+def price_source(
+    *, demo: bool = False, prices_dirs: Sequence[Path] = (), from_cache: bool = False
+) -> Source:
     """The one price source the options name: the shared check of every command.
 
     Naming two sources is an error, never a silent pick; each ``--prices-dir`` must
     be an existing directory.  None named means Yahoo Finance.
     """
     dirs = list(prices_dirs)
-    given = [flag for flag, on in (("--demo", demo), ("--prices-dir", bool(dirs)),
-                                   ("--from-cache", from_cache)) if on]
+    given = [
+        flag
+        for flag, on in (
+            ("--demo", demo),
+            ("--prices-dir", bool(dirs)),
+            ("--from-cache", from_cache),
+        )
+        if on
+    ]
     if len(given) > 1:
-        raise SpecError("choose one price source", field="--demo/--prices-dir/--from-cache",
-                        value=" ".join(given), expected="at most one of them")
+        raise SpecError(
+            "choose one price source",
+            field="--demo/--prices-dir/--from-cache",
+            value=" ".join(given),
+            expected="at most one of them",
+        )
     for d in dirs:
         if not Path(d).is_dir():
-            raise SpecError("prices directory not found", field="--prices-dir",
-                            value=str(d), expected="an existing directory of CSV files")
+            raise SpecError(
+                "prices directory not found",
+                field="--prices-dir",
+                value=str(d),
+                expected="an existing directory of CSV files",
+            )
     return "demo" if demo else "csv" if dirs else "cache" if from_cache else "yahoo"
 
 
@@ -120,16 +138,24 @@ class RunSpec(BaseModel):
         from backtest.alignment.spec import STAGE_CHOICES
 
         if value not in STAGE_CHOICES:
-            raise SpecError("unknown event stage", field="--stage", value=value,
-                            expected=", ".join(STAGE_CHOICES))
+            raise SpecError(
+                "unknown event stage",
+                field="--stage",
+                value=value,
+                expected=", ".join(STAGE_CHOICES),
+            )
         return value
 
     @field_validator("log_path")
     @classmethod
     def _log_exists(cls, value: str | None) -> str | None:
         if value is not None and not Path(value).is_file():
-            raise SpecError("event log not found", field="--log", value=value,
-                            expected="an existing event log file (see events/README.md)")
+            raise SpecError(
+                "event log not found",
+                field="--log",
+                value=value,
+                expected="an existing event log file (see events/README.md)",
+            )
         return value
 
     @field_validator("start", "end")
@@ -142,8 +168,12 @@ class RunSpec(BaseModel):
     @model_validator(mode="after")
     def _start_before_end(self) -> RunSpec:
         if self.end is not None and self.end <= self.start:
-            raise SpecError("the price history ends before it starts", field="end",
-                            value=self.end, expected=f"a day after start {self.start}")
+            raise SpecError(
+                "the price history ends before it starts",
+                field="end",
+                value=self.end,
+                expected=f"a day after start {self.start}",
+            )
         return self
 
 
@@ -155,8 +185,8 @@ class RunOutcome:
     html: Path
     pdf: Path | None
     tables: tuple[str, ...]
-    summary: tuple[str, ...] = ()   # the sample used: events, securities, biggest losses
-    notes: tuple[str, ...] = ()     # fallback benchmarks and other choices to say aloud
+    summary: tuple[str, ...] = ()  # the sample used: events, securities, biggest losses
+    notes: tuple[str, ...] = ()  # fallback benchmarks and other choices to say aloud
 
 
 def _noop(_: str) -> None:
@@ -168,8 +198,9 @@ def new_run_id(spec: RunSpec, now: dt.datetime) -> str:
     return spec.run_id or f"{now:%Y%m%dT%H%M%S}-{spec.source}-s{spec.seed}"
 
 
-def load_prices_for(spec: RunSpec, universe: Universe, instances: pd.DataFrame
-                    ) -> tuple[PricePanel, pd.DataFrame]:
+def load_prices_for(
+    spec: RunSpec, universe: Universe, instances: pd.DataFrame
+) -> tuple[PricePanel, pd.DataFrame]:
     """Prices from the source the spec names, and the planted table (empty unless demo)."""
     import pandas as pd
 
@@ -177,14 +208,22 @@ def load_prices_for(spec: RunSpec, universe: Universe, instances: pd.DataFrame
         from backtest.synth import SynthSpec, make_market
 
         end = spec.end or SynthSpec().end
-        market = make_market(universe, instances,
-                             SynthSpec(seed=spec.seed, start=spec.start, end=end,
-                                       plants=spec.plants))
+        market = make_market(
+            universe,
+            instances,
+            SynthSpec(seed=spec.seed, start=spec.start, end=end, plants=spec.plants),
+        )
         return market.panel, market.planted
     from backtest.market import load_prices
 
-    panel = load_prices(spec.source, list(universe.symbols), universe=universe,
-                        prices_dir=spec.prices_dir, start=spec.start, end=spec.end)
+    panel = load_prices(
+        spec.source,
+        list(universe.symbols),
+        universe=universe,
+        prices_dir=spec.prices_dir,
+        start=spec.start,
+        end=spec.end,
+    )
     return panel, pd.DataFrame()
 
 
@@ -193,8 +232,18 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "mib": __version__}
-    for name in ("numpy", "pandas", "scipy", "exchange-calendars", "vectorbt", "numba",
-                 "yfinance", "pydantic", "matplotlib", "weasyprint"):
+    for name in (
+        "numpy",
+        "pandas",
+        "scipy",
+        "exchange-calendars",
+        "vectorbt",
+        "numba",
+        "yfinance",
+        "pydantic",
+        "matplotlib",
+        "weasyprint",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -211,9 +260,12 @@ def load_factors(spec: RunSpec) -> pd.DataFrame | None:
 
     files = sorted(Path(spec.factors_dir).glob("F-F_*daily*.csv"))
     if not files:
-        raise InputFileError("no Ken French daily factor files (F-F_*daily*.csv)",
-                             file=spec.factors_dir, expected="the files from Ken French's "
-                             "data library, e.g. F-F_Research_Data_Factors_daily.csv")
+        raise InputFileError(
+            "no Ken French daily factor files (F-F_*daily*.csv)",
+            file=spec.factors_dir,
+            expected="the files from Ken French's "
+            "data library, e.g. F-F_Research_Data_Factors_daily.csv",
+        )
     three = [f for f in files if "5_Factors" not in f.name] or files
     return load_ff_factors(three)
 
@@ -272,11 +324,12 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     say = progress or _noop
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     run_dir = run_folder(spec, now)
-    check_output_folder(run_dir, field="--out", need_bytes=RUN_FOLDER_BYTES,
-                        what="a run folder")
+    check_output_folder(run_dir, field="--out", need_bytes=RUN_FOLDER_BYTES, what="a run folder")
     tables: dict[str, Any] = {}
-    say("Loading the event log, aligning events to each exchange's sessions, loading prices"
-        + (" (synthetic market)" if spec.source == "demo" else ""))
+    say(
+        "Loading the event log, aligning events to each exchange's sessions, loading prices"
+        + (" (synthetic market)" if spec.source == "demo" else "")
+    )
     inputs = prepare_inputs(spec)
     catalog, universe, alignment = inputs.catalog, inputs.universe, inputs.alignment
     panel, planted = inputs.panel, inputs.planted
@@ -297,7 +350,11 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
         steps.write_run(stage, tables, manifest)
         say("Building the HTML and PDF report")
         files = build_report(stage, pdf=spec.pdf)
-    return RunOutcome(run_dir=run_dir, html=run_dir / files.html.name,
-                      pdf=run_dir / files.pdf.name if files.pdf is not None else None,
-                      tables=tuple(sorted(tables)),
-                      summary=steps.sample_summary(tables), notes=steps.benchmark_notes(tables))
+    return RunOutcome(
+        run_dir=run_dir,
+        html=run_dir / files.html.name,
+        pdf=run_dir / files.pdf.name if files.pdf is not None else None,
+        tables=tuple(sorted(tables)),
+        summary=steps.sample_summary(tables),
+        notes=steps.benchmark_notes(tables),
+    )

@@ -34,10 +34,21 @@ BENCHMARK_POLICY = (
     "benchmark_missing"
 )
 BENCHMARK_COLUMNS: tuple[str, ...] = (
-    "event_id", "security", "day0", "benchmark", "rank", "fallback", "detail",
+    "event_id",
+    "security",
+    "day0",
+    "benchmark",
+    "rank",
+    "fallback",
+    "detail",
 )
 BENCHMARK_DROP_COLUMNS: tuple[str, ...] = (
-    "event_id", "security", "day0", "group", "reason", "detail",
+    "event_id",
+    "security",
+    "day0",
+    "group",
+    "reason",
+    "detail",
 )
 
 
@@ -77,8 +88,9 @@ def regressor_key(security: str, benchmark: str, first: str) -> str:
     return security if benchmark == first else f"{security}@{benchmark}"
 
 
-def session_returns(panel: PricePanel, symbol: str, calendar: str,
-                    kind: ReturnKind = "simple") -> pd.Series:
+def session_returns(
+    panel: PricePanel, symbol: str, calendar: str, kind: ReturnKind = "simple"
+) -> pd.Series:
     """Returns of ``symbol`` on every session of ``calendar`` within its data span."""
     import numpy as np
 
@@ -97,9 +109,13 @@ def session_returns(panel: PricePanel, symbol: str, calendar: str,
 US_CALENDARS = ("XNYS", "XNAS")
 
 
-def study_inputs(panel: PricePanel, universe: Universe, symbols: list[str] | tuple[str, ...],
-                 kind: ReturnKind = "simple", factors: pd.DataFrame | None = None
-                 ) -> StudyInputs:
+def study_inputs(
+    panel: PricePanel,
+    universe: Universe,
+    symbols: list[str] | tuple[str, ...],
+    kind: ReturnKind = "simple",
+    factors: pd.DataFrame | None = None,
+) -> StudyInputs:
     """Returns, and regressors against every listed benchmark that has prices.
 
     With ``factors`` (Fama-French daily, decimals), securities on US sessions get
@@ -140,8 +156,14 @@ def study_inputs(panel: PricePanel, universe: Universe, symbols: list[str] | tup
         chosen[sym] = have[0]
         candidates[sym] = have
         listed[sym] = tuple(sec.benchmarks)
-    return StudyInputs(returns=returns, market=market, benchmark_of=chosen, missing=missing,
-                       candidates=candidates, listed=listed)
+    return StudyInputs(
+        returns=returns,
+        market=market,
+        benchmark_of=chosen,
+        missing=missing,
+        candidates=candidates,
+        listed=listed,
+    )
 
 
 def _valid_span(series: pd.Series) -> tuple[object, object] | None:
@@ -152,9 +174,12 @@ def _valid_span(series: pd.Series) -> tuple[object, object] | None:
     return idx[0], idx[-1]
 
 
-def choose_benchmarks(instances: pd.DataFrame, inputs: StudyInputs,
-                      estimation: tuple[int, int], event_span: tuple[int, int]
-                      ) -> BenchmarkChoice:
+def choose_benchmarks(
+    instances: pd.DataFrame,
+    inputs: StudyInputs,
+    estimation: tuple[int, int],
+    event_span: tuple[int, int],
+) -> BenchmarkChoice:
     """Per instance, the first listed benchmark that covers its windows.
 
     The span an instance needs is the sessions [day0 + estimation[0], day0 +
@@ -202,22 +227,39 @@ def choose_benchmarks(instances: pd.DataFrame, inputs: StudyInputs,
         need = f"needs {lo:%Y-%m-%d}..{hi:%Y-%m-%d}"  # type: ignore[str-format]
         if pick is None:
             keep[i] = False
-            drops.append({"event_id": df.at[i, "event_id"], "security": sym, "day0": d0,
-                          "group": df.at[i, "group"] if "group" in df else "",
-                          "reason": "benchmark_missing",
-                          "detail": f"{need}; " + "; ".join(lacks)})
+            drops.append(
+                {
+                    "event_id": df.at[i, "event_id"],
+                    "security": sym,
+                    "day0": d0,
+                    "group": df.at[i, "group"] if "group" in df else "",
+                    "reason": "benchmark_missing",
+                    "detail": f"{need}; " + "; ".join(lacks),
+                }
+            )
             continue
         _, b, key = pick
         keys[i] = key
         fallback = b != listed[0]
-        rows.append({"event_id": df.at[i, "event_id"], "security": sym, "day0": d0,
-                     "benchmark": b, "rank": listed.index(b) + 1, "fallback": fallback,
-                     "detail": (f"{need}; " + "; ".join(lacks)) if fallback else ""})
+        rows.append(
+            {
+                "event_id": df.at[i, "event_id"],
+                "security": sym,
+                "day0": d0,
+                "benchmark": b,
+                "rank": listed.index(b) + 1,
+                "fallback": fallback,
+                "detail": (f"{need}; " + "; ".join(lacks)) if fallback else "",
+            }
+        )
     df["regressor"] = keys
     chosen = pd.DataFrame(rows, columns=list(BENCHMARK_COLUMNS))
     chosen["fallback"] = chosen["fallback"].astype(bool)
-    return BenchmarkChoice(instances=df[keep].reset_index(drop=True), chosen=chosen,
-                           dropped=pd.DataFrame(drops, columns=list(BENCHMARK_DROP_COLUMNS)))
+    return BenchmarkChoice(
+        instances=df[keep].reset_index(drop=True),
+        chosen=chosen,
+        dropped=pd.DataFrame(drops, columns=list(BENCHMARK_DROP_COLUMNS)),
+    )
 
 
 def _missing_part(span: tuple[object, object] | None, lo: object, hi: object) -> str:

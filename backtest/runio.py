@@ -98,8 +98,9 @@ def write_table(run_dir: Path, name: str, frame: pd.DataFrame) -> dict[str, str]
     tidy.to_parquet(buf, index=False)
     return {
         f"tables/{name}.parquet": write_file(tables / f"{name}.parquet", buf.getvalue()),
-        f"tables/{name}.csv": write_file(tables / f"{name}.csv",
-                                         tidy.to_csv(index=False).encode("utf-8")),
+        f"tables/{name}.csv": write_file(
+            tables / f"{name}.csv", tidy.to_csv(index=False).encode("utf-8")
+        ),
     }
 
 
@@ -114,8 +115,9 @@ def file_list(hashes: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"file": f, "sha256": h} for f, h in sorted(hashes.items())]
 
 
-def write_run_folder(run_dir: Path, tables: Mapping[str, pd.DataFrame],
-                     manifest: Mapping[str, Any]) -> None:
+def write_run_folder(
+    run_dir: Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]
+) -> None:
     """Every table as parquet and CSV, then ``run.json`` listing them with their SHA-256.
 
     ``run.json`` comes last: its presence marks a complete run.
@@ -128,6 +130,7 @@ def write_run_folder(run_dir: Path, tables: Mapping[str, pd.DataFrame],
 
 
 # -- output folders: checked before computing, written all-or-nothing ------------------
+
 
 def _existing_ancestor(path: Path) -> Path:
     p = path
@@ -143,12 +146,21 @@ def _probe_writable(folder: Path, field: str, target: Path) -> None:
         os.mkdir(probe)
         os.rmdir(probe)
     except OSError as exc:
-        raise OutputError(f"cannot write in {folder}: {exc.strerror}", field=field,
-                          value=str(target), expected="a folder you can write to") from None
+        raise OutputError(
+            f"cannot write in {folder}: {exc.strerror}",
+            field=field,
+            value=str(target),
+            expected="a folder you can write to",
+        ) from None
 
 
-def check_output_folder(target: str | Path, *, field: str = "--out",
-                        need_bytes: int = 16 * MB, what: str = "the outputs") -> None:
+def check_output_folder(
+    target: str | Path,
+    *,
+    field: str = "--out",
+    need_bytes: int = 16 * MB,
+    what: str = "the outputs",
+) -> None:
     """Raise :class:`OutputError` unless ``target`` can be written; call before computing.
 
     ``target`` may exist (a folder) or not (it is created, with its parents).  The
@@ -158,22 +170,30 @@ def check_output_folder(target: str | Path, *, field: str = "--out",
     target = Path(target)
     base = _existing_ancestor(target)
     if not base.is_dir():
-        raise OutputError("not a folder", field=field, value=str(base),
-                          expected="a folder, or a path where one can be created")
+        raise OutputError(
+            "not a folder",
+            field=field,
+            value=str(base),
+            expected="a folder, or a path where one can be created",
+        )
     if base == target:  # an existing folder: written beside it, then moved in
         _probe_writable(_existing_ancestor(target.parent), field, target)
     check_writable_folder(base, field=field, need_bytes=need_bytes, what=what, shown=target)
 
 
-def check_writable_folder(folder: Path, *, field: str, need_bytes: int, what: str,
-                          shown: Path | None = None) -> None:
+def check_writable_folder(
+    folder: Path, *, field: str, need_bytes: int, what: str, shown: Path | None = None
+) -> None:
     """Raise :class:`OutputError` unless files can be created in ``folder`` and it has room."""
     _probe_writable(folder, field, shown or folder)
     free = shutil.disk_usage(folder).free
     if free < need_bytes:
-        raise OutputError("not enough free space", field=field,
-                          value=f"{free / MB:.1f} MB free in {folder}",
-                          expected=f"at least {need_bytes / MB:.0f} MB for {what}")
+        raise OutputError(
+            "not enough free space",
+            field=field,
+            value=f"{free / MB:.1f} MB free in {folder}",
+            expected=f"at least {need_bytes / MB:.0f} MB for {what}",
+        )
 
 
 def _new_hidden_dir(parent: Path, prefix: str) -> Path:
@@ -238,8 +258,10 @@ def staged_folder(target: str | Path, *, replace: bool = False) -> Iterator[Path
             raise OutputError(
                 f"writing the outputs failed: {exc.strerror or exc}"
                 + (f" [{code}]" if code else "")
-                + "; nothing was written, earlier outputs are untouched", file=target,
-                expected="free disk space and write permission, then rerun") from exc
+                + "; nothing was written, earlier outputs are untouched",
+                file=target,
+                expected="free disk space and write permission, then rerun",
+            ) from exc
         raise
     if os.path.lexists(stage):  # merge mode: the emptied stage and the replaced entries
         shutil.rmtree(stage, ignore_errors=True)
@@ -254,6 +276,7 @@ def _remove_created(created: list[Path]) -> None:
 
 
 # -- loading a run back ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Run:
@@ -288,11 +311,16 @@ def listed_files(root: Path, manifest: Mapping[str, Any]) -> list[dict[str, str]
     if listed is None:
         return None
     ok = isinstance(listed, list) and all(
-        isinstance(e, dict) and isinstance(e.get("file"), str)
-        and isinstance(e.get("sha256"), str) for e in listed)
+        isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("sha256"), str)
+        for e in listed
+    )
     if not ok:
-        raise InputFileError("malformed table list", file=root / "run.json", field="tables",
-                             expected='a list of {"file": ..., "sha256": ...}')
+        raise InputFileError(
+            "malformed table list",
+            file=root / "run.json",
+            field="tables",
+            expected='a list of {"file": ..., "sha256": ...}',
+        )
     return listed
 
 
@@ -305,23 +333,32 @@ def verify_run(root: Path, manifest: Mapping[str, Any]) -> list[dict[str, str]] 
     """
     listed = listed_files(root, manifest)
     if listed is None:
-        warnings.warn(f"{root}: run.json lists no table hashes (written by an older mib); "
-                      "tables loaded unchecked, a missing or damaged table would go "
-                      "unnoticed; rerun to get a verifiable run folder",
-                      UnverifiedRunWarning, stacklevel=3)
+        warnings.warn(
+            f"{root}: run.json lists no table hashes (written by an older mib); "
+            "tables loaded unchecked, a missing or damaged table would go "
+            "unnoticed; rerun to get a verifiable run folder",
+            UnverifiedRunWarning,
+            stacklevel=3,
+        )
         return None
     for entry in listed:
         path = root / entry["file"]
         if not path.is_file():
-            raise InputFileError("table missing from the run folder", file=path,
-                                 expected=f"the {len(listed)} files listed in run.json; the "
-                                 "folder is damaged: restore it or rerun")
+            raise InputFileError(
+                "table missing from the run folder",
+                file=path,
+                expected=f"the {len(listed)} files listed in run.json; the "
+                "folder is damaged: restore it or rerun",
+            )
         got = _sha256(path)
         if got != entry["sha256"]:
-            raise InputFileError("table changed since the run was written", file=path,
-                                 value=f"sha256 {got[:16]}...",
-                                 expected=f"sha256 {entry['sha256'][:16]}... recorded in "
-                                 "run.json; restore it or rerun")
+            raise InputFileError(
+                "table changed since the run was written",
+                file=path,
+                value=f"sha256 {got[:16]}...",
+                expected=f"sha256 {entry['sha256'][:16]}... recorded in "
+                "run.json; restore it or rerun",
+            )
     return listed
 
 
@@ -332,9 +369,11 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError on damaged files
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputFileError(f"cannot read table: {first[:160]}", file=path,
-                             expected="a parquet file written by mib; restore it or rerun"
-                             ) from None
+        raise InputFileError(
+            f"cannot read table: {first[:160]}",
+            file=path,
+            expected="a parquet file written by mib; restore it or rerun",
+        ) from None
 
 
 def load_run(path: str | Path) -> Run:
@@ -347,19 +386,26 @@ def load_run(path: str | Path) -> Run:
     root = Path(path)
     manifest_path = root / "run.json"
     if not manifest_path.is_file():
-        raise InputFileError("not a run folder: run.json is missing", file=root,
-                             expected="a folder written by 'mib run'")
+        raise InputFileError(
+            "not a run folder: run.json is missing",
+            file=root,
+            expected="a folder written by 'mib run'",
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise InputFileError(f"malformed JSON: {exc.msg}", file=manifest_path,
-                             line=exc.lineno) from None
+        raise InputFileError(
+            f"malformed JSON: {exc.msg}", file=manifest_path, line=exc.lineno
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"cannot read run.json: {exc}", file=manifest_path) from None
     if not isinstance(manifest, dict):
         raise InputFileError("run.json is not a JSON object", file=manifest_path)
     listed = verify_run(root, manifest)
-    files = (sorted((root / "tables").glob("*.parquet")) if listed is None else
-             [root / e["file"] for e in listed if e["file"].endswith(".parquet")])
+    files = (
+        sorted((root / "tables").glob("*.parquet"))
+        if listed is None
+        else [root / e["file"] for e in listed if e["file"].endswith(".parquet")]
+    )
     tables = {p.stem: _read_table(p) for p in files}
     return Run(path=root, manifest=manifest, tables=tables)

@@ -74,8 +74,9 @@ def _findings(panel: PricePanel, universe: Universe) -> pd.DataFrame:
     return verify(panel, universe).frame
 
 
-def data_tables(panel: PricePanel, universe: Universe, alignment: Alignment,
-                planted: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def data_tables(
+    panel: PricePanel, universe: Universe, alignment: Alignment, planted: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Instances, alignment attrition, price provenance, data checks, planted effects."""
     tables = {
         "instances": alignment.instances,
@@ -89,45 +90,76 @@ def data_tables(panel: PricePanel, universe: Universe, alignment: Alignment,
     return tables
 
 
-def manifest(spec: RunSpec, catalog: Catalog, panel: PricePanel, universe: Universe,
-             now: dt.datetime, run_id: str) -> dict[str, Any]:
+def manifest(
+    spec: RunSpec,
+    catalog: Catalog,
+    panel: PricePanel,
+    universe: Universe,
+    now: dt.datetime,
+    run_id: str,
+) -> dict[str, Any]:
     """``run.json``: what was run, on what, by which versions, when."""
     from backtest import __version__
     from backtest.pipeline import package_versions
 
     sources = sorted({m.source for m in panel.meta.values()})
-    desc = (f"SYNTHETIC market (seed {spec.seed})" if panel.synthetic else
-            f"{', '.join(sources)}" + (f" from {_dirs_text(spec.prices_dir)}"
-                                       if spec.prices_dir else ""))
+    desc = (
+        f"SYNTHETIC market (seed {spec.seed})"
+        if panel.synthetic
+        else f"{', '.join(sources)}"
+        + (f" from {_dirs_text(spec.prices_dir)}" if spec.prices_dir else "")
+    )
     return {
         "method": method_notes(spec),
-        "grid_note": ("Each cell is the statistic of a test on tightening events pooled across "
-                      "events, on signed abnormal returns (AR times the log's expected sign: "
-                      "positive = prices moved as expected; rows: group | normal-return model "
-                      "| day-0 policy; 'alternate' moves date-only announcements to after the "
-                      "close of business). "
-                      f"{(len(GRID_MODELS) + (spec.factors_dir is not None)) * 2} studies "
-                      "(models x 2 day-0 policies), "
-                      f"tests {', '.join(grid_tests())}, "
-                      f"{len(spec.windows)} windows."),
-        "backtest_note": (f"Strategy {spec.strategy}, hold {spec.hold} sessions; entries only "
-                          "at the first price set after the news was public on the security's "
-                          "exchange; per-market fees, slippage and stamp duty; A-share T+1 and "
-                          "price limits. The robustness sweeps (entry lag 0-5, holding period "
-                          "1-20, leave one event out) say how many configurations were tried."),
-        "run": {"run_id": run_id, "created_at": now.isoformat(), "package_version": __version__,
-                "log_version": str(catalog.version), "seed": spec.seed},
+        "grid_note": (
+            "Each cell is the statistic of a test on tightening events pooled across "
+            "events, on signed abnormal returns (AR times the log's expected sign: "
+            "positive = prices moved as expected; rows: group | normal-return model "
+            "| day-0 policy; 'alternate' moves date-only announcements to after the "
+            "close of business). "
+            f"{(len(GRID_MODELS) + (spec.factors_dir is not None)) * 2} studies "
+            "(models x 2 day-0 policies), "
+            f"tests {', '.join(grid_tests())}, "
+            f"{len(spec.windows)} windows."
+        ),
+        "backtest_note": (
+            f"Strategy {spec.strategy}, hold {spec.hold} sessions; entries only "
+            "at the first price set after the news was public on the security's "
+            "exchange; per-market fees, slippage and stamp duty; A-share T+1 and "
+            "price limits. The robustness sweeps (entry lag 0-5, holding period "
+            "1-20, leave one event out) say how many configurations were tried."
+        ),
+        "run": {
+            "run_id": run_id,
+            "created_at": now.isoformat(),
+            "package_version": __version__,
+            "log_version": str(catalog.version),
+            "seed": spec.seed,
+        },
         "spec": spec.model_dump(mode="json"),
-        "log": {"path": str(catalog.path), "version": str(catalog.version),
-                "events": len(catalog.events)},
-        "data": {"source": spec.source, "synthetic": panel.synthetic, "description": desc,
-                 "content_hash": panel.content_hash(), "symbols": len(panel.symbols),
-                 "notes": list(panel.notes)},
+        "log": {
+            "path": str(catalog.path),
+            "version": str(catalog.version),
+            "events": len(catalog.events),
+        },
+        "data": {
+            "source": spec.source,
+            "synthetic": panel.synthetic,
+            "description": desc,
+            "content_hash": panel.content_hash(),
+            "symbols": len(panel.symbols),
+            "notes": list(panel.notes),
+        },
         "universe": {"securities": len(universe.securities)},
         "versions": package_versions(),
-        "provenance": {"log version": str(catalog.version), "price source": desc,
-                       "price content sha256": panel.content_hash(), "mib": __version__,
-                       "run created (UTC)": now.isoformat(), "seed": spec.seed},
+        "provenance": {
+            "log version": str(catalog.version),
+            "price source": desc,
+            "price content sha256": panel.content_hash(),
+            "mib": __version__,
+            "run created (UTC)": now.isoformat(),
+            "seed": spec.seed,
+        },
     }
 
 
@@ -182,11 +214,16 @@ def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str
     write_run_folder(run_dir, tables, manifest)
 
 
-def run_catalog_study(panel: PricePanel, universe: Universe, alignment: Alignment,
-                      catalog: Catalog, sspec: StudySpec, stage: str,
-                      factors: pd.DataFrame | None = None,
-                      min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
-                      ) -> tuple[StudyResult, StudyInputs, BenchmarkChoice]:
+def run_catalog_study(
+    panel: PricePanel,
+    universe: Universe,
+    alignment: Alignment,
+    catalog: Catalog,
+    sspec: StudySpec,
+    stage: str,
+    factors: pd.DataFrame | None = None,
+    min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
+) -> tuple[StudyResult, StudyInputs, BenchmarkChoice]:
     """The event study of the aligned instances, other catalog events masked.
 
     Each instance is measured against the first benchmark listed for its
@@ -201,18 +238,24 @@ def run_catalog_study(panel: PricePanel, universe: Universe, alignment: Alignmen
 
     pooled = pool_table(catalog.events, min_confidence).set_index("event_id")["pooled"]
     inst = alignment.instances.assign(
-        pool=lambda d: d["event_id"].map(pooled).fillna(True).astype(bool))
-    inputs = study_inputs(panel, universe, sorted(inst["security"].unique()),
-                          factors=factors)
+        pool=lambda d: d["event_id"].map(pooled).fillna(True).astype(bool)
+    )
+    inputs = study_inputs(panel, universe, sorted(inst["security"].unique()), factors=factors)
     keep = inst[inst["security"].isin(list(inputs.returns))]
     choice = choose_benchmarks(keep, inputs, sspec.estimation, sspec.event_span)
-    result = run_study(choice.instances, inputs.returns, inputs.market, sspec,
-                       masks=event_masks(catalog, universe, stage))
+    result = run_study(
+        choice.instances,
+        inputs.returns,
+        inputs.market,
+        sspec,
+        masks=event_masks(catalog, universe, stage),
+    )
     return result, inputs, choice
 
 
-def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: Catalog,
-          spec: RunSpec) -> dict[str, pd.DataFrame]:
+def study(
+    panel: PricePanel, universe: Universe, alignment: Alignment, catalog: Catalog, spec: RunSpec
+) -> dict[str, pd.DataFrame]:
     """The event study on the aligned instances, and the aggregates the report draws."""
     import pandas as pd
 
@@ -220,25 +263,40 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
     from backtest.study.spec import StudySpec
     from backtest.summaries import caar_paths, pooled_car
 
-    sspec = StudySpec(model=spec.model, estimation=spec.estimation,  # type: ignore[arg-type]
-                      windows=spec.windows, placebo_draws=spec.placebo_draws, seed=spec.seed,
-                      overlap=spec.overlap)
-    result, inputs, choice = run_catalog_study(panel, universe, alignment, catalog, sspec,
-                                               spec.stage, min_confidence=spec.min_confidence)
+    sspec = StudySpec(
+        model=spec.model,
+        estimation=spec.estimation,  # type: ignore[arg-type]
+        windows=spec.windows,
+        placebo_draws=spec.placebo_draws,
+        seed=spec.seed,
+        overlap=spec.overlap,
+    )
+    result, inputs, choice = run_catalog_study(
+        panel, universe, alignment, catalog, sspec, spec.stage, min_confidence=spec.min_confidence
+    )
     events = events_table(catalog)
     pools = pool_table(catalog.events, spec.min_confidence)
     used = result.instances
     car = result.car.merge(events[["event_id", "direction", "type"]], on="event_id", how="left")
-    car_summary = (car.groupby(["event_id", "group", "window"], sort=False)["car"]
-                   .agg(caar="mean", n="count").reset_index())
+    car_summary = (
+        car.groupby(["event_id", "group", "window"], sort=False)["car"]
+        .agg(caar="mean", n="count")
+        .reset_index()
+    )
     missing = pd.DataFrame(
-        [{"event_id": "*", "security": s, "reason": "no_prices", "detail": why}
-         for s, why in inputs.missing.items()])
+        [
+            {"event_id": "*", "security": s, "reason": "no_prices", "detail": why}
+            for s, why in inputs.missing.items()
+        ]
+    )
     return {
-        "ar": result.ar, "car": result.car, "tests": result.tests, "caar": result.caar,
-        "attrition": pd.concat([result.attrition, choice.dropped, missing],
-                               ignore_index=True),
-        "params": result.params, "paths": caar_paths(result.ar),
+        "ar": result.ar,
+        "car": result.car,
+        "tests": result.tests,
+        "caar": result.caar,
+        "attrition": pd.concat([result.attrition, choice.dropped, missing], ignore_index=True),
+        "params": result.params,
+        "paths": caar_paths(result.ar),
         "car_summary": car_summary,
         "pooled": pooled_car(result.car, used, by="direction"),
         "pooled_by_type": pooled_car(result.car, used, by="event_type"),
@@ -246,22 +304,38 @@ def study(panel: PricePanel, universe: Universe, alignment: Alignment, catalog: 
         "overlaps": result.overlaps,
         "study_instances": used,
         "benchmarks": choice.chosen,
-        **coverage_tables(panel, universe, alignment, result.car,
-                          pd.concat([result.attrition, choice.dropped, missing],
-                                    ignore_index=True), choice),
+        **coverage_tables(
+            panel,
+            universe,
+            alignment,
+            result.car,
+            pd.concat([result.attrition, choice.dropped, missing], ignore_index=True),
+            choice,
+        ),
     }
 
 
-def coverage_tables(panel: PricePanel, universe: Universe, alignment: Alignment,
-                    car: pd.DataFrame, attrition: pd.DataFrame,
-                    choice: BenchmarkChoice | None) -> dict[str, pd.DataFrame]:
+def coverage_tables(
+    panel: PricePanel,
+    universe: Universe,
+    alignment: Alignment,
+    car: pd.DataFrame,
+    attrition: pd.DataFrame,
+    choice: BenchmarkChoice | None,
+) -> dict[str, pd.DataFrame]:
     """``coverage`` (one row per security) and ``losses`` (one row per lost instance)."""
     from backtest.coverage import coverage_table, loss_table, used_instances
 
     used = used_instances(car, alignment.instances)
     losses = loss_table(alignment.instances, alignment.attrition, attrition, used)
-    cov = coverage_table(alignment.instances, losses, used, panel.meta, universe,
-                         choice.chosen if choice is not None else None)
+    cov = coverage_table(
+        alignment.instances,
+        losses,
+        used,
+        panel.meta,
+        universe,
+        choice.chosen if choice is not None else None,
+    )
     return {"coverage": cov, "losses": losses}
 
 
@@ -293,13 +367,13 @@ def event_masks(catalog: Catalog, universe: Universe, stage: str) -> pd.DataFram
     """
     from backtest.align import AlignSpec, align
 
-    every = align(catalog.events, universe,
-                  AlignSpec(stage=stage, coverage="all"))  # type: ignore[arg-type]
+    every = align(catalog.events, universe, AlignSpec(stage=stage, coverage="all"))  # type: ignore[arg-type]
     return every.instances[["security", "day0", "event_id"]]
 
 
-def backtest(panel: PricePanel, universe: Universe, alignment: Alignment,
-             spec: RunSpec) -> dict[str, pd.DataFrame]:
+def backtest(
+    panel: PricePanel, universe: Universe, alignment: Alignment, spec: RunSpec
+) -> dict[str, pd.DataFrame]:
     """The event strategy, its robustness sweeps and the benchmark comparison."""
     from backtest.strategy import StrategySpec, robustness
 
@@ -308,19 +382,26 @@ def backtest(panel: PricePanel, universe: Universe, alignment: Alignment,
 
 
 GRID_MODELS = ("market", "market_adjusted", "constant_mean")
+
+
 def grid_tests() -> tuple[str, ...]:
     """The naive cross-sectional t (the reference that over-rejects) and the registry's
     lead tests that need no random draws (placebo and bootstraps are in the main study)."""
     from backtest.study.registry import TESTS, lead_tests
 
-    return ("cross_sectional_t",
-            *(t for t in lead_tests() if t in TESTS and not t.endswith("bootstrap")))
+    return (
+        "cross_sectional_t",
+        *(t for t in lead_tests() if t in TESTS and not t.endswith("bootstrap")),
+    )
+
+
 GRID_GROUPS = ("us_incumbent", "cn_substitute")
 FF3 = ("Mkt-RF", "SMB", "HML")
 
 
-def spec_grid(panel: PricePanel, universe: Universe, catalog: Catalog,
-              spec: RunSpec) -> pd.DataFrame:
+def spec_grid(
+    panel: PricePanel, universe: Universe, catalog: Catalog, spec: RunSpec
+) -> pd.DataFrame:
     """Tightening-event statistics over model x window x test x day-0 policy.
 
     Day-0 policy ``assumed`` places date-only stages by the authority's business
@@ -339,26 +420,33 @@ def spec_grid(panel: PricePanel, universe: Universe, catalog: Catalog,
     models = GRID_MODELS + (("ff3",) if factors is not None else ())
     rows = []
     for policy, alternate in (("assumed", False), ("alternate", True)):
-        al = align(catalog.events, universe,
-                   AlignSpec(stage=spec.stage, alternate=alternate))  # type: ignore[arg-type]
+        al = align(catalog.events, universe, AlignSpec(stage=spec.stage, alternate=alternate))  # type: ignore[arg-type]
         inst = al.instances[al.instances["group"].isin(GRID_GROUPS)]
         al = type(al)(instances=inst, attrition=al.attrition, spec=al.spec)
         for model in models:
             kind = {"model": "factor", "factors": FF3} if model == "ff3" else {"model": model}
-            sspec = StudySpec(**kind, estimation=spec.estimation,  # type: ignore[arg-type]
-                              windows=spec.windows, placebo_draws=0, daily_tests=(),
-                              tests=grid_tests())
-            result, _, _ = run_catalog_study(panel, universe, al, catalog, sspec, spec.stage,
-                                             factors, spec.min_confidence)
+            sspec = StudySpec(
+                **kind,
+                estimation=spec.estimation,  # type: ignore[arg-type]
+                windows=spec.windows,
+                placebo_draws=0,
+                daily_tests=(),
+                tests=grid_tests(),
+            )
+            result, _, _ = run_catalog_study(
+                panel, universe, al, catalog, sspec, spec.stage, factors, spec.min_confidence
+            )
             t = result.tests
-            keep = t[((t["event"] == "direction=tightening,signed") & (t["level"] == "pooled"))
-                     | ((t["event"] == "direction=tightening")
-                        & (t["level"] == "spread_pooled"))]
+            keep = t[
+                ((t["event"] == "direction=tightening,signed") & (t["level"] == "pooled"))
+                | ((t["event"] == "direction=tightening") & (t["level"] == "spread_pooled"))
+            ]
             rows.append(keep.assign(model=model, policy=policy))
     if not rows:
         return pd.DataFrame()
     grid = pd.concat(rows, ignore_index=True)
     grid["row"] = grid["group"] + " | " + grid["model"] + " | " + grid["policy"]
     grid["col"] = grid["window"] + " " + grid["test"]
-    return grid[["row", "col", "group", "model", "policy", "window", "test", "statistic",
-                 "pvalue", "n"]]
+    return grid[
+        ["row", "col", "group", "model", "policy", "window", "test", "statistic", "pvalue", "n"]
+    ]

@@ -41,8 +41,18 @@ def caar_paths(ar: pd.DataFrame, *, start: int = -5, end: int = 10) -> pd.DataFr
     return out[cols]
 
 
-POOLED_COLUMNS = ("sign", "group", "window", "mean_car", "se", "t", "pvalue", "n_events",
-                  "n_clusters", "n_instances")
+POOLED_COLUMNS = (
+    "sign",
+    "group",
+    "window",
+    "mean_car",
+    "se",
+    "t",
+    "pvalue",
+    "n_events",
+    "n_clusters",
+    "n_instances",
+)
 
 
 def _pool_frame(car: pd.DataFrame, instances: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -51,18 +61,24 @@ def _pool_frame(car: pd.DataFrame, instances: pd.DataFrame, by: str) -> pd.DataF
     import pandas as pd
 
     if "security" in instances.columns:
-        cols = [c for c in ("event_id", "security", by, "expected_sign", "pool", "cluster",
-                            "day0") if c in instances.columns]
+        cols = [
+            c
+            for c in ("event_id", "security", by, "expected_sign", "pool", "cluster", "day0")
+            if c in instances.columns
+        ]
         info = instances[cols].drop_duplicates(["event_id", "security"])
-        df = car.merge(info, on=["event_id", "security"], how="left",
-                       suffixes=("", "_inst"))
+        df = car.merge(info, on=["event_id", "security"], how="left", suffixes=("", "_inst"))
     else:  # per-event table (older callers): the event is the cluster, signs unknown
-        df = car.merge(instances[["event_id", by]].drop_duplicates("event_id"),
-                       on="event_id", how="left")
+        df = car.merge(
+            instances[["event_id", by]].drop_duplicates("event_id"), on="event_id", how="left"
+        )
     if "cluster" not in df:
-        df["cluster"] = (df["day0"].astype(str) if "day0" in df else df["event_id"])
-    sign = (pd.to_numeric(df["expected_sign"], errors="coerce") if "expected_sign" in df
-            else pd.Series(np.nan, index=df.index))
+        df["cluster"] = df["day0"].astype(str) if "day0" in df else df["event_id"]
+    sign = (
+        pd.to_numeric(df["expected_sign"], errors="coerce")
+        if "expected_sign" in df
+        else pd.Series(np.nan, index=df.index)
+    )
     df["sign_value"] = sign
     df["pool"] = df["pool"].fillna(True).astype(bool) if "pool" in df else True
     return df[df["pool"] & df[by].notna() & (df[by].astype(str) != "")]
@@ -79,13 +95,24 @@ def _across_clusters(g: pd.DataFrame) -> dict[str, float]:
     se = float(per.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
     t = mean / se if se and se == se and se > 0 else np.nan
     p = float(2.0 * student_t.sf(abs(t), n - 1)) if t == t else np.nan
-    return {"mean_car": mean, "se": se, "t": t, "pvalue": p,
-            "n_events": int(g.loc[g["car"].notna(), "event_id"].nunique()),
-            "n_clusters": n, "n_instances": int(g["car"].notna().sum())}
+    return {
+        "mean_car": mean,
+        "se": se,
+        "t": t,
+        "pvalue": p,
+        "n_events": int(g.loc[g["car"].notna(), "event_id"].nunique()),
+        "n_clusters": n,
+        "n_instances": int(g["car"].notna().sum()),
+    }
 
 
-def pooled_car(car: pd.DataFrame, instances: pd.DataFrame, *, by: str = "direction",
-               spread: tuple[str, str] = ("cn_substitute", "us_incumbent")) -> pd.DataFrame:
+def pooled_car(
+    car: pd.DataFrame,
+    instances: pd.DataFrame,
+    *,
+    by: str = "direction",
+    spread: tuple[str, str] = ("cn_substitute", "us_incumbent"),
+) -> pd.DataFrame:
     """Mean CAR by (``by``, expected sign, group, window), the calendar cluster as the unit.
 
     ``car`` has event_id, security, group, window, car.  ``instances`` holds, per
@@ -117,19 +144,20 @@ def pooled_car(car: pd.DataFrame, instances: pd.DataFrame, *, by: str = "directi
     signed_study = df["sign_value"].isin([-1.0, 1.0]).any()
     if not signed_study:
         for (k, g, w), part in df.groupby([by, "group", "window"]):
-            rows.append({by: k, "sign": "all", "group": g, "window": w,
-                         **_across_clusters(part)})
+            rows.append({by: k, "sign": "all", "group": g, "window": w, **_across_clusters(part)})
         rows += _spread_rows(df, by, spread)
     else:
         sg = df[df["sign_value"].isin([-1.0, 1.0])]
         for (k, v, g, w), part in sg.groupby([by, "sign_value", "group", "window"]):
-            rows.append({by: k, "sign": f"{int(v):+d}", "group": g, "window": w,
-                         **_across_clusters(part)})
+            rows.append(
+                {by: k, "sign": f"{int(v):+d}", "group": g, "window": w, **_across_clusters(part)}
+            )
         signed = sg.assign(car=sg["car"] * sg["sign_value"])
         for (k, w), part in signed.groupby([by, "window"]):
             for g, sub in [*part.groupby("group"), ("*", part)]:
-                rows.append({by: k, "sign": "signed", "group": g, "window": w,
-                             **_across_clusters(sub)})
+                rows.append(
+                    {by: k, "sign": "signed", "group": g, "window": w, **_across_clusters(sub)}
+                )
         rows += _spread_rows(sg, by, spread)
     out = pd.DataFrame(rows, columns=cols)
     return out.replace({np.inf: np.nan})
@@ -150,11 +178,14 @@ def _spread_rows(df: pd.DataFrame, by: str, spread: tuple[str, str]) -> list[dic
             if inc.empty:
                 continue
             if inc["sign_value"].isna().all() and e["sign_value"].isna().all():
-                gain = e[e["group"] == a]      # no expected signs: the whole groups
+                gain = e[e["group"] == a]  # no expected signs: the whole groups
             else:
                 inc_sign = np.sign(inc["sign_value"].mean())
-                gain = (e[(e["group"] == a) & (e["sign_value"] == -inc_sign)] if inc_sign
-                        else e[(e["group"] == a) & (e["sign_value"] > 0)])
+                gain = (
+                    e[(e["group"] == a) & (e["sign_value"] == -inc_sign)]
+                    if inc_sign
+                    else e[(e["group"] == a) & (e["sign_value"] > 0)]
+                )
                 inc = inc[inc["sign_value"] == inc_sign] if inc_sign else inc
             if gain.empty:
                 continue
@@ -162,6 +193,7 @@ def _spread_rows(df: pd.DataFrame, by: str, spread: tuple[str, str]) -> list[dic
             events.append(ev)
         frame = pd.DataFrame({"cluster": events, "car": diffs, "event_id": events})
         if len(frame):
-            rows.append({by: k, "sign": "spread", "group": SPREAD, "window": w,
-                         **_across_clusters(frame)})
+            rows.append(
+                {by: k, "sign": "spread", "group": SPREAD, "window": w, **_across_clusters(frame)}
+            )
     return rows

@@ -68,32 +68,60 @@ class SynthSpec(BaseModel):
     end: str = "2026-10-30"
     plants: tuple[Plant, ...] = ()
     tail_df: float = Field(default=4.0, gt=2.0, description="Student-t degrees of freedom")
-    suspension_rate: float = Field(default=0.002, ge=0.0, le=0.05,
-                                   description="daily chance an A-share starts a suspension")
+    suspension_rate: float = Field(
+        default=0.002, ge=0.0, le=0.05, description="daily chance an A-share starts a suspension"
+    )
 
 
 # (annual market beta, semis beta, annual idiosyncratic vol) by symbol; the
 # values are rough magnitudes of the real names (2019-2025), not estimates.
 PROFILE: dict[str, tuple[float, float, float]] = {
-    "NVDA": (1.6, 1.0, 0.38), "AMD": (1.6, 1.0, 0.42), "INTC": (1.1, 0.6, 0.32),
-    "AVGO": (1.2, 0.7, 0.28), "QCOM": (1.2, 0.6, 0.26), "MU": (1.3, 0.9, 0.32),
-    "TSM": (1.1, 0.7, 0.24), "ASML": (1.2, 0.8, 0.25), "AMAT": (1.3, 0.9, 0.27),
-    "LRCX": (1.3, 0.9, 0.28), "KLAC": (1.2, 0.8, 0.25),
-    "688256.SS": (1.3, 0.5, 0.62), "688981.SS": (1.1, 0.4, 0.38),
-    "0981.HK": (1.2, 0.4, 0.42), "1347.HK": (1.2, 0.4, 0.45), "002371.SZ": (1.1, 0.4, 0.40),
-    "688012.SS": (1.2, 0.4, 0.42), "688041.SS": (1.2, 0.4, 0.48), "688047.SS": (1.2, 0.4, 0.55),
-    "BIDU": (1.1, 0.2, 0.38), "9888.HK": (1.1, 0.2, 0.36), "BABA": (1.1, 0.2, 0.36),
-    "9988.HK": (1.1, 0.2, 0.34), "0700.HK": (1.0, 0.1, 0.28),
-    "SPY": (1.0, 0.0, 0.01), "QQQ": (1.15, 0.25, 0.05), "SOXX": (1.2, 0.8, 0.05),
-    "SMH": (1.2, 0.8, 0.05), "^SOX": (1.2, 0.8, 0.04), "^GSPC": (1.0, 0.0, 0.005),
-    "^IXIC": (1.1, 0.2, 0.04), "^NDX": (1.15, 0.25, 0.04), "000300.SS": (1.0, 0.0, 0.01),
-    "000688.SS": (1.2, 0.3, 0.10), "^HSI": (1.0, 0.0, 0.01), "FXI": (0.9, 0.0, 0.12),
-    "KWEB": (1.2, 0.1, 0.20), "MCHI": (0.9, 0.0, 0.10),
+    "NVDA": (1.6, 1.0, 0.38),
+    "AMD": (1.6, 1.0, 0.42),
+    "INTC": (1.1, 0.6, 0.32),
+    "AVGO": (1.2, 0.7, 0.28),
+    "QCOM": (1.2, 0.6, 0.26),
+    "MU": (1.3, 0.9, 0.32),
+    "TSM": (1.1, 0.7, 0.24),
+    "ASML": (1.2, 0.8, 0.25),
+    "AMAT": (1.3, 0.9, 0.27),
+    "LRCX": (1.3, 0.9, 0.28),
+    "KLAC": (1.2, 0.8, 0.25),
+    "688256.SS": (1.3, 0.5, 0.62),
+    "688981.SS": (1.1, 0.4, 0.38),
+    "0981.HK": (1.2, 0.4, 0.42),
+    "1347.HK": (1.2, 0.4, 0.45),
+    "002371.SZ": (1.1, 0.4, 0.40),
+    "688012.SS": (1.2, 0.4, 0.42),
+    "688041.SS": (1.2, 0.4, 0.48),
+    "688047.SS": (1.2, 0.4, 0.55),
+    "BIDU": (1.1, 0.2, 0.38),
+    "9888.HK": (1.1, 0.2, 0.36),
+    "BABA": (1.1, 0.2, 0.36),
+    "9988.HK": (1.1, 0.2, 0.34),
+    "0700.HK": (1.0, 0.1, 0.28),
+    "SPY": (1.0, 0.0, 0.01),
+    "QQQ": (1.15, 0.25, 0.05),
+    "SOXX": (1.2, 0.8, 0.05),
+    "SMH": (1.2, 0.8, 0.05),
+    "^SOX": (1.2, 0.8, 0.04),
+    "^GSPC": (1.0, 0.0, 0.005),
+    "^IXIC": (1.1, 0.2, 0.04),
+    "^NDX": (1.15, 0.25, 0.04),
+    "000300.SS": (1.0, 0.0, 0.01),
+    "000688.SS": (1.2, 0.3, 0.10),
+    "^HSI": (1.0, 0.0, 0.01),
+    "FXI": (0.9, 0.0, 0.12),
+    "KWEB": (1.2, 0.1, 0.20),
+    "MCHI": (0.9, 0.0, 0.10),
 }
 DEFAULT_PROFILE: dict[str, tuple[float, float, float]] = {
-    "us_incumbent": (1.4, 0.9, 0.38), "us_semis": (1.2, 0.7, 0.28),
-    "us_equipment": (1.3, 0.8, 0.27), "cn_substitute": (1.2, 0.4, 0.45),
-    "cn_platform": (1.1, 0.2, 0.35), "benchmark": (1.0, 0.0, 0.05),
+    "us_incumbent": (1.4, 0.9, 0.38),
+    "us_semis": (1.2, 0.7, 0.28),
+    "us_equipment": (1.3, 0.8, 0.27),
+    "cn_substitute": (1.2, 0.4, 0.45),
+    "cn_platform": (1.1, 0.2, 0.35),
+    "benchmark": (1.0, 0.0, 0.05),
 }
 # Annual volatilities of the latent factors: US market, semis, China A, Hong Kong.
 FACTOR_VOL = {"us": 0.17, "semis": 0.22, "cn": 0.20, "hk": 0.22}
@@ -165,16 +193,20 @@ def _session_factors(latent: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.Dat
     at = cum.to_numpy()[pos]
     prev = np.vstack([np.zeros((1, at.shape[1])), at[:-1]])
     prev[0] = cum.to_numpy()[max(pos[0] - 1, 0)]
-    return latent.iloc[:0].reindex(sessions).assign(**{
-        c: at[:, j] - prev[:, j] for j, c in enumerate(latent.columns)})
+    return (
+        latent.iloc[:0]
+        .reindex(sessions)
+        .assign(**{c: at[:, j] - prev[:, j] for j, c in enumerate(latent.columns)})
+    )
 
 
 def _profile(sec: Security) -> tuple[float, float, float]:
     return PROFILE.get(sec.symbol, DEFAULT_PROFILE[sec.group])
 
 
-def _base_returns(sec: Security, sessions: pd.DatetimeIndex, latent: pd.DataFrame,
-                  spec: SynthSpec) -> np.ndarray:
+def _base_returns(
+    sec: Security, sessions: pd.DatetimeIndex, latent: pd.DataFrame, spec: SynthSpec
+) -> np.ndarray:
     """Log returns of one security from its factor loadings and t shocks."""
     region = REGION_OF_CALENDAR[sec.calendar]
     f = _session_factors(latent, sessions)
@@ -192,8 +224,9 @@ def _base_returns(sec: Security, sessions: pd.DatetimeIndex, latent: pd.DataFram
     return beta_m * market + beta_s * f["semis"].to_numpy() + shocks
 
 
-def _plant_table(sec: Security, sessions: pd.DatetimeIndex, instances: pd.DataFrame,
-                 plants: tuple[Plant, ...]) -> pd.DataFrame:
+def _plant_table(
+    sec: Security, sessions: pd.DatetimeIndex, instances: pd.DataFrame, plants: tuple[Plant, ...]
+) -> pd.DataFrame:
     """Rows (event_id, stage, security, rel_day, date, effect, overnight) planted on one security.
 
     The day-0 effect lands overnight (in the open) when the news was knowable
@@ -221,10 +254,20 @@ def _plant_table(sec: Security, sessions: pd.DatetimeIndex, instances: pd.DataFr
             effects += [(k, p.drift, False) for k in range(1, p.drift_sessions + 1)]
             for rel, eff, overnight in effects:
                 if eff != 0.0 and pos + rel < len(sessions):
-                    rows.append((inst.event_id, inst.stage, sec.symbol, rel,
-                                 sessions[pos + rel], eff, overnight))
-    return pd.DataFrame(rows, columns=["event_id", "stage", "security", "rel_day", "date",
-                                       "effect", "overnight"])
+                    rows.append(
+                        (
+                            inst.event_id,
+                            inst.stage,
+                            sec.symbol,
+                            rel,
+                            sessions[pos + rel],
+                            eff,
+                            overnight,
+                        )
+                    )
+    return pd.DataFrame(
+        rows, columns=["event_id", "stage", "security", "rel_day", "date", "effect", "overnight"]
+    )
 
 
 def _suspensions(sec: Security, n: int, spec: SynthSpec) -> np.ndarray:
@@ -237,13 +280,19 @@ def _suspensions(sec: Security, n: int, spec: SynthSpec) -> np.ndarray:
     rng = _stream(spec.seed, sec.symbol + "/suspensions")
     starts = np.flatnonzero(rng.random(n) < spec.suspension_rate)
     for s in starts:
-        mask[s: s + int(rng.integers(1, 11))] = True
+        mask[s : s + int(rng.integers(1, 11))] = True
     mask[0] = False
     return mask
 
 
-def _bars(sec: Security, sessions: pd.DatetimeIndex, base: np.ndarray, plant: np.ndarray,
-          plant_overnight: np.ndarray, spec: SynthSpec) -> tuple[pd.DataFrame, np.ndarray]:
+def _bars(
+    sec: Security,
+    sessions: pd.DatetimeIndex,
+    base: np.ndarray,
+    plant: np.ndarray,
+    plant_overnight: np.ndarray,
+    spec: SynthSpec,
+) -> tuple[pd.DataFrame, np.ndarray]:
     """OHLCV bars and the limit-hit mask of one security.
 
     ``base`` are simple returns from the factor model; ``plant`` the planted
@@ -281,13 +330,16 @@ def _bars(sec: Security, sessions: pd.DatetimeIndex, base: np.ndarray, plant: np
         high = np.minimum(high, prev * (1.0 + limit))
         low = np.maximum(low, prev * (1.0 - limit))
     volume = np.round(np.exp(rng.normal(15.0, 0.4, n)))
-    frame = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
-                          "volume": volume}, index=sessions.rename("date"))
+    frame = pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": volume},
+        index=sessions.rename("date"),
+    )
     return frame[~suspended], hit & ~suspended
 
 
-def make_market(universe: Universe, instances: pd.DataFrame | None = None,
-                spec: SynthSpec | None = None) -> SyntheticMarket:
+def make_market(
+    universe: Universe, instances: pd.DataFrame | None = None, spec: SynthSpec | None = None
+) -> SyntheticMarket:
     """Generate the synthetic market for every security of ``universe``.
 
     ``instances`` (from alignment) must have event_id, stage, security, day0,
@@ -302,8 +354,9 @@ def make_market(universe: Universe, instances: pd.DataFrame | None = None,
 
     spec = spec or SynthSpec()
     if instances is None:
-        instances = pd.DataFrame(columns=["event_id", "stage", "security", "day0",
-                                          "direction", "event_type"])
+        instances = pd.DataFrame(
+            columns=["event_id", "stage", "security", "day0", "direction", "event_type"]
+        )
     latent = latent_factors(spec)
     bars: dict[str, pd.DataFrame] = {}
     meta: dict[str, SeriesMeta] = {}
@@ -328,13 +381,35 @@ def make_market(universe: Universe, instances: pd.DataFrame | None = None,
             planted_parts.append(table)
         bars[sec.symbol] = frame
         meta[sec.symbol] = SeriesMeta(
-            symbol=sec.symbol, source="synthetic", adjustment="adjusted",
-            origin=f"synthetic seed={spec.seed}", rows=len(frame),
-            first=f"{frame.index[0]:%Y-%m-%d}", last=f"{frame.index[-1]:%Y-%m-%d}",
-            content_hash=frame_hash(frame))
-    planted = (pd.concat(planted_parts, ignore_index=True) if planted_parts else
-               pd.DataFrame(columns=["event_id", "stage", "security", "rel_day", "date",
-                                     "effect", "overnight", "clipped"]))
-    panel = PricePanel(bars=bars, meta=meta, synthetic=True,
-                       notes=("SYNTHETIC DATA: simulated prices, not market data",))
+            symbol=sec.symbol,
+            source="synthetic",
+            adjustment="adjusted",
+            origin=f"synthetic seed={spec.seed}",
+            rows=len(frame),
+            first=f"{frame.index[0]:%Y-%m-%d}",
+            last=f"{frame.index[-1]:%Y-%m-%d}",
+            content_hash=frame_hash(frame),
+        )
+    planted = (
+        pd.concat(planted_parts, ignore_index=True)
+        if planted_parts
+        else pd.DataFrame(
+            columns=[
+                "event_id",
+                "stage",
+                "security",
+                "rel_day",
+                "date",
+                "effect",
+                "overnight",
+                "clipped",
+            ]
+        )
+    )
+    panel = PricePanel(
+        bars=bars,
+        meta=meta,
+        synthetic=True,
+        notes=("SYNTHETIC DATA: simulated prices, not market data",),
+    )
     return SyntheticMarket(panel=panel, planted=planted, spec=spec)

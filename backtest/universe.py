@@ -11,7 +11,12 @@ Group = Literal[
     "us_incumbent", "us_semis", "us_equipment", "cn_substitute", "cn_platform", "benchmark"
 ]
 GROUPS: tuple[str, ...] = (
-    "us_incumbent", "us_semis", "us_equipment", "cn_substitute", "cn_platform", "benchmark"
+    "us_incumbent",
+    "us_semis",
+    "us_equipment",
+    "cn_substitute",
+    "cn_platform",
+    "benchmark",
 )
 Mic = Literal["XNAS", "XNYS", "ARCX", "BATS", "XSHG", "XSHE", "XHKG"]
 Board = Literal["main", "star", "chinext", "none"]
@@ -20,8 +25,13 @@ Kind = Literal["stock", "adr", "etf", "index"]
 # exchange_calendars has no Shenzhen calendar; Shenzhen and Shanghai share
 # their trading days and hours (both set by the CSRC holiday schedule).
 CALENDAR_FOR_MIC: dict[str, str] = {
-    "XNAS": "XNAS", "XNYS": "XNYS", "ARCX": "XNYS", "BATS": "XNYS",
-    "XSHG": "XSHG", "XSHE": "XSHG", "XHKG": "XHKG",
+    "XNAS": "XNAS",
+    "XNYS": "XNYS",
+    "ARCX": "XNYS",
+    "BATS": "XNYS",
+    "XSHG": "XSHG",
+    "XSHE": "XSHG",
+    "XHKG": "XHKG",
 }
 
 # Daily price-limit band by board (A-shares only), as a fraction of the previous close.
@@ -141,8 +151,11 @@ def load_universe(path: str | Path | None = None) -> Universe:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise UniverseError(f"malformed YAML: {getattr(exc, 'problem', exc)}", file=p,
-                            line=(mark.line + 1) if mark else None) from None
+        raise UniverseError(
+            f"malformed YAML: {getattr(exc, 'problem', exc)}",
+            file=p,
+            line=(mark.line + 1) if mark else None,
+        ) from None
     if not isinstance(raw, dict) or "securities" not in raw:
         raise UniverseError("expected a mapping with a 'securities' list", file=p)
     try:
@@ -150,6 +163,9 @@ def load_universe(path: str | Path | None = None) -> Universe:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
-        raise UniverseError(first["msg"], file=p, field=loc,
-                            value=first.get("input") if not isinstance(
-                                first.get("input"), dict) else None) from None
+        raise UniverseError(
+            first["msg"],
+            file=p,
+            field=loc,
+            value=first.get("input") if not isinstance(first.get("input"), dict) else None,
+        ) from None

@@ -82,14 +82,29 @@ def generate(path: Path, size_mb: float) -> int:
     marks = {"seq": 999999999, "prev_digest": "p" * 64, "digest": "d" * 64}
     templates = []
     for payload in events:
-        raw = {"seq": marks["seq"], "recorded": "2026-11-28", "kind": "announce",
-               "event": dict(payload, id="zzid"), "prev_digest": marks["prev_digest"],
-               "digest": marks["digest"]}
+        raw = {
+            "seq": marks["seq"],
+            "recorded": "2026-11-28",
+            "kind": "announce",
+            "event": dict(payload, id="zzid"),
+            "prev_digest": marks["prev_digest"],
+            "digest": marks["digest"],
+        }
         templates.append(dump_records([raw]))
-    amend_t = dump_records([{"seq": marks["seq"], "recorded": "2026-11-29", "kind": "amend",
-                             "id": "zzid", "changes": {"confidence": "medium"},
-                             "reason": "benchmark amend", "prev_digest": marks["prev_digest"],
-                             "digest": marks["digest"]}])
+    amend_t = dump_records(
+        [
+            {
+                "seq": marks["seq"],
+                "recorded": "2026-11-29",
+                "kind": "amend",
+                "id": "zzid",
+                "changes": {"confidence": "medium"},
+                "reason": "benchmark amend",
+                "prev_digest": marks["prev_digest"],
+                "digest": marks["digest"],
+            }
+        ]
+    )
 
     def fill(template: str, raw: dict[str, Any], eid: str) -> str:
         text = template.replace(f"seq: {marks['seq']}", f"seq: {raw['seq']}", 1)
@@ -108,16 +123,26 @@ def generate(path: Path, size_mb: float) -> int:
             for i, payload in enumerate(events):
                 eid = f"{payload['id']}-c{copy}"
                 seq += 1
-                raw: dict[str, Any] = {"seq": seq, "recorded": "2026-11-28",
-                                       "kind": "announce", "event": dict(payload, id=eid),
-                                       "prev_digest": prev}
+                raw: dict[str, Any] = {
+                    "seq": seq,
+                    "recorded": "2026-11-28",
+                    "kind": "announce",
+                    "event": dict(payload, id=eid),
+                    "prev_digest": prev,
+                }
                 raw["digest"] = prev = chain_digest(prev, raw)
                 text = fill(templates[i], raw, eid)
                 if i % 4 == 0:
                     seq += 1
-                    raw = {"seq": seq, "recorded": "2026-11-29", "kind": "amend", "id": eid,
-                           "changes": {"confidence": "medium"}, "reason": "benchmark amend",
-                           "prev_digest": prev}
+                    raw = {
+                        "seq": seq,
+                        "recorded": "2026-11-29",
+                        "kind": "amend",
+                        "id": eid,
+                        "changes": {"confidence": "medium"},
+                        "reason": "benchmark amend",
+                        "prev_digest": prev,
+                    }
                     raw["digest"] = prev = chain_digest(prev, raw)
                     text += fill(amend_t, raw, eid)
                 if seq <= 2:
@@ -143,14 +168,28 @@ def bench_size(tmp: Path, size_mb: float) -> None:
     log = tmp / "big.yaml"
     t = time.perf_counter()
     n = generate(log, size_mb)
-    print(f"generated {log.stat().st_size / 1e6:.1f} MB, {n} records "
-          f"in {time.perf_counter() - t:.1f} s")
+    print(
+        f"generated {log.stat().st_size / 1e6:.1f} MB, {n} records "
+        f"in {time.perf_counter() - t:.1f} s"
+    )
     for name, args in (
         ("validate", [*MIB, "events", "validate", str(log), "--universe", str(UNIVERSE)]),
-        ("add", [*MIB, "events", "add", str(NEW_EVENT), "--log", str(log), "--universe",
-                 str(UNIVERSE), "--recorded", "2026-12-01"]),
-        ("validate after add", [*MIB, "events", "validate", str(log), "--universe",
-                                str(UNIVERSE)]),
+        (
+            "add",
+            [
+                *MIB,
+                "events",
+                "add",
+                str(NEW_EVENT),
+                "--log",
+                str(log),
+                "--universe",
+                str(UNIVERSE),
+                "--recorded",
+                "2026-12-01",
+            ],
+        ),
+        ("validate after add", [*MIB, "events", "validate", str(log), "--universe", str(UNIVERSE)]),
     ):
         secs, peak, code, last = timed(args)
         print(f"{name:>18}: {secs:6.2f} s  peak RSS {peak:7.0f} MB  exit {code}  {last[:90]}")
@@ -163,53 +202,101 @@ def bench_kills(tmp: Path, kills: int, seed: int) -> None:
     rng = random.Random(seed)
     log = tmp / "small.yaml"
     log.write_text(empty_log_text(), encoding="utf-8")
-    subprocess.run([*MIB, "events", "add", str(REPO / "tests" / "fixtures" / "eventlog" /
-                    "bis_2022.yaml"), "--log", str(log), "--universe", str(UNIVERSE),
-                    "--recorded", "2026-11-01"], check=True, capture_output=True, cwd=REPO)
+    subprocess.run(
+        [
+            *MIB,
+            "events",
+            "add",
+            str(REPO / "tests" / "fixtures" / "eventlog" / "bis_2022.yaml"),
+            "--log",
+            str(log),
+            "--universe",
+            str(UNIVERSE),
+            "--recorded",
+            "2026-11-01",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
     start = log.read_bytes()
     scratch = tmp / "scratch"
     scratch.mkdir()
     new = scratch / "new.yaml"
     shutil.copy(log, new)
     t = time.perf_counter()
-    subprocess.run([*MIB, "events", "add", str(NEW_EVENT), "--log", str(new), "--universe",
-                    str(UNIVERSE), "--recorded", "2026-12-01"], check=True, capture_output=True,
-                   cwd=REPO)
+    subprocess.run(
+        [
+            *MIB,
+            "events",
+            "add",
+            str(NEW_EVENT),
+            "--log",
+            str(new),
+            "--universe",
+            str(UNIVERSE),
+            "--recorded",
+            "2026-12-01",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
     full = time.perf_counter() - t
     finished = new.read_bytes()
-    add = [*MIB, "events", "add", str(NEW_EVENT), "--log", str(log), "--universe",
-           str(UNIVERSE), "--recorded", "2026-12-01"]
+    add = [
+        *MIB,
+        "events",
+        "add",
+        str(NEW_EVENT),
+        "--log",
+        str(log),
+        "--universe",
+        str(UNIVERSE),
+        "--recorded",
+        "2026-12-01",
+    ]
     landed = failures = orphans = 0
     for _ in range(kills):
         log.write_bytes(start)
-        proc = subprocess.Popen(add, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                cwd=REPO)
+        proc = subprocess.Popen(add, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
         time.sleep(rng.uniform(0.2 * full, 1.1 * full))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         now = log.read_bytes()
         landed += now == finished
         orphans += sum(p.name.endswith(".tmp") for p in tmp.iterdir())
-        ok = now in (start, finished) and subprocess.run(
-            [*MIB, "events", "validate", str(log), "--universe", str(UNIVERSE)],
-            capture_output=True, cwd=REPO).returncode == 0
+        ok = (
+            now in (start, finished)
+            and subprocess.run(
+                [*MIB, "events", "validate", str(log), "--universe", str(UNIVERSE)],
+                capture_output=True,
+                cwd=REPO,
+            ).returncode
+            == 0
+        )
         failures += not ok
     log.write_bytes(start)
     in_window = 3  # writers killed exactly between their temp file and the rename
     orphans_made = 0
     for _ in range(in_window):
-        subprocess.run([sys.executable, "-c", KILLED_AT_RENAME, str(log), str(NEW_EVENT),
-                        str(UNIVERSE)], capture_output=True, cwd=REPO)
+        subprocess.run(
+            [sys.executable, "-c", KILLED_AT_RENAME, str(log), str(NEW_EVENT), str(UNIVERSE)],
+            capture_output=True,
+            cwd=REPO,
+        )
         now_orphans = sum(p.name.endswith(".tmp") for p in tmp.iterdir())
         orphans_made += 1
         failures += log.read_bytes() != start or now_orphans != 1  # the last one's only
     subprocess.run(add, check=True, capture_output=True, cwd=REPO)
     left = [p.name for p in tmp.iterdir() if p.name.endswith(".tmp")]
     failures += bool(left) or log.read_bytes() != finished
-    print(f"kills: {kills} (an add takes {full:.1f} s; killed after 20-110 % of that), "
-          f"landed before the kill: {landed}, orphan temp files seen: {orphans}; killed at the "
-          f"rename: {in_window}, orphans they left: {orphans_made}, left after the next add: "
-          f"{len(left)}; failures: {failures}")
+    print(
+        f"kills: {kills} (an add takes {full:.1f} s; killed after 20-110 % of that), "
+        f"landed before the kill: {landed}, orphan temp files seen: {orphans}; killed at the "
+        f"rename: {in_window}, orphans they left: {orphans_made}, left after the next add: "
+        f"{len(left)}; failures: {failures}"
+    )
 
 
 def main() -> None:

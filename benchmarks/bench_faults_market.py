@@ -104,8 +104,11 @@ def _daily_rows(seed: int = 7) -> list[str]:
     days = pd.bdate_range("1990-01-02", "2026-06-30")
     rng = np.random.default_rng(seed)
     close = 20.0 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, len(days))))
-    return [f"{d:%Y-%m-%d},{c * 0.99:.6f},{c * 1.01:.6f},{c * 0.98:.6f},{c:.6f},"
-            f"{c * 0.97:.6f},{int(c * 1e5)}" for d, c in zip(days, close, strict=True)]
+    return [
+        f"{d:%Y-%m-%d},{c * 0.99:.6f},{c * 1.01:.6f},{c * 0.98:.6f},{c:.6f},"
+        f"{c * 0.97:.6f},{int(c * 1e5)}"
+        for d, c in zip(days, close, strict=True)
+    ]
 
 
 def make_long(path: Path, size: int) -> None:
@@ -139,17 +142,31 @@ def measure(kind: str, size_mb: int, tmp: Path) -> None:
     size = path.stat().st_size / 2**20
     print(f"\n{kind}: {size:,.0f} MiB file generated in {time.perf_counter() - t:.1f} s")
     for mode in ("read", "import"):
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(REPO), mode, str(path),
-                               str(tmp / f"cache-{kind}"), str(UNIVERSE)],
-                              capture_output=True, text=True, timeout=3600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(REPO),
+                mode,
+                str(path),
+                str(tmp / f"cache-{kind}"),
+                str(UNIVERSE),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         if proc.returncode != 0:
             print(f"  {mode:6s} FAILED: {proc.stderr.strip().splitlines()[-1]}")
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"  {mode:6s} peak RSS {r['peak_mb']:7,.0f} MiB = {r['peak_mb'] / size:4.2f}x file "
-              f"(above the {r['base_mb']:.0f} MiB of imports: {r['peak_mb'] - r['base_mb']:,.0f} "
-              f"MiB = {(r['peak_mb'] - r['base_mb']) / size:4.2f}x); {r['secs']:6.1f} s; "
-              f"{r['rows']:,} rows kept, {r['findings']:,} findings")
+        print(
+            f"  {mode:6s} peak RSS {r['peak_mb']:7,.0f} MiB = {r['peak_mb'] / size:4.2f}x file "
+            f"(above the {r['base_mb']:.0f} MiB of imports: {r['peak_mb'] - r['base_mb']:,.0f} "
+            f"MiB = {(r['peak_mb'] - r['base_mb']) / size:4.2f}x); {r['secs']:6.1f} s; "
+            f"{r['rows']:,} rows kept, {r['findings']:,} findings"
+        )
     path.unlink()
 
 
@@ -177,17 +194,29 @@ def kill_loop(kills: int, tmp: Path, seed: int = 1) -> None:
     src.mkdir()
     days = pd.bdate_range("2024-01-02", periods=2000)
     for name, k in (("a", 1.0), ("b", 2.0), ("c", 3.0)):
-        pd.DataFrame({"Date": days.strftime("%Y-%m-%d"),
-                      "Close": [k + i / 100 for i in range(len(days))]}).to_csv(
-            src / f"{name}.csv", index=False)
+        pd.DataFrame(
+            {"Date": days.strftime("%Y-%m-%d"), "Close": [k + i / 100 for i in range(len(days))]}
+        ).to_csv(src / f"{name}.csv", index=False)
     cache = tmp / "kill-cache"
     failures, debris_seen, t0 = 0, 0, time.perf_counter()
     for _ in range(kills):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(cache),
-                                 str(src / "a.csv"), str(src / "b.csv"), str(src / "c.csv")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(REPO),
+                str(cache),
+                str(src / "a.csv"),
+                str(src / "b.csv"),
+                str(src / "c.csv"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
-        proc.stdout.readline()                      # imports done, about to write
+        proc.stdout.readline()  # imports done, about to write
         time.sleep(rng.uniform(0.0, 0.25))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -196,9 +225,11 @@ def kill_loop(kills: int, tmp: Path, seed: int = 1) -> None:
         debris_seen += why != "0 debris"
         if not ok:
             print(f"  FAILED after a kill: {why}")
-    print(f"\nkilled writers: {kills} in {time.perf_counter() - t0:.0f} s; cache unreadable or "
-          f"incomplete after {failures}; debris left (and removed by the next write) after "
-          f"{debris_seen}")
+    print(
+        f"\nkilled writers: {kills} in {time.perf_counter() - t0:.0f} s; cache unreadable or "
+        f"incomplete after {failures}; debris left (and removed by the next write) after "
+        f"{debris_seen}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

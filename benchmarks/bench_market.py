@@ -31,12 +31,12 @@ def bench_import(prices_dir: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         u = load_universe(ROOT / "events" / "universe.yaml")
         t2 = time.perf_counter()
-        panel = load_prices("csv", universe=u, prices_dir=prices_dir, cache_dir=tmp,
-                            write_cache=True)
+        panel = load_prices(
+            "csv", universe=u, prices_dir=prices_dir, cache_dir=tmp, write_cache=True
+        )
         t3 = time.perf_counter()
     print(f"read all {len(files)} shared files ({rows} rows): {t1 - t0:.2f} s  (target < 10 s)")
-    print(f"import primary dir -> panel + cache ({len(panel.symbols)} series): "
-          f"{t3 - t2:.2f} s")
+    print(f"import primary dir -> panel + cache ({len(panel.symbols)} series): {t3 - t2:.2f} s")
 
 
 def _synthetic(n_symbols: int, years: int) -> tuple[Universe, dict[str, RawSeries]]:
@@ -45,15 +45,28 @@ def _synthetic(n_symbols: int, years: int) -> tuple[Universe, dict[str, RawSerie
     secs, series = [], {}
     for i in range(n_symbols):
         sym = f"SYN{i:02d}"
-        secs.append(Security(symbol=sym, name=sym, mic="XNAS", currency="USD",
-                             group="us_semis"))
+        secs.append(Security(symbol=sym, name=sym, mic="XNAS", currency="USD", group="us_semis"))
         close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, len(days))))
-        bars = pd.DataFrame({"open": close * 0.99, "high": close * 1.01, "low": close * 0.98,
-                             "close": close, "volume": rng.integers(1e5, 1e7, len(days))
-                             .astype(float)}, index=pd.DatetimeIndex(days, name="date"))
-        meta = SeriesMeta(sym, "csv", "adjusted", origin="benchmark", rows=len(bars),
-                          first=f"{days[0]:%Y-%m-%d}", last=f"{days[-1]:%Y-%m-%d}",
-                          content_hash=frame_hash(bars))
+        bars = pd.DataFrame(
+            {
+                "open": close * 0.99,
+                "high": close * 1.01,
+                "low": close * 0.98,
+                "close": close,
+                "volume": rng.integers(1e5, 1e7, len(days)).astype(float),
+            },
+            index=pd.DatetimeIndex(days, name="date"),
+        )
+        meta = SeriesMeta(
+            sym,
+            "csv",
+            "adjusted",
+            origin="benchmark",
+            rows=len(bars),
+            first=f"{days[0]:%Y-%m-%d}",
+            last=f"{days[-1]:%Y-%m-%d}",
+            content_hash=frame_hash(bars),
+        )
         series[sym] = RawSeries(bars=bars, meta=meta)
     return Universe(securities=tuple(secs)), series
 
@@ -71,14 +84,15 @@ def bench_cached_panel(n_symbols: int = 50, years: int = 10, repeats: int = 3) -
             best = min(best, time.perf_counter() - s)
     rows = sum(len(b) for b in panel.bars.values())
     print(f"write {n_symbols} x {years}y to cache: {t1 - t0:.2f} s")
-    print(f"load cached {n_symbols}-symbol x {years}-year panel ({rows} rows): {best:.3f} s "
-          f"(best of {repeats}; target < 1 s)")
+    print(
+        f"load cached {n_symbols}-symbol x {years}-year panel ({rows} rows): {best:.3f} s "
+        f"(best of {repeats}; target < 1 s)"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--prices-dir", type=Path,
-                    default=ROOT.parent / "shared" / "data" / "prices")
+    ap.add_argument("--prices-dir", type=Path, default=ROOT.parent / "shared" / "data" / "prices")
     args = ap.parse_args()
     if args.prices_dir.is_dir():
         bench_import(args.prices_dir)

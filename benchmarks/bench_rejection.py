@@ -94,30 +94,71 @@ class Scenario:
 
 
 ONE = Scenario("one_date/normal", "one date, 30 securities, rho 0.3, normal residuals")
-MANY = replace(ONE, key="dates15/normal", dates=15, per_date=2,
-               description="15 dates x 2 securities, rho 0.3, normal residuals")
+MANY = replace(
+    ONE,
+    key="dates15/normal",
+    dates=15,
+    per_date=2,
+    description="15 dates x 2 securities, rho 0.3, normal residuals",
+)
 SCENARIOS: tuple[Scenario, ...] = (
     ONE,
-    replace(ONE, key="one_date/t4", tail_df=4.0,
-            description="one date, 30 securities, rho 0.3, t(4) residuals"),
-    replace(ONE, key="one_date/var2", event_var=2.0,
-            description="one date, 30 securities, rho 0.3, event-day variance x2"),
-    replace(ONE, key="one_date/rho0", rho=0.0,
-            description="one date, 30 securities, independent residuals (rho 0)"),
+    replace(
+        ONE,
+        key="one_date/t4",
+        tail_df=4.0,
+        description="one date, 30 securities, rho 0.3, t(4) residuals",
+    ),
+    replace(
+        ONE,
+        key="one_date/var2",
+        event_var=2.0,
+        description="one date, 30 securities, rho 0.3, event-day variance x2",
+    ),
+    replace(
+        ONE,
+        key="one_date/rho0",
+        rho=0.0,
+        description="one date, 30 securities, independent residuals (rho 0)",
+    ),
     MANY,
-    replace(MANY, key="dates15/t4", tail_df=4.0,
-            description="15 dates x 2 securities, rho 0.3, t(4) residuals"),
-    replace(MANY, key="dates15/var2", event_var=2.0,
-            description="15 dates x 2 securities, rho 0.3, event-day variance x2"),
-    replace(MANY, key="dates15/rho0", rho=0.0,
-            description="15 dates x 2 securities, independent residuals (rho 0)"),
-    replace(MANY, key="dates15/duplicate", events_per_date=2,
-            description="15 dates x 2 securities, rho 0.3, each date announced twice "
-                        "(same securities): every instance given twice"),
-    replace(ONE, key="one_date/power1", effect=0.01,
-            description="one date, 30 securities, rho 0.3, normal, +1 % planted on day 0"),
-    replace(ONE, key="one_date/power3", effect=0.03,
-            description="one date, 30 securities, rho 0.3, normal, +3 % planted on day 0"),
+    replace(
+        MANY,
+        key="dates15/t4",
+        tail_df=4.0,
+        description="15 dates x 2 securities, rho 0.3, t(4) residuals",
+    ),
+    replace(
+        MANY,
+        key="dates15/var2",
+        event_var=2.0,
+        description="15 dates x 2 securities, rho 0.3, event-day variance x2",
+    ),
+    replace(
+        MANY,
+        key="dates15/rho0",
+        rho=0.0,
+        description="15 dates x 2 securities, independent residuals (rho 0)",
+    ),
+    replace(
+        MANY,
+        key="dates15/duplicate",
+        events_per_date=2,
+        description="15 dates x 2 securities, rho 0.3, each date announced twice "
+        "(same securities): every instance given twice",
+    ),
+    replace(
+        ONE,
+        key="one_date/power1",
+        effect=0.01,
+        description="one date, 30 securities, rho 0.3, normal, +1 % planted on day 0",
+    ),
+    replace(
+        ONE,
+        key="one_date/power3",
+        effect=0.03,
+        description="one date, 30 securities, rho 0.3, normal, +3 % planted on day 0",
+    ),
 )
 
 
@@ -156,16 +197,16 @@ def simulate(rng: np.random.Generator, sc: Scenario, placebo: bool = True) -> St
     common = _noise(rng, (c, big_t, 1), sc.tail_df)
     idio = _noise(rng, (c, big_t, m), sc.tail_df)
     resid = sd * (math.sqrt(sc.rho) * common + math.sqrt(1.0 - sc.rho) * idio)
-    resid[:, day0 + sc.window[0]:day0 + sc.window[1] + 1] *= math.sqrt(sc.event_var)
+    resid[:, day0 + sc.window[0] : day0 + sc.window[1] + 1] *= math.sqrt(sc.event_var)
     beta = 1.0 + 0.3 * rng.standard_normal((c, 1, m))
     ret = 0.0002 + market[:, :, None] * beta + resid
     ret[:, day0] += sc.effect
 
     x = np.stack([np.ones((c, big_t)), market], axis=-1)  # (C, T, 2)
-    xe, xw = x[:, start - big_l:start], x[:, start:]
+    xe, xw = x[:, start - big_l : start], x[:, start:]
     xtx_inv = np.linalg.inv(np.einsum("cli,clj->cij", xe, xe))
-    coef = xtx_inv @ np.einsum("cli,clm->cim", xe, ret[:, start - big_l:start])
-    est = ret[:, start - big_l:start] - xe @ coef  # (C, L, m)
+    coef = xtx_inv @ np.einsum("cli,clm->cim", xe, ret[:, start - big_l : start])
+    est = ret[:, start - big_l : start] - xe @ coef  # (C, L, m)
     event = ret[:, start:] - xw @ coef  # (C, W, m)
     sigma = np.sqrt(np.sum(est**2, axis=1) / (big_l - 2))  # (C, m)
     h = xw @ xtx_inv @ np.swapaxes(xw, 1, 2)  # CLM (1997) eq. 4.4.8: sigma^2 (I + H)
@@ -181,18 +222,29 @@ def simulate(rng: np.random.Generator, sc: Scenario, placebo: bool = True) -> St
     event_i = per_instance(np.swapaxes(event, 1, 2))
     sigma_i = per_instance(sigma)
     n = est_i.shape[0]
-    fe_i = per_instance(np.broadcast_to(1.0 + np.diagonal(h, axis1=1, axis2=2)[:, None, :],
-                                        (c, m, w)))
+    fe_i = per_instance(
+        np.broadcast_to(1.0 + np.diagonal(h, axis1=1, axis2=2)[:, None, :], (c, m, w))
+    )
     ar = AbnormalReturns(
-        est=np.ascontiguousarray(est_i), event=np.ascontiguousarray(event_i),
+        est=np.ascontiguousarray(est_i),
+        event=np.ascontiguousarray(event_i),
         est_days=np.arange(sc.first_day - big_l, sc.first_day, dtype=np.int64),
-        rel_days=rel, n_est=np.full(n, big_l, dtype=np.int64),
-        k=np.full(n, 2, dtype=np.int64), sigma=sigma_i, fe=np.ascontiguousarray(fe_i),
+        rel_days=rel,
+        n_est=np.full(n, big_l, dtype=np.int64),
+        k=np.full(n, 2, dtype=np.int64),
+        sigma=sigma_i,
+        fe=np.ascontiguousarray(fe_i),
         cluster=np.repeat(np.arange(c, dtype=np.int64), k * m),
     )
     var = sigma_i**2 * np.repeat(win_factor, k * m)
-    car = WindowCAR(sc.window[0], sc.window[1], event_i[:, inw].sum(axis=1), var,
-                    np.full(n, int(inw.sum()), dtype=np.int64), np.full(n, np.nan))
+    car = WindowCAR(
+        sc.window[0],
+        sc.window[1],
+        event_i[:, inw].sum(axis=1),
+        var,
+        np.full(n, int(inw.sum()), dtype=np.int64),
+        np.full(n, np.nan),
+    )
     pseudo = _pseudo_sums(ret, market, sc, day0) * k if placebo else None
     return Study(ar, car, pseudo)
 
@@ -202,7 +254,7 @@ def _pseudo_sums(ret: FloatArray, market: FloatArray, sc: Scenario, day0: int) -
     c, big_t, m = ret.shape
     lo, hi = sc.first_day, sc.last_day
     y = np.swapaxes(ret, 0, 1).reshape(big_t, c * m).copy()
-    y[day0 + lo:day0 + hi + 1] = np.nan  # the real event span is masked (placebo._spans)
+    y[day0 + lo : day0 + hi + 1] = np.nan  # the real event span is masked (placebo._spans)
     x = np.repeat(market.T, m, axis=1)[:, :, None]
     pre = prefix_features(y, x)
     e0, e1 = sc.first_day - sc.est_len, sc.first_day - 1
@@ -239,8 +291,9 @@ def event_t(st: Study) -> TestResult:
     return TestResult(name, t, two_sided_t(t, e - 1), null, dist, n)
 
 
-def placebo_test(st: Study, kind: str, rng: np.random.Generator,
-                 draws: int = PLACEBO_DRAWS) -> TestResult:
+def placebo_test(
+    st: Study, kind: str, rng: np.random.Generator, draws: int = PLACEBO_DRAWS
+) -> TestResult:
     """Pseudo-event-date test of the CAAR or the BMP t (placebo.placebo_rows' p-value)."""
     name, null = f"placebo_{kind}", null_text(st.car) + " (pseudo-event dates)"
     if st.pseudo is None:
@@ -266,8 +319,9 @@ def placebo_test(st: Study, kind: str, rng: np.random.Generator,
 StudyTest = Callable[[Study], TestResult]
 
 
-def study_tests(rng: np.random.Generator, n_boot: int = BOOT_DRAWS,
-                placebo_draws: int = PLACEBO_DRAWS) -> dict[str, StudyTest]:
+def study_tests(
+    rng: np.random.Generator, n_boot: int = BOOT_DRAWS, placebo_draws: int = PLACEBO_DRAWS
+) -> dict[str, StudyTest]:
     """Every test of the registry on all instances, then the event-level tests."""
     out: dict[str, StudyTest] = {
         name: (lambda st, fn=fn: fn(st.ar, st.car, None))
@@ -301,8 +355,13 @@ class Rate:
         return math.sqrt(p * (1.0 - p) / self.valid) if self.valid else math.nan
 
 
-def rejection_rates(sc: Scenario, studies: int, rng: np.random.Generator,
-                    tests: dict[str, StudyTest], level: float = LEVEL) -> dict[str, Rate]:
+def rejection_rates(
+    sc: Scenario,
+    studies: int,
+    rng: np.random.Generator,
+    tests: dict[str, StudyTest],
+    level: float = LEVEL,
+) -> dict[str, Rate]:
     """Rejections at ``level`` of each test over ``studies`` simulated studies of ``sc``."""
     hits = dict.fromkeys(tests, 0)
     valid = dict.fromkeys(tests, 0)
@@ -316,18 +375,21 @@ def rejection_rates(sc: Scenario, studies: int, rng: np.random.Generator,
     return {k: Rate(hits[k], valid[k], studies) for k in tests}
 
 
-def _run_one(args: tuple[Scenario, int, np.random.SeedSequence]
-             ) -> tuple[str, dict[str, Rate], float]:
+def _run_one(
+    args: tuple[Scenario, int, np.random.SeedSequence],
+) -> tuple[str, dict[str, Rate], float]:
     sc, studies, seq = args
     sim_seq, test_seq = seq.spawn(2)
     t0 = time.perf_counter()
-    rates = rejection_rates(sc, studies, np.random.default_rng(sim_seq),
-                            study_tests(np.random.default_rng(test_seq)))
+    rates = rejection_rates(
+        sc, studies, np.random.default_rng(sim_seq), study_tests(np.random.default_rng(test_seq))
+    )
     return sc.key, rates, time.perf_counter() - t0
 
 
-def run(studies: int, seed: int, jobs: int = 1,
-        scenarios: tuple[Scenario, ...] = SCENARIOS) -> tuple[dict[str, dict[str, Rate]], float]:
+def run(
+    studies: int, seed: int, jobs: int = 1, scenarios: tuple[Scenario, ...] = SCENARIOS
+) -> tuple[dict[str, dict[str, Rate]], float]:
     """Rates of every test in every scenario (scenario i uses SeedSequence(seed).spawn()[i],
     so the numbers do not depend on ``jobs``); and the wall time."""
     seqs = np.random.SeedSequence(seed).spawn(len(scenarios))
@@ -363,13 +425,22 @@ def table(rates: dict[str, dict[str, Rate]], keys: list[str]) -> str:
 
 
 def _rate_json(r: Rate) -> dict[str, float | int | None]:
-    return {"rate": round(r.rate, 4) if r.valid else None,
-            "se": round(r.se, 4) if r.valid else None,
-            "rejections": r.hits, "valid": r.valid, "studies": r.studies}
+    return {
+        "rate": round(r.rate, 4) if r.valid else None,
+        "se": round(r.se, 4) if r.valid else None,
+        "rejections": r.hits,
+        "valid": r.valid,
+        "studies": r.studies,
+    }
 
 
-def data_doc(rates: dict[str, dict[str, Rate]], studies: int, seed: int, seconds: float,
-             scenarios: tuple[Scenario, ...] = SCENARIOS) -> dict[str, Any]:
+def data_doc(
+    rates: dict[str, dict[str, Rate]],
+    studies: int,
+    seed: int,
+    seconds: float,
+    scenarios: tuple[Scenario, ...] = SCENARIOS,
+) -> dict[str, Any]:
     """The rates with everything needed to reproduce them (read by backtest.study.properties)."""
     names = list(next(iter(rates.values())))
     return {
@@ -383,10 +454,10 @@ def data_doc(rates: dict[str, dict[str, Rate]], studies: int, seed: int, seconds
         "bootstrap_draws": BOOT_DRAWS,
         "placebo_draws": PLACEBO_DRAWS,
         "runtime_seconds": round(seconds, 1),
-        "scenarios": {sc.key: {k: v for k, v in asdict(sc).items() if k != "key"}
-                      for sc in scenarios},
-        "rates": {name: {key: _rate_json(rates[key][name]) for key in rates}
-                  for name in names},
+        "scenarios": {
+            sc.key: {k: v for k, v in asdict(sc).items() if k != "key"} for sc in scenarios
+        },
+        "rates": {name: {key: _rate_json(rates[key][name]) for key in rates} for name in names},
     }
 
 
@@ -395,11 +466,16 @@ def main() -> None:
     ap.add_argument("--studies", type=int, default=1000, help="simulated studies per scenario")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (one per scenario)")
-    ap.add_argument("--write", action="store_true",
-                    help=f"store the rates in {DATA_FILE.relative_to(DATA_FILE.parents[2])}")
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help=f"store the rates in {DATA_FILE.relative_to(DATA_FILE.parents[2])}",
+    )
     args = ap.parse_args()
-    print(f"{args.studies} studies per scenario, seed {args.seed}, {args.jobs} jobs; "
-          f"bootstraps B={BOOT_DRAWS}, placebo B={PLACEBO_DRAWS}; CAR[0,+1], 5 % level")
+    print(
+        f"{args.studies} studies per scenario, seed {args.seed}, {args.jobs} jobs; "
+        f"bootstraps B={BOOT_DRAWS}, placebo B={PLACEBO_DRAWS}; CAR[0,+1], 5 % level"
+    )
     rates, secs = run(args.studies, args.seed, args.jobs)
     for sc in SCENARIOS:
         print(f"  {sc.key:<20s} {sc.description}")
@@ -411,8 +487,10 @@ def main() -> None:
     print(table(rates, size_one + power))
     print("\n15 dates x 2 securities")
     print(table(rates, size_many))
-    print("duplicate: every instance given twice, unmerged; a rate above 8 % there is what "
-          "merging same-day duplicates must fix")
+    print(
+        "duplicate: every instance given twice, unmerged; a rate above 8 % there is what "
+        "merging same-day duplicates must fix"
+    )
     print(f"\nwall time {secs:.0f} s")
     doc = data_doc(rates, args.studies, args.seed, secs)
     reg = parse_registry(doc, "this run")
@@ -420,8 +498,7 @@ def main() -> None:
     for name in reg.ordered_tests():
         print(f"  {reg.method_note(name)}")
     if args.write:
-        DATA_FILE.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
+        DATA_FILE.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {DATA_FILE}")
 
 

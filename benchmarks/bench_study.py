@@ -45,8 +45,12 @@ def market(n_sec: int, T: int, seed: int, rho: float = 0.2):
     common = rng.normal(0, 0.02, T)
     beta = rng.uniform(0.5, 1.5, n_sec)
     eps = rng.normal(0, 0.02, (T, n_sec))
-    r = 0.0002 + m[:, None] * beta[None, :] + np.sqrt(rho) * common[:, None] \
+    r = (
+        0.0002
+        + m[:, None] * beta[None, :]
+        + np.sqrt(rho) * common[:, None]
         + np.sqrt(1 - rho) * eps
+    )
     names = [f"S{i:04d}" for i in range(n_sec)]
     wide = pd.DataFrame(r, index=idx, columns=names)
     return wide, pd.Series(m, index=idx, name="market")
@@ -56,17 +60,20 @@ def bench_500() -> None:
     wide, m = market(500, 300, seed=1)
     rets = {c: wide[c] for c in wide}
     inst = pd.DataFrame({"event_id": "e", "security": wide.columns, "day0": wide.index[270]})
-    spec = StudySpec(estimation=(-255, -6), windows=((-5, 5),), placebo_draws=0,
-                     min_estimation_obs=200)
+    spec = StudySpec(
+        estimation=(-255, -6), windows=((-5, 5),), placebo_draws=0, min_estimation_obs=200
+    )
     run_study(inst, rets, m, spec)
     times = []
     for _ in range(7):
         t = time.perf_counter()
         res = run_study(inst, rets, m, spec)
         times.append(time.perf_counter() - t)
-    print(f"500 securities, all tests ({len(res.tests)} test rows): "
-          f"median {1000 * np.median(times):.1f} ms, best {1000 * min(times):.1f} ms "
-          "(target < 50 ms)")
+    print(
+        f"500 securities, all tests ({len(res.tests)} test rows): "
+        f"median {1000 * np.median(times):.1f} ms, best {1000 * min(times):.1f} ms "
+        "(target < 50 ms)"
+    )
     t = time.perf_counter()
     run_study(inst, rets, m, spec.model_copy(update={"placebo_draws": 1000}))
     print(f"  + 1,000 placebo draws: {1000 * (time.perf_counter() - t):.0f} ms")
@@ -74,17 +81,38 @@ def bench_500() -> None:
         dd = Path(d)
         wide.to_csv(dd / "R.csv", index_label="date", date_format="%Y-%m-%d")
         m.to_frame().to_csv(dd / "M.csv", index_label="date", date_format="%Y-%m-%d")
-        inst.assign(day0=wide.index[270].strftime("%Y-%m-%d")).to_csv(dd / "E.csv",
-                                                                        index=False)
-        cmd = [str(REPO / ".venv/bin/mib"), "study", "run", "--returns", str(dd / "R.csv"),
-               "--benchmark", str(dd / "M.csv"), "--events", str(dd / "E.csv"),
-               "--estimation", "-255:-6", "--window", "-5:5", "--window", "0:1",
-               "--model", "market", "--conventions", "estudy2", "--placebo", "0",
-               "--out", str(dd / "out")]
+        inst.assign(day0=wide.index[270].strftime("%Y-%m-%d")).to_csv(dd / "E.csv", index=False)
+        cmd = [
+            str(REPO / ".venv/bin/mib"),
+            "study",
+            "run",
+            "--returns",
+            str(dd / "R.csv"),
+            "--benchmark",
+            str(dd / "M.csv"),
+            "--events",
+            str(dd / "E.csv"),
+            "--estimation",
+            "-255:-6",
+            "--window",
+            "-5:5",
+            "--window",
+            "0:1",
+            "--model",
+            "market",
+            "--conventions",
+            "estudy2",
+            "--placebo",
+            "0",
+            "--out",
+            str(dd / "out"),
+        ]
         t = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
-        print(f"BYO CLI (estudy2 conventions, 500 securities, incl. start-up): "
-              f"{time.perf_counter() - t:.2f} s (target < 3 s)")
+        print(
+            f"BYO CLI (estudy2 conventions, 500 securities, incl. start-up): "
+            f"{time.perf_counter() - t:.2f} s (target < 3 s)"
+        )
 
 
 def bench_large(n_sec: int, n_events: int, draws: int) -> None:
@@ -93,42 +121,62 @@ def bench_large(n_sec: int, n_events: int, draws: int) -> None:
     rets = {c: wide[c] for c in wide}
     rng = np.random.default_rng(3)
     days = np.sort(rng.choice(np.arange(300, T - 20), size=n_events, replace=False))
-    inst = pd.DataFrame({
-        "event_id": np.repeat([f"e{j:02d}" for j in range(n_events)], n_sec),
-        "security": np.tile(wide.columns.to_numpy(), n_events),
-        "day0": np.repeat(wide.index[days], n_sec),
-        "group": np.tile(np.where(np.arange(n_sec) % 2, "us_incumbent", "cn_substitute"),
-                         n_events),
-    })
-    spec = StudySpec(placebo_draws=draws, windows=((-1, 1), (0, 1)),
-                     tests=("cross_sectional_t", "bmp_t", "portfolio_t"), daily_tests=())
+    inst = pd.DataFrame(
+        {
+            "event_id": np.repeat([f"e{j:02d}" for j in range(n_events)], n_sec),
+            "security": np.tile(wide.columns.to_numpy(), n_events),
+            "day0": np.repeat(wide.index[days], n_sec),
+            "group": np.tile(
+                np.where(np.arange(n_sec) % 2, "us_incumbent", "cn_substitute"), n_events
+            ),
+        }
+    )
+    spec = StudySpec(
+        placebo_draws=draws,
+        windows=((-1, 1), (0, 1)),
+        tests=("cross_sectional_t", "bmp_t", "portfolio_t"),
+        daily_tests=(),
+    )
     t = time.perf_counter()
     res = run_study(inst, rets, m, spec)
     el = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    print(f"{n_sec:,} securities x {n_events} events, {draws:,} placebo draws: {el:.1f} s "
-          f"(target < 60 s); peak RSS {rss:.2f} GiB (target < 4 GiB); "
-          f"{res.n_used:,} instances, {len(res.tests):,} test rows")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(
+        f"{n_sec:,} securities x {n_events} events, {draws:,} placebo draws: {el:.1f} s "
+        f"(target < 60 s); peak RSS {rss:.2f} GiB (target < 4 GiB); "
+        f"{res.n_used:,} instances, {len(res.tests):,} test rows"
+    )
 
 
 def bench_size_power(n_sim: int) -> None:
-    spec = StudySpec(estimation=(-120, -11), min_estimation_obs=80, windows=((0, 1),),
-                     placebo_draws=0, daily_tests=(),
-                     tests=("cross_sectional_t", "portfolio_t", "kp_bmp_t"))
-    for label, effect in (("null", 0.0), ("planted +1% on day 0", 0.01),
-                          ("planted +3% on day 0", 0.03)):
+    spec = StudySpec(
+        estimation=(-120, -11),
+        min_estimation_obs=80,
+        windows=((0, 1),),
+        placebo_draws=0,
+        daily_tests=(),
+        tests=("cross_sectional_t", "portfolio_t", "kp_bmp_t"),
+    )
+    for label, effect in (
+        ("null", 0.0),
+        ("planted +1% on day 0", 0.01),
+        ("planted +3% on day 0", 0.03),
+    ):
         rej = {t: 0 for t in spec.tests}
         for s in range(n_sim):
             wide, m = market(30, 200, seed=1000 + s, rho=0.3)
             wide.iloc[180] += effect
-            inst = pd.DataFrame({"event_id": "e", "security": wide.columns,
-                                 "day0": wide.index[180]})
+            inst = pd.DataFrame(
+                {"event_id": "e", "security": wide.columns, "day0": wide.index[180]}
+            )
             t = run_study(inst, {c: wide[c] for c in wide}, m, spec).tests.set_index("test")
             for k in rej:
                 rej[k] += bool(t.loc[k, "pvalue"] < 0.05)
         rates = ", ".join(f"{k} {v / n_sim:.3f}" for k, v in rej.items())
-        print(f"5% rejection rate, {label}, {n_sim} studies of 30 securities sharing one "
-              f"date (residual correlation 0.3): {rates}")
+        print(
+            f"5% rejection rate, {label}, {n_sim} studies of 30 securities sharing one "
+            f"date (residual correlation 0.3): {rates}"
+        )
 
 
 def main() -> None:

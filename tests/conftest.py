@@ -24,8 +24,15 @@ def shared_dir() -> Path:
 def _demo(tmp_root: Path, plants, *, seed: int, pdf: bool):
     from backtest.pipeline import RunSpec, run_pipeline
 
-    spec = RunSpec(source="demo", plants=plants, seed=seed, placebo_draws=200,
-                   out_root=str(tmp_root), run_id=f"demo-s{seed}-{len(plants)}", pdf=pdf)
+    spec = RunSpec(
+        source="demo",
+        plants=plants,
+        seed=seed,
+        placebo_draws=200,
+        out_root=str(tmp_root),
+        run_id=f"demo-s{seed}-{len(plants)}",
+        pdf=pdf,
+    )
     return run_pipeline(spec)
 
 

@@ -25,38 +25,53 @@ NY, SH, HK = "America/New_York", "Asia/Shanghai", "Asia/Hong_Kong"
 
 def _sec(symbol: str, mic: str, group: str, **kw: object) -> Security:
     cur = {"XNAS": "USD", "XNYS": "USD", "ARCX": "USD", "XSHG": "CNY", "XSHE": "CNY"}
-    return Security(symbol=symbol, name=symbol, mic=mic, currency=cur.get(mic, "HKD"),
-                    group=group, **kw)
+    return Security(
+        symbol=symbol, name=symbol, mic=mic, currency=cur.get(mic, "HKD"), group=group, **kw
+    )
 
 
-UNIVERSE = Universe(securities=(
-    _sec("NVDA", "XNAS", "us_incumbent"),
-    _sec("TSM", "XNYS", "us_semis", kind="adr"),
-    _sec("688256.SS", "XSHG", "cn_substitute", board="star", listed="2020-07-20"),
-    _sec("002371.SZ", "XSHE", "cn_substitute", board="main"),
-    _sec("0981.HK", "XHKG", "cn_substitute"),
-    _sec("SPY", "ARCX", "benchmark", kind="etf"),
-))
+UNIVERSE = Universe(
+    securities=(
+        _sec("NVDA", "XNAS", "us_incumbent"),
+        _sec("TSM", "XNYS", "us_semis", kind="adr"),
+        _sec("688256.SS", "XSHG", "cn_substitute", board="star", listed="2020-07-20"),
+        _sec("002371.SZ", "XSHE", "cn_substitute", board="main"),
+        _sec("0981.HK", "XHKG", "cn_substitute"),
+        _sec("SPY", "ARCX", "benchmark", kind="etf"),
+    )
+)
 
 
-def make_event(when: str, tz: str, *, event_id: str = "case", stage: str = "announcement",
-               targets: tuple[str, ...] = ("NVDA", "TSM", "688256.SS", "002371.SZ", "0981.HK"),
-               ) -> Event:
+def make_event(
+    when: str,
+    tz: str,
+    *,
+    event_id: str = "case",
+    stage: str = "announcement",
+    targets: tuple[str, ...] = ("NVDA", "TSM", "688256.SS", "002371.SZ", "0981.HK"),
+) -> Event:
     """An event with one stage: ``when`` is ISO with offset (exact) or a bare date."""
     exact = "T" in when
     st_: dict[str, object] = {"stage": stage, "timezone": tz, "time_known": exact}
     st_["at" if exact else "date"] = when
-    return Event(id=event_id, title=event_id, authority="US-BIS", jurisdiction="US",
-                 type="restriction", direction="tightening", stages=(st_,),
-                 affected=tuple({"target": t, "sign": -1} for t in targets),
-                 sources=({"url": "https://example.org/x", "title": "source"},))
+    return Event(
+        id=event_id,
+        title=event_id,
+        authority="US-BIS",
+        jurisdiction="US",
+        type="restriction",
+        direction="tightening",
+        stages=(st_,),
+        affected=tuple({"target": t, "sign": -1} for t in targets),
+        sources=({"url": "https://example.org/x", "title": "source"},),
+    )
 
 
 @dataclass(frozen=True)
 class Case:
     label: str
-    when: str           # ISO 8601 with offset, or YYYY-MM-DD for a date-only stage
-    tz: str             # the stage's (authority's) time zone
+    when: str  # ISO 8601 with offset, or YYYY-MM-DD for a date-only stage
+    tz: str  # the stage's (authority's) time zone
     security: str
     day0: str
     unknown_time: str = "business_hours"
@@ -161,8 +176,9 @@ def test_at_least_twenty_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])
 def test_day0_case(case: Case) -> None:
-    spec = AlignSpec(unknown_time=case.unknown_time, alternate=case.alternate,
-                     securities=(case.security,))
+    spec = AlignSpec(
+        unknown_time=case.unknown_time, alternate=case.alternate, securities=(case.security,)
+    )
     result = align([make_event(case.when, case.tz)], UNIVERSE, spec)
     assert result.attrition.empty
     (row,) = result.instances.itertuples(index=False)
@@ -172,16 +188,21 @@ def test_day0_case(case: Case) -> None:
 
 
 def test_decided_by_names_golden_week_and_early_close() -> None:
-    golden = align([make_event("2022-10-07T12:30:00-04:00", NY)], UNIVERSE,
-                   AlignSpec(securities=("688256.SS",))).instances.iloc[0]
+    golden = align(
+        [make_event("2022-10-07T12:30:00-04:00", NY)],
+        UNIVERSE,
+        AlignSpec(securities=("688256.SS",)),
+    ).instances.iloc[0]
     assert "Golden Week" in golden["decided_by"]
     assert "first session Mon 2022-10-10" in golden["decided_by"]
-    eve = align([make_event("2025-12-24T12:30:00+08:00", HK)], UNIVERSE,
-                AlignSpec(securities=("0981.HK",))).instances.iloc[0]
+    eve = align(
+        [make_event("2025-12-24T12:30:00+08:00", HK)], UNIVERSE, AlignSpec(securities=("0981.HK",))
+    ).instances.iloc[0]
     assert "after XHKG close 12:00 (early close)" in eve["decided_by"]
     assert "Christmas" in eve["decided_by"] and "Boxing Day" in eve["decided_by"]
-    at_close = align([make_event("2025-04-15T16:00:00-04:00", NY)], UNIVERSE,
-                     AlignSpec(securities=("NVDA",))).instances.iloc[0]
+    at_close = align(
+        [make_event("2025-04-15T16:00:00-04:00", NY)], UNIVERSE, AlignSpec(securities=("NVDA",))
+    ).instances.iloc[0]
     assert at_close["decided_by"].startswith("announced Tue 2025-04-15 16:00 EDT, at XNAS close")
 
 
@@ -192,8 +213,9 @@ def test_assumed_instant_is_recorded() -> None:
     assert row["time_policy"] == "business_hours"
     assert pd.isna(row["announced_at_utc"])
     assert row["knowable_at_utc"] == pd.Timestamp("2025-04-15T16:00:00Z")  # 12:00 EDT
-    alt = align([make_event("2025-04-15", NY)], UNIVERSE,
-                AlignSpec(securities=("NVDA",), alternate=True)).instances.iloc[0]
+    alt = align(
+        [make_event("2025-04-15", NY)], UNIVERSE, AlignSpec(securities=("NVDA",), alternate=True)
+    ).instances.iloc[0]
     assert alt["time_policy"] == "end_of_day"
     assert "assumed (date only, end_of_day)" in alt["decided_by"]
 
@@ -201,8 +223,9 @@ def test_assumed_instant_is_recorded() -> None:
 # --- properties -------------------------------------------------------------------------
 
 CALENDAR_SECURITY = {"XNAS": "NVDA", "XNYS": "TSM", "XSHG": "688256.SS", "XHKG": "0981.HK"}
-INSTANTS = st.datetimes(min_value=dt.datetime(2021, 1, 1), max_value=dt.datetime(2026, 6, 30),
-                        timezones=st.just(dt.UTC))
+INSTANTS = st.datetimes(
+    min_value=dt.datetime(2021, 1, 1), max_value=dt.datetime(2026, 6, 30), timezones=st.just(dt.UTC)
+)
 
 
 def _day0(at: dt.datetime, security: str) -> pd.Timestamp:
@@ -223,10 +246,14 @@ def test_day0_is_first_session_closing_after(at: dt.datetime, calendar: str) -> 
 
 
 @settings(max_examples=40, deadline=None)
-@given(at=INSTANTS, calendar=st.sampled_from(sorted(CALENDAR_SECURITY)),
-       frac=st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
-def test_moving_within_gap_between_closes_keeps_day0(at: dt.datetime, calendar: str,
-                                                     frac: float) -> None:
+@given(
+    at=INSTANTS,
+    calendar=st.sampled_from(sorted(CALENDAR_SECURITY)),
+    frac=st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+)
+def test_moving_within_gap_between_closes_keeps_day0(
+    at: dt.datetime, calendar: str, frac: float
+) -> None:
     table = session_table(calendar)
     security = CALENDAR_SECURITY[calendar]
     day0 = _day0(at, security)

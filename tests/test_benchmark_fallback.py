@@ -17,20 +17,40 @@ from backtest.study.engine import run_study
 from backtest.study.spec import StudySpec
 from backtest.universe import Security, Universe
 
-SPEC = StudySpec(estimation=(-60, -11), min_estimation_obs=40, windows=((0, 0), (0, 1)),
-                 placebo_draws=0, daily_tests=(), tests=("cross_sectional_t",))
+SPEC = StudySpec(
+    estimation=(-60, -11),
+    min_estimation_obs=40,
+    windows=((0, 0), (0, 1)),
+    placebo_draws=0,
+    daily_tests=(),
+    tests=("cross_sectional_t",),
+)
 
 
 def _universe() -> Universe:
     sec = [
-        Security(symbol="AAA", name="A", mic="XNAS", currency="USD", group="us_incumbent",
-                 benchmarks=("IDX1", "IDX2")),
-        Security(symbol="BBB", name="B", mic="XNAS", currency="USD", group="us_incumbent",
-                 benchmarks=("IDX1",)),
-        Security(symbol="IDX1", name="I1", mic="XNAS", currency="USD", group="benchmark",
-                 kind="index"),
-        Security(symbol="IDX2", name="I2", mic="XNAS", currency="USD", group="benchmark",
-                 kind="index"),
+        Security(
+            symbol="AAA",
+            name="A",
+            mic="XNAS",
+            currency="USD",
+            group="us_incumbent",
+            benchmarks=("IDX1", "IDX2"),
+        ),
+        Security(
+            symbol="BBB",
+            name="B",
+            mic="XNAS",
+            currency="USD",
+            group="us_incumbent",
+            benchmarks=("IDX1",),
+        ),
+        Security(
+            symbol="IDX1", name="I1", mic="XNAS", currency="USD", group="benchmark", kind="index"
+        ),
+        Security(
+            symbol="IDX2", name="I2", mic="XNAS", currency="USD", group="benchmark", kind="index"
+        ),
     ]
     return Universe(securities=tuple(sec))
 
@@ -43,13 +63,23 @@ def _panel(idx1_last: str) -> tuple[PricePanel, pd.DatetimeIndex]:
     rng = np.random.default_rng(3)
     closes = {}
     for s in ("AAA", "BBB", "IDX1", "IDX2"):
-        closes[s] = pd.Series(100 * np.cumprod(1 + rng.normal(0, 0.01, len(days))),
-                              index=pd.DatetimeIndex(days, name="date"))
-    closes["IDX1"] = closes["IDX1"][: idx1_last]
+        closes[s] = pd.Series(
+            100 * np.cumprod(1 + rng.normal(0, 0.01, len(days))),
+            index=pd.DatetimeIndex(days, name="date"),
+        )
+    closes["IDX1"] = closes["IDX1"][:idx1_last]
     bars = {s: pd.DataFrame({"close": c}) for s, c in closes.items()}
-    meta = {s: SeriesMeta(symbol=s, source="csv", adjustment="adjusted", rows=len(c),
-                          first=f"{c.index[0]:%Y-%m-%d}", last=f"{c.index[-1]:%Y-%m-%d}")
-            for s, c in closes.items()}
+    meta = {
+        s: SeriesMeta(
+            symbol=s,
+            source="csv",
+            adjustment="adjusted",
+            rows=len(c),
+            first=f"{c.index[0]:%Y-%m-%d}",
+            last=f"{c.index[-1]:%Y-%m-%d}",
+        )
+        for s, c in closes.items()
+    }
     return PricePanel(bars=bars, meta=meta), days
 
 
@@ -77,12 +107,18 @@ def test_first_benchmark_used_while_it_covers_then_the_next_one():
     assert "IDX1 ends 2023-08-31" in chosen.loc[("ev200", "AAA"), "detail"]
     dropped = choice.dropped
     assert dropped[["event_id", "security", "reason"]].values.tolist() == [
-        ["ev200", "BBB", "benchmark_missing"]]
+        ["ev200", "BBB", "benchmark_missing"]
+    ]
     detail = dropped["detail"].iloc[0]
     assert "IDX1 ends 2023-08-31" in detail
     assert f"needs to {days[201]:%Y-%m-%d}" in detail
-    keys = dict(zip(zip(choice.instances["event_id"], choice.instances["security"], strict=True),
-                    choice.instances["regressor"], strict=True))
+    keys = dict(
+        zip(
+            zip(choice.instances["event_id"], choice.instances["security"], strict=True),
+            choice.instances["regressor"],
+            strict=True,
+        )
+    )
     assert keys[("ev100", "AAA")] == "AAA" and keys[("ev200", "AAA")] == "AAA@IDX2"
     assert ("ev200", "BBB") not in keys
 
@@ -98,7 +134,7 @@ def test_fallback_instance_is_measured_against_the_fallback_benchmark():
     for event, pos, bench in (("ev100", 100, "IDX1"), ("ev200", 200, "IDX2")):
         r = panel.returns("AAA")
         m = panel.returns(bench)
-        est = days[pos - 60: pos - 10]           # relative days -60..-11
+        est = days[pos - 60 : pos - 10]  # relative days -60..-11
         X = np.column_stack([np.ones(len(est)), m.reindex(est).to_numpy()])
         beta = np.linalg.lstsq(X, r.reindex(est).to_numpy(), rcond=None)[0]
         d0 = days[pos]
@@ -109,7 +145,7 @@ def test_fallback_instance_is_measured_against_the_fallback_benchmark():
 
 def test_missing_first_benchmark_file_is_a_fallback_not_a_silent_switch():
     panel, days = _panel("2023-12-29")
-    panel = panel.subset(["AAA", "BBB", "IDX2"])        # IDX1.csv missing altogether
+    panel = panel.subset(["AAA", "BBB", "IDX2"])  # IDX1.csv missing altogether
     inputs = study_inputs(panel, _universe(), ["AAA", "BBB"])
     assert inputs.missing == {"BBB": "none of its benchmarks ['IDX1'] has prices"}
     inst = _instances(days, [100])
@@ -126,10 +162,12 @@ def test_benchmark_lines_say_it_aloud():
 
     panel, days = _panel("2023-08-31")
     inputs = study_inputs(panel, _universe(), ["AAA", "BBB"])
-    choice = choose_benchmarks(_instances(days, [100, 200]), inputs, SPEC.estimation,
-                               SPEC.event_span)
+    choice = choose_benchmarks(
+        _instances(days, [100, 200]), inputs, SPEC.estimation, SPEC.event_span
+    )
     lines = benchmark_lines(choice.chosen, choice.dropped)
-    assert any(ln.startswith("note: AAA: 1 instance(s) measured against fallback benchmark IDX2")
-               for ln in lines)
-    assert any(ln.startswith("note: BBB: 1 instance(s) dropped, benchmark_missing")
-               for ln in lines)
+    assert any(
+        ln.startswith("note: AAA: 1 instance(s) measured against fallback benchmark IDX2")
+        for ln in lines
+    )
+    assert any(ln.startswith("note: BBB: 1 instance(s) dropped, benchmark_missing") for ln in lines)

@@ -21,12 +21,15 @@ def _run(capsys, *args):
 
 
 def test_help_lists_the_command_groups_without_heavy_imports():
-    code = ("import sys; from backtest.cli.main import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('pandas', 'numba', 'vectorbt', 'scipy') if m in sys.modules]\n"
-            "print('HEAVY', heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys; from backtest.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('pandas', 'numba', 'vectorbt', 'scipy') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     for group in ("run", "events", "data", "study", "backtest", "report"):
         assert f"  {group} " in out
     assert "HEAVY []" in out
@@ -37,15 +40,18 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"mib {__version__}"
 
 
-@pytest.mark.parametrize(("args", "needle", "status"), [
-    (["run", "--bogus"], "No such option: --bogus", 2),
-    (["run", "--prices-dir", "/nonexistent/prices"], "--prices-dir", 1),
-    (["run", "--demo", "--window", "3:1"], "--window", 1),
-    (["run", "--demo", "--window", "zero"], "START:END", 1),
-    (["run", "--demo", "--prices-dir", "."], "choose one price source", 1),
-    (["run", "--demo", "--hold", "0"], "hold", 1),
-    (["report", "build", "/nonexistent/run"], "run.json is missing", 1),
-])
+@pytest.mark.parametrize(
+    ("args", "needle", "status"),
+    [
+        (["run", "--bogus"], "No such option: --bogus", 2),
+        (["run", "--prices-dir", "/nonexistent/prices"], "--prices-dir", 1),
+        (["run", "--demo", "--window", "3:1"], "--window", 1),
+        (["run", "--demo", "--window", "zero"], "START:END", 1),
+        (["run", "--demo", "--prices-dir", "."], "choose one price source", 1),
+        (["run", "--demo", "--hold", "0"], "hold", 1),
+        (["report", "build", "/nonexistent/run"], "run.json is missing", 1),
+    ],
+)
 def test_user_mistakes_are_one_line(capsys, args, needle, status):
     code, _, err = _run(capsys, *args)
     lines = err.strip().splitlines()

@@ -42,8 +42,9 @@ def small_dir(tmp_path, shared) -> Path:
 
 def test_import_status_verify(capsys, tmp_path, small_dir):
     cache = str(tmp_path / "cache")
-    code, out, err = run(capsys, "data", "import", str(small_dir), "--cache-dir", cache,
-                         "--universe-file", UNIVERSE)
+    code, out, err = run(
+        capsys, "data", "import", str(small_dir), "--cache-dir", cache, "--universe-file", UNIVERSE
+    )
     assert code == 0, err
     assert "imported 3 series" in out
     code, out, _ = run(capsys, "data", "status", "--cache-dir", cache, "--format", "csv")
@@ -55,8 +56,18 @@ def test_import_status_verify(capsys, tmp_path, small_dir):
     assert rows["^GSPC"]["source"] == "csv"
     code, out, _ = run(capsys, "data", "status", "--cache-dir", cache)
     assert code == 0 and "adjustment" in out and "(3 series)" in out
-    code, out, _ = run(capsys, "data", "verify", "688256.SS", "--cache-dir", cache,
-                       "--format", "csv", "--universe-file", UNIVERSE)
+    code, out, _ = run(
+        capsys,
+        "data",
+        "verify",
+        "688256.SS",
+        "--cache-dir",
+        cache,
+        "--format",
+        "csv",
+        "--universe-file",
+        UNIVERSE,
+    )
     assert code == 0
     found = list(csv.DictReader(io.StringIO(out)))
     assert {"symbol", "date", "check", "severity", "detail"} == set(found[0])
@@ -68,18 +79,29 @@ def test_import_status_verify(capsys, tmp_path, small_dir):
 def test_unknown_layout_is_one_line_and_columns_fix_it(capsys, tmp_path):
     d = tmp_path / "px"
     d.mkdir()
-    (d / "NVDA.csv").write_text("As Of,Px Settle\n2024-03-04,10\n2024-03-05,11\n",
-                                encoding="utf-8")
+    (d / "NVDA.csv").write_text("As Of,Px Settle\n2024-03-04,10\n2024-03-05,11\n", encoding="utf-8")
     cache = str(tmp_path / "cache")
-    code, out, err = run(capsys, "data", "import", str(d), "--cache-dir", cache,
-                         "--universe-file", UNIVERSE)
+    code, out, err = run(
+        capsys, "data", "import", str(d), "--cache-dir", cache, "--universe-file", UNIVERSE
+    )
     assert code == 1 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "NVDA.csv" in lines[0] and "'As Of'" in lines[0]
     assert "--columns date=" in lines[0]
-    code, out, err = run(capsys, "data", "import", str(d), "--cache-dir", cache, "--universe-file",
-                         UNIVERSE, "--columns", "date=As Of,close=Px Settle",
-                         "--adjustment", "unadjusted")
+    code, out, err = run(
+        capsys,
+        "data",
+        "import",
+        str(d),
+        "--cache-dir",
+        cache,
+        "--universe-file",
+        UNIVERSE,
+        "--columns",
+        "date=As Of,close=Px Settle",
+        "--adjustment",
+        "unadjusted",
+    )
     assert code == 0, err
     code, out, _ = run(capsys, "data", "status", "--cache-dir", cache, "--format", "csv")
     row = next(csv.DictReader(io.StringIO(out)))
@@ -96,8 +118,9 @@ def test_fetch_needs_symbols_and_reports_unreachable_yahoo(capsys, tmp_path, mon
 
     monkeypatch.setattr(yf, "download", offline)
     monkeypatch.setattr("time.sleep", lambda s: None)
-    code, _, err = run(capsys, "data", "fetch", "NVDA", "--cache-dir", str(tmp_path),
-                         "--universe-file", UNIVERSE)
+    code, _, err = run(
+        capsys, "data", "fetch", "NVDA", "--cache-dir", str(tmp_path), "--universe-file", UNIVERSE
+    )
     assert code == 1 and "--demo" in err and "--prices-dir" in err
     assert not (tmp_path / "manifest.json").exists()
 
@@ -121,13 +144,24 @@ def test_fetch_universe_caches_every_symbol(capsys, tmp_path, monkeypatch):
 
     def download(tickers, **kw):
         batches.append(len(tickers))
-        cols = pd.MultiIndex.from_product([["Close", "High", "Low", "Open", "Volume"],
-                                           list(tickers)], names=["Price", "Ticker"])
+        cols = pd.MultiIndex.from_product(
+            [["Close", "High", "Low", "Open", "Volume"], list(tickers)], names=["Price", "Ticker"]
+        )
         return pd.DataFrame(np.full((3, len(cols)), 10.0), index=days, columns=cols)
 
     monkeypatch.setattr(yf, "download", download)
-    code, out, err = run(capsys, "data", "fetch", "--universe", "--cache-dir", str(tmp_path),
-                         "--universe-file", UNIVERSE, "--start", "2025-04-14")
+    code, out, err = run(
+        capsys,
+        "data",
+        "fetch",
+        "--universe",
+        "--cache-dir",
+        str(tmp_path),
+        "--universe-file",
+        UNIVERSE,
+        "--start",
+        "2025-04-14",
+    )
     n = len(load_universe(UNIVERSE).symbols)
     assert code == 0, err
     assert f"cached {n} series" in out and sum(batches) == n and max(batches) <= 20
@@ -144,8 +178,20 @@ def test_verify_against_finds_yahoos_2023_08_25_hsi(capsys, tmp_path, shared):
     d.mkdir()
     (d / "HSI.csv").symlink_to(shared / "HSI.csv")
     other = shared / "supplementary" / "later_vintages" / "yahoo_QuantEdge"
-    code, out, err = run(capsys, "data", "verify", "^HSI", "--prices-dir", str(d), "--against",
-                         str(other), "--format", "csv", "--universe-file", UNIVERSE)
+    code, out, err = run(
+        capsys,
+        "data",
+        "verify",
+        "^HSI",
+        "--prices-dir",
+        str(d),
+        "--against",
+        str(other),
+        "--format",
+        "csv",
+        "--universe-file",
+        UNIVERSE,
+    )
     assert code == 0, err
     dis = [r for r in _csv_rows(out) if r["check"] == "source_disagreement"]
     # HSI.csv: 18212.17 (08-24), 17956.381 (08-25), 18130.738 (08-28): -1.404 %, +0.971 %;
@@ -153,8 +199,18 @@ def test_verify_against_finds_yahoos_2023_08_25_hsi(capsys, tmp_path, shared):
     assert [r["date"] for r in dis] == ["2023-08-25", "2023-08-28"]
     assert "-1.404%" in dis[0]["detail"] and "-0.509%" in dis[0]["detail"]
     assert "+0.971%" in dis[1]["detail"] and "+0.063%" in dis[1]["detail"]
-    code, out, _ = run(capsys, "data", "verify", "^HSI", "--prices-dir", str(d), "--against",
-                       str(other), "--universe-file", UNIVERSE)
+    code, out, _ = run(
+        capsys,
+        "data",
+        "verify",
+        "^HSI",
+        "--prices-dir",
+        str(d),
+        "--against",
+        str(other),
+        "--universe-file",
+        UNIVERSE,
+    )
     assert code == 0 and out.startswith("1 series checked; compared 1 with ")
 
 
@@ -164,23 +220,56 @@ def test_verify_against_the_superseded_files(capsys, tmp_path, shared):
     for name in ("HSI.csv", "000300.SS.csv", "688256.SS.csv", "NVDA.csv"):
         (d / name).symlink_to(shared / name)
     old = shared / "supplementary" / "superseded_primary_2026-11"
-    code, out, err = run(capsys, "data", "verify", "--prices-dir", str(d), "--against",
-                         str(old), "--format", "csv", "--universe-file", UNIVERSE)
+    code, out, err = run(
+        capsys,
+        "data",
+        "verify",
+        "--prices-dir",
+        str(d),
+        "--against",
+        str(old),
+        "--format",
+        "csv",
+        "--universe-file",
+        UNIVERSE,
+    )
     assert code == 0, err
     dis = {(r["symbol"], r["date"]) for r in _csv_rows(out) if r["check"] == "source_disagreement"}
     # PROVENANCE: Yahoo's 2023-08-25 HSI and CSI 300 values and its partial 2024-08-05 HSI
     # row look wrong; 688256 qfq equals the raw superseded file over their overlap.
-    assert {("^HSI", "2023-08-25"), ("^HSI", "2024-08-05"), ("000300.SS", "2023-08-25"),
-            ("000300.SS", "2023-08-28")} <= dis
+    assert {
+        ("^HSI", "2023-08-25"),
+        ("^HSI", "2024-08-05"),
+        ("000300.SS", "2023-08-25"),
+        ("000300.SS", "2023-08-28"),
+    } <= dis
     assert not {s for s, _ in dis} - {"^HSI", "000300.SS"}
-    code, out, _ = run(capsys, "data", "verify", "--prices-dir", str(d), "--against",
-                       str(old), "--universe-file", UNIVERSE)
+    code, out, _ = run(
+        capsys,
+        "data",
+        "verify",
+        "--prices-dir",
+        str(d),
+        "--against",
+        str(old),
+        "--universe-file",
+        UNIVERSE,
+    )
     assert "compared 3 with" in out.splitlines()[0] and "(1 without a file there)" in out
 
 
 def test_verify_against_needs_a_directory(capsys, tmp_path):
-    code, out, err = run(capsys, "data", "verify", "--against", str(tmp_path / "nope"),
-                         "--cache-dir", str(tmp_path), "--universe-file", UNIVERSE)
+    code, out, err = run(
+        capsys,
+        "data",
+        "verify",
+        "--against",
+        str(tmp_path / "nope"),
+        "--cache-dir",
+        str(tmp_path),
+        "--universe-file",
+        UNIVERSE,
+    )
     lines = err.strip().splitlines()
     assert code == 1 and out == "" and len(lines) == 1
     assert "nope" in lines[0] and "--against" in lines[0] and "not a directory" in lines[0]
@@ -192,11 +281,25 @@ def test_inf_1e308_and_a_x100_shift_are_errors_not_tracebacks(capsys, tmp_path):
     (d / "NVDA.csv").write_text(
         "Date,Open,High,Low,Close,Volume\n2024-03-04,10,10,10,10,100\n"
         "2024-03-05,10,10,10,inf,100\n2024-03-06,10,10,10,1e308,100\n"
-        "2024-03-07,10,10,10,10,-inf\n2024-03-08,10,10,10,10,100\n", encoding="utf-8")
-    (d / "AMD.csv").write_text("Date,Close\n2024-03-04,1.5\n2024-03-05,150\n"
-                               "2024-03-06,151\n", encoding="utf-8")
-    code, out, err = run(capsys, "data", "verify", "NVDA", "AMD", "--prices-dir", str(d),
-                         "--format", "csv", "--universe-file", UNIVERSE)
+        "2024-03-07,10,10,10,10,-inf\n2024-03-08,10,10,10,10,100\n",
+        encoding="utf-8",
+    )
+    (d / "AMD.csv").write_text(
+        "Date,Close\n2024-03-04,1.5\n2024-03-05,150\n2024-03-06,151\n", encoding="utf-8"
+    )
+    code, out, err = run(
+        capsys,
+        "data",
+        "verify",
+        "NVDA",
+        "AMD",
+        "--prices-dir",
+        str(d),
+        "--format",
+        "csv",
+        "--universe-file",
+        UNIVERSE,
+    )
     assert code == 0 and "Traceback" not in err, err
     rows = {(r["symbol"], r["date"], r["check"]): r for r in _csv_rows(out)}
     inf = rows[("NVDA", "2024-03-05", "non_finite")]
@@ -204,15 +307,16 @@ def test_inf_1e308_and_a_x100_shift_are_errors_not_tracebacks(capsys, tmp_path):
     assert inf["detail"].startswith("NVDA.csv:3 Close 'inf': expected a finite number")
     assert "row dropped" in inf["detail"]
     assert rows[("NVDA", "2024-03-06", "non_finite")]["detail"].startswith(
-        "NVDA.csv:4 Close '1e308'")
+        "NVDA.csv:4 Close '1e308'"
+    )
     assert "treated as empty" in rows[("NVDA", "2024-03-07", "non_finite")]["detail"]
     shift = rows[("AMD", "2024-03-05", "level_shift")]
     assert shift["severity"] == "error" and "1.5 -> 150 (x100)" in shift["detail"]
     # the same findings survive an import into the cache
     cache = str(tmp_path / "cache")
-    code, _, err = run(capsys, "data", "import", str(d), "--cache-dir", cache,
-                       "--universe-file", UNIVERSE)
+    code, _, err = run(
+        capsys, "data", "import", str(d), "--cache-dir", cache, "--universe-file", UNIVERSE
+    )
     assert code == 0, err
-    code, out, _ = run(capsys, "data", "verify", "--cache-dir", cache, "--universe-file",
-                       UNIVERSE)
+    code, out, _ = run(capsys, "data", "verify", "--cache-dir", cache, "--universe-file", UNIVERSE)
     assert code == 0 and "non_finite (error): 3" in out and "level_shift (error): 1" in out

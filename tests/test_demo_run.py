@@ -16,8 +16,12 @@ def _pooled_row(run_dir, window="[0,0]"):
     pooled = load_run(run_dir).table("pooled")
     # Incumbents the log expects to fall on tightening (sign -1), the calendar cluster
     # as the unit.
-    row = pooled[(pooled["direction"] == "tightening") & (pooled["group"] == "us_incumbent")
-                 & (pooled["window"] == window) & (pooled["sign"] == "-1")]
+    row = pooled[
+        (pooled["direction"] == "tightening")
+        & (pooled["group"] == "us_incumbent")
+        & (pooled["window"] == window)
+        & (pooled["sign"] == "-1")
+    ]
     assert len(row) == 1
     return row.iloc[0]
 
@@ -49,8 +53,17 @@ def test_run_folder_has_reports_tables_and_provenance(planted_run):
     run_dir = planted_run.run_dir
     assert (run_dir / "report.html").stat().st_size > 10_000
     assert (run_dir / "report.pdf").read_bytes()[:5] == b"%PDF-"
-    for name in ("ar", "car", "tests", "attrition", "instances", "pooled", "backtest_trades",
-                 "spec_grid", "lag_decay"):
+    for name in (
+        "ar",
+        "car",
+        "tests",
+        "attrition",
+        "instances",
+        "pooled",
+        "backtest_trades",
+        "spec_grid",
+        "lag_decay",
+    ):
         assert (run_dir / "tables" / f"{name}.parquet").exists(), name
         assert (run_dir / "tables" / f"{name}.csv").exists(), name
     manifest = json.loads((run_dir / "run.json").read_text())
@@ -83,7 +96,14 @@ def test_demo_pdf_marks_every_page_and_html_stays_small(planted_run):
     for i, page in enumerate(reader.pages):
         assert "SYNTHETIC DATA" in page.extract_text(), f"page {i + 1}"
     text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
-    for section in ("1. Summary", "2. Timeline of events", "3. Per event", "4. Pooled by event",
-                    "5. Backtests", "6. Robustness", "7. Data and method"):
+    for section in (
+        "1. Summary",
+        "2. Timeline of events",
+        "3. Per event",
+        "4. Pooled by event",
+        "5. Backtests",
+        "6. Robustness",
+        "7. Data and method",
+    ):
         assert section in text
     assert planted_run.html.stat().st_size < 10 * 1024 * 1024

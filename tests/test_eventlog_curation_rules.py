@@ -31,11 +31,21 @@ UNIVERSE = str(ROOT / "events" / "universe.yaml")
 
 def _event(**over) -> Event:
     base = {
-        "id": "bis-2024-01-10-test-rule", "title": "t", "authority": "US-BIS",
-        "jurisdiction": "US", "type": "restriction", "direction": "tightening",
+        "id": "bis-2024-01-10-test-rule",
+        "title": "t",
+        "authority": "US-BIS",
+        "jurisdiction": "US",
+        "type": "restriction",
+        "direction": "tightening",
         "confidence": "medium",
-        "stages": [{"stage": "announcement", "timezone": "America/New_York",
-                    "time_known": False, "date": "2024-01-10"}],
+        "stages": [
+            {
+                "stage": "announcement",
+                "timezone": "America/New_York",
+                "time_known": False,
+                "date": "2024-01-10",
+            }
+        ],
         "affected": [{"target": "NVDA", "sign": -1}],
         "sources": [{"url": "https://example.org/a", "title": "a"}],
     }
@@ -49,11 +59,14 @@ def _stage(**kw) -> Stage:
 
 # ------------------------------------------------------------------ lint rules
 
+
 def test_high_confidence_needs_a_primary_source():
     bad = _event(confidence="high")
     assert [x.code for x in lint_event(bad)] == ["high_without_primary"]
-    good = _event(confidence="high", sources=[{"url": "https://www.federalregister.gov/x",
-                                               "title": "FR", "primary": True}])
+    good = _event(
+        confidence="high",
+        sources=[{"url": "https://www.federalregister.gov/x", "title": "FR", "primary": True}],
+    )
     assert lint_event(good) == []
 
 
@@ -64,25 +77,46 @@ def test_confounder_with_a_direction_is_a_warning():
     assert lint_event(_event(type="confounder", direction="neutral")) == []
 
 
-@pytest.mark.parametrize(("note", "facts"), [
-    ("8-K filed after the close", ["after the close"]),
-    ("posted in the Beijing evening", ["evening"]),
-    ("MOFCOM 晚间发布", ["晚间"]),
-    ("before the open on Monday", ["before the open"]),
-    ("reported on 2024-01-10", []),
-])
+@pytest.mark.parametrize(
+    ("note", "facts"),
+    [
+        ("8-K filed after the close", ["after the close"]),
+        ("posted in the Beijing evening", ["evening"]),
+        ("MOFCOM 晚间发布", ["晚间"]),
+        ("before the open on Monday", ["before the open"]),
+        ("reported on 2024-01-10", []),
+    ],
+)
 def test_time_facts_are_found_in_notes(note, facts):
     assert time_facts(note) == facts
 
 
 def test_a_time_fact_in_a_note_must_become_data():
     note = "Nvidia filed its 8-K after the close."
-    ev = _event(stages=[{"stage": "announcement", "timezone": "America/New_York",
-                         "time_known": False, "date": "2024-01-10", "note": note}])
+    ev = _event(
+        stages=[
+            {
+                "stage": "announcement",
+                "timezone": "America/New_York",
+                "time_known": False,
+                "date": "2024-01-10",
+                "note": note,
+            }
+        ]
+    )
     assert [x.code for x in lint_event(ev)] == ["time_fact_without_bounds"]
-    fixed = _event(stages=[{"stage": "announcement", "timezone": "America/New_York",
-                            "time_known": False, "date": "2024-01-10", "note": note,
-                            "not_before": "2024-01-10T16:00:00-05:00"}])
+    fixed = _event(
+        stages=[
+            {
+                "stage": "announcement",
+                "timezone": "America/New_York",
+                "time_known": False,
+                "date": "2024-01-10",
+                "note": note,
+                "not_before": "2024-01-10T16:00:00-05:00",
+            }
+        ]
+    )
     assert lint_event(fixed) == []
     # The event's notes count for the stage that sets day 0.
     ev2 = _event(notes="The post came in the evening, Washington time.")
@@ -90,14 +124,29 @@ def test_a_time_fact_in_a_note_must_become_data():
 
 
 def test_validate_and_add_refuse_high_without_primary(tmp_path, capsys):
-    draft = {"events": [{
-        "id": "bis-2024-01-10-test-rule", "title": "t", "authority": "US-BIS",
-        "jurisdiction": "US", "type": "restriction", "direction": "tightening",
-        "confidence": "high",
-        "stages": [{"stage": "announcement", "timezone": "America/New_York",
-                    "time_known": False, "date": "2024-01-10"}],
-        "affected": [{"target": "NVDA", "sign": -1}],
-        "sources": [{"url": "https://example.org/a", "title": "press"}]}]}
+    draft = {
+        "events": [
+            {
+                "id": "bis-2024-01-10-test-rule",
+                "title": "t",
+                "authority": "US-BIS",
+                "jurisdiction": "US",
+                "type": "restriction",
+                "direction": "tightening",
+                "confidence": "high",
+                "stages": [
+                    {
+                        "stage": "announcement",
+                        "timezone": "America/New_York",
+                        "time_known": False,
+                        "date": "2024-01-10",
+                    }
+                ],
+                "affected": [{"target": "NVDA", "sign": -1}],
+                "sources": [{"url": "https://example.org/a", "title": "press"}],
+            }
+        ]
+    }
     f = tmp_path / "new.yaml"
     f.write_text(yaml.safe_dump(draft), encoding="utf-8")
     code, _, err = run(capsys, "events", "validate", str(f), "--universe", UNIVERSE)
@@ -106,19 +155,31 @@ def test_validate_and_add_refuse_high_without_primary(tmp_path, capsys):
     log = tmp_path / "log.yaml"
     log.write_text(empty_log_text(), encoding="utf-8")
     before = log.read_bytes()
-    code, _, err = run(capsys, "events", "add", str(f), "--log", str(log), "--universe",
-                       UNIVERSE)
+    code, _, err = run(capsys, "events", "add", str(f), "--log", str(log), "--universe", UNIVERSE)
     assert code == 1 and "without a primary source" in err and err.count("\n") == 1
     assert log.read_bytes() == before
 
 
 # ------------------------------------------------------------------ audit
 
+
 def test_time_status_of_each_kind_of_stage():
-    assert time_status(_stage(timezone="America/New_York", time_known=True,
-                              at="2024-01-10T16:30:00-05:00")) == "exact"
-    assert time_status(_stage(timezone="America/New_York", date="2024-01-10",
-                              not_before="2024-01-10T16:00:00-05:00")) == "bounded"
+    assert (
+        time_status(
+            _stage(timezone="America/New_York", time_known=True, at="2024-01-10T16:30:00-05:00")
+        )
+        == "exact"
+    )
+    assert (
+        time_status(
+            _stage(
+                timezone="America/New_York",
+                date="2024-01-10",
+                not_before="2024-01-10T16:00:00-05:00",
+            )
+        )
+        == "bounded"
+    )
     assert time_status(_stage(timezone="America/New_York", date="2024-01-10")) == "policy"
 
 
@@ -140,8 +201,9 @@ def test_weekday_date_only_us_news_is_not_pinned():
 def test_after_close_bound_pins_new_york():
     # not_before 16:00 ET Wed 2024-01-10: earliest 16:00 -> NY Thu 01-11 (first close
     # strictly after); latest 23:59 ET = 12:59 CST Thu -> Shanghai Thu 01-11 (closes 15:00).
-    st = _stage(timezone="America/New_York", date="2024-01-10",
-                not_before="2024-01-10T16:00:00-05:00")
+    st = _stage(
+        timezone="America/New_York", date="2024-01-10", not_before="2024-01-10T16:00:00-05:00"
+    )
     ny, sh = stage_day0(st, "XNYS"), stage_day0(st, "XSHG")
     assert (ny.earliest, ny.latest) == ("2024-01-11", "2024-01-11")
     assert (sh.earliest, sh.latest) == ("2024-01-11", "2024-01-11")
@@ -151,15 +213,14 @@ def test_beijing_evening_bound_moves_shanghai_not_new_york():
     # Tue 2024-01-09 after 18:00 CST (05:00 ET): Shanghai closed 15:00 -> Wed 01-10;
     # New York's Tue session closes 16:00 ET = 05:00 CST Wed, after any Tue evening
     # instant in Beijing (up to 23:59 CST = 10:59 ET) -> NY Tue 01-09.
-    st = _stage(timezone="Asia/Shanghai", date="2024-01-09",
-                not_before="2024-01-09T18:00:00+08:00")
+    st = _stage(timezone="Asia/Shanghai", date="2024-01-09", not_before="2024-01-09T18:00:00+08:00")
     assert stage_day0(st, "XSHG").pinned and stage_day0(st, "XSHG").earliest == "2024-01-10"
     ny = stage_day0(st, "XNYS")
     assert ny.pinned and ny.earliest == "2024-01-09"
 
 
 def test_sunday_news_is_pinned_without_bounds():
-    st = _stage(timezone="America/New_York", date="2025-08-10")   # a Sunday
+    st = _stage(timezone="America/New_York", date="2025-08-10")  # a Sunday
     for cal in ("XNYS", "XSHG", "XHKG"):
         d = stage_day0(st, cal)
         assert d.pinned and d.earliest == "2025-08-11"
@@ -167,19 +228,38 @@ def test_sunday_news_is_pinned_without_bounds():
 
 def test_audit_table_and_summary_figures():
     evs = [
-        _event(id="a-2024-01-10-x"),                                        # policy
-        _event(id="b-2024-01-10-x", stages=[{"stage": "filing", "timezone": "America/New_York",
-                                             "time_known": True,
-                                             "at": "2024-01-10T17:05:00-05:00"}]),  # exact
-        _event(id="c-2025-08-10-x", stages=[{"stage": "announcement",
-                                             "timezone": "America/New_York",
-                                             "time_known": False, "date": "2025-08-10"}]),
+        _event(id="a-2024-01-10-x"),  # policy
+        _event(
+            id="b-2024-01-10-x",
+            stages=[
+                {
+                    "stage": "filing",
+                    "timezone": "America/New_York",
+                    "time_known": True,
+                    "at": "2024-01-10T17:05:00-05:00",
+                }
+            ],
+        ),  # exact
+        _event(
+            id="c-2025-08-10-x",
+            stages=[
+                {
+                    "stage": "announcement",
+                    "timezone": "America/New_York",
+                    "time_known": False,
+                    "date": "2025-08-10",
+                }
+            ],
+        ),
     ]
     t = audit_events(evs).set_index("event_id")
     assert t.loc["a-2024-01-10-x", "time_status"] == "policy"
     assert not t.loc["a-2024-01-10-x", "pinned"]
     assert t.loc["b-2024-01-10-x", ["day0_XNYS", "day0_XSHG", "day0_XHKG"]].tolist() == [
-        "2024-01-11", "2024-01-11", "2024-01-11"]
+        "2024-01-11",
+        "2024-01-11",
+        "2024-01-11",
+    ]
     assert t.loc["c-2025-08-10-x", "pinned"]
     lines = audit_summary(t.reset_index())
     assert lines[0].endswith("exact 1, bounded 0, policy 2 (33% carry a clock time or bounds)")
@@ -187,6 +267,7 @@ def test_audit_table_and_summary_figures():
 
 
 # ------------------------------------------------------------------ pooling policy
+
 
 def test_confounders_and_low_confidence_stay_out_of_pools():
     conf = _event(id="c-2025-01-27-x", type="confounder", direction="tightening")
@@ -196,8 +277,11 @@ def test_confounders_and_low_confidence_stay_out_of_pools():
     assert pool_reason(low) == "confidence low below --min-confidence medium"
     assert pool_reason(low, "low") == "" and pool_reason(ok, "high") != ""
     t = pool_table([conf, low, ok]).set_index("event_id")
-    assert t["pooled"].to_dict() == {"c-2025-01-27-x": False, "l-2026-05-14-x": False,
-                                     "o-2024-01-10-x": True}
+    assert t["pooled"].to_dict() == {
+        "c-2025-01-27-x": False,
+        "l-2026-05-14-x": False,
+        "o-2024-01-10-x": True,
+    }
 
 
 def test_unpooled_events_keep_event_results_but_leave_pooled_tests():
@@ -207,21 +291,34 @@ def test_unpooled_events_keep_event_results_but_leave_pooled_tests():
     rng = np.random.default_rng(5)
     idx = pd.bdate_range("2021-01-01", periods=400)
     m = pd.Series(rng.normal(0, 0.01, 400), index=idx, name="market")
-    rets = {f"S{i}": pd.Series(0.8 * m.to_numpy() + rng.normal(0, 0.02, 400), index=idx)
-            for i in range(6)}
-    rows = [(f"ev{d}", s, idx[d], "us_incumbent", "tightening", d != 300)
-            for d in (200, 250, 300) for s in rets]
-    inst = pd.DataFrame(rows, columns=["event_id", "security", "day0", "group", "direction",
-                                       "pool"])
-    spec = StudySpec(estimation=(-120, -11), min_estimation_obs=80, windows=((0, 0),),
-                     placebo_draws=0, daily_tests=(), tests=("cross_sectional_t",))
+    rets = {
+        f"S{i}": pd.Series(0.8 * m.to_numpy() + rng.normal(0, 0.02, 400), index=idx)
+        for i in range(6)
+    }
+    rows = [
+        (f"ev{d}", s, idx[d], "us_incumbent", "tightening", d != 300)
+        for d in (200, 250, 300)
+        for s in rets
+    ]
+    inst = pd.DataFrame(
+        rows, columns=["event_id", "security", "day0", "group", "direction", "pool"]
+    )
+    spec = StudySpec(
+        estimation=(-120, -11),
+        min_estimation_obs=80,
+        windows=((0, 0),),
+        placebo_draws=0,
+        daily_tests=(),
+        tests=("cross_sectional_t",),
+    )
     res = run_study(inst, rets, m, spec)
     t = res.tests
     events = set(t[t["level"] == "event"]["event"])
-    assert events == {"ev200", "ev250", "ev300"}          # every event keeps its result
+    assert events == {"ev200", "ev250", "ev300"}  # every event keeps its result
     pooled = t[(t["level"] == "pooled") & (t["event"] == "direction=tightening")]
-    assert (pooled["n"] == 12).all()                      # 2 pooled events x 6 securities
+    assert (pooled["n"] == 12).all()  # 2 pooled events x 6 securities
     everything = run_study(inst.assign(pool=True), rets, m, spec).tests
-    p_all = everything[(everything["level"] == "pooled")
-                       & (everything["event"] == "direction=tightening")]
+    p_all = everything[
+        (everything["level"] == "pooled") & (everything["event"] == "direction=tightening")
+    ]
     assert (p_all["n"] == 18).all()

@@ -55,10 +55,17 @@ def _line_of(path: Path, needle: str) -> int:
 
 
 def test_fold_amend_retract_and_versions(log, universe):
-    amend_event(log, NVDA_8K, {"confidence": "low"}, "second source disagrees",
-                recorded="2026-11-02", universe=universe)
-    retract_event(log, BIS, "duplicate of a curated entry", recorded="2026-11-03",
-                  universe=universe)
+    amend_event(
+        log,
+        NVDA_8K,
+        {"confidence": "low"},
+        "second source disagrees",
+        recorded="2026-11-02",
+        universe=universe,
+    )
+    retract_event(
+        log, BIS, "duplicate of a curated entry", recorded="2026-11-03", universe=universe
+    )
     latest = load_catalog(log)
     assert latest.version.seq == 4 and latest.ids == (NVDA_8K,)
     assert latest.get(NVDA_8K).confidence == "low"
@@ -102,8 +109,7 @@ def test_amend_is_revalidated(log, universe):
         amend_event(log, BIS, {"sources": []}, "drop sources", universe=universe)
     assert "at least one source" in str(err.value)
     with pytest.raises(EventLogError, match="unknown security or group") as err:
-        amend_event(log, BIS, {"affected": [{"target": "XXXX", "sign": 1}]}, "r",
-                    universe=universe)
+        amend_event(log, BIS, {"affected": [{"target": "XXXX", "sign": 1}]}, "r", universe=universe)
     assert "changes.affected.0.target" in str(err.value)
 
 
@@ -136,8 +142,15 @@ def test_removed_record_is_detected(log, universe):
 
 def test_hand_appended_amend_of_unknown_id_names_the_line(log):
     v = load_catalog(log).version
-    raw = {"seq": 3, "recorded": "2026-11-05", "kind": "amend", "id": "no-such-id",
-           "changes": {"confidence": "low"}, "reason": "typo", "prev_digest": v.digest}
+    raw = {
+        "seq": 3,
+        "recorded": "2026-11-05",
+        "kind": "amend",
+        "id": "no-such-id",
+        "changes": {"confidence": "low"},
+        "reason": "typo",
+        "prev_digest": v.digest,
+    }
     raw["digest"] = chain_digest(v.digest, raw)
     log.write_text(log.read_text() + dump_records([raw]))
     with pytest.raises(UnknownEventError) as err:
@@ -183,8 +196,12 @@ def test_append_waits_for_the_lock(log, universe, monkeypatch):
 def test_first_append_replaces_the_empty_list(tmp_path, universe):
     path = tmp_path / "log.yaml"
     path.write_text(empty_log_text())
-    add_event(path, read_event_file(FIX / "one_event.yaml")[0][0], recorded="2026-11-01",
-              universe=universe)
+    add_event(
+        path,
+        read_event_file(FIX / "one_event.yaml")[0][0],
+        recorded="2026-11-01",
+        universe=universe,
+    )
     text = path.read_text()
     assert text.startswith(empty_log_text().split("records:")[0] + "records:\n- seq: 1\n")
     assert "recorded: '2026-11-01'" in text and "at: '2023-10-17T10:00:00-04:00'" in text

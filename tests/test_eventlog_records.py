@@ -43,8 +43,15 @@ def _build(tmp: Path, universe) -> Path:
 
 
 def test_canonical_form_is_sorted_compact_json_without_digests():
-    raw = {"seq": 1, "kind": "retract", "recorded": "2025-01-02", "id": "x-é",
-           "reason": "r", "prev_digest": GENESIS, "digest": "f" * 64}
+    raw = {
+        "seq": 1,
+        "kind": "retract",
+        "recorded": "2025-01-02",
+        "id": "x-é",
+        "reason": "r",
+        "prev_digest": GENESIS,
+        "digest": "f" * 64,
+    }
     expected = '{"id":"x-é","kind":"retract","reason":"r","recorded":"2025-01-02","seq":1}'
     assert canonical_bytes(raw) == expected.encode("utf-8")
     assert canonical_bytes(dict(reversed(list(raw.items())))) == canonical_bytes(raw)
@@ -98,13 +105,27 @@ def test_loader_keeps_dates_and_timestamps_as_strings():
     assert data == {"a": "2022-10-07", "b": "2022-10-07T13:00:00-04:00", "c": 3, "d": True}
 
 
-@pytest.mark.parametrize(("recorded", "ok"), [
-    ("2026-11-28", True), ("2026-11-28T23:05:00Z", True), ("2026-11-28T23:05:00+00:00", True),
-    ("2026-11-28T23:05:00", False), ("2026-11-28T18:05:00-05:00", False), ("28/11/2026", False),
-])
+@pytest.mark.parametrize(
+    ("recorded", "ok"),
+    [
+        ("2026-11-28", True),
+        ("2026-11-28T23:05:00Z", True),
+        ("2026-11-28T23:05:00+00:00", True),
+        ("2026-11-28T23:05:00", False),
+        ("2026-11-28T18:05:00-05:00", False),
+        ("28/11/2026", False),
+    ],
+)
 def test_recorded_is_a_date_or_a_utc_timestamp(recorded, ok):
-    raw = {"seq": 1, "recorded": recorded, "kind": "retract", "id": "x", "reason": "r",
-           "prev_digest": GENESIS, "digest": GENESIS}
+    raw = {
+        "seq": 1,
+        "recorded": recorded,
+        "kind": "retract",
+        "id": "x",
+        "reason": "r",
+        "prev_digest": GENESIS,
+        "digest": GENESIS,
+    }
     if ok:
         assert validate_record(raw, Locator("f.yaml")).recorded == recorded
     else:
@@ -113,8 +134,15 @@ def test_recorded_is_a_date_or_a_utc_timestamp(recorded, ok):
 
 
 def test_amend_may_not_change_the_id_or_unknown_fields():
-    base = {"seq": 1, "recorded": "2026-01-01", "kind": "amend", "id": "x", "reason": "r",
-            "prev_digest": GENESIS, "digest": GENESIS}
+    base = {
+        "seq": 1,
+        "recorded": "2026-01-01",
+        "kind": "amend",
+        "id": "x",
+        "reason": "r",
+        "prev_digest": GENESIS,
+        "digest": GENESIS,
+    }
     for changes in ({"id": "y"}, {"colour": "red"}):
         with pytest.raises(RecordError, match="cannot amend field"):
             validate_record(dict(base, changes=changes), Locator("f.yaml"))
@@ -122,19 +150,34 @@ def test_amend_may_not_change_the_id_or_unknown_fields():
         validate_record(dict(base, kind="delete"), Locator("f.yaml"))
 
 
-_scalars = st.one_of(st.text(max_size=30), st.integers(-10**6, 10**6), st.booleans(),
-                     st.dates().map(str))
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(min_size=1, max_size=8), inner,
-                                                 max_size=3)), max_leaves=8)
+_scalars = st.one_of(
+    st.text(max_size=30), st.integers(-(10**6), 10**6), st.booleans(), st.dates().map(str)
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(changes=st.dictionaries(st.sampled_from(["notes", "title", "confidence"]), _values,
-                               min_size=1), reason=st.text(min_size=1, max_size=40))
+@given(
+    changes=st.dictionaries(st.sampled_from(["notes", "title", "confidence"]), _values, min_size=1),
+    reason=st.text(min_size=1, max_size=40),
+)
 def test_what_is_written_is_what_is_hashed(changes, reason):
-    raw = {"seq": 1, "recorded": "2026-01-01", "kind": "amend", "id": "x", "changes": changes,
-           "reason": reason, "prev_digest": GENESIS}
+    raw = {
+        "seq": 1,
+        "recorded": "2026-01-01",
+        "kind": "amend",
+        "id": "x",
+        "changes": changes,
+        "reason": reason,
+        "prev_digest": GENESIS,
+    }
     raw["digest"] = chain_digest(GENESIS, raw)
     loaded = load_yaml("records:\n" + dump_records([raw]).lstrip("\n"), "x").data
     assert loaded["records"] == [raw]

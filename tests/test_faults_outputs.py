@@ -35,10 +35,13 @@ except ImportError:  # pragma: no cover - when tests/ is a package
 
 # -- helpers --------------------------------------------------------------------------
 
+
 def snapshot(root: Path) -> dict[str, bytes | None]:
     """Every path under ``root`` with its bytes (None for a folder)."""
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def one_error(code: int, err: str, needle: str, *, only: bool = True) -> str:
@@ -63,8 +66,7 @@ def byo_files(root: Path, kind: str = "ok") -> list[str]:
     rng = np.random.default_rng(0)
     idx = pd.bdate_range("2021-01-01", periods=160)
     m = rng.normal(0, 0.01, 160)
-    r = pd.DataFrame({s: 0.9 * m + rng.normal(0, 0.02, 160) for s in ("A", "B", "C")},
-                     index=idx)
+    r = pd.DataFrame({s: 0.9 * m + rng.normal(0, 0.02, 160) for s in ("A", "B", "C")}, index=idx)
     day0 = idx[20] if kind == "none_survive" else idx[150]
     if kind == "prices":
         r = 50.0 * (1.0 + r).cumprod()
@@ -75,13 +77,30 @@ def byo_files(root: Path, kind: str = "ok") -> list[str]:
     root.mkdir(parents=True, exist_ok=True)
     paths = {k: root / f"{k}.csv" for k in "RME"}
     r.to_csv(paths["R"], index_label="date", date_format="%Y-%m-%d")
-    pd.DataFrame({"SPX": m}, index=idx).to_csv(paths["M"], index_label="date",
-                                               date_format="%Y-%m-%d")
-    pd.DataFrame({"event_id": "ev", "security": ["A", "B", "C"],
-                  "day0": day0.strftime("%Y-%m-%d")}).to_csv(paths["E"], index=False)
-    return ["study", "run", "--returns", str(paths["R"]), "--benchmark", str(paths["M"]),
-            "--events", str(paths["E"]), "--estimation", "-120:-11", "--window", "0:1",
-            "--min-obs", "100", "--placebo", "0"]
+    pd.DataFrame({"SPX": m}, index=idx).to_csv(
+        paths["M"], index_label="date", date_format="%Y-%m-%d"
+    )
+    pd.DataFrame(
+        {"event_id": "ev", "security": ["A", "B", "C"], "day0": day0.strftime("%Y-%m-%d")}
+    ).to_csv(paths["E"], index=False)
+    return [
+        "study",
+        "run",
+        "--returns",
+        str(paths["R"]),
+        "--benchmark",
+        str(paths["M"]),
+        "--events",
+        str(paths["E"]),
+        "--estimation",
+        "-120:-11",
+        "--window",
+        "0:1",
+        "--min-obs",
+        "100",
+        "--placebo",
+        "0",
+    ]
 
 
 @pytest.fixture
@@ -110,28 +129,47 @@ def fast_steps(monkeypatch, tmp_path_factory):
     from backtest.study.spec import StudySpec
 
     t = load_run(_fake_run(tmp_path_factory.mktemp("src"))).tables
-    inputs = SimpleNamespace(catalog=SimpleNamespace(version="v1"), universe=None,
-                             alignment=None, planted=None,
-                             panel=SimpleNamespace(synthetic=True, content_hash=lambda: "h"))
+    inputs = SimpleNamespace(
+        catalog=SimpleNamespace(version="v1"),
+        universe=None,
+        alignment=None,
+        planted=None,
+        panel=SimpleNamespace(synthetic=True, content_hash=lambda: "h"),
+    )
     monkeypatch.setattr(pipeline, "prepare_inputs", lambda spec: inputs)
     monkeypatch.setattr(steps, "events_table", lambda c: t["events"])
     monkeypatch.setattr(steps, "data_tables", lambda *a: {"instances": t["instances"]})
-    monkeypatch.setattr(steps, "study", lambda *a: {k: t[k] for k in (
-        "ar", "car", "paths", "pooled", "car_summary")})
+    monkeypatch.setattr(
+        steps,
+        "study",
+        lambda *a: {k: t[k] for k in ("ar", "car", "paths", "pooled", "car_summary")},
+    )
     monkeypatch.setattr(steps, "spec_grid", lambda *a: t["car"].iloc[:0])
     monkeypatch.setattr(steps, "backtest", lambda *a: {})
-    monkeypatch.setattr(steps, "manifest", lambda spec, c, p, u, now, run_id: {
-        "run": {"run_id": run_id}, "data": {"synthetic": True}})
+    monkeypatch.setattr(
+        steps,
+        "manifest",
+        lambda spec, c, p, u, now, run_id: {"run": {"run_id": run_id}, "data": {"synthetic": True}},
+    )
     monkeypatch.setattr(cli_backtest, "load_inputs", _fake_inputs)
     root = tmp_path_factory.mktemp("byo")
     byo_files(root)
     got = read_inputs(root / "R.csv", root / "M.csv", root / "E.csv")
-    result = run_study(got.instances, got.returns, got.market,
-                       StudySpec(estimation=(-120, -11), windows=((0, 1),),
-                                 min_estimation_obs=100, placebo_draws=0,
-                                 benchmark_column="market"))
-    empty = pd.DataFrame({"security": [], "benchmark": [], "detail": [],
-                          "fallback": pd.Series(dtype=bool)})
+    result = run_study(
+        got.instances,
+        got.returns,
+        got.market,
+        StudySpec(
+            estimation=(-120, -11),
+            windows=((0, 1),),
+            min_estimation_obs=100,
+            placebo_draws=0,
+            benchmark_column="market",
+        ),
+    )
+    empty = pd.DataFrame(
+        {"security": [], "benchmark": [], "detail": [], "fallback": pd.Series(dtype=bool)}
+    )
     choice = BenchmarkChoice(instances=empty, chosen=empty, dropped=empty)
     monkeypatch.setattr(steps, "run_catalog_study", lambda *a, **k: (result, None, choice))
 
@@ -144,8 +182,10 @@ def _make_readonly(folder: Path) -> None:
     except OSError:
         return
     probe.rmdir()  # root ignores modes: make the folder immutable instead
-    if shutil.which("chattr") is None or subprocess.run(
-            ["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+    if (
+        shutil.which("chattr") is None
+        or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0
+    ):
         folder.chmod(0o755)
         pytest.skip("cannot make a read-only folder here")
 
@@ -173,40 +213,83 @@ def _full_disk_after(monkeypatch, n_ok: int) -> None:
 
 # -- 1. options and the output folder: checked before any computation ----------------
 
+
 def _existing_file(tmp: Path) -> str:
     (tmp / "notes.txt").write_text("keep me\n")
     return str(tmp / "notes.txt")
 
 
 PRE = [
-    ("run --out FILE", lambda t: ["run", "--demo", "--no-pdf", "--out", _existing_file(t)],
-     "--out: not a folder"),
-    ("run --out FILE/sub", lambda t: ["run", "--demo", "--out", _existing_file(t) + "/sub"],
-     "--out: not a folder (got '"),
-    ("backtest --out FILE", lambda t: ["backtest", "run", "--demo", "--out",
-                                       _existing_file(t)], "--out: not a folder"),
-    ("study --demo --out FILE", lambda t: ["study", "run", "--demo", "--placebo", "0",
-                                           "--out", _existing_file(t)], "--out: not a folder"),
-    ("study byo --out FILE", lambda t: [*byo_files(t / "in"), "--out", _existing_file(t)],
-     "--out: not a folder"),
-    ("run --seed -1", lambda t: ["run", "--demo", "--seed", "-1", "--out", str(t / "runs")],
-     "--seed: seed must not be negative (got -1; expected an integer >= 0)"),
-    ("study --seed -1", lambda t: [*byo_files(t / "in"), "--seed", "-1", "--out",
-                                   str(t / "o")], "--seed: seed must not be negative"),
-    ("backtest --seed -1", lambda t: ["backtest", "run", "--demo", "--seed", "-1"],
-     "--seed: seed must not be negative"),
-    ("run --placebo -1", lambda t: ["run", "--demo", "--placebo", "-1"],
-     "--placebo: negative number of placebo draws"),
-    ("run --stage bogus", lambda t: ["run", "--demo", "--stage", "bogus"],
-     "--stage: unknown event stage (got 'bogus'"),
-    ("run --log missing", lambda t: ["run", "--demo", "--log", str(t / "nope.yaml")],
-     "--log: event log not found"),
-    ("study --demo --prices-dir", lambda t: ["study", "run", "--demo", "--prices-dir", str(t)],
-     "choose one price source (got '--demo --prices-dir'"),
-    ("study --returns --demo", lambda t: [*byo_files(t / "in"), "--demo", "--out", str(t)],
-     "a price source has no use in bring-your-own mode"),
-    ("backtest --demo --from-cache", lambda t: ["backtest", "run", "--demo", "--from-cache"],
-     "choose one price source"),
+    (
+        "run --out FILE",
+        lambda t: ["run", "--demo", "--no-pdf", "--out", _existing_file(t)],
+        "--out: not a folder",
+    ),
+    (
+        "run --out FILE/sub",
+        lambda t: ["run", "--demo", "--out", _existing_file(t) + "/sub"],
+        "--out: not a folder (got '",
+    ),
+    (
+        "backtest --out FILE",
+        lambda t: ["backtest", "run", "--demo", "--out", _existing_file(t)],
+        "--out: not a folder",
+    ),
+    (
+        "study --demo --out FILE",
+        lambda t: ["study", "run", "--demo", "--placebo", "0", "--out", _existing_file(t)],
+        "--out: not a folder",
+    ),
+    (
+        "study byo --out FILE",
+        lambda t: [*byo_files(t / "in"), "--out", _existing_file(t)],
+        "--out: not a folder",
+    ),
+    (
+        "run --seed -1",
+        lambda t: ["run", "--demo", "--seed", "-1", "--out", str(t / "runs")],
+        "--seed: seed must not be negative (got -1; expected an integer >= 0)",
+    ),
+    (
+        "study --seed -1",
+        lambda t: [*byo_files(t / "in"), "--seed", "-1", "--out", str(t / "o")],
+        "--seed: seed must not be negative",
+    ),
+    (
+        "backtest --seed -1",
+        lambda t: ["backtest", "run", "--demo", "--seed", "-1"],
+        "--seed: seed must not be negative",
+    ),
+    (
+        "run --placebo -1",
+        lambda t: ["run", "--demo", "--placebo", "-1"],
+        "--placebo: negative number of placebo draws",
+    ),
+    (
+        "run --stage bogus",
+        lambda t: ["run", "--demo", "--stage", "bogus"],
+        "--stage: unknown event stage (got 'bogus'",
+    ),
+    (
+        "run --log missing",
+        lambda t: ["run", "--demo", "--log", str(t / "nope.yaml")],
+        "--log: event log not found",
+    ),
+    (
+        "study --demo --prices-dir",
+        lambda t: ["study", "run", "--demo", "--prices-dir", str(t)],
+        "choose one price source (got '--demo --prices-dir'",
+    ),
+    (
+        "study --returns --demo",
+        lambda t: [*byo_files(t / "in"), "--demo", "--out", str(t)],
+        "a price source has no use in bring-your-own mode",
+    ),
+    (
+        "backtest --demo --from-cache",
+        lambda t: ["backtest", "run", "--demo", "--from-cache"],
+        "choose one price source",
+    ),
 ]
 
 
@@ -220,18 +303,21 @@ def test_options_and_output_folder_checked_first(no_compute, tmp_path, capsys, a
 
 
 @pytest.mark.parametrize("command", ["run", "backtest", "study_byo", "study_demo", "report"])
-def test_read_only_or_full_output_folder_checked_first(no_compute, monkeypatch, tmp_path,
-                                                       capsys, command):
+def test_read_only_or_full_output_folder_checked_first(
+    no_compute, monkeypatch, tmp_path, capsys, command
+):
     folder = tmp_path / "ro"
     folder.mkdir()
     if command == "report":
         run_dir = _fake_run(tmp_path / "runs")
         args, folder = ["report", "build", str(run_dir), "--no-pdf"], run_dir
     else:
-        args = {"run": ["run", "--demo", "--no-pdf"],
-                "backtest": ["backtest", "run", "--demo"],
-                "study_byo": byo_files(tmp_path / "in"),
-                "study_demo": ["study", "run", "--demo"]}[command]
+        args = {
+            "run": ["run", "--demo", "--no-pdf"],
+            "backtest": ["backtest", "run", "--demo"],
+            "study_byo": byo_files(tmp_path / "in"),
+            "study_demo": ["study", "run", "--demo"],
+        }[command]
         args = [*args, "--out", str(folder / "out")]
     before = snapshot(tmp_path)
     _make_readonly(folder)
@@ -241,8 +327,9 @@ def test_read_only_or_full_output_folder_checked_first(no_compute, monkeypatch, 
         _undo_readonly(folder)
     one_error(code, err, "cannot write in")
     assert snapshot(tmp_path) == before
-    monkeypatch.setattr(runio.shutil, "disk_usage",
-                        lambda p: SimpleNamespace(total=10**9, used=10**9, free=10**5))
+    monkeypatch.setattr(
+        runio.shutil, "disk_usage", lambda p: SimpleNamespace(total=10**9, used=10**9, free=10**5)
+    )
     code, _, err = run_cli(capsys, *args)
     one_error(code, err, "not enough free space (got '0.1 MB free in")
     assert snapshot(tmp_path) == before
@@ -251,9 +338,11 @@ def test_read_only_or_full_output_folder_checked_first(no_compute, monkeypatch, 
 def test_bad_dates_and_seeds_in_a_run_spec():
     from backtest.pipeline import RunSpec, parse_day
 
-    for kw, needle in ((dict(start="2025-13-01"), "start: not a date (got '2025-13-01'"),
-                       (dict(end="2017-01-01"), "end: the price history ends before"),
-                       (dict(start="2025-1-1"), "expected YYYY-MM-DD")):
+    for kw, needle in (
+        (dict(start="2025-13-01"), "start: not a date (got '2025-13-01'"),
+        (dict(end="2017-01-01"), "end: the price history ends before"),
+        (dict(start="2025-1-1"), "expected YYYY-MM-DD"),
+    ):
         with pytest.raises(SpecError, match=needle.replace("(", r"\(")):
             RunSpec(**kw)
     with pytest.raises(ValueError, match="greater than or equal to 0"):
@@ -262,6 +351,7 @@ def test_bad_dates_and_seeds_in_a_run_spec():
 
 
 # -- 2. disk full part-way: a complete folder or nothing -------------------------------
+
 
 def _disk_full_case(command: str, tmp: Path) -> tuple[list[str], Path]:
     out = tmp / "out"
@@ -276,16 +366,18 @@ def _disk_full_case(command: str, tmp: Path) -> tuple[list[str], Path]:
 
 @pytest.mark.parametrize("command", ["run", "backtest", "study_byo", "study_demo"])
 @pytest.mark.parametrize("n_ok", [0, 3])
-def test_disk_full_leaves_earlier_outputs_intact(fast_steps, monkeypatch, tmp_path, capsys,
-                                                 command, n_ok):
+def test_disk_full_leaves_earlier_outputs_intact(
+    fast_steps, monkeypatch, tmp_path, capsys, command, n_ok
+):
     args, out = _disk_full_case(command, tmp_path)
     code, _, err = run_cli(capsys, *args)  # a first, complete run
     assert code == 0, err
     before = snapshot(tmp_path)
     _full_disk_after(monkeypatch, n_ok)
     code, _, err = run_cli(capsys, *args)
-    line = one_error(code, err, "writing the outputs failed: No space left on device [ENOSPC]",
-                     only=False)
+    line = one_error(
+        code, err, "writing the outputs failed: No space left on device [ENOSPC]", only=False
+    )
     assert "nothing was written" in line and str(out) in line
     assert snapshot(tmp_path) == before  # no partial folder, no truncated file
 
@@ -316,6 +408,7 @@ def test_disk_full_while_rebuilding_a_report_keeps_the_old_one(monkeypatch, tmp_
 
 # -- 3. a damaged run folder is refused, naming the table ------------------------------
 
+
 def _drop_three(run: Path) -> None:
     for name in ("car", "pooled", "paths"):
         (run / "tables" / f"{name}.parquet").unlink()
@@ -344,12 +437,15 @@ def _old_and_truncated(run: Path) -> None:
     _truncate(run)
 
 
-@pytest.mark.parametrize(("damage", "needle"), [
-    (_drop_three, "tables/car.parquet: table missing from the run folder"),
-    (_truncate, "tables/ar.parquet: table changed since the run was written (got 'sha256 "),
-    (_edit_csv, "tables/car.csv: table changed since the run was written"),
-    (_old_and_truncated, "tables/ar.parquet: cannot read table"),
-])
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (_drop_three, "tables/car.parquet: table missing from the run folder"),
+        (_truncate, "tables/ar.parquet: table changed since the run was written (got 'sha256 "),
+        (_edit_csv, "tables/car.csv: table changed since the run was written"),
+        (_old_and_truncated, "tables/ar.parquet: cannot read table"),
+    ],
+)
 def test_damaged_run_folder_is_refused(tmp_path, capsys, damage, needle):
     run_dir = _fake_run(tmp_path)
     damage(run_dir)
@@ -371,15 +467,26 @@ def test_old_run_folder_without_hashes_builds_with_a_warning(tmp_path, capsys):
 
 # -- 4. bring-your-own series that are not returns; nothing survives -------------------
 
-@pytest.mark.parametrize(("kind", "needle"), [
-    ("prices", "R.csv: A: looks like price levels, not decimal returns (got 'all 160 values "
-     "positive"),
-    ("percent", "R.csv: B: looks like percent returns, not decimal returns (got 'median "
-     "|value|"),
-    ("percent_benchmark", "M.csv: SPX: looks like percent returns"),
-    ("none_survive", "instances: no event instance survived; nothing was written (got '0 of 3 "
-     "used, dropped: estimation_too_short 3; e.g. ev/A: required=100 available=10'"),
-])
+
+@pytest.mark.parametrize(
+    ("kind", "needle"),
+    [
+        (
+            "prices",
+            "R.csv: A: looks like price levels, not decimal returns (got 'all 160 values positive",
+        ),
+        (
+            "percent",
+            "R.csv: B: looks like percent returns, not decimal returns (got 'median |value|",
+        ),
+        ("percent_benchmark", "M.csv: SPX: looks like percent returns"),
+        (
+            "none_survive",
+            "instances: no event instance survived; nothing was written (got '0 of 3 "
+            "used, dropped: estimation_too_short 3; e.g. ev/A: required=100 available=10'",
+        ),
+    ],
+)
 def test_byo_inputs_that_are_not_returns(tmp_path, capsys, kind, needle):
     args = [*byo_files(tmp_path / "in", kind), "--out", str(tmp_path / "out")]
     before = snapshot(tmp_path)
@@ -391,6 +498,7 @@ def test_byo_inputs_that_are_not_returns(tmp_path, capsys, kind, needle):
 
 
 # -- 5. every output file of a run has the same mode (0666 & ~umask) -------------------
+
 
 @pytest.mark.parametrize("command", ["run", "backtest", "study_byo", "study_demo"])
 def test_output_modes_follow_the_umask(fast_steps, tmp_path, capsys, command):
@@ -411,18 +519,24 @@ def test_output_modes_follow_the_umask(fast_steps, tmp_path, capsys, command):
     if command == "run":
         assert {"report.html", "report.pdf"} <= names
     assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(0o640)}
-    assert {oct(p.stat().st_mode & 0o777) for p in [out, *out.rglob("*")] if p.is_dir()} \
-        <= {oct(0o750)}
+    assert {oct(p.stat().st_mode & 0o777) for p in [out, *out.rglob("*")] if p.is_dir()} <= {
+        oct(0o750)
+    }
 
 
 # -- 6. default run folders, progress and summary -------------------------------------
 
+
 @pytest.mark.parametrize("command", ["backtest", "study_demo"])
-def test_default_run_folder_progress_and_summary(fast_steps, monkeypatch, tmp_path, capsys,
-                                                 command):
+def test_default_run_folder_progress_and_summary(
+    fast_steps, monkeypatch, tmp_path, capsys, command
+):
     monkeypatch.chdir(tmp_path)
-    args = (["backtest", "run", "--demo", "--no-robustness"] if command == "backtest"
-            else ["study", "run", "--demo", "--placebo", "0"])
+    args = (
+        ["backtest", "run", "--demo", "--no-robustness"]
+        if command == "backtest"
+        else ["study", "run", "--demo", "--placebo", "0"]
+    )
     code, out, err = run_cli(capsys, *args)
     assert code == 0, err
     runs = sorted((tmp_path / "reports").iterdir())
@@ -437,12 +551,15 @@ def test_default_run_folder_progress_and_summary(fast_steps, monkeypatch, tmp_pa
     assert len(list((tmp_path / "reports").iterdir())) == 2
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (["data", "import", "DIR", "--start", "2025-13-01"], "--start"),
-    (["data", "import", "DIR", "--end", "2025-02-30"], "--end"),
-    (["data", "import", "DIR", "--start", "2025-03-01", "--end", "2025-01-01"], "--start"),
-    (["data", "fetch", "NVDA", "--start", "yesterday"], "--start"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["data", "import", "DIR", "--start", "2025-13-01"], "--start"),
+        (["data", "import", "DIR", "--end", "2025-02-30"], "--end"),
+        (["data", "import", "DIR", "--start", "2025-03-01", "--end", "2025-01-01"], "--start"),
+        (["data", "fetch", "NVDA", "--start", "yesterday"], "--start"),
+    ],
+)
 def test_bad_dates_of_data_commands_are_one_line(args, field, tmp_path, capsys):
     src = tmp_path / "px"
     src.mkdir()
@@ -452,4 +569,4 @@ def test_bad_dates_of_data_commands_are_one_line(args, field, tmp_path, capsys):
     code, _, err = run_cli(capsys, *argv)
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"mib: error: {field}:")
-    assert not cache.exists()                 # checked before any work: nothing written
+    assert not cache.exists()  # checked before any work: nothing written

@@ -28,27 +28,33 @@ def _csv_dir(tmp_path: Path, closes: dict[str, list[float]]) -> Path:
     dates = pd.bdate_range("2024-03-04", periods=5)  # Mon..Fri, all XNYS sessions
     for sym, cl in closes.items():
         pd.DataFrame({"Date": dates.strftime("%Y-%m-%d")[: len(cl)], "Close": cl}).to_csv(
-            d / f"{sym.lstrip('^')}.csv", index=False)
+            d / f"{sym.lstrip('^')}.csv", index=False
+        )
     return d
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def test_round_trip_and_manifest_fields(tmp_path, universe):
     d = _csv_dir(tmp_path, {"NVDA": [1, 2, 3, 4, 5], "^SOX": [10, 11, 12, 13, 14]})
     cache = tmp_path / "cache"
-    p = load_prices("csv", ["NVDA", "^SOX"], universe=universe, prices_dir=d, cache_dir=cache,
-                    write_cache=True)
+    p = load_prices(
+        "csv", ["NVDA", "^SOX"], universe=universe, prices_dir=d, cache_dir=cache, write_cache=True
+    )
     entries = PriceCache.open(cache).entries()
     e = entries["^SOX"]
     assert (e.meta.source, e.meta.adjustment, e.meta.rows) == ("csv", "adjusted", 5)
     assert (e.meta.first, e.meta.last) == ("2024-03-04", "2024-03-08")
-    expected = pd.DataFrame({"close": [10.0, 11.0, 12.0, 13.0, 14.0]},
-                            index=pd.DatetimeIndex(pd.bdate_range("2024-03-04", periods=5),
-                                                   name="date"))
+    expected = pd.DataFrame(
+        {"close": [10.0, 11.0, 12.0, 13.0, 14.0]},
+        index=pd.DatetimeIndex(pd.bdate_range("2024-03-04", periods=5), name="date"),
+    )
     assert e.meta.content_hash == frame_hash(expected)
     assert e.meta.fetched_at.endswith("Z") and "SOX.csv" in e.meta.origin
     back = load_prices("cache", universe=universe, cache_dir=cache)
@@ -78,11 +84,9 @@ def test_missing_symbol_and_corrupt_manifest(tmp_path, universe):
 def test_replacing_a_series_removes_the_old_file(tmp_path, universe):
     cache = tmp_path / "cache"
     d = _csv_dir(tmp_path, {"NVDA": [1, 2, 3]})
-    load_prices("csv", ["NVDA"], universe=universe, prices_dir=d, cache_dir=cache,
-                write_cache=True)
+    load_prices("csv", ["NVDA"], universe=universe, prices_dir=d, cache_dir=cache, write_cache=True)
     d = _csv_dir(tmp_path, {"NVDA": [1, 2, 3, 4]})
-    load_prices("csv", ["NVDA"], universe=universe, prices_dir=d, cache_dir=cache,
-                write_cache=True)
+    load_prices("csv", ["NVDA"], universe=universe, prices_dir=d, cache_dir=cache, write_cache=True)
     files = sorted(p.name for p in (cache / "bars").iterdir())
     assert len(files) == 1 and PriceCache.open(cache).entries()["NVDA"].meta.rows == 4
 
@@ -90,13 +94,13 @@ def test_replacing_a_series_removes_the_old_file(tmp_path, universe):
 def _seed(tmp_path: Path, universe) -> tuple[Path, dict[str, bytes]]:
     cache = tmp_path / "cache"
     d = _csv_dir(tmp_path, {"NVDA": [1, 2, 3, 4, 5], "AMD": [5, 4, 3, 2, 1]})
-    load_prices("csv", ["NVDA", "AMD"], universe=universe, prices_dir=d, cache_dir=cache,
-                write_cache=True)
+    load_prices(
+        "csv", ["NVDA", "AMD"], universe=universe, prices_dir=d, cache_dir=cache, write_cache=True
+    )
     return cache, _snapshot(cache)
 
 
-def test_injected_failure_during_write_leaves_cache_byte_identical(tmp_path, universe,
-                                                                   monkeypatch):
+def test_injected_failure_during_write_leaves_cache_byte_identical(tmp_path, universe, monkeypatch):
     from backtest.market import cache as cache_mod
 
     cache, before = _seed(tmp_path, universe)
@@ -143,8 +147,12 @@ c.PriceCache(Path(sys.argv[1])).write({"NVDA": raw})
 def test_killed_writer_leaves_previous_cache_byte_identical(tmp_path, universe, stage):
     cache, before = _seed(tmp_path, universe)
     newfile = _csv_dir(tmp_path, {"NVDA": [7, 7, 8, 8, 9]}) / "NVDA.csv"
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(cache), str(newfile), stage],
-                          cwd=REPO, capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(cache), str(newfile), stage],
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
     assert proc.returncode == -9, proc.stderr.decode()
     after = _snapshot(cache)
     # Every file of the previous cache is still there, byte for byte; only unreferenced

@@ -26,9 +26,12 @@ HK = "Asia/Hong_Kong"
 
 # --- the table --------------------------------------------------------------------------
 
+
 def test_table_has_the_two_2023_hong_kong_closures() -> None:
     assert {(c.date, c.exchange) for c in closures_for("XHKG")} >= {
-        (dt.date(2023, 9, 1), "XHKG"), (dt.date(2023, 9, 8), "XHKG")}
+        (dt.date(2023, 9, 1), "XHKG"),
+        (dt.date(2023, 9, 8), "XHKG"),
+    }
 
 
 @pytest.mark.parametrize("row", CLOSURES, ids=[f"{c.exchange}-{c.date}" for c in CLOSURES])
@@ -56,10 +59,12 @@ def test_guard_exchange_calendars_still_lists_the_closure_as_a_session(row) -> N
         pytest.fail(
             f"exchange_calendars {xc.__version__} now excludes {row.date} from {row.exchange} "
             f"itself; delete this row from CLOSURES in backtest/market/closures.py (and this "
-            f"guard keeps checking the rest)")
+            f"guard keeps checking the rest)"
+        )
 
 
 # --- the project's calendar API ---------------------------------------------------------
+
 
 def test_project_calendar_is_the_exchange_calendars_class_with_closures() -> None:
     cal = get_calendar("XHKG")
@@ -109,25 +114,35 @@ def test_calendars_without_closures_are_exchange_calendars_own() -> None:
 
 # --- day 0 and windows ------------------------------------------------------------------
 
+
 def _event(when: str) -> Event:
-    return Event(id="hk-typhoon", title="hk-typhoon", authority="US-BIS", jurisdiction="US",
-                 type="restriction", direction="tightening",
-                 stages=({"stage": "announcement", "timezone": HK, "time_known": True,
-                          "at": when},),
-                 affected=({"target": "0981.HK", "sign": -1},),
-                 sources=({"url": "https://example.org/x", "title": "source"},))
+    return Event(
+        id="hk-typhoon",
+        title="hk-typhoon",
+        authority="US-BIS",
+        jurisdiction="US",
+        type="restriction",
+        direction="tightening",
+        stages=({"stage": "announcement", "timezone": HK, "time_known": True, "at": when},),
+        affected=({"target": "0981.HK", "sign": -1},),
+        sources=({"url": "https://example.org/x", "title": "source"},),
+    )
 
 
-UNIVERSE = Universe(securities=(
-    Security(symbol="0981.HK", name="0981.HK", mic="XHKG", currency="HKD",
-             group="cn_substitute"),
-))
+UNIVERSE = Universe(
+    securities=(
+        Security(
+            symbol="0981.HK", name="0981.HK", mic="XHKG", currency="HKD", group="cn_substitute"
+        ),
+    )
+)
 
 
 def test_day0_after_thursday_close_skips_the_typhoon_friday() -> None:
     # Thu 2023-08-31 20:00 HKT is after the 16:00 close; Fri 09-01 cancelled; weekend.
-    result = align([_event("2023-08-31T20:00:00+08:00")], UNIVERSE,
-                   AlignSpec(securities=("0981.HK",)))
+    result = align(
+        [_event("2023-08-31T20:00:00+08:00")], UNIVERSE, AlignSpec(securities=("0981.HK",))
+    )
     row = result.instances.iloc[0]
     assert row["day0"] == pd.Timestamp("2023-09-04"), row["decided_by"]
     assert row["day0_close_utc"] == pd.Timestamp("2023-09-04 08:00", tz="UTC")
@@ -135,8 +150,9 @@ def test_day0_after_thursday_close_skips_the_typhoon_friday() -> None:
 
 
 def test_day0_during_the_rainstorm_friday_is_the_next_monday() -> None:
-    result = align([_event("2023-09-08T11:00:00+08:00")], UNIVERSE,
-                   AlignSpec(securities=("0981.HK",)))
+    result = align(
+        [_event("2023-09-08T11:00:00+08:00")], UNIVERSE, AlignSpec(securities=("0981.HK",))
+    )
     assert result.instances.iloc[0]["day0"] == pd.Timestamp("2023-09-11")
 
 
@@ -145,5 +161,11 @@ def test_offsets_and_windows_step_over_the_closures() -> None:
     assert session_offset("XHKG", "2023-09-11", -1) == pd.Timestamp("2023-09-07")
     win = window_sessions("XHKG", "2023-09-11", -6, 0)
     assert list(win.strftime("%Y-%m-%d")) == [
-        "2023-08-30", "2023-08-31", "2023-09-04", "2023-09-05", "2023-09-06", "2023-09-07",
-        "2023-09-11"]
+        "2023-08-30",
+        "2023-08-31",
+        "2023-09-04",
+        "2023-09-05",
+        "2023-09-06",
+        "2023-09-07",
+        "2023-09-11",
+    ]

@@ -54,7 +54,7 @@ def provenance_rows(shared_prices: Path) -> list[tuple[str, int, str, str, str]]
             out.append((cells[1], int(cells[8]), cells[6], cells[7], cells[10]))
     assert len(out) == 93
     on_disk = {str(p.relative_to(shared_prices.parent)) for p in shared_prices.rglob("*.csv")}
-    assert {r[0] for r in out} == on_disk     # every file listed once, every listed file there
+    assert {r[0] for r in out} == on_disk  # every file listed once, every listed file there
     return out
 
 
@@ -85,8 +85,11 @@ def test_every_shared_file_reads_with_provenance_rows_and_range(shared_prices, p
 def test_primary_files_load_into_the_panel(panel, provenance_rows, universe, shared_prices):
     from backtest.market.calendars import sessions
 
-    primary = {Path(rel).stem: (rows - _all_nan_rows(adj), rel)
-               for rel, rows, _, _, adj in provenance_rows if rel.count("/") == 1}
+    primary = {
+        Path(rel).stem: (rows - _all_nan_rows(adj), rel)
+        for rel, rows, _, _, adj in provenance_rows
+        if rel.count("/") == 1
+    }
     name_of = {"^GSPC": "GSPC", "^IXIC": "IXIC", "^SOX": "SOX", "^NDX": "NDX", "^HSI": "HSI"}
     assert len(primary) == 38
     assert len(panel.symbols) == 38 == len(universe.symbols)
@@ -100,14 +103,23 @@ def test_primary_files_load_into_the_panel(panel, provenance_rows, universe, sha
         assert panel.meta[sym].rows == expected == len(panel.bars[sym]), sym
 
 
-@pytest.mark.parametrize(("symbol", "date", "pct"), [
-    ("NVDA", "2025-04-16", -6.87), ("NVDA", "2025-01-27", -16.97), ("AMD", "2025-04-16", -7.35),
-    ("SPY", "2025-04-16", -2.22), ("^GSPC", "2025-04-16", -2.24),
-    ("0981.HK", "2020-12-04", -5.4), ("688256.SS", "2025-01-27", -6.69),
-    # the update of 2026-11-30: Cambricon (Eastmoney qfq) and Hua Hong (yfinance)
-    ("688256.SS", "2025-04-16", 4.21), ("688256.SS", "2022-09-02", 19.99),
-    ("1347.HK", "2024-10-04", 29.6), ("1347.HK", "2024-10-08", -23.2),
-])
+@pytest.mark.parametrize(
+    ("symbol", "date", "pct"),
+    [
+        ("NVDA", "2025-04-16", -6.87),
+        ("NVDA", "2025-01-27", -16.97),
+        ("AMD", "2025-04-16", -7.35),
+        ("SPY", "2025-04-16", -2.22),
+        ("^GSPC", "2025-04-16", -2.24),
+        ("0981.HK", "2020-12-04", -5.4),
+        ("688256.SS", "2025-01-27", -6.69),
+        # the update of 2026-11-30: Cambricon (Eastmoney qfq) and Hua Hong (yfinance)
+        ("688256.SS", "2025-04-16", 4.21),
+        ("688256.SS", "2022-09-02", 19.99),
+        ("1347.HK", "2024-10-04", 29.6),
+        ("1347.HK", "2024-10-08", -23.2),
+    ],
+)
 def test_close_to_close_returns_match_provenance(panel, symbol, date, pct):
     r = panel.returns(symbol).loc[date] * 100
     decimals = len(str(pct).split(".")[1])
@@ -118,8 +130,10 @@ def test_nvda_return_on_h20_day_to_a_hundredth_of_a_point(panel):
     assert panel.returns("NVDA").loc["2025-04-16"] * 100 == pytest.approx(-6.87, abs=0.005)
 
 
-@pytest.mark.parametrize(("symbol", "mic"), [("688256.SS", "XSHG"), ("0981.HK", "XHKG"),
-                                             ("002371.SZ", "XSHG"), ("NVDA", "XNYS")])
+@pytest.mark.parametrize(
+    ("symbol", "mic"),
+    [("688256.SS", "XSHG"), ("0981.HK", "XHKG"), ("002371.SZ", "XSHG"), ("NVDA", "XNYS")],
+)
 def test_series_sit_on_their_own_exchange_sessions(panel, symbol, mic):
     cal = xc.get_calendar(mic, start="2005-01-03")
     idx = panel.bars[symbol].index
@@ -162,7 +176,7 @@ def _basis_named(adjustment: str) -> str:
     """The Adjustment literal a PROVENANCE adjustment cell names (see layouts.py)."""
     a = adjustment.lower()
     if "index level" in a or a.startswith("raw"):
-        return "unadjusted"      # a published index level or raw prices: nothing applied
+        return "unadjusted"  # a published index level or raw prices: nothing applied
     assert "forward-adjusted" in a or "auto-adjusted" in a, adjustment
     return "adjusted"
 
@@ -197,7 +211,7 @@ def test_supplementary_layouts(shared_prices):
     ibkr = read_price_csv(sup / "ohlcv_heliar-k" / "NVDA.csv", "NVDA")
     assert ibkr.meta.adjustment == "unadjusted"
     plain = read_price_csv(sup / "ohlcv_heliar-k" / "AMD.csv", "AMD")
-    assert plain.meta.adjustment == "unknown"   # same header as HSI.csv, but no byte-order mark
+    assert plain.meta.adjustment == "unknown"  # same header as HSI.csv, but no byte-order mark
 
 
 def test_superseded_primaries_stay_readable_as_layout_fixtures(shared_prices):
@@ -207,14 +221,19 @@ def test_superseded_primaries_stay_readable_as_layout_fixtures(shared_prices):
     cn = read_price_csv(old / "688256.SS.csv", "688256.SS")
     assert "[cn-daily]" in cn.meta.origin and cn.meta.adjustment == "unadjusted"
     assert cn.bars.index[0] == pd.Timestamp("2021-03-18")
-    assert cn.bars.iloc[0].to_dict() == {"open": 144.6, "high": 146.38, "low": 144.1,
-                                         "close": 144.22, "volume": 484378.0}
+    assert cn.bars.iloc[0].to_dict() == {
+        "open": 144.6,
+        "high": 146.38,
+        "low": 144.1,
+        "close": 144.22,
+        "volume": 484378.0,
+    }
     # tszlam/akshare: 成交量 in lots (134281 lots x ~189 CNY = 2.54e9 CNY = 成交额).
     # First data line: 2021-01-04,181.14,191.99,192.62,179.98,134281,2538027872.0,...
     ak = read_price_csv(old / "002371.SZ.csv", "002371.SZ")
     assert "[cn-akshare]" in ak.meta.origin and ak.meta.adjustment == "unknown"
     assert ak.bars["close"].iloc[0] == 191.99 and ak.bars["volume"].iloc[0] == 134281 * 100
-    assert not [i for i in ak.issues if i.check == "change_mismatch"]   # 涨跌额 agrees
+    assert not [i for i in ak.issues if i.check == "change_mismatch"]  # 涨跌额 agrees
     yf = read_price_csv(old / "000300.SS.csv", "000300.SS")
     assert "[yfinance-multiheader]" in yf.meta.origin and yf.meta.first == "2021-03-11"
     hsi = read_price_csv(old / "HSI.csv", "^HSI")
@@ -230,8 +249,10 @@ def _write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Pat
 
 
 def test_chinese_headers_compact_dates_and_gb18030(tmp_path):
-    text = "日期,开盘,收盘,最高,最低,成交量,振幅\n20240103,10,11,11.2,9.9,100,1\n" \
-           "20240102,9.5,10,10.1,9.4,90,2\n"
+    text = (
+        "日期,开盘,收盘,最高,最低,成交量,振幅\n20240103,10,11,11.2,9.9,100,1\n"
+        "20240102,9.5,10,10.1,9.4,90,2\n"
+    )
     p = _write(tmp_path, "600000.SS.csv", text, encoding="gb18030")
     raw = read_price_csv(p, "600000.SS")
     assert list(raw.bars.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"]
@@ -240,15 +261,19 @@ def test_chinese_headers_compact_dates_and_gb18030(tmp_path):
 
 
 def test_offset_timestamps_keep_the_local_date(tmp_path):
-    text = ("Date,Open,High,Low,Close,Volume,Dividends,Stock Splits\n"
-            "2024-01-02 00:00:00+08:00,1,1,1,1.5,10,0,0\n")
+    text = (
+        "Date,Open,High,Low,Close,Volume,Dividends,Stock Splits\n"
+        "2024-01-02 00:00:00+08:00,1,1,1,1.5,10,0,0\n"
+    )
     raw = read_price_csv(_write(tmp_path, "X.csv", text), "X")
     assert raw.bars.index[0] == pd.Timestamp("2024-01-02")
 
 
 def test_yfinance_multiheader_rows_are_skipped(tmp_path):
-    text = ("Price,Adj Close,Close,High,Low,Open,Volume\nTicker,^NDX,^NDX,^NDX,^NDX,^NDX,^NDX\n"
-            "Date,,,,,,\n2024-01-02,2,4,4,4,4,7\n")
+    text = (
+        "Price,Adj Close,Close,High,Low,Open,Volume\nTicker,^NDX,^NDX,^NDX,^NDX,^NDX,^NDX\n"
+        "Date,,,,,,\n2024-01-02,2,4,4,4,4,7\n"
+    )
     raw = read_price_csv(_write(tmp_path, "NDX.csv", text), "^NDX")
     assert raw.meta.rows == 1 and raw.bars["close"].iloc[0] == 2.0
     assert raw.bars["open"].iloc[0] == pytest.approx(2.0)
@@ -323,11 +348,9 @@ def test_csv_source_errors(tmp_path, universe):
         load_prices("csv", ["NVDA"], universe=universe, prices_dir=tmp_path)
     _write(tmp_path, "AMD.csv", "Date,Close\n2024-01-05,10\n")
     p = load_prices("csv", ["NVDA", "AMD"], universe=universe, prices_dir=tmp_path)
-    assert p.symbols == ("AMD",) and any(n.startswith("[not_loaded:warning] NVDA")
-                                         for n in p.notes)
+    assert p.symbols == ("AMD",) and any(n.startswith("[not_loaded:warning] NVDA") for n in p.notes)
     with pytest.raises(DataError, match="no prices for NVDA"):
-        load_prices("csv", ["NVDA", "AMD"], universe=universe, prices_dir=tmp_path,
-                    missing="raise")
+        load_prices("csv", ["NVDA", "AMD"], universe=universe, prices_dir=tmp_path, missing="raise")
     with pytest.raises(InputFileError, match="--prices-dir"):
         load_prices("csv", ["NVDA"], universe=universe)
     with pytest.raises(DataError, match="not in the universe: ZZZZ"):
@@ -335,8 +358,14 @@ def test_csv_source_errors(tmp_path, universe):
 
 
 def test_start_end_clip_inclusive(shared_prices, universe):
-    p = load_prices("csv", ["NVDA"], universe=universe, prices_dir=shared_prices,
-                    start="2025-04-14", end="2025-04-17")
+    p = load_prices(
+        "csv",
+        ["NVDA"],
+        universe=universe,
+        prices_dir=shared_prices,
+        start="2025-04-14",
+        end="2025-04-17",
+    )
     assert list(p.bars["NVDA"].index.strftime("%m-%d")) == ["04-14", "04-15", "04-16", "04-17"]
     assert p.meta["NVDA"].rows == 4 and p.meta["NVDA"].first == "2025-04-14"
 
@@ -348,8 +377,14 @@ def test_a_data_row_without_a_date_is_an_error_not_a_header_row(tmp_path):
 
 
 def test_no_rows_in_range_is_a_finding(shared_prices, universe):
-    p = load_prices("csv", ["NVDA", "0700.HK"], universe=universe, prices_dir=shared_prices,
-                    start="2026-01-02", end="2026-01-09")
+    p = load_prices(
+        "csv",
+        ["NVDA", "0700.HK"],
+        universe=universe,
+        prices_dir=shared_prices,
+        start="2026-01-02",
+        end="2026-01-09",
+    )
     assert p.symbols == ("NVDA",)
     note = next(n for n in p.notes if n.startswith("[not_loaded:warning] 0700.HK"))
-    assert "data 2009-01-02..2025-10-30" in note     # PROVENANCE: 0700.HK.csv range
+    assert "data 2009-01-02..2025-10-30" in note  # PROVENANCE: 0700.HK.csv range

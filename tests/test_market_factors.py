@@ -53,13 +53,18 @@ def test_dated_layout_shared_files(factors_dir):
     ff3 = load_ff_factors(factors_dir / "F-F_Research_Data_Factors_daily.csv")
     assert len(ff3) == 26233 and f"{ff3.index[0]:%Y-%m-%d}" == "1926-07-01"
     # 2026-04-30,    1.13,    0.98,   -0.71,    0.01  (last row of the file)
-    assert ff3.loc["2026-04-30"].tolist() == pytest.approx([0.0113, 0.0098, -0.0071, 0.0001],
-                                                          abs=1e-12)
+    assert ff3.loc["2026-04-30"].tolist() == pytest.approx(
+        [0.0113, 0.0098, -0.0071, 0.0001], abs=1e-12
+    )
     mom = load_ff_factors(factors_dir / "F-F_Momentum_Factor_daily.csv")
     assert list(mom.columns) == ["Mom"] and len(mom) == 26132
     assert mom.loc["2026-04-28", "Mom"] == pytest.approx(-0.0159, abs=1e-12)
-    all6 = load_ff_factors([factors_dir / "F-F_Research_Data_5_Factors_2x3_daily.csv",
-                            factors_dir / "F-F_Momentum_Factor_daily.csv"])
+    all6 = load_ff_factors(
+        [
+            factors_dir / "F-F_Research_Data_5_Factors_2x3_daily.csv",
+            factors_dir / "F-F_Momentum_Factor_daily.csv",
+        ]
+    )
     assert list(all6.columns) == ["Mkt-RF", "SMB", "HML", "RMW", "CMA", "RF", "Mom"]
     assert len(all6) == 15813 and f"{all6.index[0]:%Y-%m-%d}" == "1963-07-01"
     # 5-factor SMB differs from the 3-factor one: 2026-04-29 -1.30 vs -1.48.
@@ -92,8 +97,9 @@ def test_fetch_with_a_fake_opener(tmp_path):
     f = fetch_ff_factors(["ff3"], dest_dir=tmp_path, opener=opener)
     assert urls == [FF_BASE_URL + "F-F_Research_Data_Factors_daily_CSV.zip"]
     assert (tmp_path / "F-F_Research_Data_Factors_daily.csv").read_text() == CLASSIC
-    pd.testing.assert_frame_equal(f, load_ff_factors(tmp_path /
-                                                     "F-F_Research_Data_Factors_daily.csv"))
+    pd.testing.assert_frame_equal(
+        f, load_ff_factors(tmp_path / "F-F_Research_Data_Factors_daily.csv")
+    )
 
 
 def test_fetch_offline_is_unavailable(tmp_path):

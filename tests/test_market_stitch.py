@@ -45,24 +45,33 @@ DANYOKO = PRICES / "supplementary" / "later_vintages" / "yahoo_danyoko"
 TONY = PRICES / "supplementary" / "later_vintages" / "raw_TonyLeung"
 SUPERSEDED = PRICES / "supplementary" / "superseded_primary_2026-11"
 
-DATES = pd.bdate_range("2024-04-01", periods=40)   # 2024-04-01..2024-05-24, all XNYS sessions
+DATES = pd.bdate_range("2024-04-01", periods=40)  # 2024-04-01..2024-05-24, all XNYS sessions
 LONG = pd.bdate_range("2023-01-02", periods=200)
 
 
 # ---------------------------------------------------------------- helpers
 
-def _raw(dates, closes, *, symbol: str = "NVDA", basis: str = "adjusted",
-         volume: bool = True) -> RawSeries:
+
+def _raw(
+    dates, closes, *, symbol: str = "NVDA", basis: str = "adjusted", volume: bool = True
+) -> RawSeries:
     idx = pd.DatetimeIndex(dates, name="date")
     c = np.asarray(closes, dtype=float)
     cols = {"open": c * 0.99, "high": c * 1.01, "low": c * 0.98, "close": c}
     if volume:
         cols["volume"] = np.arange(1.0, len(c) + 1) * 1000
     bars = pd.DataFrame(cols, index=idx)
-    meta = SeriesMeta(symbol=symbol, source="csv", adjustment=basis,  # type: ignore[arg-type]
-                      origin=f"{symbol}.csv [test]", fetched_at="2026-01-01T00:00:00Z",
-                      rows=len(bars), first=f"{idx[0]:%Y-%m-%d}", last=f"{idx[-1]:%Y-%m-%d}",
-                      content_hash=frame_hash(bars))
+    meta = SeriesMeta(
+        symbol=symbol,
+        source="csv",
+        adjustment=basis,  # type: ignore[arg-type]
+        origin=f"{symbol}.csv [test]",
+        fetched_at="2026-01-01T00:00:00Z",
+        rows=len(bars),
+        first=f"{idx[0]:%Y-%m-%d}",
+        last=f"{idx[-1]:%Y-%m-%d}",
+        content_hash=frame_hash(bars),
+    )
     return RawSeries(bars=bars, meta=meta)
 
 
@@ -86,17 +95,23 @@ def _needs_shared() -> None:
 
 # ---------------------------------------------------------------- kernels
 
+
 def test_classify_isolated_row_and_step_by_hand():
     a = np.array([100.0, 101.0, 102.0, 103.0, 104.0, 105.0])
     bad = a.copy()
-    bad[2] = 99.0                       # one bad row: returns 1 and 2 off, ratio back on row 3
-    assert classify_disagreements(a, bad, 1e-3).tolist() == [AGREE, ISOLATED, ISOLATED,
-                                                              AGREE, AGREE]
+    bad[2] = 99.0  # one bad row: returns 1 and 2 off, ratio back on row 3
+    assert classify_disagreements(a, bad, 1e-3).tolist() == [
+        AGREE,
+        ISOLATED,
+        ISOLATED,
+        AGREE,
+        AGREE,
+    ]
     step = a.copy()
-    step[3:] *= 0.98                    # an unadjusted dividend: the ratio moves and stays
+    step[3:] *= 0.98  # an unadjusted dividend: the ratio moves and stays
     assert classify_disagreements(a, step, 1e-3).tolist() == [AGREE, AGREE, STEP, AGREE, AGREE]
     last = a.copy()
-    last[-1] = 110.0                    # last common row off: cannot be shown to revert
+    last[-1] = 110.0  # last common row off: cannot be shown to revert
     assert classify_disagreements(a, last, 1e-3).tolist()[-1] == STEP
 
 
@@ -105,8 +120,8 @@ def test_assess_overlap_numbers_by_hand():
     b = np.array([20.0, 22.0, 24.2, 24.2]) * np.array([1.0, 1.0, 1.0, 1.001])
     st = assess_overlap(a, b, StitchPolicy(min_overlap=1, join_window=1))
     assert st.overlap == 3
-    assert st.max_abs_diff == pytest.approx(0.001, abs=1e-12)   # 0 vs +0.1 % on the last
-    assert st.argmax == 3 and st.n_beyond == 0                # exactly at tol is agreement
+    assert st.max_abs_diff == pytest.approx(0.001, abs=1e-12)  # 0 vs +0.1 % on the last
+    assert st.argmax == 3 and st.n_beyond == 0  # exactly at tol is agreement
     assert st.drift == pytest.approx(0.001, rel=1e-9)
 
 
@@ -126,11 +141,12 @@ def test_combined_basis():
 
 # ---------------------------------------------------------------- hand-made frames
 
+
 def test_extend_after_levels_continuous_and_returns_are_the_sources_own():
     p = _path()
     a = _raw(DATES[:30], p[:30])
-    b_close = p[5:] * 0.5                           # another vintage: constant factor 0.5
-    b_close[25:] *= np.linspace(1.0, 1.1, 10)       # its own path after A ends
+    b_close = p[5:] * 0.5  # another vintage: constant factor 0.5
+    b_close[25:] *= np.linspace(1.0, 1.1, 10)  # its own path after A ends
     b = _raw(DATES[5:], b_close)
     res = stitch_series("NVDA", [_src("A.csv", a), _src("B.csv", b)])
     s = res.series.bars["close"]
@@ -148,11 +164,15 @@ def test_extend_after_levels_continuous_and_returns_are_the_sources_own():
     assert (j.verdict, j.overlap, j.from_source, j.to_source) == ("joined", 24, "A.csv", "B.csv")
     assert j.max_abs_diff < 1e-12
     assert [(g.source, g.first, g.last, g.rows) for g in res.segments] == [
-        ("A.csv", "2024-04-01", "2024-05-10", 30), ("B.csv", "2024-05-13", "2024-05-24", 10)]
+        ("A.csv", "2024-04-01", "2024-05-10", 30),
+        ("B.csv", "2024-05-13", "2024-05-24", 10),
+    ]
     m = res.series.meta
     assert (m.rows, m.first, m.last, m.adjustment) == (40, "2024-04-01", "2024-05-24", "adjusted")
-    assert m.origin.startswith("stitched on returns: A.csv [adjusted] 2024-04-01..2024-05-10 + "
-                               "B.csv [adjusted] 2024-05-13..2024-05-24 (")
+    assert m.origin.startswith(
+        "stitched on returns: A.csv [adjusted] 2024-04-01..2024-05-10 + "
+        "B.csv [adjusted] 2024-05-13..2024-05-24 ("
+    )
     assert "overlap 24" in m.origin and m.content_hash == frame_hash(res.series.bars)
 
 
@@ -163,7 +183,7 @@ def test_extend_before_anchors_on_the_primarys_first_row():
     res = stitch_series("NVDA", [_src("A", a), _src("B", b)])
     s = res.series.bars["close"]
     assert s.index[0] == DATES[0] and len(s) == 40
-    np.testing.assert_allclose(s.iloc[:15], p[:15], rtol=1e-12)   # B/3 = A's levels
+    np.testing.assert_allclose(s.iloc[:15], p[:15], rtol=1e-12)  # B/3 = A's levels
     assert res.joins[0].verdict == "joined" and res.joins[0].overlap == 24
 
 
@@ -171,7 +191,7 @@ def test_planted_disagreement_is_refused_with_a_one_line_reason():
     p = _path(seed=3)
     a = _raw(DATES[:30], p[:30])
     b_close = p[5:].copy()
-    b_close[12:] *= 0.97                  # 2024-04-24 onwards: a 3 % dividend not adjusted
+    b_close[12:] *= 0.97  # 2024-04-24 onwards: a 3 % dividend not adjusted
     b = _raw(DATES[5:], b_close, basis="unadjusted")
     res = stitch_series("NVDA", [_src("qfq.csv", a), _src("raw.csv", b)])
     (j,) = res.joins
@@ -179,10 +199,16 @@ def test_planted_disagreement_is_refused_with_a_one_line_reason():
     assert j.max_date == f"{DATES[17]:%Y-%m-%d}"
     assert j.max_abs_diff == pytest.approx(abs(p[17] / p[16] - 0.97 * p[17] / p[16]), rel=1e-9)
     assert "\n" not in j.reason
-    for part in ("NVDA", "qfq.csv", "raw.csv", "overlap 24 common returns", "do not revert",
-                 f"largest |Δr| {j.max_abs_diff:.4g} on {DATES[17]:%Y-%m-%d}"):
+    for part in (
+        "NVDA",
+        "qfq.csv",
+        "raw.csv",
+        "overlap 24 common returns",
+        "do not revert",
+        f"largest |Δr| {j.max_abs_diff:.4g} on {DATES[17]:%Y-%m-%d}",
+    ):
         assert part in j.reason
-    pd.testing.assert_frame_equal(res.series.bars, a.bars)      # the first source is kept
+    pd.testing.assert_frame_equal(res.series.bars, a.bars)  # the first source is kept
     assert res.series.meta.adjustment == "adjusted"
     refused = [i for i in res.series.issues if i.check == "stitch_refused"]
     assert len(refused) == 1 and refused[0].severity == "warning"
@@ -194,7 +220,7 @@ def test_no_overlap_and_short_overlap_are_refused():
     late = _raw(DATES[22:], p[22:])
     (j,) = stitch_series("NVDA", [_src("A", a), _src("late", late)]).joins
     assert j.verdict == "refused" and j.overlap == 0 and "no overlap" in j.reason
-    short = _raw(DATES[15:], p[15:])                     # 5 common dates = 4 returns
+    short = _raw(DATES[15:], p[15:])  # 5 common dates = 4 returns
     (j,) = stitch_series("NVDA", [_src("A", a), _src("short", short)]).joins
     assert j.verdict == "refused" and j.overlap == 4
     assert "overlap too short (4 < min_overlap 20)" in j.reason
@@ -202,15 +228,15 @@ def test_no_overlap_and_short_overlap_are_refused():
 
 def test_a_gap_stays_a_gap():
     p = _path(seed=5)
-    a_idx = DATES[:30].delete(12)                        # the primary lacks 2024-04-17
+    a_idx = DATES[:30].delete(12)  # the primary lacks 2024-04-17
     a = _raw(a_idx, np.delete(p[:30], 12))
-    b_idx = DATES.delete([30, 31, 32])                   # the source lacks 3 days after A ends
+    b_idx = DATES.delete([30, 31, 32])  # the source lacks 3 days after A ends
     b = _raw(b_idx, np.delete(p, [30, 31, 32]) * 2.0)
     res = stitch_series("NVDA", [_src("A", a), _src("B", b)])
     s = res.series.bars["close"]
     assert res.joins[0].verdict == "joined"
-    assert DATES[12] not in s.index                      # not filled from B
-    assert not set(DATES[30:33]) & set(s.index)          # not interpolated
+    assert DATES[12] not in s.index  # not filled from B
+    assert not set(DATES[30:33]) & set(s.index)  # not interpolated
     # the return across the gap is B's own multi-day return
     assert s[DATES[33]] / s[DATES[29]] == pytest.approx(p[33] / p[29], rel=1e-12)
 
@@ -218,16 +244,16 @@ def test_a_gap_stays_a_gap():
 def test_isolated_bad_row_mid_overlap_is_excused_and_kept_from_the_primary():
     p = _path(200, seed=6)
     a_close = p[:150].copy()
-    a_close[100] *= 0.97                                 # a mid-session snapshot in A
+    a_close[100] *= 0.97  # a mid-session snapshot in A
     a = _raw(LONG[:150], a_close)
-    b = _raw(LONG[40:], p[40:])                          # 109 common returns
+    b = _raw(LONG[40:], p[40:])  # 109 common returns
     res = stitch_series("NVDA", [_src("A", a), _src("B", b)])
     (j,) = res.joins
     assert j.verdict == "joined" and j.isolated_rows == (f"{LONG[100]:%Y-%m-%d}",)
     assert j.share_beyond == pytest.approx(2 / 109, rel=1e-12)  # into and out of the row
     assert j.max_date in (f"{LONG[100]:%Y-%m-%d}", f"{LONG[101]:%Y-%m-%d}")
-    assert j.drift < 1e-12                               # the bad row is left out of the drift
-    assert res.series.bars["close"][LONG[100]] == a_close[100]   # first wins, not repaired
+    assert j.drift < 1e-12  # the bad row is left out of the drift
+    assert res.series.bars["close"][LONG[100]] == a_close[100]  # first wins, not repaired
     assert res.series.bars.index[-1] == LONG[-1]
     (iso,) = [i for i in res.series.issues if i.check == "stitch_isolated_row"]
     assert iso.date == f"{LONG[100]:%Y-%m-%d}" and iso.severity == "warning"
@@ -240,22 +266,19 @@ def test_isolated_rows_default_share_and_join_window():
     # the same kind of bad row next to the join date: refused (it would shift the extension)
     a_close = p[:30].copy()
     a_close[27] *= 0.97
-    (j,) = stitch_series("NVDA", [_src("A", _raw(DATES[:30], a_close)), _src("B", b)],
-                         loose).joins
+    (j,) = stitch_series("NVDA", [_src("A", _raw(DATES[:30], a_close)), _src("B", b)], loose).joins
     assert j.verdict == "refused" and "within 5 common returns of the join date" in j.reason
     assert j.isolated_rows == (f"{DATES[27]:%Y-%m-%d}",)
     # ...or on the join date itself: it cannot be shown to revert
     a_close = p[:30].copy()
     a_close[29] *= 0.97
-    (j,) = stitch_series("NVDA", [_src("A", _raw(DATES[:30], a_close)), _src("B", b)],
-                         loose).joins
+    (j,) = stitch_series("NVDA", [_src("A", _raw(DATES[:30], a_close)), _src("B", b)], loose).joins
     assert j.verdict == "refused" and "do not revert" in j.reason
     # one isolated row in 29 common returns is 6.9 % of the overlap: above a 5 % share
     a_close = p[:30].copy()
     a_close[10] *= 0.97
     pol = StitchPolicy(max_beyond_share=0.05)
-    (j,) = stitch_series("NVDA", [_src("A", _raw(DATES[:30], a_close)), _src("B", b)],
-                         pol).joins
+    (j,) = stitch_series("NVDA", [_src("A", _raw(DATES[:30], a_close)), _src("B", b)], pol).joins
     assert j.verdict == "refused" and "6.9% of common returns beyond" in j.reason
 
 
@@ -263,11 +286,11 @@ def test_small_disagreements_that_add_up_are_refused_on_drift():
     p = _path(seed=8)
     a = _raw(DATES[:30], p[:30])
     f = np.ones(40)
-    f[10:20] = np.cumprod(np.full(10, 1.0004))           # 4 bp a day for ten days: 0.4 %
+    f[10:20] = np.cumprod(np.full(10, 1.0004))  # 4 bp a day for ten days: 0.4 %
     f[20:] = f[19]
     b_close = p * f
     (j,) = stitch_series("NVDA", [_src("A", a), _src("B", _raw(DATES, b_close))]).joins
-    assert j.max_abs_diff < 1e-3                         # every date is within return_tol
+    assert j.max_abs_diff < 1e-3  # every date is within return_tol
     assert j.verdict == "refused" and "drifts 0.401%" in j.reason
 
 
@@ -289,17 +312,23 @@ def test_three_sources_chain_in_priority_order():
     a = _raw(DATES[10:30], p[10:30])
     b = _raw(DATES[:25], p[:25] * 2.0)
     c = _raw(DATES[5:], p[5:] * 4.0)
-    res = stitch_series("NVDA", [_src("A", a), _src("B", b), _src("C", c)],
-                        StitchPolicy(min_overlap=10, join_window=3))
+    res = stitch_series(
+        "NVDA",
+        [_src("A", a), _src("B", b), _src("C", c)],
+        StitchPolicy(min_overlap=10, join_window=3),
+    )
     np.testing.assert_allclose(res.series.bars["close"], p, rtol=1e-12)
     assert [(g.source, g.first, g.last) for g in res.segments] == [
-        ("B", "2024-04-01", "2024-04-12"), ("A", "2024-04-15", "2024-05-10"),
-        ("C", "2024-05-13", "2024-05-24")]
+        ("B", "2024-04-01", "2024-04-12"),
+        ("A", "2024-04-15", "2024-05-10"),
+        ("C", "2024-05-13", "2024-05-24"),
+    ]
     assert [j.verdict for j in res.joins] == ["joined", "joined"]
     assert res.joins[1].from_source == "B+A"
 
 
 # ---------------------------------------------------------------- load_prices and the CLI
+
 
 @pytest.fixture(scope="module")
 def universe():
@@ -308,8 +337,9 @@ def universe():
 
 def _write(d: Path, name: str, dates, closes) -> None:
     d.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"Date": pd.DatetimeIndex(dates).strftime("%Y-%m-%d"),
-                  "Close": closes}).to_csv(d / name, index=False)
+    pd.DataFrame({"Date": pd.DatetimeIndex(dates).strftime("%Y-%m-%d"), "Close": closes}).to_csv(
+        d / name, index=False
+    )
 
 
 @pytest.fixture()
@@ -317,20 +347,21 @@ def two_dirs(tmp_path):
     p, q = _path(seed=11), _path(seed=12)
     first, second = tmp_path / "first", tmp_path / "second"
     _write(first, "NVDA.csv", DATES[:30], p[:30])
-    _write(second, "NVDA.csv", DATES[5:], p[5:] * 1.5)          # agrees: joined
+    _write(second, "NVDA.csv", DATES[5:], p[5:] * 1.5)  # agrees: joined
     _write(first, "AMD.csv", DATES[:20], q[:20])
-    _write(second, "AMD.csv", DATES[25:], q[25:])                # no overlap: refused
-    _write(second, "INTC.csv", DATES, q)                         # only in the second
+    _write(second, "AMD.csv", DATES[25:], q[25:])  # no overlap: refused
+    _write(second, "INTC.csv", DATES, q)  # only in the second
     return first, second, p
 
 
 def test_load_prices_with_several_directories(universe, two_dirs):
     first, second, p = two_dirs
-    panel = load_prices("csv", ["NVDA", "AMD", "INTC"], universe=universe,
-                        prices_dir=[first, second])
+    panel = load_prices(
+        "csv", ["NVDA", "AMD", "INTC"], universe=universe, prices_dir=[first, second]
+    )
     np.testing.assert_allclose(panel.close("NVDA"), p, rtol=1e-9)
     assert panel.meta["NVDA"].origin.startswith("stitched on returns: ")
-    assert panel.meta["AMD"].last == f"{DATES[19]:%Y-%m-%d}"     # first source kept
+    assert panel.meta["AMD"].last == f"{DATES[19]:%Y-%m-%d}"  # first source kept
     issues = [parse_note(n) for n in panel.notes]
     refused = [i for i in issues if i is not None and i.check == "stitch_refused"]
     assert [(i.symbol, i.severity) for i in refused] == [("AMD", "warning")]
@@ -350,25 +381,35 @@ def test_load_prices_single_directory_unchanged(universe, two_dirs):
 def test_cli_import_needs_stitch_for_several_dirs(capsys, tmp_path, two_dirs):
     first, second, _ = two_dirs
     cache = str(tmp_path / "cache")
-    code, out, err = run(capsys, "data", "import", str(first), str(second), "--cache-dir",
-                         cache)
+    code, out, err = run(capsys, "data", "import", str(first), str(second), "--cache-dir", cache)
     assert code == 1 and "Traceback" not in err
     assert err.count("\n") == 1 and "without --stitch" in err
-    code, out, err = run(capsys, "data", "import", str(first), str(second), "--stitch",
-                         "--cache-dir", cache)
+    code, out, err = run(
+        capsys, "data", "import", str(first), str(second), "--stitch", "--cache-dir", cache
+    )
     assert code == 0, err
     assert "imported 3 series stitched on returns" in out
     joins = out.split("joins (paths relative to")[1]
     nvda = next(line for line in joins.splitlines() if line.strip().startswith("NVDA"))
     assert "first/NVDA.csv" in nvda and "second/NVDA.csv" in nvda and nvda.endswith("joined")
-    assert " 24 " in nvda                                        # overlap
-    assert any(line.startswith("AMD: refused joining") and "no overlap" in line
-               for line in out.splitlines())
+    assert " 24 " in nvda  # overlap
+    assert any(
+        line.startswith("AMD: refused joining") and "no overlap" in line
+        for line in out.splitlines()
+    )
     cached = PriceCache.open(cache).entries()
     assert cached["NVDA"].meta.last == "2024-05-24"
     assert any(i.check == "stitch_refused" for i in cached["AMD"].issues)
-    code, _, err = run(capsys, "data", "import", str(first), str(tmp_path / "nope"),
-                       "--stitch", "--cache-dir", cache)
+    code, _, err = run(
+        capsys,
+        "data",
+        "import",
+        str(first),
+        str(tmp_path / "nope"),
+        "--stitch",
+        "--cache-dir",
+        cache,
+    )
     assert code == 1 and "not a directory" in err and err.count("\n") == 1
 
 
@@ -377,16 +418,20 @@ def test_cli_help_states_the_policy_defaults(capsys):
     pol = StitchPolicy()
     assert code == 0 and "--stitch" in out and "no silent first-wins" in out
     text = " ".join(out.split())
-    for opt, value in (("--return-tol", pol.return_tol), ("--drift-tol", pol.drift_tol),
-                       ("--min-overlap", pol.min_overlap)):
+    for opt, value in (
+        ("--return-tol", pol.return_tol),
+        ("--drift-tol", pol.drift_tol),
+        ("--min-overlap", pol.min_overlap),
+    ):
         assert opt in text and f"(default {value:g})" in text
 
 
 # ---------------------------------------------------------------- the real files
 
+
 def _yahoo_close(path: Path) -> pd.Series:
     """Close by date from a yfinance multi-header CSV, read with plain pandas."""
-    raw = pd.read_csv(path, skiprows=[1])                       # line 2 is the ticker row
+    raw = pd.read_csv(path, skiprows=[1])  # line 2 is the ticker row
     return pd.Series(raw["Close"].to_numpy(float), index=pd.to_datetime(raw["Date"]))
 
 
@@ -404,11 +449,12 @@ def test_real_star_stock_extended_to_2026_02_27():
     (j,) = res.joins
     assert j.verdict == "joined" and j.overlap >= 200 and j.max_abs_diff < 1e-6
     y = _yahoo_close(DANYOKO / "688256.SS.csv")
-    for day in ("2026-01-26", "2026-02-10", "2026-02-27"):     # after the primary's 2026-01-23
+    for day in ("2026-01-26", "2026-02-10", "2026-02-27"):  # after the primary's 2026-01-23
         t = pd.Timestamp(day)
         prev = y.index[y.index.get_loc(t) - 1]
         assert s[t] / s[s.index[s.index.get_loc(t) - 1]] - 1 == pytest.approx(
-            y[t] / y[prev] - 1, rel=1e-9, abs=1e-12)
+            y[t] / y[prev] - 1, rel=1e-9, abs=1e-12
+        )
     primary = pd.read_csv(PRICES / "688256.SS.csv")
     last = primary["date"].iloc[-1]
     assert last == "2026-01-23"
@@ -420,7 +466,7 @@ def test_real_bad_row_of_688981_is_an_isolated_row():
     res = _real("688981.SS", PRICES, DANYOKO)
     (j,) = res.joins
     assert j.verdict == "joined" and j.isolated_rows == ("2026-01-27",)
-    assert j.max_abs_diff > 0.02                                 # reported, not hidden
+    assert j.max_abs_diff > 0.02  # reported, not hidden
     assert res.series.bars.index[-1] == pd.Timestamp("2026-02-27")
     assert res.series.bars["close"][pd.Timestamp("2026-01-27")] == pytest.approx(120.70)
 
@@ -431,7 +477,7 @@ def test_real_raw_and_qfq_naura_are_refused():
     (j,) = res.joins
     assert j.verdict == "refused" and j.overlap == 841
     assert "002371.SZ" in j.reason and "superseded_primary_2026-11/002371.SZ.csv" in j.reason
-    assert res.series.meta.last == "2026-04-03"                 # the qfq file, unchanged
+    assert res.series.meta.last == "2026-04-03"  # the qfq file, unchanged
     # the other way round the raw file would be extended by qfq returns: refused too
     rev = _real("002371.SZ", SUPERSEDED, PRICES)
     assert rev.joins[0].verdict == "refused" and rev.series.meta.last == "2024-06-26"
@@ -447,9 +493,18 @@ def test_real_no_overlap_for_0981():
 
 def test_real_acceptance_command(capsys, tmp_path):
     _needs_shared()
-    code, out, err = run(capsys, "data", "import", str(PRICES), str(DANYOKO), "--stitch",
-                         "--cache-dir", str(tmp_path / "c"), "--universe-file",
-                         str(REPO / "events" / "universe.yaml"))
+    code, out, err = run(
+        capsys,
+        "data",
+        "import",
+        str(PRICES),
+        str(DANYOKO),
+        "--stitch",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--universe-file",
+        str(REPO / "events" / "universe.yaml"),
+    )
     assert code == 0, err
     entries = PriceCache.open(tmp_path / "c").entries()
     joins = out.split("joins (paths relative to")[1].splitlines()

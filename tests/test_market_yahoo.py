@@ -26,8 +26,14 @@ def universe():
 def _ticker_frame(dates: pd.DatetimeIndex, base: float, fields: list[str]) -> pd.DataFrame:
     n = len(dates)
     close = base + np.arange(n, dtype=float)
-    cols = {"Open": close - 0.5, "High": close + 1, "Low": close - 1, "Close": close,
-            "Adj Close": close * 0.9, "Volume": np.full(n, 1000.0)}
+    cols = {
+        "Open": close - 0.5,
+        "High": close + 1,
+        "Low": close - 1,
+        "Close": close,
+        "Adj Close": close * 0.9,
+        "Volume": np.full(n, 1000.0),
+    }
     f = pd.DataFrame({k: cols[k] for k in fields}, index=dates)
     f.index.name = "Date"
     return f
@@ -61,19 +67,25 @@ HK = pd.DatetimeIndex(["2025-04-14", "2025-04-15", "2025-04-17"])
 
 
 def test_multiindex_split_and_failed_symbol_is_all_nan():
-    frame = fake_download({"NVDA": _ticker_frame(US, 100, FIELDS_AUTO),
-                           "0981.HK": _ticker_frame(HK, 40, FIELDS_AUTO), "BAD": None})
+    frame = fake_download(
+        {
+            "NVDA": _ticker_frame(US, 100, FIELDS_AUTO),
+            "0981.HK": _ticker_frame(HK, 40, FIELDS_AUTO),
+            "BAD": None,
+        }
+    )
     assert frame.columns.names == ["Price", "Ticker"]
     # a failed symbol is yfinance's empty_df: all-NaN fields, including 'Adj Close'
     assert frame[("Adj Close", "BAD")].isna().all() and ("Adj Close", "NVDA") not in frame
     parts = split_download(frame, ["NVDA", "0981.HK", "BAD"])
     nv = to_bars(parts["NVDA"], None)
-    assert list(nv["close"]) == [100.0, 101.0, 102.0]        # union rows without data dropped
+    assert list(nv["close"]) == [100.0, 101.0, 102.0]  # union rows without data dropped
     assert list(nv.columns) == ["open", "high", "low", "close", "volume"]
     assert to_bars(parts["BAD"], None).empty
     # group_by='ticker' puts the ticker level first; same result.
-    tk = split_download(fake_download({"NVDA": _ticker_frame(US, 100, FIELDS_AUTO)}, "ticker"),
-                        ["NVDA"])
+    tk = split_download(
+        fake_download({"NVDA": _ticker_frame(US, 100, FIELDS_AUTO)}, "ticker"), ["NVDA"]
+    )
     assert list(to_bars(tk["NVDA"], None)["close"]) == [100.0, 101.0, 102.0]
 
 
@@ -157,8 +169,9 @@ def test_unreachable_host_stops_at_once(monkeypatch):
 
     def download(tickers, **kw):
         calls.append(list(tickers))
-        raise ConnectionError("Failed to perform, curl: (6) Could not resolve host: "
-                              "query2.finance.yahoo.com")
+        raise ConnectionError(
+            "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com"
+        )
 
     monkeypatch.setattr(yf, "download", download)
     src = YahooSource(retries=3, batch_size=2, sleep=sleeps.append)
@@ -170,8 +183,7 @@ def test_unreachable_host_stops_at_once(monkeypatch):
 def test_empty_frames_for_every_symbol_mean_unavailable(monkeypatch):
     import yfinance as yf
 
-    monkeypatch.setattr(yf, "download", lambda tickers, **kw: fake_download(
-        dict.fromkeys(tickers)))
+    monkeypatch.setattr(yf, "download", lambda tickers, **kw: fake_download(dict.fromkeys(tickers)))
     with pytest.raises(DataSourceUnavailable):
         YahooSource(retries=1).fetch(["NVDA"])
 
@@ -189,7 +201,7 @@ def test_load_prices_yahoo_caches_then_serves_offline(monkeypatch, tmp_path, uni
     p1 = load_prices("yahoo", ["NVDA", "SPY"], universe=universe, cache_dir=tmp_path)
     assert calls == [["NVDA", "SPY"]] and p1.meta["NVDA"].source == "yahoo"
     p2 = load_prices("yahoo", ["NVDA"], universe=universe, cache_dir=tmp_path)
-    assert calls == [["NVDA", "SPY"]]                      # served from the cache
+    assert calls == [["NVDA", "SPY"]]  # served from the cache
     assert p2.meta["NVDA"].content_hash == p1.meta["NVDA"].content_hash
 
     def offline(tickers, **kw):
@@ -215,8 +227,14 @@ def test_cached_range_too_short_is_fetched_again(monkeypatch, tmp_path, universe
     monkeypatch.setattr(yf, "download", download)
     load_prices("yahoo", ["NVDA"], universe=universe, cache_dir=tmp_path, start="2025-04-14")
     load_prices("yahoo", ["NVDA"], universe=universe, cache_dir=tmp_path, start="2025-04-10")
-    assert len(calls) == 1                               # within a week of holidays: cached
-    p = load_prices("yahoo", ["NVDA"], universe=universe, cache_dir=tmp_path,
-                    start="2024-01-01", end="2025-04-15")
+    assert len(calls) == 1  # within a week of holidays: cached
+    p = load_prices(
+        "yahoo",
+        ["NVDA"],
+        universe=universe,
+        cache_dir=tmp_path,
+        start="2024-01-01",
+        end="2025-04-15",
+    )
     assert calls[-1] == (["NVDA"], "2024-01-01") and len(calls) == 2
     assert list(p.bars["NVDA"].index.strftime("%m-%d")) == ["04-14", "04-15"]

@@ -16,8 +16,12 @@ def test_quickstart_notebook_executes(planted_run, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     monkeypatch.setenv("MIB_RUN", str(planted_run.run_dir))
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOK.parent.parent)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent.parent)}},
+    )
     client.execute()
     out = planted_run.run_dir / "quickstart_car_paths.png"
     assert out.exists() and out.stat().st_size > 5_000

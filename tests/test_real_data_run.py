@@ -13,10 +13,16 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def real_run(shared_dir, tmp_path_factory):
-    spec = RunSpec(source="csv", prices_dir=str(shared_dir / "data" / "prices"),
-                   factors_dir=str(shared_dir / "data" / "factors"), placebo_draws=0,
-                   windows=((0, 0), (0, 1), (-1, 1)), pdf=False,
-                   out_root=str(tmp_path_factory.mktemp("real")), run_id="real")
+    spec = RunSpec(
+        source="csv",
+        prices_dir=str(shared_dir / "data" / "prices"),
+        factors_dir=str(shared_dir / "data" / "factors"),
+        placebo_draws=0,
+        windows=((0, 0), (0, 1), (-1, 1)),
+        pdf=False,
+        out_root=str(tmp_path_factory.mktemp("real")),
+        run_id="real",
+    )
     return load_run(run_pipeline(spec).run_dir)
 
 
@@ -88,24 +94,32 @@ def test_an_ended_benchmark_is_named_not_blamed_on_the_stocks(shared_dir):
     meta = {**got.panel.meta, "^HSI": old.meta["^HSI"]}
     panel = type(got.panel)(bars=bars, meta=meta)
     inst = got.alignment.instances
-    al = type(got.alignment)(instances=inst[inst["mic"] == "XHKG"],
-                             attrition=got.alignment.attrition, spec=got.alignment.spec)
-    spec = StudySpec(windows=((0, 0),), placebo_draws=0, daily_tests=(),
-                     tests=("cross_sectional_t",))
-    result, _, choice = run_catalog_study(panel, got.universe, al, got.catalog, spec,
-                                          "official")
+    al = type(got.alignment)(
+        instances=inst[inst["mic"] == "XHKG"],
+        attrition=got.alignment.attrition,
+        spec=got.alignment.spec,
+    )
+    spec = StudySpec(
+        windows=((0, 0),), placebo_draws=0, daily_tests=(), tests=("cross_sectional_t",)
+    )
+    result, _, choice = run_catalog_study(panel, got.universe, al, got.catalog, spec, "official")
     lost = choice.dropped
     assert len(lost) >= 30 and set(lost["reason"]) == {"benchmark_missing"}
     assert lost["detail"].str.contains("^HSI ends 2024-08-05", regex=False).all()
     assert (pd.to_datetime(lost["day0"]) > pd.Timestamp("2024-08-05")).all()
-    assert not (result.attrition["reason"] == "day0_outside_data").any() or (
-        pd.to_datetime(result.attrition["day0"]) > pd.Timestamp("2025-10-30")).all()
+    assert (
+        not (result.attrition["reason"] == "day0_outside_data").any()
+        or (pd.to_datetime(result.attrition["day0"]) > pd.Timestamp("2025-10-30")).all()
+    )
 
 
 def test_nvidia_h20_filing_is_day0_2025_04_16_with_the_real_move(real_run):
     ar = real_run.table("ar")
-    row = ar[(ar["event_id"] == "nvda-2025-04-15-h20-licence-8k") & (ar["security"] == "NVDA")
-             & (ar["rel_day"] == 0)]
+    row = ar[
+        (ar["event_id"] == "nvda-2025-04-15-h20-licence-8k")
+        & (ar["security"] == "NVDA")
+        & (ar["rel_day"] == 0)
+    ]
     assert len(row) == 1
     assert pd.Timestamp(row["date"].iloc[0]) == pd.Timestamp("2025-04-16")
     # NVDA fell 6.87 % that day (PROVENANCE sanity check); SPY fell 2.22 % and NVDA's
@@ -115,11 +129,14 @@ def test_nvidia_h20_filing_is_day0_2025_04_16_with_the_real_move(real_run):
 
 def test_pooled_results_and_grid_include_the_factor_model(real_run):
     pooled = real_run.table("pooled")
-    tight = pooled[(pooled["direction"] == "tightening") & (pooled["group"] == "us_incumbent")
-                   & (pooled["sign"] == "-1")]
+    tight = pooled[
+        (pooled["direction"] == "tightening")
+        & (pooled["group"] == "us_incumbent")
+        & (pooled["sign"] == "-1")
+    ]
     assert set(tight["window"]) == {"[0,0]", "[0,+1]", "[-1,+1]"}
     assert (tight["n_events"] >= 10).all()
-    assert (tight["n_clusters"] <= tight["n_events"]).all()   # same-day events: one cluster
+    assert (tight["n_clusters"] <= tight["n_events"]).all()  # same-day events: one cluster
     # Chinese substitutes are split by what the log expects: direct targets (-1) and
     # expected gainers (+1) are separate rows, never averaged together.
     cn = pooled[(pooled["direction"] == "tightening") & (pooled["group"] == "cn_substitute")]
@@ -164,20 +181,25 @@ def test_h20_sales_resumption_day0_follows_the_amended_log(shared_dir):
     from backtest.steps import run_catalog_study
     from backtest.study.spec import StudySpec
 
-    spec = StudySpec(windows=((0, 0),), placebo_draws=0, daily_tests=(),
-                     tests=("cross_sectional_t",))
+    spec = StudySpec(
+        windows=((0, 0),), placebo_draws=0, daily_tests=(), tests=("cross_sectional_t",)
+    )
     out = {}
     for version in (59, None):
-        got = prepare_inputs(RunSpec(source="csv", prices_dir=str(shared_dir / "data" /
-                                                                  "prices"),
-                                     log_version=version))
+        got = prepare_inputs(
+            RunSpec(
+                source="csv", prices_dir=str(shared_dir / "data" / "prices"), log_version=version
+            )
+        )
         inst = got.alignment.instances
-        keep = inst[(inst["event_id"] == "nvda-2025-07-14-h20-sales-resumption")
-                    & (inst["security"] == "NVDA")]
-        al = type(got.alignment)(instances=keep, attrition=got.alignment.attrition.iloc[:0],
-                                 spec=got.alignment.spec)
-        res, _, _ = run_catalog_study(got.panel, got.universe, al, got.catalog, spec,
-                                      "official")
+        keep = inst[
+            (inst["event_id"] == "nvda-2025-07-14-h20-sales-resumption")
+            & (inst["security"] == "NVDA")
+        ]
+        al = type(got.alignment)(
+            instances=keep, attrition=got.alignment.attrition.iloc[:0], spec=got.alignment.spec
+        )
+        res, _, _ = run_catalog_study(got.panel, got.universe, al, got.catalog, spec, "official")
         row = res.ar[res.ar["rel_day"] == 0].iloc[0]
         out[version] = (pd.Timestamp(row["date"]), float(row["ar"]))
     assert out[59][0] == pd.Timestamp("2025-07-14")

@@ -15,16 +15,25 @@ CHROMEDRIVER = shutil.which("chromedriver")
 @pytest.fixture(scope="module")
 def browser():
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Debian packages chromium and chromium-driver are not installed "
-                    "(.ci/run installs them)")
+        pytest.skip(
+            "Debian packages chromium and chromium-driver are not installed (.ci/run installs them)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,2000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,2000",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
@@ -35,14 +44,19 @@ def browser():
 def test_demo_report_renders_offline_without_console_errors(browser, planted_run):
     html = planted_run.html
     # Cut the network before loading: every chart must come from the file itself.
-    browser.set_network_conditions(offline=True, latency=0, download_throughput=0,
-                                   upload_throughput=0)
+    browser.set_network_conditions(
+        offline=True, latency=0, download_throughput=0, upload_throughput=0
+    )
     browser.get(html.resolve().as_uri())
     images = browser.find_elements("tag name", "img")
     assert len(images) >= 5
-    broken = [img.get_attribute("alt") for img in images
-              if not browser.execute_script(
-                  "return arguments[0].complete && arguments[0].naturalWidth > 0", img)]
+    broken = [
+        img.get_attribute("alt")
+        for img in images
+        if not browser.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth > 0", img
+        )
+    ]
     assert broken == []
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []

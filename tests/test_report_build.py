@@ -13,48 +13,85 @@ from backtest.runio import load_run
 from backtest.steps import write_run
 from backtest.summaries import caar_paths, pooled_car
 
-SECTIONS = ("1. Summary", "2. Timeline of events", "3. Per event", "4. Pooled by event type",
-            "5. Backtests", "6. Robustness", "7. Data and method")
+SECTIONS = (
+    "1. Summary",
+    "2. Timeline of events",
+    "3. Per event",
+    "4. Pooled by event type",
+    "5. Backtests",
+    "6. Robustness",
+    "7. Data and method",
+)
 
 
 def _fake_run(root, *, title="BIS rule", incumbent_effect=-0.03, synthetic=True, seed=0):
     """A small run folder written the way the pipeline writes one."""
     rng = np.random.default_rng(seed)
-    events = pd.DataFrame({
-        "event_id": [f"e{i}" for i in range(6)], "title": [title] + [f"Event {i}" for i in
-                                                                     range(1, 6)],
-        "authority": ["US-BIS", "US-BIS", "CN-MOFCOM", "NVIDIA", "US-BIS", "US-BIS"],
-        "type": ["restriction", "tightening", "countermeasure", "company_disclosure",
-                 "relaxation", "tightening"],
-        "direction": ["tightening"] * 4 + ["easing", "tightening"],
-        "announced_date": pd.to_datetime(["2022-10-07", "2023-10-17", "2023-07-03",
-                                          "2025-04-15", "2025-05-13", "2024-12-02"]),
-    })
+    events = pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(6)],
+            "title": [title] + [f"Event {i}" for i in range(1, 6)],
+            "authority": ["US-BIS", "US-BIS", "CN-MOFCOM", "NVIDIA", "US-BIS", "US-BIS"],
+            "type": [
+                "restriction",
+                "tightening",
+                "countermeasure",
+                "company_disclosure",
+                "relaxation",
+                "tightening",
+            ],
+            "direction": ["tightening"] * 4 + ["easing", "tightening"],
+            "announced_date": pd.to_datetime(
+                ["2022-10-07", "2023-10-17", "2023-07-03", "2025-04-15", "2025-05-13", "2024-12-02"]
+            ),
+        }
+    )
     rows = []
     for ev in events["event_id"]:
-        for sec, group, eff in (("NVDA", "us_incumbent", incumbent_effect),
-                                ("AMD", "us_incumbent", incumbent_effect),
-                                ("688256.SS", "cn_substitute", 0.02)):
+        for sec, group, eff in (
+            ("NVDA", "us_incumbent", incumbent_effect),
+            ("AMD", "us_incumbent", incumbent_effect),
+            ("688256.SS", "cn_substitute", 0.02),
+        ):
             for rel in range(-5, 11):
                 ar = rng.normal(0, 0.01) + (eff if rel == 0 else 0.0)
                 rows.append((ev, sec, group, rel, ar))
     ar = pd.DataFrame(rows, columns=["event_id", "security", "group", "rel_day", "ar"])
-    car = (ar[ar["rel_day"].between(0, 1)].groupby(["event_id", "security", "group"])["ar"]
-           .sum().reset_index(name="car").assign(window="[0,+1]"))
+    car = (
+        ar[ar["rel_day"].between(0, 1)]
+        .groupby(["event_id", "security", "group"])["ar"]
+        .sum()
+        .reset_index(name="car")
+        .assign(window="[0,+1]")
+    )
     run_dir = root / "run1"
     tables = {
-        "events": events, "ar": ar, "car": car, "paths": caar_paths(ar),
+        "events": events,
+        "ar": ar,
+        "car": car,
+        "paths": caar_paths(ar),
         "pooled": pooled_car(car, events),
         "car_summary": car.groupby(["event_id", "group", "window"])["car"]
-        .agg(caar="mean", n="count").reset_index(),
-        "instances": pd.DataFrame({"event_id": events["event_id"],
-                                   "day0": events["announced_date"]}),
+        .agg(caar="mean", n="count")
+        .reset_index(),
+        "instances": pd.DataFrame(
+            {"event_id": events["event_id"], "day0": events["announced_date"]}
+        ),
     }
-    write_run(run_dir, tables, {
-        "run": {"run_id": "run1", "created_at": "2026-11-28T00:00:00+00:00",
-                "package_version": "0.1.0", "log_version": "v6:abc", "seed": 7},
-        "data": {"synthetic": synthetic, "description": "test"},
-    })
+    write_run(
+        run_dir,
+        tables,
+        {
+            "run": {
+                "run_id": "run1",
+                "created_at": "2026-11-28T00:00:00+00:00",
+                "package_version": "0.1.0",
+                "log_version": "v6:abc",
+                "seed": 7,
+            },
+            "data": {"synthetic": synthetic, "description": "test"},
+        },
+    )
     return run_dir
 
 
@@ -114,8 +151,14 @@ def test_speed_sentence_follows_the_numbers():
     from backtest.report.narrative import speed_sentence
 
     def pooled(d0, d5):
-        return pd.DataFrame({"direction": "tightening", "group": "us_incumbent",
-                             "window": ["[0,0]", "[0,+5]"], "mean_car": [d0, d5]})
+        return pd.DataFrame(
+            {
+                "direction": "tightening",
+                "group": "us_incumbent",
+                "window": ["[0,0]", "[0,+5]"],
+                "mean_car": [d0, d5],
+            }
+        )
 
     fast = speed_sentence(pooled(-0.03, -0.032))
     slow = speed_sentence(pooled(-0.01, -0.04))

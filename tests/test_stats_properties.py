@@ -18,8 +18,9 @@ from backtest.study.stats import bmp_t, cross_sectional_t, patell_z, time_series
 BOOT = make_tests(seed=5, n_boot=199)
 
 
-def random_study(seed: int, n: int, clusters: int, missing: bool = True
-                 ) -> tuple[AbnormalReturns, WindowCAR]:
+def random_study(
+    seed: int, n: int, clusters: int, missing: bool = True
+) -> tuple[AbnormalReturns, WindowCAR]:
     """n instances in ``clusters`` clusters, 40 estimation and 5 event days, k = 2."""
     rng = np.random.default_rng(seed)
     est = rng.normal(0, 0.02, (n, 40)) + 0.01 * rng.normal(size=(1, 40))
@@ -30,27 +31,57 @@ def random_study(seed: int, n: int, clusters: int, missing: bool = True
     sigma = np.sqrt(np.nansum(est**2, axis=1) / (n_est - 2))
     fe = 1 + rng.uniform(0, 0.1, (n, 5))
     cluster = rng.integers(0, clusters, n).astype(np.int64) * 7 + 3
-    ar = AbnormalReturns(est, event, np.arange(-50, -10, dtype=np.int64),
-                         np.arange(-2, 3, dtype=np.int64), n_est.astype(np.int64),
-                         np.full(n, 2, dtype=np.int64), sigma, fe, cluster)
+    ar = AbnormalReturns(
+        est,
+        event,
+        np.arange(-50, -10, dtype=np.int64),
+        np.arange(-2, 3, dtype=np.int64),
+        n_est.astype(np.int64),
+        np.full(n, 2, dtype=np.int64),
+        sigma,
+        fe,
+        cluster,
+    )
     inw = ar.window_mask(0, 1)
     car = event[:, inw].sum(axis=1)
     var = sigma**2 * fe[:, inw].sum(axis=1) * 1.05
     return ar, WindowCAR(0, 1, car, var, np.full(n, 2, dtype=np.int64), np.full(n, np.nan))
 
 
-def permute(ar: AbnormalReturns, w: WindowCAR, order: np.ndarray
-            ) -> tuple[AbnormalReturns, WindowCAR]:
-    return (AbnormalReturns(ar.est[order], ar.event[order], ar.est_days, ar.rel_days,
-                            ar.n_est[order], ar.k[order], ar.sigma[order], ar.fe[order],
-                            ar.cluster[order]),
-            WindowCAR(w.start, w.end, w.car[order], w.var[order], w.days[order], w.bhar[order]))
+def permute(
+    ar: AbnormalReturns, w: WindowCAR, order: np.ndarray
+) -> tuple[AbnormalReturns, WindowCAR]:
+    return (
+        AbnormalReturns(
+            ar.est[order],
+            ar.event[order],
+            ar.est_days,
+            ar.rel_days,
+            ar.n_est[order],
+            ar.k[order],
+            ar.sigma[order],
+            ar.fe[order],
+            ar.cluster[order],
+        ),
+        WindowCAR(w.start, w.end, w.car[order], w.var[order], w.days[order], w.bhar[order]),
+    )
 
 
 def scale(ar: AbnormalReturns, w: WindowCAR, c: float) -> tuple[AbnormalReturns, WindowCAR]:
-    return (AbnormalReturns(ar.est * c, ar.event * c, ar.est_days, ar.rel_days, ar.n_est, ar.k,
-                            ar.sigma * c, ar.fe, ar.cluster),
-            WindowCAR(w.start, w.end, w.car * c, w.var * c * c, w.days, w.bhar * c))
+    return (
+        AbnormalReturns(
+            ar.est * c,
+            ar.event * c,
+            ar.est_days,
+            ar.rel_days,
+            ar.n_est,
+            ar.k,
+            ar.sigma * c,
+            ar.fe,
+            ar.cluster,
+        ),
+        WindowCAR(w.start, w.end, w.car * c, w.var * c * c, w.days, w.bhar * c),
+    )
 
 
 def _same(a: arrays.TestResult, b: arrays.TestResult) -> None:
@@ -61,10 +92,12 @@ def _same(a: arrays.TestResult, b: arrays.TestResult) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(6, 30), clusters=st.integers(1, 7),
-       data=st.data())
-def test_reordering_instances_changes_nothing(seed: int, n: int, clusters: int,
-                                              data: st.DataObject) -> None:
+@given(
+    seed=st.integers(0, 2**32 - 1), n=st.integers(6, 30), clusters=st.integers(1, 7), data=st.data()
+)
+def test_reordering_instances_changes_nothing(
+    seed: int, n: int, clusters: int, data: st.DataObject
+) -> None:
     ar, w = random_study(seed, n, clusters)
     order = np.array(data.draw(st.permutations(range(n))))
     ar2, w2 = permute(ar, w, order)
@@ -73,10 +106,15 @@ def test_reordering_instances_changes_nothing(seed: int, n: int, clusters: int,
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(6, 30), clusters=st.integers(1, 7),
-       c=st.floats(1e-3, 1e3))
-def test_scaling_abnormal_returns_leaves_statistics_unchanged(seed: int, n: int, clusters: int,
-                                                              c: float) -> None:
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(6, 30),
+    clusters=st.integers(1, 7),
+    c=st.floats(1e-3, 1e3),
+)
+def test_scaling_abnormal_returns_leaves_statistics_unchanged(
+    seed: int, n: int, clusters: int, c: float
+) -> None:
     ar, w = random_study(seed, n, clusters)
     ar2, w2 = scale(ar, w, c)
     for name, fn in BOOT.items():
@@ -103,8 +141,16 @@ def test_nan_instances_are_dropped_and_counted() -> None:
     car[[1, 5]] = np.nan
     w_nan = WindowCAR(w.start, w.end, car, w.var, w.days, w.bhar)
     keep = np.array([i for i in range(12) if i not in (1, 5)])
-    for name in ("cross_sectional_t", "patell_z", "bmp_t", "kp_bmp_t", "generalized_sign",
-                 "grank_t", "wilcoxon", "corrado_rank"):
+    for name in (
+        "cross_sectional_t",
+        "patell_z",
+        "bmp_t",
+        "kp_bmp_t",
+        "generalized_sign",
+        "grank_t",
+        "wilcoxon",
+        "corrado_rank",
+    ):
         res = TESTS[name](ar, w_nan, None)
         assert res.valid and res.n == 10, name
     # for the cross-sectional statistics, dropping is the same as selecting the rest
@@ -115,8 +161,16 @@ def test_nan_instances_are_dropped_and_counted() -> None:
 def test_one_instance_is_invalid_for_cross_sectional_tests() -> None:
     ar, w = random_study(1, 6, 1)
     idx = np.array([2])
-    for name in ("cross_sectional_t", "bmp_t", "kp_bmp_t", "generalized_sign", "grank_t",
-                 "wilcoxon", "portfolio_cs_t", "cluster_bootstrap"):
+    for name in (
+        "cross_sectional_t",
+        "bmp_t",
+        "kp_bmp_t",
+        "generalized_sign",
+        "grank_t",
+        "wilcoxon",
+        "portfolio_cs_t",
+        "cluster_bootstrap",
+    ):
         res = BOOT[name](ar, w, idx)
         assert not res.valid and math.isnan(res.statistic) and math.isnan(res.pvalue), name
         assert res.reason, name
@@ -129,8 +183,17 @@ def test_zero_variance_is_invalid_with_a_reason() -> None:
     same = WindowCAR(0, 1, np.full(8, 0.01), w.var, w.days, w.bhar)
     res = cross_sectional_t(ar, same)
     assert not res.valid and "zero" in res.reason
-    zero = AbnormalReturns(np.zeros_like(ar.est), np.zeros_like(ar.event), ar.est_days,
-                           ar.rel_days, ar.n_est, ar.k, np.zeros(8), ar.fe, ar.cluster)
+    zero = AbnormalReturns(
+        np.zeros_like(ar.est),
+        np.zeros_like(ar.event),
+        ar.est_days,
+        ar.rel_days,
+        ar.n_est,
+        ar.k,
+        np.zeros(8),
+        ar.fe,
+        ar.cluster,
+    )
     wz = WindowCAR(0, 1, np.zeros(8), np.zeros(8), w.days, w.bhar)
     for name, fn in BOOT.items():
         r = fn(zero, wz, None)
@@ -154,8 +217,17 @@ def test_no_test_raises_on_degenerate_input(n: int) -> None:
 
 def test_without_shared_clusters_kp_bmp_is_bmp() -> None:
     ar, w = random_study(6, 10, 1)
-    solo = AbnormalReturns(ar.est, ar.event, ar.est_days, ar.rel_days, ar.n_est, ar.k, ar.sigma,
-                           ar.fe, np.arange(10, dtype=np.int64))
+    solo = AbnormalReturns(
+        ar.est,
+        ar.event,
+        ar.est_days,
+        ar.rel_days,
+        ar.n_est,
+        ar.k,
+        ar.sigma,
+        ar.fe,
+        np.arange(10, dtype=np.int64),
+    )
     _same_stat = kp_bmp_t(solo, w).statistic
     assert _same_stat == pytest.approx(bmp_t(solo, w).statistic, rel=1e-14)
 
@@ -166,8 +238,14 @@ def test_registry_names_and_nulls() -> None:
     for name, res in run_all(ar, w).items():
         assert res.valid, (name, res.reason)
         assert "[0,+1]" in res.null
-    day = WindowCAR(1, 1, ar.event[:, 3], ar.sigma**2 * ar.fe[:, 3], np.ones(30, dtype=np.int64),
-                    np.full(30, np.nan))
+    day = WindowCAR(
+        1,
+        1,
+        ar.event[:, 3],
+        ar.sigma**2 * ar.fe[:, 3],
+        np.ones(30, dtype=np.int64),
+        np.full(30, np.nan),
+    )
     assert cross_sectional_t(ar, day).null == "AAR[+1] = 0"
 
 

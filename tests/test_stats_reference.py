@@ -34,7 +34,6 @@ ESTUDY = SHARED / "estudy2" / "input"
 EVSTUDY = SHARED / "eventstudy-r"
 
 
-
 @pytest.fixture(autouse=True)
 def _reference_present() -> None:
     require_shared(EVSTUDY)
@@ -84,20 +83,26 @@ def fit() -> Fit:
         resid[i, ok[est]] = e
         n_obs[i] = ok.sum()
         sigma[i] = math.sqrt(e @ e / (n_obs[i] - 2))
-        ar[i] = r[day0:day0 + 2, i] - (coef[0] + coef[1] * m[day0:day0 + 2])
+        ar[i] = r[day0 : day0 + 2, i] - (coef[0] + coef[1] * m[day0 : day0 + 2])
     m_est = m[est]
     sxx = float(np.sum((m_est - m_est.mean()) ** 2))
-    fe_rows = 1 + 1 / n_obs[:, None] + (m[day0:day0 + 2] - m_est.mean()) ** 2 / sxx
-    return Fit(ar, resid, sigma, n_obs, int(est.sum()), fe_rows, m[day0:day0 + 2])
+    fe_rows = 1 + 1 / n_obs[:, None] + (m[day0 : day0 + 2] - m_est.mean()) ** 2 / sxx
+    return Fit(ar, resid, sigma, n_obs, int(est.sum()), fe_rows, m[day0 : day0 + 2])
 
 
 def _arrays(f: Fit, n_est: np.ndarray, fe: np.ndarray) -> AbnormalReturns:
     n = f.ar.shape[0]
     return AbnormalReturns(
-        est=f.resid, event=f.ar, est_days=np.arange(-f.rows - 1, -1, dtype=np.int64),
-        rel_days=np.array([0, 1], dtype=np.int64), n_est=n_est.astype(np.int64),
-        k=np.full(n, 2, dtype=np.int64), sigma=f.sigma, fe=fe,
-        cluster=np.zeros(n, dtype=np.int64))
+        est=f.resid,
+        event=f.ar,
+        est_days=np.arange(-f.rows - 1, -1, dtype=np.int64),
+        rel_days=np.array([0, 1], dtype=np.int64),
+        n_est=n_est.astype(np.int64),
+        k=np.full(n, 2, dtype=np.int64),
+        sigma=f.sigma,
+        fe=fe,
+        cluster=np.zeros(n, dtype=np.int64),
+    )
 
 
 def _window(f: Fit, end: int, var: np.ndarray, car: np.ndarray | None = None) -> WindowCAR:
@@ -179,10 +184,12 @@ def test_patell_matches_eventstudy_day0(fit: Fit) -> None:
     m_est = m_all[(dates >= "2019-04-01") & (dates <= "2020-03-13")]
     for i in range(7):
         mi = m_est[days[i]]
-        fe_own[i] = 1 + 1 / mi.size + (fit.market_event[0] - mi.mean()) ** 2 / np.sum(
-            (mi - mi.mean()) ** 2)
+        fe_own[i] = (
+            1 + 1 / mi.size + (fit.market_event[0] - mi.mean()) ** 2 / np.sum((mi - mi.mean()) ** 2)
+        )
     z_own = np.sum(fit.ar[:, 0] / (fit.sigma * np.sqrt(fe_own))) / math.sqrt(
-        np.sum((fit.n_obs - 2) / (fit.n_obs - 4)))
+        np.sum((fit.n_obs - 2) / (fit.n_obs - 4))
+    )
     ar2 = _arrays(fit, fit.n_obs, fit.fe_rows)
     res2 = patell_z(ar2, _window(fit, 0, fit.sigma**2 * fe_own))
     assert res2.statistic == pytest.approx(z_own, rel=1e-12)

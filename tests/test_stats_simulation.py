@@ -51,8 +51,10 @@ def band(studies: int) -> tuple[float, float]:
     are fixed, so a given run is deterministic.
     """
     lo, hi = LEAD_BAND
-    return (lo - 2.0 * math.sqrt(lo * (1 - lo) / studies),
-            hi + 2.0 * math.sqrt(hi * (1 - hi) / studies))
+    return (
+        lo - 2.0 * math.sqrt(lo * (1 - lo) / studies),
+        hi + 2.0 * math.sqrt(hi * (1 - hi) / studies),
+    )
 
 
 def _layout(key: str) -> str:
@@ -72,8 +74,7 @@ def run(request: pytest.FixtureRequest) -> tuple[str, dict]:
     tests = bench.study_tests(np.random.default_rng(7), n_boot=399, placebo_draws=399)
     pick = {n: tests[n] for n in (*lead, "cross_sectional_t", "portfolio_t")}
     seed = 20_250 + sorted(SCENARIOS).index(key)
-    return key, bench.rejection_rates(sc, STUDIES[_layout(key)], np.random.default_rng(seed),
-                                      pick)
+    return key, bench.rejection_rates(sc, STUDIES[_layout(key)], np.random.default_rng(seed), pick)
 
 
 def test_lead_tests_hold_their_size(run: tuple[str, dict]) -> None:
@@ -102,8 +103,12 @@ def test_independent_instances_keep_the_naive_t_honest() -> None:
     # Control: with rho = 0 the cross-sectional t is well specified, so its
     # over-rejection above is caused by the shared date, not by the simulator.
     tests = bench.study_tests(np.random.default_rng(5))
-    rates = bench.rejection_rates(SCENARIOS["one_date/rho0"], 400, np.random.default_rng(5),
-                                  {"cross_sectional_t": tests["cross_sectional_t"]})
+    rates = bench.rejection_rates(
+        SCENARIOS["one_date/rho0"],
+        400,
+        np.random.default_rng(5),
+        {"cross_sectional_t": tests["cross_sectional_t"]},
+    )
     lo, hi = band(400)
     assert lo <= rates["cross_sectional_t"].rate <= hi
 
@@ -115,7 +120,6 @@ def test_planted_effect_is_detected_by_the_lead_tests() -> None:
     sc = SCENARIOS["one_date/power3"]
     tests = bench.study_tests(np.random.default_rng(11), placebo_draws=399)
     lead = [n for n in lead_tests() if PROPERTIES.get(n).min_clusters == 1]
-    rates = bench.rejection_rates(sc, 200, np.random.default_rng(11),
-                                  {n: tests[n] for n in lead})
+    rates = bench.rejection_rates(sc, 200, np.random.default_rng(11), {n: tests[n] for n in lead})
     for name in lead:
         assert rates[name].rate >= 0.25, (name, rates[name].rate)

@@ -39,20 +39,24 @@ NAN = math.nan
 
 # A tiny study: 5 instances, 6 estimation days, 3 event days [-1, 0, +1], k = 1
 # (constant-mean model: residuals sum to zero over the present days), two clusters.
-EST = np.array([
-    [0.010, -0.020, 0.005, 0.015, -0.010, 0.000],
-    [0.012, -0.015, 0.001, 0.020, -0.008, -0.010],
-    [-0.004, -0.010, 0.009, NAN, -0.006, 0.011],
-    [0.020, 0.003, -0.011, -0.007, 0.006, -0.011],
-    [0.015, -0.001, -0.013, -0.004, 0.010, -0.007],
-])
-EVENT = np.array([
-    [0.004, 0.030, 0.012],
-    [-0.002, 0.025, 0.020],
-    [0.001, 0.018, -0.004],
-    [0.006, -0.012, 0.015],
-    [-0.003, 0.022, 0.009],
-])
+EST = np.array(
+    [
+        [0.010, -0.020, 0.005, 0.015, -0.010, 0.000],
+        [0.012, -0.015, 0.001, 0.020, -0.008, -0.010],
+        [-0.004, -0.010, 0.009, NAN, -0.006, 0.011],
+        [0.020, 0.003, -0.011, -0.007, 0.006, -0.011],
+        [0.015, -0.001, -0.013, -0.004, 0.010, -0.007],
+    ]
+)
+EVENT = np.array(
+    [
+        [0.004, 0.030, 0.012],
+        [-0.002, 0.025, 0.020],
+        [0.001, 0.018, -0.004],
+        [0.006, -0.012, 0.015],
+        [-0.003, 0.022, 0.009],
+    ]
+)
 CLUSTER = np.array([0, 0, 0, 1, 1], dtype=np.int64)
 K = 1
 
@@ -67,9 +71,17 @@ def tiny() -> tuple[AbnormalReturns, WindowCAR]:
     n_est = np.isfinite(EST).sum(axis=1)
     sigma = np.array([_by_hand_sigma(r) for r in EST])
     fe = 1 + 1 / n_est[:, None] * np.ones((1, 3))  # constant mean: Var(AR) = s^2 (1 + 1/L)
-    ar = AbnormalReturns(EST, EVENT, np.arange(-16, -10, dtype=np.int64),
-                         np.array([-1, 0, 1], dtype=np.int64), n_est.astype(np.int64),
-                         np.full(n, K, dtype=np.int64), sigma, fe, CLUSTER)
+    ar = AbnormalReturns(
+        EST,
+        EVENT,
+        np.arange(-16, -10, dtype=np.int64),
+        np.array([-1, 0, 1], dtype=np.int64),
+        n_est.astype(np.int64),
+        np.full(n, K, dtype=np.int64),
+        sigma,
+        fe,
+        CLUSTER,
+    )
     car = EVENT[:, 1:].sum(axis=1)  # window [0, +1]
     # CLM for the constant-mean model: Var(CAR over D days) = s^2 (D + D^2 / L)
     var = sigma**2 * (2 + 4 / n_est)
@@ -97,8 +109,9 @@ def _pearson_pairwise(a: np.ndarray, b: np.ndarray) -> float:
 
 def _rank_within(values: list[float]) -> list[float]:
     """Average ranks by counting: 1 + #smaller + (#equal others) / 2."""
-    return [1 + sum(v < x for v in values) + 0.5 * (sum(v == x for v in values) - 1)
-            for x in values]
+    return [
+        1 + sum(v < x for v in values) + 0.5 * (sum(v == x for v in values) - 1) for x in values
+    ]
 
 
 # ----------------------------------------------------------------- KP, Patell, BMP
@@ -141,9 +154,11 @@ def test_kp_worked_example_one_cluster_is_kolari_pynnonen_2010() -> None:
     z_pat = sum(scar) / math.sqrt(sum((L - K) / (L - K - 2) for L in (6, 6, 5)))
     # KP 2010: t_adj = t_BMP sqrt((1 - r̄) / (1 + (n - 1) r̄)), z_adj = z sqrt(1 / (1 + (n - 1) r̄))
     assert kp_bmp_t(ar, w, idx).statistic == pytest.approx(
-        t_bmp * math.sqrt((1 - rbar) / (1 + 2 * rbar)), rel=1e-12)
+        t_bmp * math.sqrt((1 - rbar) / (1 + 2 * rbar)), rel=1e-12
+    )
     assert kp_patell_z(ar, w, idx).statistic == pytest.approx(
-        z_pat * math.sqrt(1 / (1 + 2 * rbar)), rel=1e-12)
+        z_pat * math.sqrt(1 / (1 + 2 * rbar)), rel=1e-12
+    )
 
 
 def test_pairwise_corr_matches_numpy_on_complete_pairs() -> None:
@@ -281,10 +296,17 @@ def _with_cars(car: np.ndarray) -> tuple[AbnormalReturns, WindowCAR]:
     n = car.size
     rng = np.random.default_rng(0)
     est = rng.normal(0, 0.01, size=(n, 30))
-    ar = AbnormalReturns(est, car[:, None], np.arange(-40, -10, dtype=np.int64),
-                         np.array([0], dtype=np.int64), np.full(n, 30, dtype=np.int64),
-                         np.zeros(n, dtype=np.int64), np.sqrt((est**2).mean(axis=1)),
-                         np.ones((n, 1)), np.zeros(n, dtype=np.int64))
+    ar = AbnormalReturns(
+        est,
+        car[:, None],
+        np.arange(-40, -10, dtype=np.int64),
+        np.array([0], dtype=np.int64),
+        np.full(n, 30, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+        np.sqrt((est**2).mean(axis=1)),
+        np.ones((n, 1)),
+        np.zeros(n, dtype=np.int64),
+    )
     return ar, WindowCAR(0, 0, car, ar.sigma**2, np.ones(n, dtype=np.int64), np.full(n, NAN))
 
 
@@ -305,12 +327,25 @@ def _market_model_study(seed: int) -> tuple[AbnormalReturns, WindowCAR, np.ndarr
     sigma = np.sqrt((est**2).sum(axis=1) / (big_l - 2))
     v = np.eye(5) + xw @ np.linalg.inv(xe.T @ xe) @ xw.T  # CLM eq. 4.4.8
     inw = (rel >= 0) & (rel <= 1)
-    ar = AbnormalReturns(est, event, np.arange(-big_l - 10, -10, dtype=np.int64),
-                         rel.astype(np.int64), np.full(4, big_l, dtype=np.int64),
-                         np.full(4, 2, dtype=np.int64), sigma, np.tile(np.diag(v), (4, 1)),
-                         np.zeros(4, dtype=np.int64))
-    w = WindowCAR(0, 1, event[:, inw].sum(axis=1), sigma**2 * v[np.ix_(inw, inw)].sum(),
-                  np.full(4, 2, dtype=np.int64), np.full(4, NAN))
+    ar = AbnormalReturns(
+        est,
+        event,
+        np.arange(-big_l - 10, -10, dtype=np.int64),
+        rel.astype(np.int64),
+        np.full(4, big_l, dtype=np.int64),
+        np.full(4, 2, dtype=np.int64),
+        sigma,
+        np.tile(np.diag(v), (4, 1)),
+        np.zeros(4, dtype=np.int64),
+    )
+    w = WindowCAR(
+        0,
+        1,
+        event[:, inw].sum(axis=1),
+        sigma**2 * v[np.ix_(inw, inw)].sum(),
+        np.full(4, 2, dtype=np.int64),
+        np.full(4, NAN),
+    )
     return ar, w, ret, m
 
 
@@ -345,7 +380,8 @@ def test_vectorised_time_series_t_and_daily_window() -> None:
     d[60:, :] = np.eye(5)
     fit = sm.OLS(ret[:, 2], np.column_stack([np.ones(65), m, d])).fit()
     assert time_series_t(ar, day_window(ar, 1), 2).statistic == pytest.approx(
-        float(fit.tvalues[5]), rel=1e-10)
+        float(fit.tvalues[5]), rel=1e-10
+    )
 
 
 def test_portfolio_t_equals_dummy_regression_on_the_portfolio() -> None:
@@ -361,14 +397,23 @@ def test_portfolio_across_clusters_combines_cluster_ts() -> None:
     studies = [_market_model_study(s) for s in (21, 22, 23)]
     ts = [_dummy_t(ret.mean(axis=1), m)[0] for _, _, ret, m in studies]
     ar = AbnormalReturns(
-        *(np.concatenate([getattr(s[0], f) for s in studies])
-          for f in ("est", "event")),
-        studies[0][0].est_days, studies[0][0].rel_days,
-        *(np.concatenate([getattr(s[0], f) for s in studies])
-          for f in ("n_est", "k", "sigma", "fe")),
-        np.repeat(np.array([5, 9, 2], dtype=np.int64), 4))
-    w = WindowCAR(0, 1, *(np.concatenate([getattr(s[1], f) for s in studies])
-                          for f in ("car", "var", "days", "bhar")))
+        *(np.concatenate([getattr(s[0], f) for s in studies]) for f in ("est", "event")),
+        studies[0][0].est_days,
+        studies[0][0].rel_days,
+        *(
+            np.concatenate([getattr(s[0], f) for s in studies])
+            for f in ("n_est", "k", "sigma", "fe")
+        ),
+        np.repeat(np.array([5, 9, 2], dtype=np.int64), 4),
+    )
+    w = WindowCAR(
+        0,
+        1,
+        *(
+            np.concatenate([getattr(s[1], f) for s in studies])
+            for f in ("car", "var", "days", "bhar")
+        ),
+    )
     z = sum(ts) / math.sqrt(3 * 58 / 56)  # Stouffer-Patell over independent clusters
     assert portfolio_t(ar, w).statistic == pytest.approx(z, rel=1e-10)
     cs = sps.ttest_1samp(ts, 0.0)
@@ -386,8 +431,17 @@ def test_cluster_bootstrap_matches_analytic_standard_error() -> None:
     rng = np.random.default_rng(3)
     car = rng.normal(0.001, 0.02, 400)
     ar, w = _with_cars(car)
-    ar = AbnormalReturns(ar.est, ar.event, ar.est_days, ar.rel_days, ar.n_est, ar.k, ar.sigma,
-                         ar.fe, np.arange(400, dtype=np.int64))
+    ar = AbnormalReturns(
+        ar.est,
+        ar.event,
+        ar.est_days,
+        ar.rel_days,
+        ar.n_est,
+        ar.k,
+        ar.sigma,
+        ar.fe,
+        np.arange(400, dtype=np.int64),
+    )
     b = cluster_bootstrap(ar, w, rng=np.random.default_rng(9), n_boot=4000)
     se = car.std(ddof=0) / math.sqrt(400)
     assert b.caar == pytest.approx(car.mean(), rel=1e-12)
@@ -405,8 +459,17 @@ def test_cluster_bootstrap_resamples_whole_clusters() -> None:
     means = np.array([-0.02, -0.01, 0.0, 0.005, 0.01, 0.03])
     car = np.repeat(means, 10)
     ar, w = _with_cars(car)
-    ar = AbnormalReturns(ar.est, ar.event, ar.est_days, ar.rel_days, ar.n_est, ar.k, ar.sigma,
-                         ar.fe, np.repeat(np.arange(6, dtype=np.int64), 10))
+    ar = AbnormalReturns(
+        ar.est,
+        ar.event,
+        ar.est_days,
+        ar.rel_days,
+        ar.n_est,
+        ar.k,
+        ar.sigma,
+        ar.fe,
+        np.repeat(np.arange(6, dtype=np.int64), 10),
+    )
     b = cluster_bootstrap(ar, w, rng=1, n_boot=20000)
     se_clusters = means.std(ddof=0) / math.sqrt(6)
     assert (b.high - b.low) / 2 == pytest.approx(1.96 * se_clusters, rel=0.1)
@@ -429,8 +492,20 @@ def _wild_by_hand(sums: list[float], counts: list[int]) -> tuple[float, float]:
 
 def _clustered_cars(car: np.ndarray, cluster: np.ndarray) -> tuple[AbnormalReturns, WindowCAR]:
     ar, w = _with_cars(car)
-    return (AbnormalReturns(ar.est, ar.event, ar.est_days, ar.rel_days, ar.n_est, ar.k,
-                            ar.sigma, ar.fe, cluster.astype(np.int64)), w)
+    return (
+        AbnormalReturns(
+            ar.est,
+            ar.event,
+            ar.est_days,
+            ar.rel_days,
+            ar.n_est,
+            ar.k,
+            ar.sigma,
+            ar.fe,
+            cluster.astype(np.int64),
+        ),
+        w,
+    )
 
 
 def test_wild_cluster_bootstrap_enumerated_by_hand() -> None:

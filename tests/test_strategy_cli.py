@@ -18,11 +18,14 @@ except ImportError:  # pragma: no cover - when tests/ is a package
 
 def _fake_inputs(source, prices_dir, seed):
     assert source == "demo"
-    bars = {s.symbol: random_bars(s.symbol, "2024-01-02", "2024-06-28",
-                                  np.random.default_rng(k))
-            for k, s in enumerate(UNIVERSE.securities)}
-    events = [("ev-a", "tightening", utc("2024-02-14 15:00")),
-              ("ev-b", "easing", utc("2024-04-03 23:00"))]
+    bars = {
+        s.symbol: random_bars(s.symbol, "2024-01-02", "2024-06-28", np.random.default_rng(k))
+        for k, s in enumerate(UNIVERSE.securities)
+    }
+    events = [
+        ("ev-a", "tightening", utc("2024-02-14 15:00")),
+        ("ev-b", "easing", utc("2024-04-03 23:00")),
+    ]
     inst = instances(events, ("NVDA", "AMD", "688981.SS", "0981.HK"))
     return make_panel(bars), inst, UNIVERSE
 
@@ -35,8 +38,20 @@ def fake_pipeline(monkeypatch):
 
 
 def test_run_writes_tables_and_manifest(fake_pipeline, tmp_path, capsys):
-    main(["backtest", "run", "--demo", "--no-robustness", "--hold", "2", "--fees", "5",
-          "--out", str(tmp_path)])
+    main(
+        [
+            "backtest",
+            "run",
+            "--demo",
+            "--no-robustness",
+            "--hold",
+            "2",
+            "--fees",
+            "5",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert "Backtest: substitution_spread, hold 2 sessions" in out
     assert "SYNTHETIC DATA" in out
@@ -66,9 +81,15 @@ def test_two_price_sources_is_one_line(capsys):
     assert len(err) == 1 and "--demo/--prices-dir/--from-cache" in err[0]
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (["--hold", "0"], "hold"), (["--strategy", "long_everything"], "strategy"),
-    (["--stop", "1.5"], "stop_loss"), (["--fees", "-1"], "--fees")])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--hold", "0"], "hold"),
+        (["--strategy", "long_everything"], "strategy"),
+        (["--stop", "1.5"], "stop_loss"),
+        (["--fees", "-1"], "--fees"),
+    ],
+)
 def test_bad_options_name_the_field(fake_pipeline, capsys, args, field):
     with pytest.raises(SystemExit) as exc:
         main(["backtest", "run", "--demo", "--no-robustness", *args])

@@ -24,12 +24,14 @@ except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.test_strategy_support import UNIVERSE, instances, make_panel, random_bars
 
 SYMBOLS = ("NVDA", "AMD", "688981.SS", "002371.SZ", "0981.HK")
-BASE = {s.symbol: random_bars(s.symbol, "2023-12-01", "2024-09-30",
-                              np.random.default_rng(i), vol=0.03)
-        for i, s in enumerate(UNIVERSE.securities)}
+BASE = {
+    s.symbol: random_bars(s.symbol, "2023-12-01", "2024-09-30", np.random.default_rng(i), vol=0.03)
+    for i, s in enumerate(UNIVERSE.securities)
+}
 LO, HI = pd.Timestamp("2024-01-02", tz="UTC"), pd.Timestamp("2024-07-31", tz="UTC")
-BOUNDS = {cal: session_bounds(cal).loc["2024-01-02":"2024-07-31"]
-          for cal in ("XNYS", "XSHG", "XHKG")}
+BOUNDS = {
+    cal: session_bounds(cal).loc["2024-01-02":"2024-07-31"] for cal in ("XNYS", "XSHG", "XHKG")
+}
 
 
 @st.composite
@@ -90,26 +92,47 @@ def _check_trade(tr, panel, spec) -> None:
         assert (tr.entry_date, tr.entry_phase) == ideal
 
 
-EDGES = [pd.Timestamp("2024-04-16 13:30", tz="UTC"),   # exactly the New York open
-         pd.Timestamp("2024-04-16 01:30", tz="UTC"),   # exactly the Shanghai open
-         pd.Timestamp("2024-04-16 08:00", tz="UTC"),   # exactly the Hong Kong close
-         pd.Timestamp("2024-04-16 20:00", tz="UTC")]   # exactly the New York close
+EDGES = [
+    pd.Timestamp("2024-04-16 13:30", tz="UTC"),  # exactly the New York open
+    pd.Timestamp("2024-04-16 01:30", tz="UTC"),  # exactly the Shanghai open
+    pd.Timestamp("2024-04-16 08:00", tz="UTC"),  # exactly the Hong Kong close
+    pd.Timestamp("2024-04-16 20:00", tz="UTC"),
+]  # exactly the New York close
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(times=st.lists(knowable_times(), min_size=1, max_size=5),
-       directions=st.lists(st.sampled_from(["tightening", "easing"]), min_size=5, max_size=5),
-       strategy=st.sampled_from(STRATEGIES), hedge=st.booleans(),
-       lag=st.integers(0, 2), hold=st.integers(1, 5), panel=perturbed_panel())
-@example(times=EDGES, directions=["tightening"] * 5, strategy="substitution_spread",
-         hedge=True, lag=0, hold=1, panel=make_panel(BASE))
-@example(times=EDGES, directions=["easing"] * 5, strategy="short_incumbents",
-         hedge=False, lag=1, hold=2, panel=make_panel(BASE))
-def test_no_trade_enters_before_the_news_is_knowable(times, directions, strategy, hedge, lag,
-                                                     hold, panel):
+@given(
+    times=st.lists(knowable_times(), min_size=1, max_size=5),
+    directions=st.lists(st.sampled_from(["tightening", "easing"]), min_size=5, max_size=5),
+    strategy=st.sampled_from(STRATEGIES),
+    hedge=st.booleans(),
+    lag=st.integers(0, 2),
+    hold=st.integers(1, 5),
+    panel=perturbed_panel(),
+)
+@example(
+    times=EDGES,
+    directions=["tightening"] * 5,
+    strategy="substitution_spread",
+    hedge=True,
+    lag=0,
+    hold=1,
+    panel=make_panel(BASE),
+)
+@example(
+    times=EDGES,
+    directions=["easing"] * 5,
+    strategy="short_incumbents",
+    hedge=False,
+    lag=1,
+    hold=2,
+    panel=make_panel(BASE),
+)
+def test_no_trade_enters_before_the_news_is_knowable(
+    times, directions, strategy, hedge, lag, hold, panel
+):
     events = [(f"ev-{k}", directions[k], t) for k, t in enumerate(times)]
-    spec = StrategySpec(strategy=strategy, hedge=hedge, entry_lag=lag, hold=hold,
-                        leg_fraction=0.02)
+    spec = StrategySpec(strategy=strategy, hedge=hedge, entry_lag=lag, hold=hold, leg_fraction=0.02)
     try:
         res = run_backtest(panel, instances(events, SYMBOLS), UNIVERSE, spec)
     except StrategyError:

@@ -40,13 +40,18 @@ def test_flat_equity_has_no_ratio_rather_than_a_fake_number():
 
 
 def test_trade_stats_and_leg_returns():
-    pnl, ret = leg_returns(np.array([1.0, -1.0]), np.array([10.0, 10.0]),
-                           np.array([100.0, 100.0]), np.array([110.0, 110.0]),
-                           np.array([2.0, 2.0]))
+    pnl, ret = leg_returns(
+        np.array([1.0, -1.0]),
+        np.array([10.0, 10.0]),
+        np.array([100.0, 100.0]),
+        np.array([110.0, 110.0]),
+        np.array([2.0, 2.0]),
+    )
     assert pnl.tolist() == [98.0, -102.0]
     assert ret.tolist() == pytest.approx([0.098, -0.102])
-    s = trade_stats(ret, np.array([3.0, 5.0]), np.array([0.0, 1.0, 2.0, 0.0]),
-                    np.array([0.0, 0.1, 0.2, 0.0]))
+    s = trade_stats(
+        ret, np.array([3.0, 5.0]), np.array([0.0, 1.0, 2.0, 0.0]), np.array([0.0, 0.1, 0.2, 0.0])
+    )
     assert (s.n_trades, s.hit_rate, s.average_sessions_held) == (2, 0.5, 4.0)
     assert s.time_in_market == 0.5 and s.average_gross_exposure == pytest.approx(0.075)
     with pytest.raises(dataclasses.FrozenInstanceError):

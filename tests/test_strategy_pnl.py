@@ -34,19 +34,21 @@ def _linear(symbol: str, base: float, step: float, gap: float) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def panel():
-    return make_panel({
-        "NVDA": _linear("NVDA", 100.0, 0.5, 0.25),
-        "SPY": _linear("SPY", 500.0, 1.0, -0.5),
-        "688981.SS": _linear("688981.SS", 40.0, -0.2, 0.1),
-        "000300.SS": _linear("000300.SS", 3500.0, 2.0, 1.0),
-    })
+    return make_panel(
+        {
+            "NVDA": _linear("NVDA", 100.0, 0.5, 0.25),
+            "SPY": _linear("SPY", 500.0, 1.0, -0.5),
+            "688981.SS": _linear("688981.SS", 40.0, -0.2, 0.1),
+            "000300.SS": _linear("000300.SS", 3500.0, 2.0, 1.0),
+        }
+    )
 
 
 def _short_pnl(bars: pd.DataFrame, entry: str, exit_: str, cost: CostModel):
     p_in, p_out = bars.loc[entry, "open"], bars.loc[exit_, "close"]
     q = NOTIONAL / p_in
-    f_in = p_in * (1 - cost.slippage_bps * 1e-4)          # a short sale fills lower
-    f_out = p_out * (1 + cost.slippage_bps * 1e-4)        # the cover fills higher
+    f_in = p_in * (1 - cost.slippage_bps * 1e-4)  # a short sale fills lower
+    f_out = p_out * (1 + cost.slippage_bps * 1e-4)  # the cover fills higher
     fees = q * f_in * (cost.fee_bps + cost.sell_tax_bps) * 1e-4 + q * f_out * cost.fee_bps * 1e-4
     return q * (f_in - f_out) - fees, q, f_in
 
@@ -63,8 +65,12 @@ def _long_pnl(bars: pd.DataFrame, entry: str, exit_: str, cost: CostModel):
 def test_spread_pnl_equals_hand_computation(panel):
     costs = Costs()
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA", "688981.SS"])
-    res = run_backtest(panel, inst, UNIVERSE, StrategySpec(strategy="substitution_spread",
-                                                           hold=3, initial_cash=CASH))
+    res = run_backtest(
+        panel,
+        inst,
+        UNIVERSE,
+        StrategySpec(strategy="substitution_spread", hold=3, initial_cash=CASH),
+    )
     # NVDA: news before the open -> short at the 04-10 open, exit at the close 3 sessions later.
     nv_pnl, nv_q, nv_fill = _short_pnl(panel.bars["NVDA"], "2024-04-10", "2024-04-15", costs.us)
     # Shanghai closed at 07:00 UTC on 04-10, before the news: first price is the 04-11 open.
@@ -77,21 +83,30 @@ def test_spread_pnl_equals_hand_computation(panel):
     assert t.loc["NVDA", "return"] == pytest.approx(nv_pnl / (nv_q * nv_fill), rel=1e-10)
     assert t.loc["NVDA", "side"] == "short" and t.loc["688981.SS", "side"] == "long"
     assert (t.loc["NVDA", "entry_date"], t.loc["NVDA", "entry_phase"]) == (
-        pd.Timestamp("2024-04-10"), "open")
+        pd.Timestamp("2024-04-10"),
+        "open",
+    )
     assert (t.loc["688981.SS", "exit_date"], t.loc["688981.SS", "exit_phase"]) == (
-        pd.Timestamp("2024-04-16"), "close")
+        pd.Timestamp("2024-04-16"),
+        "close",
+    )
     # Marked to market at the NVDA close of the entry day (the A-share leg is not yet open).
     close_0410 = panel.bars["NVDA"].loc["2024-04-10", "close"]
     fee_in = nv_q * nv_fill * 1e-4
     assert res.equity.loc[utc("2024-04-10 20:00")] == pytest.approx(
-        CASH + nv_q * (nv_fill - close_0410) - fee_in, rel=1e-12)
+        CASH + nv_q * (nv_fill - close_0410) - fee_in, rel=1e-12
+    )
 
 
 def test_hedged_leg_takes_the_opposite_side_of_the_benchmark(panel):
     costs = Costs()
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA"])
-    res = run_backtest(panel, inst, UNIVERSE, StrategySpec(strategy="short_incumbents",
-                                                           hedge=True, initial_cash=CASH))
+    res = run_backtest(
+        panel,
+        inst,
+        UNIVERSE,
+        StrategySpec(strategy="short_incumbents", hedge=True, initial_cash=CASH),
+    )
     nv_pnl, _, _ = _short_pnl(panel.bars["NVDA"], "2024-04-10", "2024-04-15", costs.us)
     spy_pnl, spy_q, _ = _long_pnl(panel.bars["SPY"], "2024-04-10", "2024-04-15", costs.us)
     t = res.trades.set_index("security")
@@ -104,8 +119,12 @@ def test_hedged_leg_takes_the_opposite_side_of_the_benchmark(panel):
 def test_fees_override_changes_pnl_by_the_fee_difference(panel):
     inst = instances([("rule-1", "easing", NEWS)], ["NVDA"])
     base = run_backtest(panel, inst, UNIVERSE, StrategySpec(strategy="short_incumbents"))
-    dearer = run_backtest(panel, inst, UNIVERSE, StrategySpec(
-        strategy="short_incumbents", costs=Costs().with_fee(10.0)))
+    dearer = run_backtest(
+        panel,
+        inst,
+        UNIVERSE,
+        StrategySpec(strategy="short_incumbents", costs=Costs().with_fee(10.0)),
+    )
     t0, t1 = base.trades.iloc[0], dearer.trades.iloc[0]
     assert t0["side"] == "long"  # easing -> long incumbents
     notional_in, notional_out = t0["size"] * t0["entry_fill"], t0["size"] * t0["exit_fill"]
@@ -124,8 +143,12 @@ def test_result_reports_benchmark_and_tables(panel):
     text = res.summary()
     assert "SYNTHETIC DATA" in text and "buy&hold SPY" in text and "trades 2" in text
     tables = res.tables()
-    assert set(tables) == {"backtest_trades", "backtest_metrics", "backtest_equity",
-                           "backtest_attrition"}
+    assert set(tables) == {
+        "backtest_trades",
+        "backtest_metrics",
+        "backtest_equity",
+        "backtest_attrition",
+    }
     m = tables["backtest_metrics"].set_index("metric")
     assert m.loc["n_trades", "strategy"] == 2
     assert m.loc["total_return", "strategy"] == pytest.approx(res.equity.iloc[-1] / 1e6 - 1)
@@ -137,6 +160,7 @@ def test_entry_the_free_cash_cannot_fund_is_rejected_and_listed(panel):
     res = run_backtest(panel, inst, UNIVERSE, StrategySpec(leg_fraction=0.6))
     assert res.trades["security"].tolist() == ["NVDA"]
     assert res.attrition[["security", "reason"]].values.tolist() == [
-        ["688981.SS", "insufficient_cash"]]
+        ["688981.SS", "insufficient_cash"]
+    ]
     nv_pnl, _, _ = _short_pnl(panel.bars["NVDA"], "2024-04-10", "2024-04-15", Costs().us)
     assert res.equity.iloc[-1] - CASH == pytest.approx(nv_pnl * 12, rel=1e-10)

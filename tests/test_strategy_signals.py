@@ -16,8 +16,12 @@ except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.test_strategy_support import UNIVERSE, instances, make_panel, random_bars, utc
 
 SYMBOLS = ("NVDA", "AMD", "688981.SS", "0981.HK", "SPY")
-PANEL = make_panel({s: random_bars(s, "2024-01-02", "2024-02-28", np.random.default_rng(0))
-                    for s in ("NVDA", "AMD", "688981.SS", "0981.HK", "SPY")})
+PANEL = make_panel(
+    {
+        s: random_bars(s, "2024-01-02", "2024-02-28", np.random.default_rng(0))
+        for s in ("NVDA", "AMD", "688981.SS", "0981.HK", "SPY")
+    }
+)
 T = utc("2024-01-10 15:00")
 
 
@@ -25,14 +29,21 @@ def _legs(spec: StrategySpec, inst: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     return select_legs(inst, UNIVERSE, PANEL, spec)
 
 
-@pytest.mark.parametrize(("strategy", "direction", "expected"), [
-    ("short_incumbents", "tightening", {"NVDA": -1, "AMD": -1}),
-    ("short_incumbents", "easing", {"NVDA": 1, "AMD": 1}),
-    ("long_substitutes", "tightening", {"688981.SS": 1, "0981.HK": 1}),
-    ("long_substitutes", "easing", {}),
-    ("substitution_spread", "tightening", {"NVDA": -1, "AMD": -1, "688981.SS": 1, "0981.HK": 1}),
-    ("substitution_spread", "neutral", {}),
-])
+@pytest.mark.parametrize(
+    ("strategy", "direction", "expected"),
+    [
+        ("short_incumbents", "tightening", {"NVDA": -1, "AMD": -1}),
+        ("short_incumbents", "easing", {"NVDA": 1, "AMD": 1}),
+        ("long_substitutes", "tightening", {"688981.SS": 1, "0981.HK": 1}),
+        ("long_substitutes", "easing", {}),
+        (
+            "substitution_spread",
+            "tightening",
+            {"NVDA": -1, "AMD": -1, "688981.SS": 1, "0981.HK": 1},
+        ),
+        ("substitution_spread", "neutral", {}),
+    ],
+)
 def test_sides_by_strategy_group_and_direction(strategy, direction, expected):
     spec = StrategySpec(strategy=strategy, directions=("tightening", "easing", "neutral"))
     legs, _ = _legs(spec, instances([("e", direction, T)], SYMBOLS))
@@ -40,9 +51,12 @@ def test_sides_by_strategy_group_and_direction(strategy, direction, expected):
 
 
 def test_confounders_are_excluded_unless_selected():
-    inst = pd.concat([instances([("dx", "tightening", T)], ("NVDA",), event_type="confounder"),
-                      instances([("bis", "tightening", T)], ("NVDA",),
-                                event_type="entity_listing")])
+    inst = pd.concat(
+        [
+            instances([("dx", "tightening", T)], ("NVDA",), event_type="confounder"),
+            instances([("bis", "tightening", T)], ("NVDA",), event_type="entity_listing"),
+        ]
+    )
     legs, _ = _legs(StrategySpec(strategy="short_incumbents"), inst)
     assert legs["event_id"].tolist() == ["bis"]
     legs, _ = _legs(StrategySpec(strategy="short_incumbents", event_types=("confounder",)), inst)
@@ -64,7 +78,9 @@ def test_untradable_instances_are_listed_with_a_reason():
     inst.loc[0, "knowable_at_utc"] = pd.NaT
     _, dropped = _legs(StrategySpec(), inst)
     assert dict(zip(dropped["security"], dropped["reason"], strict=True)) == {
-        "NVDA": "no_knowable_time", "002371.SZ": "no_prices"}
+        "NVDA": "no_knowable_time",
+        "002371.SZ": "no_prices",
+    }
 
 
 def test_bad_inputs_name_the_field():
@@ -80,8 +96,12 @@ def test_bad_inputs_name_the_field():
 def test_prepared_shares_point_caches_only_when_points_would_not_change():
     from backtest.strategy import prepare
 
-    prep = prepare(PANEL, instances([("e", "tightening", T)], ("NVDA",)), UNIVERSE,
-                   StrategySpec(strategy="short_incumbents"))
+    prep = prepare(
+        PANEL,
+        instances([("e", "tightening", T)], ("NVDA",)),
+        UNIVERSE,
+        StrategySpec(strategy="short_incumbents"),
+    )
     prep.venue.pts(UNIVERSE["NVDA"])
     longer = prep.with_spec(prep.venue.spec.model_copy(update={"hold": 9}))
     assert longer.venue.points is prep.venue.points and longer.venue.spec.hold == 9

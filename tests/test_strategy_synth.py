@@ -33,8 +33,10 @@ except ImportError:  # pragma: no cover - when tests/ is a package
 
 SYMBOLS = ("NVDA", "AMD", "688981.SS", "002371.SZ", "0981.HK")
 DRIFT = 0.01
-PLANTS = (Plant(match="tightening", group="us_incumbent", drift=-DRIFT, drift_sessions=3),
-          Plant(match="tightening", group="cn_substitute", drift=DRIFT, drift_sessions=3))
+PLANTS = (
+    Plant(match="tightening", group="us_incumbent", drift=-DRIFT, drift_sessions=3),
+    Plant(match="tightening", group="cn_substitute", drift=DRIFT, drift_sessions=3),
+)
 SPEC = StrategySpec(strategy="substitution_spread", hold=3)
 N_EVENTS = 40
 
@@ -43,8 +45,10 @@ def _catalog() -> pd.DataFrame:
     """40 tightening events at random instants, one per 45-day block (windows never overlap)."""
     rng = np.random.default_rng(2024)
     start = pd.Timestamp("2019-03-01", tz="UTC")
-    times = [start + pd.Timedelta(days=45 * k) + pd.Timedelta(seconds=int(s))
-             for k, s in enumerate(rng.uniform(0, 30 * 86400, N_EVENTS))]
+    times = [
+        start + pd.Timedelta(days=45 * k) + pd.Timedelta(seconds=int(s))
+        for k, s in enumerate(rng.uniform(0, 30 * 86400, N_EVENTS))
+    ]
     return instances([(f"ev-{k:02d}", "tightening", t) for k, t in enumerate(times)], SYMBOLS)
 
 
@@ -110,9 +114,9 @@ def test_robustness_sweeps_show_the_drift_decaying_with_lag(markets):
     assert rp.n_configurations == 6 + 3 + 12 + 1 == rp.base.n_configurations
     assert "22 configurations tried" in rp.summary()
     lag = rp.sweep("lag")["average_trade"] - r0.sweep("lag")["average_trade"]
-    assert lag.iloc[0] == pytest.approx(0.03, abs=0.003)       # all three drift sessions
-    assert lag.iloc[4:].abs().max() < 0.003                     # entered after the drift
-    assert (lag.diff().dropna() < 0.002).all()                  # never grows with delay
+    assert lag.iloc[0] == pytest.approx(0.03, abs=0.003)  # all three drift sessions
+    assert lag.iloc[4:].abs().max() < 0.003  # entered after the drift
+    assert (lag.diff().dropna() < 0.002).all()  # never grows with delay
     hold = rp.sweep("hold")["average_trade"] - r0.sweep("hold")["average_trade"]
     assert hold.tolist() == pytest.approx([0.01, 0.03, 0.03], abs=0.003)
     loo = rp.sweep("leave_one_out")
@@ -120,5 +124,7 @@ def test_robustness_sweeps_show_the_drift_decaying_with_lag(markets):
     tables = rp.tables()
     assert set(tables) >= {"backtest_trades", "backtest_robustness", "lag_decay", "hold_sweep"}
     assert tables["hold_sweep"]["hold"].tolist() == [1, 3, 5]
-    assert tables["lag_decay"]["mean_trade_return"].tolist() == rp.sweep("lag")[
-        "average_trade"].tolist()
+    assert (
+        tables["lag_decay"]["mean_trade_return"].tolist()
+        == rp.sweep("lag")["average_trade"].tolist()
+    )

@@ -24,13 +24,16 @@ def _entry(calendar: str, knowable: str, lag: int = 0) -> tuple[pd.Timestamp, st
     return clk.sessions[s], phase
 
 
-@pytest.mark.parametrize(("knowable", "session", "phase"), [
-    ("2024-04-16 12:00Z", "2024-04-16", "open"),    # before the 13:30 UTC open
-    ("2024-04-16 13:30Z", "2024-04-16", "close"),   # at the open instant: the open is not after
-    ("2024-04-16 15:00Z", "2024-04-16", "close"),   # during the session
-    ("2024-04-16 20:00Z", "2024-04-17", "open"),    # at the close instant: next open
-    ("2024-04-19 21:00Z", "2024-04-22", "open"),    # Friday after the close: Monday open
-])
+@pytest.mark.parametrize(
+    ("knowable", "session", "phase"),
+    [
+        ("2024-04-16 12:00Z", "2024-04-16", "open"),  # before the 13:30 UTC open
+        ("2024-04-16 13:30Z", "2024-04-16", "close"),  # at the open instant: the open is not after
+        ("2024-04-16 15:00Z", "2024-04-16", "close"),  # during the session
+        ("2024-04-16 20:00Z", "2024-04-17", "open"),  # at the close instant: next open
+        ("2024-04-19 21:00Z", "2024-04-22", "open"),  # Friday after the close: Monday open
+    ],
+)
 def test_new_york_entry_phase(knowable, session, phase):
     assert _entry("XNYS", knowable) == (pd.Timestamp(session), phase)
 
@@ -59,15 +62,20 @@ def _points(prices, sessions, phases, *, up=(), down=(), t1=False, low=None):
     ub, db = np.zeros(m, bool), np.zeros(m, bool)
     ub[list(up)], db[list(down)] = True, True
     return ExecutionPoints(
-        instant=np.arange(m, dtype=np.int64) * 10 + 10, price=np.asarray(prices, float),
-        session=np.asarray(sessions, np.int64), phase=np.asarray(phases, np.int64),
+        instant=np.arange(m, dtype=np.int64) * 10 + 10,
+        price=np.asarray(prices, float),
+        session=np.asarray(sessions, np.int64),
+        phase=np.asarray(phases, np.int64),
         low=np.full(m, np.nan) if low is None else np.asarray(low, float),
-        high=np.full(m, np.nan), buy_blocked=ub, sell_blocked=db, t_plus_one=t1)
+        high=np.full(m, np.nan),
+        buy_blocked=ub,
+        sell_blocked=db,
+        t_plus_one=t1,
+    )
 
 
 # Sessions 0, 1, 3 have bars (2 is suspended); each has an open and a close point.
-PTS = dict(prices=[10, 11, 12, 13, 14, 15], sessions=[0, 0, 1, 1, 3, 3],
-           phases=[OPEN, CLOSE] * 3)
+PTS = dict(prices=[10, 11, 12, 13, 14, 15], sessions=[0, 0, 1, 1, 3, 3], phases=[OPEN, CLOSE] * 3)
 
 
 def test_find_entry_waits_past_blocks_and_counts_sessions():
@@ -82,8 +90,9 @@ def test_find_entry_waits_past_blocks_and_counts_sessions():
 
 def test_find_exit_marks_the_last_price_when_data_end_first():
     pts = _points(**PTS)
-    fill = find_exit(pts, 0, 10.0, 1, target_ns=np.iinfo(np.int64).max, target_session=-1,
-                     stop=None)
+    fill = find_exit(
+        pts, 0, 10.0, 1, target_ns=np.iinfo(np.int64).max, target_session=-1, stop=None
+    )
     assert (fill.point, fill.outcome) == (5, "end_of_data")
 
 

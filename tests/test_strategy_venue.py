@@ -27,8 +27,14 @@ DAY0 = "2024-04-11"
 LONG = StrategySpec(strategy="long_substitutes", hold=3)
 
 
-def _bars(symbol: str, *, ret: dict[str, float] | None = None, gap: dict[str, float] | None = None,
-          low: dict[str, float] | None = None, drop: tuple[str, ...] = ()) -> pd.DataFrame:
+def _bars(
+    symbol: str,
+    *,
+    ret: dict[str, float] | None = None,
+    gap: dict[str, float] | None = None,
+    low: dict[str, float] | None = None,
+    drop: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Bars with a 0.5 % daily rise; ``ret``/``gap`` set a session's close/open return against
     the previous close, ``low`` its low as a fraction of its open; ``drop`` suspends sessions."""
     dates = session_dates(symbol, "2024-03-20", "2024-05-10")
@@ -81,13 +87,18 @@ def test_entry_blocked_longer_than_max_wait_is_skipped_and_listed():
     days = session_dates("688981.SS", DAY0, "2024-04-22")
     locked = {f"{d:%Y-%m-%d}": 0.20 for d in days}
     bars = _bars("688981.SS", ret=locked, gap=locked)
-    res_wait = _run("688981.SS", bars, StrategySpec(strategy="long_substitutes",
-                                                    max_entry_wait=len(days)))
+    res_wait = _run(
+        "688981.SS", bars, StrategySpec(strategy="long_substitutes", max_entry_wait=len(days))
+    )
     assert res_wait.trades.iloc[0]["entry_delay"] == len(days)
     with pytest.raises(StrategyError, match="nothing to trade"):
         _run("688981.SS", bars)
-    prep = prepare(make_panel({"688981.SS": bars}),
-                   instances([("ev", "tightening", NEWS)], ["688981.SS"]), UNIVERSE, LONG)
+    prep = prepare(
+        make_panel({"688981.SS": bars}),
+        instances([("ev", "tightening", NEWS)], ["688981.SS"]),
+        UNIVERSE,
+        LONG,
+    )
     _, dropped = make_plan(prep.venue, prep.legs)
     assert dropped["reason"].tolist() == ["entry_wait_exceeded"]
 
@@ -142,8 +153,7 @@ def test_close_only_bars_enter_at_the_first_close_after_the_news():
     res = _run("0981.HK", bars)
     t = res.trades.iloc[0]
     # Hong Kong closed at 08:00 UTC on 04-10, before the news: the 04-11 close, not its open
-    assert (t["entry_date"], t["entry_phase"], t["entry_delay"]) == (
-        pd.Timestamp(DAY0), "close", 0)
+    assert (t["entry_date"], t["entry_phase"], t["entry_delay"]) == (pd.Timestamp(DAY0), "close", 0)
     assert "that session's close" in res.policies["entry"]
     with pytest.raises(DataError, match="missing_open"):
         _run("0981.HK", bars, StrategySpec(strategy="long_substitutes", missing_open="refuse"))

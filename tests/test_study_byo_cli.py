@@ -27,10 +27,9 @@ except ImportError:  # pragma: no cover - when tests/ is a package
 def _run(argv: list[str], capsys) -> tuple[int, str, str]:
     return run_cli(capsys, *argv)
 
+
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "estudy2"
 SECS = ["AMZN", "ZM", "UBER", "NFLX", "SHOP", "FB", "UPWK"]
-
-
 
 
 @pytest.fixture()
@@ -38,22 +37,46 @@ def files(tmp_path: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     idx = pd.bdate_range("2021-01-01", periods=160)
     m = rng.normal(0, 0.01, 160)
-    r = pd.DataFrame({s: 0.9 * m + rng.normal(0, 0.02, 160) for s in ("A", "B", "C")},
-                     index=idx)
+    r = pd.DataFrame({s: 0.9 * m + rng.normal(0, 0.02, 160) for s in ("A", "B", "C")}, index=idx)
     r.iloc[150, 0] += 0.05
     paths = {"R": tmp_path / "R.csv", "M": tmp_path / "M.csv", "E": tmp_path / "E.csv"}
     r.to_csv(paths["R"], index_label="date", date_format="%Y-%m-%d", na_rep="NA")
-    pd.DataFrame({"SPX": m}, index=idx).to_csv(paths["M"], index_label="date",
-                                               date_format="%Y-%m-%d")
-    pd.DataFrame({"event_id": ["ev", "ev", "ev"], "security": ["A", "B", "C"],
-                  "day0": [idx[150].strftime("%Y-%m-%d")] * 3}).to_csv(paths["E"], index=False)
+    pd.DataFrame({"SPX": m}, index=idx).to_csv(
+        paths["M"], index_label="date", date_format="%Y-%m-%d"
+    )
+    pd.DataFrame(
+        {
+            "event_id": ["ev", "ev", "ev"],
+            "security": ["A", "B", "C"],
+            "day0": [idx[150].strftime("%Y-%m-%d")] * 3,
+        }
+    ).to_csv(paths["E"], index=False)
     return paths
 
 
 def _base(f: dict[str, Path], out: Path) -> list[str]:
-    return ["study", "run", "--returns", str(f["R"]), "--benchmark", str(f["M"]),
-            "--events", str(f["E"]), "--estimation", "-120:-11", "--window", "0:1",
-            "--window", "-1:1", "--min-obs", "100", "--placebo", "0", "--out", str(out)]
+    return [
+        "study",
+        "run",
+        "--returns",
+        str(f["R"]),
+        "--benchmark",
+        str(f["M"]),
+        "--events",
+        str(f["E"]),
+        "--estimation",
+        "-120:-11",
+        "--window",
+        "0:1",
+        "--window",
+        "-1:1",
+        "--min-obs",
+        "100",
+        "--placebo",
+        "0",
+        "--out",
+        str(out),
+    ]
 
 
 def test_writes_the_four_files_with_stable_columns(files, tmp_path, capsys):
@@ -66,8 +89,16 @@ def test_writes_the_four_files_with_stable_columns(files, tmp_path, capsys):
     att = pd.read_csv(out / "attrition.csv")
     assert list(ar.columns[:5]) == ["event_id", "security", "rel_day", "date", "ar"]
     assert list(car.columns[:5]) == ["event_id", "security", "window", "car", "car_se"]
-    assert list(tests.columns[:8]) == ["level", "group", "window", "rel_day", "test",
-                                       "statistic", "pvalue", "n"]
+    assert list(tests.columns[:8]) == [
+        "level",
+        "group",
+        "window",
+        "rel_day",
+        "test",
+        "statistic",
+        "pvalue",
+        "n",
+    ]
     assert list(att.columns) == ["event_id", "security", "day0", "group", "reason", "detail"]
     assert len(ar) == 3 * 3 and set(car.window) == {"[0,+1]", "[-1,+1]"}
     a = car[(car.security == "A") & (car.window == "[0,+1]")].car.iloc[0]
@@ -87,16 +118,23 @@ def test_per_security_benchmark_columns(files, tmp_path, capsys):
     assert code == 1 and "no benchmark column" in err and "'C'" in err
 
 
-@pytest.mark.parametrize("mutate,needle", [
-    (lambda f, a: a.__setitem__(a.index("--returns") + 1, str(f["R"]) + ".nope"),
-     "file not found"),
-    (lambda f, a: a.__setitem__(a.index("--window") + 1, "0-1"), "--window: not a window"),
-    (lambda f, a: a.__setitem__(a.index("--estimation") + 1, "-5:3"), "overlaps"),
-    (lambda f, a: a.extend(["--model", "capm"]), "unknown model"),
-    (lambda f, a: a.extend(["--conventions", "r"]), "unknown conventions"),
-    (lambda f, a: a.extend(["--missing", "skip"]),
-     "expected require_day0 | drop_day | drop_instance"),
-])
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (
+            lambda f, a: a.__setitem__(a.index("--returns") + 1, str(f["R"]) + ".nope"),
+            "file not found",
+        ),
+        (lambda f, a: a.__setitem__(a.index("--window") + 1, "0-1"), "--window: not a window"),
+        (lambda f, a: a.__setitem__(a.index("--estimation") + 1, "-5:3"), "overlaps"),
+        (lambda f, a: a.extend(["--model", "capm"]), "unknown model"),
+        (lambda f, a: a.extend(["--conventions", "r"]), "unknown conventions"),
+        (
+            lambda f, a: a.extend(["--missing", "skip"]),
+            "expected require_day0 | drop_day | drop_instance",
+        ),
+    ],
+)
 def test_bad_options_one_line(files, tmp_path, capsys, mutate, needle):
     argv = _base(files, tmp_path / "out")
     mutate(files, argv)
@@ -122,12 +160,31 @@ def test_estudy2_conventions_reproduce_shipped(tmp_path, capsys):
     require_shared(REF)
     ev = tmp_path / "E.csv"
     pd.DataFrame({"event_id": "covid", "security": SECS, "day0": "2020-03-16"}).to_csv(
-        ev, index=False)
+        ev, index=False
+    )
     out = tmp_path / "out"
-    argv = ["study", "run", "--returns", str(REF / "input/rates.csv"),
-            "--benchmark", str(REF / "input/rates_indx.csv"), "--events", str(ev),
-            "--estimation", "-240:-1", "--window", "0:4", "--model", "sim",
-            "--conventions", "estudy2", "--placebo", "0", "--out", str(out)]
+    argv = [
+        "study",
+        "run",
+        "--returns",
+        str(REF / "input/rates.csv"),
+        "--benchmark",
+        str(REF / "input/rates_indx.csv"),
+        "--events",
+        str(ev),
+        "--estimation",
+        "-240:-1",
+        "--window",
+        "0:4",
+        "--model",
+        "sim",
+        "--conventions",
+        "estudy2",
+        "--placebo",
+        "0",
+        "--out",
+        str(out),
+    ]
     code, _, err = _run(argv, capsys)
     assert code == 0, err
     ar = pd.read_csv(out / "ar.csv").pivot(index="date", columns="security", values="ar")
@@ -138,8 +195,7 @@ def test_estudy2_conventions_reproduce_shipped(tmp_path, capsys):
     ct = pd.read_csv(REF / "output/shippedA_sim_car_tests.csv")
     ct = ct[ct.window == "full"].set_index("name")
     for name in ct.index:
-        assert float(t.loc[name, "statistic"]) == pytest.approx(ct.loc[name, "statistic"],
-                                                               rel=1e-8)
+        assert float(t.loc[name, "statistic"]) == pytest.approx(ct.loc[name, "statistic"], rel=1e-8)
 
 
 def _missing_case_files(tmp_path: Path) -> list[str]:
@@ -150,10 +206,28 @@ def _missing_case_files(tmp_path: Path) -> list[str]:
     r.to_csv(paths["R"], index_label="date", na_rep="NA", float_format="%.17g")
     m.to_frame("SPX").to_csv(paths["M"], index_label="date", na_rep="NA", float_format="%.17g")
     pd.DataFrame({"event_id": "missingA", "security": SECS, "day0": "2020-03-16"}).to_csv(
-        paths["E"], index=False)
-    return ["study", "run", "--returns", str(paths["R"]), "--benchmark", str(paths["M"]),
-            "--events", str(paths["E"]), "--estimation", "-240:-1", "--window", "0:4",
-            "--model", "sim", "--conventions", "estudy2", "--placebo", "0"]
+        paths["E"], index=False
+    )
+    return [
+        "study",
+        "run",
+        "--returns",
+        str(paths["R"]),
+        "--benchmark",
+        str(paths["M"]),
+        "--events",
+        str(paths["E"]),
+        "--estimation",
+        "-240:-1",
+        "--window",
+        "0:4",
+        "--model",
+        "sim",
+        "--conventions",
+        "estudy2",
+        "--placebo",
+        "0",
+    ]
 
 
 def test_estudy2_preset_missing_data_default_options(tmp_path, capsys):
@@ -166,11 +240,13 @@ def test_estudy2_preset_missing_data_default_options(tmp_path, capsys):
     t = pd.read_csv(out / "tests.csv", keep_default_na=False)
     w = t[(t.level == "estudy2") & (t.test == "wilcoxon")].sort_values("rel_day")
     # R 4.2.2: min(1, 2 * min(psignrank(v, n), psignrank(v - 1, n, lower.tail = FALSE)))
-    np.testing.assert_allclose(w.statistic.astype(float), [56 / 3, 10, 15, 27, 24.5],
-                               rtol=1e-12)
-    np.testing.assert_allclose(w.pvalue.astype(float),
-                               [0.093750000000000042, 0.578125, 0.9375, 0.03125, 0.0],
-                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(w.statistic.astype(float), [56 / 3, 10, 15, 27, 24.5], rtol=1e-12)
+    np.testing.assert_allclose(
+        w.pvalue.astype(float),
+        [0.093750000000000042, 0.578125, 0.9375, 0.03125, 0.0],
+        rtol=1e-12,
+        atol=0,
+    )
 
 
 def test_estudy2_preset_explicit_min_obs(tmp_path, capsys):

@@ -12,8 +12,14 @@ from backtest.study.engine import run_study
 from backtest.study.models import previous_session_return
 from backtest.study.spec import StudySpec, parse_window
 
-SPEC = StudySpec(estimation=(-60, -6), windows=((-1, 1), (0, 3)), min_estimation_obs=40,
-                 placebo_draws=0, daily_tests=(), tests=("cross_sectional_t",))
+SPEC = StudySpec(
+    estimation=(-60, -6),
+    windows=((-1, 1), (0, 3)),
+    min_estimation_obs=40,
+    placebo_draws=0,
+    daily_tests=(),
+    tests=("cross_sectional_t",),
+)
 
 
 def _sessions(holiday: bool) -> pd.DatetimeIndex:
@@ -36,8 +42,9 @@ def _market(seed: int = 0):
 
 def test_relative_days_count_own_sessions():
     rets, mkt = _market()
-    inst = pd.DataFrame({"event_id": "e", "security": ["US1", "CN1"],
-                         "day0": ["2024-03-28", "2024-04-08"]})
+    inst = pd.DataFrame(
+        {"event_id": "e", "security": ["US1", "CN1"], "day0": ["2024-03-28", "2024-04-08"]}
+    )
     d = build_design(inst, rets, mkt, SPEC)
     assert len(d.attrition) == 0
     dates = pd.DatetimeIndex(d.arrays.evt_dates[1])
@@ -48,10 +55,11 @@ def test_relative_days_count_own_sessions():
     assert us_dates[list(d.arrays.rel_days).index(3)] == pd.Timestamp("2024-04-02")
     # estimation window: 55 sessions of CN1's own index, ending 6 sessions before day 0
     pos = rets["CN1"].index.get_loc(pd.Timestamp("2024-04-08"))
-    np.testing.assert_array_equal(d.arrays.r_est[1], rets["CN1"].to_numpy()[pos - 60:pos - 5])
+    np.testing.assert_array_equal(d.arrays.r_est[1], rets["CN1"].to_numpy()[pos - 60 : pos - 5])
     # the market regressor follows CN1's sessions too
     np.testing.assert_array_equal(
-        d.arrays.x_est[1, :, 0], mkt.reindex(rets["CN1"].index).to_numpy()[pos - 60:pos - 5])
+        d.arrays.x_est[1, :, 0], mkt.reindex(rets["CN1"].index).to_numpy()[pos - 60 : pos - 5]
+    )
 
 
 def test_attrition_reasons_never_crash():
@@ -67,14 +75,14 @@ def test_attrition_reasons_never_crash():
     rets["SHORT"] = short
     rows = [
         ("ok", "US1", "2024-03-28"),
-        ("ok", "US1", "2024-03-28"),           # duplicate
-        ("x", "NOPE", "2024-03-28"),           # no return series
-        ("x", "US2", "2030-01-01"),            # outside the data
-        ("x", "CN1", "2024-04-02"),            # closure: not a row of CN1
-        ("x", "US2", "2024-01-20"),            # day0 on a Saturday: not a row
-        ("x", "SHORT", "2024-04-15"),          # 60 - 36 = too few estimation returns
-        ("x", "FLAT", "2024-04-15"),           # constant returns
-        ("x", "EMPTY", "2024-04-15"),          # all missing
+        ("ok", "US1", "2024-03-28"),  # duplicate
+        ("x", "NOPE", "2024-03-28"),  # no return series
+        ("x", "US2", "2030-01-01"),  # outside the data
+        ("x", "CN1", "2024-04-02"),  # closure: not a row of CN1
+        ("x", "US2", "2024-01-20"),  # day0 on a Saturday: not a row
+        ("x", "SHORT", "2024-04-15"),  # 60 - 36 = too few estimation returns
+        ("x", "FLAT", "2024-04-15"),  # constant returns
+        ("x", "EMPTY", "2024-04-15"),  # all missing
         ("x", "US2", pd.Timestamp(idx[-1]).strftime("%Y-%m-%d")),  # no event-window data
         ("y", "HOLES", idx[77].strftime("%Y-%m-%d")),  # no event returns at all
     ]
@@ -82,8 +90,15 @@ def test_attrition_reasons_never_crash():
     res = run_study(inst, rets, mkt, SPEC)
     reasons = res.attrition["reason"].tolist()
     assert reasons.count("duplicate_instance") == 1
-    for r in ("no_returns", "day0_outside_data", "day0_not_a_row", "estimation_too_short",
-              "constant_returns", "all_missing_returns", "no_event_returns"):
+    for r in (
+        "no_returns",
+        "day0_outside_data",
+        "day0_not_a_row",
+        "estimation_too_short",
+        "constant_returns",
+        "all_missing_returns",
+        "no_event_returns",
+    ):
         assert r in reasons, r
     assert reasons.count("day0_not_a_row") == 2
     assert res.n_used == 2  # US1 once, and US2 on its last day (event days +1.. missing)
@@ -115,8 +130,9 @@ def test_missing_day_policy_and_regressors():
 
 def test_other_events_masked_from_estimation():
     rets, mkt = _market()
-    inst = pd.DataFrame({"event_id": ["a", "b"], "security": "US1",
-                         "day0": ["2024-04-01", "2024-05-13"]})
+    inst = pd.DataFrame(
+        {"event_id": ["a", "b"], "security": "US1", "day0": ["2024-04-01", "2024-05-13"]}
+    )
     d = build_design(inst, rets, mkt, SPEC)
     pos_a = rets["US1"].index.get_loc(pd.Timestamp("2024-04-01"))
     pos_b = rets["US1"].index.get_loc(pd.Timestamp("2024-05-13"))
@@ -133,12 +149,13 @@ def test_other_events_masked_from_estimation():
 
 
 def test_previous_us_session_return():
-    us = pd.Series([0.01, 0.02, 0.03], index=pd.to_datetime(["2025-04-14", "2025-04-15",
-                                                              "2025-04-17"]))
+    us = pd.Series(
+        [0.01, 0.02, 0.03], index=pd.to_datetime(["2025-04-14", "2025-04-15", "2025-04-17"])
+    )
     cn = pd.DatetimeIndex(pd.to_datetime(["2025-04-14", "2025-04-16", "2025-04-18"]))
     got = previous_session_return(us, cn)
-    assert np.isnan(got.iloc[0])          # no US session strictly before
-    assert got.iloc[1] == 0.02            # Wed 16th in Asia: the US Tue 15th close
+    assert np.isnan(got.iloc[0])  # no US session strictly before
+    assert got.iloc[1] == 0.02  # Wed 16th in Asia: the US Tue 15th close
     assert got.iloc[2] == 0.03
 
 

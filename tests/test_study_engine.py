@@ -9,12 +9,23 @@ import pytest
 from backtest.study.engine import run_study
 from backtest.study.spec import StudySpec
 
-FAST = dict(placebo_draws=0, daily_tests=(), estimation=(-120, -11), min_estimation_obs=80,
-            windows=((-1, 1), (0, 1), (0, 5)))
+FAST = dict(
+    placebo_draws=0,
+    daily_tests=(),
+    estimation=(-120, -11),
+    min_estimation_obs=80,
+    windows=((-1, 1), (0, 1), (0, 5)),
+)
 
 
-def synth(n_sec: int = 30, T: int = 400, seed: int = 0, rho: float = 0.3,
-          event_days: tuple[int, ...] = (250,), effect: dict[str, float] | None = None):
+def synth(
+    n_sec: int = 30,
+    T: int = 400,
+    seed: int = 0,
+    rho: float = 0.3,
+    event_days: tuple[int, ...] = (250,),
+    effect: dict[str, float] | None = None,
+):
     """Market model returns with a common shock across securities (cross-correlation
     rho of residuals) and optional planted day-0 effects per group."""
     rng = np.random.default_rng(seed)
@@ -29,10 +40,14 @@ def synth(n_sec: int = 30, T: int = 400, seed: int = 0, rho: float = 0.3,
         for d in event_days:
             r[d] += (effect or {}).get(groups[i], 0.0)
         rets[f"S{i:03d}"] = pd.Series(r, index=idx)
-    inst = pd.DataFrame([(f"ev{j}", s, idx[d], groups[i])
-                         for j, d in enumerate(event_days)
-                         for i, s in enumerate(rets)],
-                        columns=["event_id", "security", "day0", "group"])
+    inst = pd.DataFrame(
+        [
+            (f"ev{j}", s, idx[d], groups[i])
+            for j, d in enumerate(event_days)
+            for i, s in enumerate(rets)
+        ],
+        columns=["event_id", "security", "day0", "group"],
+    )
     return inst, rets, pd.Series(m, index=idx, name="market")
 
 
@@ -40,11 +55,31 @@ def test_frames_and_columns():
     inst, rets, m = synth()
     res = run_study(inst, rets, m, StudySpec(**FAST))
     assert list(res.ar.columns) == ["event_id", "security", "group", "rel_day", "date", "ar"]
-    assert list(res.car.columns)[:8] == ["event_id", "security", "group", "window", "car",
-                                         "car_se", "bhar", "days"]
-    assert list(res.tests.columns) == ["level", "event", "group", "window", "rel_day", "test",
-                                       "statistic", "pvalue", "n", "null", "distribution",
-                                       "valid", "reason"]
+    assert list(res.car.columns)[:8] == [
+        "event_id",
+        "security",
+        "group",
+        "window",
+        "car",
+        "car_se",
+        "bhar",
+        "days",
+    ]
+    assert list(res.tests.columns) == [
+        "level",
+        "event",
+        "group",
+        "window",
+        "rel_day",
+        "test",
+        "statistic",
+        "pvalue",
+        "n",
+        "null",
+        "distribution",
+        "valid",
+        "reason",
+    ]
     assert len(res.car) == 30 * 3 and len(res.ar) == 30 * 7
     # CAR is the sum of the tidy ARs over the window
     ar = res.ar[(res.ar.rel_day >= -1) & (res.ar.rel_day <= 1)].groupby("security")["ar"].sum()
@@ -79,8 +114,13 @@ def test_reorder_and_scale_invariance():
 
 
 def test_planted_effect_recovered_and_spread():
-    inst, rets, m = synth(n_sec=40, seed=4, rho=0.0, event_days=(250, 330),
-                          effect={"cn_substitute": 0.05, "us_incumbent": -0.02})
+    inst, rets, m = synth(
+        n_sec=40,
+        seed=4,
+        rho=0.0,
+        event_days=(250, 330),
+        effect={"cn_substitute": 0.05, "us_incumbent": -0.02},
+    )
     res = run_study(inst, rets, m, StudySpec(**FAST))
     caar = res.caar.set_index(["level", "event", "group", "window"])["caar"]
     assert caar[("pooled", "*", "cn_substitute", "[0,+1]")] == pytest.approx(0.05, abs=0.01)
@@ -107,16 +147,18 @@ def test_spread_car_equals_difference_of_group_means():
     w = spread_window(ar, 0, 1)
     car = f.windows[1].car
     g = f.labels["group"].to_numpy()
-    assert w.car[0] == pytest.approx(car[g == "cn_substitute"].mean()
-                                     - car[g == "us_incumbent"].mean(), rel=1e-12)
+    assert w.car[0] == pytest.approx(
+        car[g == "cn_substitute"].mean() - car[g == "us_incumbent"].mean(), rel=1e-12
+    )
 
 
 @pytest.mark.slow
 def test_clustering_null_rejection_rates():
     """Nothing planted, one shared event date, cross-correlated residuals: the naive
     cross-sectional t over-rejects; the portfolio test stays near 5 %."""
-    spec = StudySpec(**{**FAST, "windows": ((0, 1),)},
-                     tests=("cross_sectional_t", "portfolio_t", "kp_bmp_t"))
+    spec = StudySpec(
+        **{**FAST, "windows": ((0, 1),)}, tests=("cross_sectional_t", "portfolio_t", "kp_bmp_t")
+    )
     rej = {"cross_sectional_t": 0, "portfolio_t": 0, "kp_bmp_t": 0}
     n_sim = 200
     for s in range(n_sim):
@@ -180,10 +222,15 @@ def test_pooling_by_direction_and_the_spread_by_direction():
     # Three events: two tightening (incumbents -3 %, substitutes +2 % planted on both),
     # one easing with nothing planted.  Pooled rows appear per direction; the
     # tightening spread equals the mean over its events of (mean sub AR - mean inc AR).
-    inst, rets, m = synth(n_sec=10, T=700, event_days=(250, 420, 600),
-                          effect={"us_incumbent": -0.03, "cn_substitute": 0.02})
-    inst["direction"] = inst["event_id"].map({"ev0": "tightening", "ev1": "tightening",
-                                              "ev2": "easing"})
+    inst, rets, m = synth(
+        n_sec=10,
+        T=700,
+        event_days=(250, 420, 600),
+        effect={"us_incumbent": -0.03, "cn_substitute": 0.02},
+    )
+    inst["direction"] = inst["event_id"].map(
+        {"ev0": "tightening", "ev1": "tightening", "ev2": "easing"}
+    )
     for s in rets:  # undo the plant on the easing event
         g = "cn_substitute" if int(s[1:]) % 2 == 0 else "us_incumbent"
         rets[s].iloc[600] -= {"us_incumbent": -0.03, "cn_substitute": 0.02}[g]

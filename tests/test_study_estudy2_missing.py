@@ -61,10 +61,20 @@ WINDOWS = {(0, 4): EVT, (0, 0): (EVT[0], EVT[0]), (0, 2): (EVT[0], "2020-03-18")
 MODELS = {"sim": "market", "mean_adj": "constant_mean", "mrkt_adj": "market_adjusted"}
 REMOVED = {"ZM": ["2020-03-16"], "UBER": ["2020-03-20"], "AMZN": ["2019-12-24"]}
 LATE = ("UPWK", "2019-10-15")  # first price
-COLUMNS = {"bw_1980": "brown_warner_1980", "bw_1985": "brown_warner_1985", "t_test": "t_test",
-           "pt": "patell", "bh": "boehmer", "lmb": "lamb", "sign": "sign",
-           "gsign": "generalized_sign", "csign": "corrado_sign", "rank": "rank",
-           "mrank": "modified_rank", "wlcx": "wilcoxon"}
+COLUMNS = {
+    "bw_1980": "brown_warner_1980",
+    "bw_1985": "brown_warner_1985",
+    "t_test": "t_test",
+    "pt": "patell",
+    "bh": "boehmer",
+    "lmb": "lamb",
+    "sign": "sign",
+    "gsign": "generalized_sign",
+    "csign": "corrado_sign",
+    "rank": "rank",
+    "mrank": "modified_rank",
+    "wlcx": "wilcoxon",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -101,8 +111,15 @@ def _dated(x: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
 
 def run_preset(r: pd.DataFrame, m: pd.Series, model: str, **kw: object):
     inst = pd.DataFrame({"event_id": "missingA", "security": r.columns, "day0": EVT[0]})
-    spec = StudySpec(model=MODELS[model], estimation=(-240, -1), windows=tuple(WINDOWS),
-                     conventions="estudy2", placebo_draws=0, daily_tests=(), **kw)
+    spec = StudySpec(
+        model=MODELS[model],
+        estimation=(-240, -1),
+        windows=tuple(WINDOWS),
+        conventions="estudy2",
+        placebo_draws=0,
+        daily_tests=(),
+        **kw,
+    )
     rd = _dated(r)
     return run_study(inst, {c: rd[c] for c in rd}, _dated(m), spec)
 
@@ -112,7 +129,7 @@ def run_preset(r: pd.DataFrame, m: pd.Series, model: str, **kw: object):
 
 def fit_ars(r: pd.DataFrame, m: pd.Series, model: str) -> tuple[pd.DataFrame, pd.Series]:
     """ARs on every date and estimation_length, as estudy2's returns() (README section 3)."""
-    in_e = ((r.index >= EST[0]) & (r.index <= EST[1]))
+    in_e = (r.index >= EST[0]) & (r.index <= EST[1])
     ars, length = {}, {}
     for c in r:
         ok = in_e & r[c].notna().to_numpy()
@@ -134,31 +151,36 @@ def _sum_star(x: pd.DataFrame) -> pd.Series:
 
 def parametric(ar: pd.DataFrame, m: pd.Series, length: pd.Series, sim: bool) -> dict:
     """Tests 1-6 of README section 4: name -> (statistic by date, reference distribution)."""
-    big_n, e, w = ar.shape[1], ar.loc[EST[0]:EST[1]], ar.loc[EVT[0]:EVT[1]]
+    big_n, e, w = ar.shape[1], ar.loc[EST[0] : EST[1]], ar.loc[EVT[0] : EVT[1]]
     n, aar, s = w.notna().sum(axis=1), w.mean(axis=1), e.std(ddof=1)
     df_l = ("t", length.mean() - 1)
     s85 = e.mean(axis=1).std(ddof=1)
-    out = {"brown_warner_1980": (aar / (math.sqrt((s**2).sum()) / big_n), df_l),
-           "brown_warner_1985": (aar / s85, df_l),
-           "t_test": (aar / w.std(axis=1, ddof=1) * np.sqrt(n), ("t", n - 1))}
+    out = {
+        "brown_warner_1980": (aar / (math.sqrt((s**2).sum()) / big_n), df_l),
+        "brown_warner_1985": (aar / s85, df_l),
+        "t_test": (aar / w.std(axis=1, ddof=1) * np.sqrt(n), ("t", n - 1)),
+    }
     if sim:
         me, mw = m.loc[e.index], m.loc[w.index]
         sxx = ((me - me.mean()) ** 2).sum()
-        c = 1 + (1 / length).to_numpy()[None, :] + (((mw - me.mean()) ** 2) / sxx
-                                                     ).to_numpy()[:, None]
+        c = (
+            1
+            + (1 / length).to_numpy()[None, :]
+            + (((mw - me.mean()) ** 2) / sxx).to_numpy()[:, None]
+        )
         sar = w / np.sqrt(c) / s
-        out["patell"] = (_sum_star(sar) / math.sqrt(((length - 2) / (length - 4)).sum()),
-                         ("z",))
-        out["boehmer"] = (sar.mean(axis=1) / sar.std(axis=1, ddof=1) * np.sqrt(n),
-                          ("t", n - 1))
-        out["lamb"] = (aar / (s85 * np.sqrt(1 + 1 / length.mean()
-                                            + (mw - me.mean()) ** 2 / sxx)), ("z",))
+        out["patell"] = (_sum_star(sar) / math.sqrt(((length - 2) / (length - 4)).sum()), ("z",))
+        out["boehmer"] = (sar.mean(axis=1) / sar.std(axis=1, ddof=1) * np.sqrt(n), ("t", n - 1))
+        out["lamb"] = (
+            aar / (s85 * np.sqrt(1 + 1 / length.mean() + (mw - me.mean()) ** 2 / sxx)),
+            ("z",),
+        )
     return out
 
 
 def nonparametric(ar: pd.DataFrame) -> dict:
     """Tests 7-12 of README section 4 over F = E u W."""
-    e, w = ar.loc[EST[0]:EST[1]], ar.loc[EVT[0]:EVT[1]]
+    e, w = ar.loc[EST[0] : EST[1]], ar.loc[EVT[0] : EVT[1]]
     n = w.notna().sum(axis=1)
     pos = (w > 0).astype(float).where(w.notna())
     ev = e.to_numpy()[~np.isnan(e.to_numpy())]
@@ -173,12 +195,14 @@ def nonparametric(ar: pd.DataFrame) -> dict:
     du = _sum_star(k / (t_i + 1) - 0.5)
     s_u = math.sqrt(((du / np.sqrt(n_s)) ** 2).sum() / t_i.mean())
     z = ("z",)
-    return {"sign": ((_sum_star(pos) - 0.5 * n) / np.sqrt(0.25 * n), z),
-            "generalized_sign": ((_sum_star(pos) - n * p) / np.sqrt(n * p * (1 - p)), z),
-            "corrado_sign": ((g / (np.sqrt(n_s) * s_g)).loc[w.index], z),
-            "rank": (((d / n_s) / s_d).loc[w.index], z),
-            "modified_rank": ((du / (np.sqrt(n_s) * s_u)).loc[w.index], z),
-            "wilcoxon": _wilcoxon_v(w)}
+    return {
+        "sign": ((_sum_star(pos) - 0.5 * n) / np.sqrt(0.25 * n), z),
+        "generalized_sign": ((_sum_star(pos) - n * p) / np.sqrt(n * p * (1 - p)), z),
+        "corrado_sign": ((g / (np.sqrt(n_s) * s_g)).loc[w.index], z),
+        "rank": (((d / n_s) / s_d).loc[w.index], z),
+        "modified_rank": ((du / (np.sqrt(n_s) * s_u)).loc[w.index], z),
+        "wilcoxon": _wilcoxon_v(w),
+    }
 
 
 def _wilcoxon_v(w: pd.DataFrame) -> tuple[pd.Series, tuple]:
@@ -219,18 +243,21 @@ def pvalues(stat: pd.Series, dist: tuple) -> np.ndarray:
     return np.array([r_two_sided(v, k) for v, k in zip(stat, dist[1], strict=True)])
 
 
-def car_tests(ar: pd.DataFrame, daily: dict, start: str, end: str, pct: float = 90.0
-              ) -> dict[str, float]:
+def car_tests(
+    ar: pd.DataFrame, daily: dict, start: str, end: str, pct: float = 90.0
+) -> dict[str, float]:
     """Tests 13-15 of README section 4 over [start, end] (days with 100 n_t/N > pct)."""
     w = ar.loc[start:end]
     kept = w.index[100 * w.notna().sum(axis=1) / ar.shape[1] > pct]
     if not len(kept):
         return {}
     root = math.sqrt(len(kept))
-    out = {name: daily[test][0].loc[kept].sum() / root for name, test in
-           (("car_brown_warner_1985", "brown_warner_1985"), ("car_lamb", "lamb"))
-           if test in daily}
-    f = pd.concat([ar.loc[EST[0]:EST[1]], w])
+    out = {
+        name: daily[test][0].loc[kept].sum() / root
+        for name, test in (("car_brown_warner_1985", "brown_warner_1985"), ("car_lamb", "lamb"))
+        if test in daily
+    }
+    f = pd.concat([ar.loc[EST[0] : EST[1]], w])
     k = f.rank(method="average")
     kbar = k.mean().mean()
     den = math.sqrt(((k.mean(axis=1) - kbar) ** 2).sum() / f.notna().sum().mean())
@@ -300,8 +327,9 @@ def test_preset_matches_estudy2_on_missing_data(model: str) -> None:
         stat, dist = daily[name]
         assert got["valid"].all(), name
         np.testing.assert_allclose(got["statistic"], stat, rtol=1e-8, err_msg=name)
-        np.testing.assert_allclose(got["pvalue"], pvalues(stat, dist), rtol=1e-8, atol=1e-300,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            got["pvalue"], pvalues(stat, dist), rtol=1e-8, atol=1e-300, err_msg=name
+        )
     for (_, b), expected in cars.items():
         got = t[t["window"] == f"[0,{f'+{b}' if b else '0'}]"].set_index("test")
         if not expected:  # [0,0]: day 0 has 6 of 7 ARs (85.7 % <= 90 %), no day is kept
@@ -320,10 +348,16 @@ def test_preset_wilcoxon_on_missing_data_pinned_to_r() -> None:
     raised IndexError and mrkt_adj day 0 (V = 16.33) gave 0.21875 (floor/ceil) for R's 0.3125.
     """
     r, m = missing_case()
-    expected = {"sim": ([18 + 2 / 3, 10, 15, 27, 24.5],
-                        [0.093750000000000042, 0.578125, 0.9375, 0.03125, 0.0]),
-                "mrkt_adj": ([16 + 1 / 3, 8, 15, 27, 24.5],
-                             [0.31250000000000011, 0.375, 0.9375, 0.03125, 0.0])}
+    expected = {
+        "sim": (
+            [18 + 2 / 3, 10, 15, 27, 24.5],
+            [0.093750000000000042, 0.578125, 0.9375, 0.03125, 0.0],
+        ),
+        "mrkt_adj": (
+            [16 + 1 / 3, 8, 15, 27, 24.5],
+            [0.31250000000000011, 0.375, 0.9375, 0.03125, 0.0],
+        ),
+    }
     for model, (v, p) in expected.items():
         t = run_preset(r, m, model).tests
         got = t[(t["level"] == "estudy2") & (t["test"] == "wilcoxon")].sort_values("rel_day")
@@ -355,7 +389,8 @@ def test_car_by_security_convention() -> None:
     res = run_preset(r, m, "sim", missing="drop_day")
     car = res.car.set_index(["security", "window"])
     assert car.loc[("ZM", "[0,+4]"), "car"] == pytest.approx(
-        ar.loc[EVT[0]:EVT[1], "ZM"].sum(), rel=1e-10)
+        ar.loc[EVT[0] : EVT[1], "ZM"].sum(), rel=1e-10
+    )
     assert car.loc[("ZM", "[0,+4]"), "days"] == 4
     t0 = run_preset(r, m, "sim").tests
     t1 = res.tests
@@ -373,12 +408,19 @@ def test_default_policy_drops_a_car_missing_day0() -> None:
 # --------------------------------------------------------------- Wilcoxon p, unit level
 
 
-@pytest.mark.parametrize(("v", "n", "r_value"), [
-    (16 + 1 / 3, 6, 0.31250000000000011), (18 + 2 / 3, 6, 0.093750000000000042),
-    (24.5, 6, 0.0), (0.0, 6, 0.031250000000000014), (27.0, 7, 0.031250000000000007),
-    (21.0, 7, 0.29687500000000006), (24.5, 7, 0.078125000000000028),
-    (3.5, 7, 0.10937500000000003),
-])
+@pytest.mark.parametrize(
+    ("v", "n", "r_value"),
+    [
+        (16 + 1 / 3, 6, 0.31250000000000011),
+        (18 + 2 / 3, 6, 0.093750000000000042),
+        (24.5, 6, 0.0),
+        (0.0, 6, 0.031250000000000014),
+        (27.0, 7, 0.031250000000000007),
+        (21.0, 7, 0.29687500000000006),
+        (24.5, 7, 0.078125000000000028),
+        (3.5, 7, 0.10937500000000003),
+    ],
+)
 def test_signrank_pvalue_is_r_and_enumeration(v: float, n: int, r_value: float) -> None:
     p, label = signrank_pvalue(v, n, signrank_cdfs({n})[n])
     assert p == pytest.approx(r_two_sided(v, n), rel=1e-13, abs=1e-300)
@@ -417,8 +459,9 @@ def test_wilcoxon_drops_zero_and_missing_ars() -> None:
     assert d.n.tolist() == [3, 3]
     # day 0: |AR| ranks 2, 1, 3 -> V = (2 + 3) x 4/3; day 1: ranks 3, 1, 2 -> (3 + 1) x 4/3
     np.testing.assert_allclose(d.statistic, [20 / 3, 16 / 3], rtol=1e-14)
-    np.testing.assert_allclose(d.pvalue, [r_two_sided(20 / 3, 3), r_two_sided(16 / 3, 3)],
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        d.pvalue, [r_two_sided(20 / 3, 3), r_two_sided(16 / 3, 3)], rtol=1e-14
+    )
 
 
 # --------------------------------------------------------------- Corrado: one window at a time
@@ -428,8 +471,14 @@ def _shipped_study(windows: tuple, conventions: str):
     r = _dated(pd.read_csv(REF / "input" / "rates.csv", index_col=0))
     m = _dated(pd.read_csv(REF / "input" / "rates_indx.csv", index_col=0)["^GSPC"])
     inst = pd.DataFrame({"event_id": "e", "security": r.columns, "day0": EVT[0]})
-    spec = StudySpec(estimation=(-230, -6), windows=windows, conventions=conventions,
-                     placebo_draws=0, daily_tests=(), tests=("corrado_rank",))
+    spec = StudySpec(
+        estimation=(-230, -6),
+        windows=windows,
+        conventions=conventions,
+        placebo_draws=0,
+        daily_tests=(),
+        tests=("corrado_rank",),
+    )
     return run_study(inst, {c: r[c] for c in r}, m.rename("market"), spec).tests
 
 
@@ -454,10 +503,17 @@ def test_corrado_day0_by_hand() -> None:
     rng = np.random.default_rng(3)
     n, big_l = 5, 12
     est, event = rng.normal(0, 0.01, (n, big_l)), rng.normal(0.004, 0.01, (n, 3))
-    ar = AbnormalReturns(est, event, np.arange(-20, -8, dtype=np.int64),
-                         np.array([-1, 0, 1], dtype=np.int64), np.full(n, big_l, np.int64),
-                         np.ones(n, np.int64), np.full(n, 0.01), np.ones((n, 3)),
-                         np.zeros(n, np.int64))
+    ar = AbnormalReturns(
+        est,
+        event,
+        np.arange(-20, -8, dtype=np.int64),
+        np.array([-1, 0, 1], dtype=np.int64),
+        np.full(n, big_l, np.int64),
+        np.ones(n, np.int64),
+        np.full(n, 0.01),
+        np.ones((n, 3)),
+        np.zeros(n, np.int64),
+    )
     w = WindowCAR(0, 0, event[:, 1], np.full(n, 1e-4), np.ones(n, np.int64), event[:, 1])
     big_t = big_l + 1
     ranks = [sps.rankdata([*est[i], event[i, 1]]) for i in range(n)]

@@ -32,12 +32,23 @@ REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "est
 def _reference_present() -> None:
     require_shared(REF)
 
+
 MODELS = {"sim": "market", "mean_adj": "constant_mean", "mrkt_adj": "market_adjusted"}
 WINDOWS = {"full": (0, 4), "d0": (0, 0), "d0_d2": (0, 2)}
-DAILY = {"bw_1980": "brown_warner_1980", "bw_1985": "brown_warner_1985", "t_test": "t_test",
-         "pt": "patell", "bh": "boehmer", "lmb": "lamb", "sign": "sign",
-         "gsign": "generalized_sign", "csign": "corrado_sign", "rank": "rank",
-         "mrank": "modified_rank", "wlcx": "wilcoxon"}
+DAILY = {
+    "bw_1980": "brown_warner_1980",
+    "bw_1985": "brown_warner_1985",
+    "t_test": "t_test",
+    "pt": "patell",
+    "bh": "boehmer",
+    "lmb": "lamb",
+    "sign": "sign",
+    "gsign": "generalized_sign",
+    "csign": "corrado_sign",
+    "rank": "rank",
+    "mrank": "modified_rank",
+    "wlcx": "wilcoxon",
+}
 
 
 def _label(w: tuple[int, int]) -> str:
@@ -57,8 +68,13 @@ def case(request, data):
     r, m = data
     inst = pd.DataFrame({"event_id": "shippedA", "security": r.columns, "day0": "2020-03-16"})
     spec = StudySpec(
-        model=MODELS[tag], estimation=(-240, -1), windows=tuple(WINDOWS.values()),
-        conventions="estudy2", placebo_draws=0, daily_tests=())
+        model=MODELS[tag],
+        estimation=(-240, -1),
+        windows=tuple(WINDOWS.values()),
+        conventions="estudy2",
+        placebo_draws=0,
+        daily_tests=(),
+    )
     res = run_study(inst, {c: r[c] for c in r}, m, spec)
     return tag, res
 
@@ -84,8 +100,11 @@ def test_params(case):
 def test_event_ars(case):
     tag, res = case
     ref = _out(tag, "event_ar_wide").set_index("date")
-    wide = res.ar.assign(date=res.ar["date"].dt.strftime("%Y-%m-%d")).pivot(
-        index="date", columns="security", values="ar").loc[ref.index, ref.columns]
+    wide = (
+        res.ar.assign(date=res.ar["date"].dt.strftime("%Y-%m-%d"))
+        .pivot(index="date", columns="security", values="ar")
+        .loc[ref.index, ref.columns]
+    )
     np.testing.assert_allclose(wide.to_numpy(), ref.to_numpy(), rtol=1e-10, atol=1e-15)
 
 
@@ -125,8 +144,7 @@ def test_car_statistics(case):
         r = ref[ref["window"] == name].set_index("name")
         got = t[t["window"] == _label(w)].set_index("test")
         for test in r.index:
-            assert got.loc[test, "statistic"] == pytest.approx(r.loc[test, "statistic"],
-                                                               rel=1e-8)
+            assert got.loc[test, "statistic"] == pytest.approx(r.loc[test, "statistic"], rel=1e-8)
             assert got.loc[test, "pvalue"] == pytest.approx(r.loc[test, "pvalue"], rel=1e-8)
             assert got.loc[test, "n"] == r.loc[test, "number_of_days"]
         if tag != "sim":  # car_lamb errors in estudy2 for these models; ours is invalid
@@ -137,8 +155,9 @@ def test_market_model_matches_statsmodels(data):
     sm = pytest.importorskip("statsmodels.api")
     r, m = data
     inst = pd.DataFrame({"event_id": "e", "security": r.columns, "day0": "2020-03-16"})
-    spec = StudySpec(estimation=(-240, -1), windows=((0, 4),), placebo_draws=0,
-                     daily_tests=(), tests=())
+    spec = StudySpec(
+        estimation=(-240, -1), windows=((0, 4),), placebo_draws=0, daily_tests=(), tests=()
+    )
     res = run_study(inst, {c: r[c] for c in r}, m, spec).params.set_index("security")
     est = r.loc[:"2020-03-13"]
     for sec in r.columns:

@@ -36,18 +36,25 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
 @pytest.fixture(autouse=True)
 def _reference_present() -> None:
     require_shared(SHARED)
+
+
 WINDOWS = {"[0,0]": (0, 0), "[+1,+1]": (1, 1), "[0,+1]": (0, 1)}
 
 
 @pytest.fixture(scope="module")
 def data():
     r = pd.read_csv(SHARED / "estudy2/input/rates.csv", index_col=0, parse_dates=True)
-    m = pd.read_csv(SHARED / "estudy2/input/rates_indx.csv", index_col=0,
-                    parse_dates=True)["^GSPC"].rename("market")
+    m = pd.read_csv(SHARED / "estudy2/input/rates_indx.csv", index_col=0, parse_dates=True)[
+        "^GSPC"
+    ].rename("market")
     inst = pd.DataFrame({"event_id": "e", "security": r.columns, "day0": "2020-03-16"})
-    spec = StudySpec(estimation=(-240, -1), windows=tuple(WINDOWS.values()), placebo_draws=0,
-                     daily_tests=(), tests=("cross_sectional_t", "bmp_t", "kp_bmp_t",
-                                            "patell_z"))
+    spec = StudySpec(
+        estimation=(-240, -1),
+        windows=tuple(WINDOWS.values()),
+        placebo_draws=0,
+        daily_tests=(),
+        tests=("cross_sectional_t", "bmp_t", "kp_bmp_t", "patell_z"),
+    )
     res = run_study(inst, {c: r[c] for c in r}, m, spec)
     tests = res.tests.set_index(["window", "test"])["statistic"]
     return r, m, tests

@@ -78,7 +78,7 @@ def test_forecast_and_car_variance_factors(p):
         # statsmodels: Var(mean prediction) / sigma^2 = x'(X'X)^-1 x
         ols = sm.OLS(y[i], X).fit()
         se = ols.get_prediction(Xs).se_mean
-        np.testing.assert_allclose(fe[i], 1 + se ** 2 / ols.scale, rtol=1e-8)
+        np.testing.assert_allclose(fe[i], 1 + se**2 / ols.scale, rtol=1e-8)
 
 
 def test_constant_mean_and_no_parameter_models():
@@ -90,7 +90,7 @@ def test_constant_mean_and_no_parameter_models():
     fe = forecast_factor(np.zeros((4, 3, 0)), cm)
     np.testing.assert_allclose(fe, 1 + 1 / use.sum(axis=1)[:, None] * np.ones((1, 3)))
     ma = fit_ols(y, empty, use, np.zeros((4, 0), bool), intercept=False)
-    np.testing.assert_allclose(ma.ssr, np.nansum(y ** 2, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(ma.ssr, np.nansum(y**2, axis=1), rtol=1e-12)
     np.testing.assert_array_equal(forecast_factor(np.zeros((4, 3, 0)), ma), 1.0)
     present = np.ones((4, 3), bool)
     np.testing.assert_array_equal(car_variance_factor(np.zeros((4, 3, 0)), present, None), 3.0)
@@ -139,8 +139,9 @@ def test_car_additivity_property():
         whole, _ = window_sums(ar, (days >= a) & (days <= c))
         left, _ = window_sums(ar, (days >= a) & (days <= b))
         right, _ = window_sums(ar, (days > b) & (days <= c))
-        np.testing.assert_allclose(whole, np.nan_to_num(left) + np.nan_to_num(right),
-                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            whole, np.nan_to_num(left) + np.nan_to_num(right), rtol=1e-12, atol=1e-15
+        )
 
 
 def test_chunked_fit_equals_single_pass(monkeypatch):

@@ -15,9 +15,14 @@ from backtest.study.overlap import apply_overlap_policy
 from backtest.study.spec import StudySpec
 from backtest.summaries import pooled_car
 
-SPEC = StudySpec(estimation=(-120, -11), min_estimation_obs=80, windows=((0, 0), (0, 1)),
-                 placebo_draws=0, daily_tests=(),
-                 tests=("cross_sectional_t", "portfolio_t", "kp_bmp_t"))
+SPEC = StudySpec(
+    estimation=(-120, -11),
+    min_estimation_obs=80,
+    windows=((0, 0), (0, 1)),
+    placebo_draws=0,
+    daily_tests=(),
+    tests=("cross_sectional_t", "portfolio_t", "kp_bmp_t"),
+)
 
 
 def _market(n_sec: int = 8, T: int = 500, seed: int = 11, plant: dict | None = None):
@@ -35,10 +40,10 @@ def _market(n_sec: int = 8, T: int = 500, seed: int = 11, plant: dict | None = N
 
 
 def _inst(idx, rows):
-    return pd.DataFrame([(e, s, idx[p], "us_incumbent", d, sg, "XNAS")
-                         for e, s, p, d, sg in rows],
-                        columns=["event_id", "security", "day0", "group", "direction",
-                                 "expected_sign", "exchange"])
+    return pd.DataFrame(
+        [(e, s, idx[p], "us_incumbent", d, sg, "XNAS") for e, s, p, d, sg in rows],
+        columns=["event_id", "security", "day0", "group", "direction", "expected_sign", "exchange"],
+    )
 
 
 def test_two_events_on_one_day_pool_like_one_event():
@@ -51,16 +56,19 @@ def test_two_events_on_one_day_pool_like_one_event():
     cols = ["event", "group", "window", "test", "statistic", "pvalue", "n"]
     pooled = ("direction=tightening,sign=-1", "direction=tightening,signed")
     a = one[(one["level"] == "pooled") & one["event"].isin(pooled)][cols].reset_index(drop=True)
-    b = two.tests[(two.tests["level"] == "pooled")
-                  & two.tests["event"].isin(pooled)][cols].reset_index(drop=True)
+    b = two.tests[(two.tests["level"] == "pooled") & two.tests["event"].isin(pooled)][
+        cols
+    ].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
     assert (two.overlaps["decision"] == "merged: enters pools once").all()
     assert len(two.overlaps) == len(secs)
     # The twin keeps its own per-event result.
     assert "e300-twin" in set(two.tests.loc[two.tests["level"] == "event", "event"])
     # pooled_car: same rows with and without the twin (one calendar cluster per date).
-    p1 = pooled_car(run_study(_inst(idx, base), rets, m, SPEC).car,
-                    run_study(_inst(idx, base), rets, m, SPEC).instances)
+    p1 = pooled_car(
+        run_study(_inst(idx, base), rets, m, SPEC).car,
+        run_study(_inst(idx, base), rets, m, SPEC).instances,
+    )
     p2 = pooled_car(two.car, two.instances)
     pd.testing.assert_frame_equal(p1.reset_index(drop=True), p2.reset_index(drop=True))
     assert (p2.loc[p2["sign"] == "-1", "n_clusters"] == 3).all()
@@ -69,17 +77,23 @@ def test_two_events_on_one_day_pool_like_one_event():
 def test_conflicting_signs_on_one_security_day_leave_every_pool():
     idx, rets, m = _market()
     rows = [(f"t{p}", "S0", p, "tightening", -1) for p in (150, 250, 350)]
-    rows += [("ease", "S0", 250, "easing", 1), ("ease", "S1", 250, "easing", 1),
-             ("e2", "S1", 400, "easing", 1)]
+    rows += [
+        ("ease", "S0", 250, "easing", 1),
+        ("ease", "S1", 250, "easing", 1),
+        ("e2", "S1", 400, "easing", 1),
+    ]
     res = run_study(_inst(idx, rows), rets, m, SPEC)
     ov = res.overlaps.set_index("security")
     assert ov.loc["S0", "decision"] == "excluded from pools: expected signs conflict"
     inst = res.instances.set_index(["event_id", "security"])
     assert not inst.loc[("t250", "S0"), "pool"] and not inst.loc[("ease", "S0"), "pool"]
     t = res.tests
-    tight = t[(t["level"] == "pooled") & (t["event"] == "direction=tightening,sign=-1")
-              & (t["test"] == "cross_sectional_t")]
-    assert (tight["n"] == 2).all()              # t150 and t350 only
+    tight = t[
+        (t["level"] == "pooled")
+        & (t["event"] == "direction=tightening,sign=-1")
+        & (t["test"] == "cross_sectional_t")
+    ]
+    assert (tight["n"] == 2).all()  # t150 and t350 only
     # first: the first instance enters (t250 for S0), whatever the signs
     first = run_study(_inst(idx, rows), rets, m, SPEC.model_copy(update={"overlap": "first"}))
     fi = first.instances.set_index(["event_id", "security"])
@@ -96,8 +110,7 @@ def test_signed_pool_sees_what_a_mixed_pool_averages_away():
     days = (200, 260, 320, 380)
     plant = {(f"S{i}", p): (-0.03 if i < 4 else 0.03) for i in range(8) for p in days}
     idx, rets, m = _market(plant=plant)
-    rows = [(f"e{p}", f"S{i}", p, "tightening", -1 if i < 4 else 1)
-            for p in days for i in range(8)]
+    rows = [(f"e{p}", f"S{i}", p, "tightening", -1 if i < 4 else 1) for p in days for i in range(8)]
     res = run_study(_inst(idx, rows), rets, m, SPEC)
     c = res.caar.set_index(["level", "event", "group", "window"])["caar"]
     down = c[("pooled", "direction=tightening,sign=-1", "us_incumbent", "[0,0]")]

@@ -27,9 +27,17 @@ from backtest.study.placebo import (
 )
 from backtest.study.spec import StudySpec
 
-SPEC = StudySpec(estimation=(-100, -11), min_estimation_obs=60, windows=((-1, 1), (0, 3)),
-                 placebo_draws=199, daily_tests=(), tests=("cross_sectional_t",), seed=7,
-                 placebo_min_dates=20, placebo_statistic="caar")  # the CAAR variant
+SPEC = StudySpec(
+    estimation=(-100, -11),
+    min_estimation_obs=60,
+    windows=((-1, 1), (0, 3)),
+    placebo_draws=199,
+    daily_tests=(),
+    tests=("cross_sectional_t",),
+    seed=7,
+    placebo_min_dates=20,
+    placebo_statistic="caar",
+)  # the CAAR variant
 
 
 def synth(n_sec=12, T=700, seed=0, effect=0.0, n_events=3, days=None):
@@ -43,8 +51,10 @@ def synth(n_sec=12, T=700, seed=0, effect=0.0, n_events=3, days=None):
         r = 0.0001 + rng.uniform(0.7, 1.3) * m + common + rng.normal(0, 0.015, T)
         r[days] += effect
         rets[f"S{i:02d}"] = pd.Series(r, index=idx)
-    inst = pd.DataFrame([(f"e{j}", s, idx[d]) for j, d in enumerate(days) for s in rets],
-                        columns=["event_id", "security", "day0"])
+    inst = pd.DataFrame(
+        [(f"e{j}", s, idx[d]) for j, d in enumerate(days) for s in rets],
+        columns=["event_id", "security", "day0"],
+    )
     return inst, rets, pd.Series(m, index=idx, name="market")
 
 
@@ -122,19 +132,23 @@ def test_draw_statistic_equals_direct_study(conventions):
     acc = accumulate_numpy(st, cal, member, len(subs), spec, SPEC.windows)
     pos0 = rets["S00"].index.get_loc(inst["day0"].iloc[0])
     lo, hi = SPEC.event_span
-    blank = {s: r.where((np.arange(len(r)) < pos0 + lo) | (np.arange(len(r)) > pos0 + hi))
-             for s, r in rets.items()}
+    blank = {
+        s: r.where((np.arange(len(r)) < pos0 + lo) | (np.arange(len(r)) > pos0 + hi))
+        for s, r in rets.items()
+    }
     for b in range(3):
         day = pd.Timestamp(st.calendar[cal[b, 0]].astype("datetime64[D]"))
-        res = run_study(inst.assign(day0=day), blank, m,
-                        spec.model_copy(update={"placebo_draws": 0, "tests": ("bmp_t",)}))
+        res = run_study(
+            inst.assign(day0=day),
+            blank,
+            m,
+            spec.model_copy(update={"placebo_draws": 0, "tests": ("bmp_t",)}),
+        )
         caar = res.caar.set_index("window")["caar"]
-        t = res.tests   # (the estudy2 preset adds its own statistics under level estudy2)
-        bmp = t[(t["test"] == "bmp_t") & (t["level"] == "event")].set_index("window")[
-            "statistic"]
+        t = res.tests  # (the estudy2 preset adds its own statistics under level estudy2)
+        bmp = t[(t["test"] == "bmp_t") & (t["level"] == "event")].set_index("window")["statistic"]
         for w, label in enumerate(("[-1,+1]", "[0,+3]")):
-            assert group_statistic(acc, "caar")[b, 0, w] == pytest.approx(caar[label],
-                                                                        rel=1e-9)
+            assert group_statistic(acc, "caar")[b, 0, w] == pytest.approx(caar[label], rel=1e-9)
             assert group_statistic(acc, "bmp")[b, 0, w] == pytest.approx(bmp[label], rel=1e-9)
 
 

@@ -21,8 +21,7 @@ EVENT_LEVEL = {"event_t", "placebo_caar", "placebo_bmp"}
 
 
 def _doc() -> dict[str, Any]:
-    text = resources.files("backtest.study").joinpath(props.DATA_FILE).read_text(
-        encoding="utf-8")
+    text = resources.files("backtest.study").joinpath(props.DATA_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -57,8 +56,15 @@ def test_shipped_data_has_a_rate_for_every_test_and_scenario() -> None:
     sim = props.PROPERTIES.simulation
     assert sim.generator == "benchmarks/bench_rejection.py"
     assert sim.studies >= 1000 and sim.level == 0.05
-    assert {"one_date/normal", "one_date/t4", "one_date/var2", "dates15/normal",
-            "dates15/duplicate", "one_date/power1", "one_date/power3"} <= set(sim.scenarios)
+    assert {
+        "one_date/normal",
+        "one_date/t4",
+        "one_date/var2",
+        "dates15/normal",
+        "dates15/duplicate",
+        "one_date/power1",
+        "one_date/power3",
+    } <= set(sim.scenarios)
     for p in props.PROPERTIES.tests.values():
         assert set(p.rates) == set(sim.scenarios), p.name
         for key, r in p.rates.items():
@@ -66,8 +72,7 @@ def test_shipped_data_has_a_rate_for_every_test_and_scenario() -> None:
             assert r.studies == sim.studies and 0 <= r.rejections <= r.valid <= r.studies
             if r.valid:
                 assert r.rate == pytest.approx(r.rejections / r.valid, abs=5e-5)
-                assert r.se == pytest.approx(math.sqrt(r.rate * (1 - r.rate) / r.valid),
-                                             abs=5e-5)
+                assert r.se == pytest.approx(math.sqrt(r.rate * (1 - r.rate) / r.valid), abs=5e-5)
             else:  # only where the test needs more clusters than the design has
                 assert math.isnan(r.rate) and sc.dates < p.min_clusters, (p.name, key)
 
@@ -79,8 +84,7 @@ def test_declared_properties_are_consistent() -> None:
         if p.assumes_independent_instances:
             assert not p.valid_under_cross_correlation, p.name
         assert "{window}" in p.null and p.label and p.distribution and p.reference
-    assert CLUSTER_ROBUST == {n for n in TESTS
-                              if props.properties(n).valid_under_cross_correlation}
+    assert CLUSTER_ROBUST == {n for n in TESTS if props.properties(n).valid_under_cross_correlation}
 
 
 def test_null_text_matches_what_each_test_returns() -> None:
@@ -91,18 +95,29 @@ def test_null_text_matches_what_each_test_returns() -> None:
     event = 0.01 * rng.standard_normal((n, 5))
     from backtest.study.arrays import AbnormalReturns, WindowCAR
 
-    ar = AbnormalReturns(est, event, np.arange(-70, -10), np.arange(-2, 3),
-                         np.full(n, n_est), np.full(n, 2), est.std(axis=1, ddof=2),
-                         np.ones((n, 5)), np.repeat(np.arange(clusters), per))
-    w = WindowCAR(0, 1, event[:, 2:4].sum(axis=1), 2 * ar.sigma**2, np.full(n, 2),
-                  np.full(n, np.nan))
+    ar = AbnormalReturns(
+        est,
+        event,
+        np.arange(-70, -10),
+        np.arange(-2, 3),
+        np.full(n, n_est),
+        np.full(n, 2),
+        est.std(axis=1, ddof=2),
+        np.ones((n, 5)),
+        np.repeat(np.arange(clusters), per),
+    )
+    w = WindowCAR(
+        0, 1, event[:, 2:4].sum(axis=1), 2 * ar.sigma**2, np.full(n, 2), np.full(n, np.nan)
+    )
     assert w.label == "[0,+1]"
     for name, fn in make_tests(1, n_boot=99).items():
         res = fn(ar, w, None)
         assert res.valid, (name, res.reason)
         assert res.null == props.properties(name).null_text(w.label), name
-    assert props.properties("placebo_caar").null_text("[0,+1]") == \
-        null_text(w) + " (pseudo-event dates)"
+    assert (
+        props.properties("placebo_caar").null_text("[0,+1]")
+        == null_text(w) + " (pseudo-event dates)"
+    )
 
 
 # --------------------------------------------------------------------------- the decision
@@ -130,8 +145,9 @@ def test_lead_tests_satisfy_the_rule_and_comparison_tests_break_it() -> None:
                 assert lo <= p.rate(f"one_date/{v}") <= hi, (name, v)
     for name in reg.comparison_tests():
         p = reg.get(name)
-        assert (not p.valid_under_cross_correlation
-                or any(not lo <= p.rate(k) <= hi for k in _judged(reg, name))), name
+        assert not p.valid_under_cross_correlation or any(
+            not lo <= p.rate(k) <= hi for k in _judged(reg, name)
+        ), name
 
 
 def test_lead_order_follows_the_documented_rule() -> None:
@@ -180,8 +196,7 @@ def test_band_edges_and_missing_rates(tmp_path: Path) -> None:
     reg = props.load_registry(_write(tmp_path, doc))
     name = reg.lead_tests()[0]
     key = reg.judged_scenarios(name)[0]
-    for rate, lead in ((0.08, True), (0.0801, False), (0.03, True), (0.0299, False),
-                       (None, False)):
+    for rate, lead in ((0.08, True), (0.0801, False), (0.03, True), (0.0299, False), (None, False)):
         d = copy.deepcopy(doc)
         d["rates"][name][key]["rate"] = rate
         assert (name in props.load_registry(_write(tmp_path, d)).lead_tests()) is lead, rate

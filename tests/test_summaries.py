@@ -12,11 +12,15 @@ from backtest.summaries import SPREAD, caar_paths, pooled_car
 
 
 def test_caar_path_cumulates_per_security_then_averages():
-    ar = pd.DataFrame({
-        "event_id": ["e"] * 6, "security": ["A", "A", "A", "B", "B", "B"],
-        "group": ["g"] * 6, "rel_day": [-1, 0, 1] * 2,
-        "ar": [0.01, -0.02, 0.005, 0.03, -0.04, 0.0],
-    })
+    ar = pd.DataFrame(
+        {
+            "event_id": ["e"] * 6,
+            "security": ["A", "A", "A", "B", "B", "B"],
+            "group": ["g"] * 6,
+            "rel_day": [-1, 0, 1] * 2,
+            "ar": [0.01, -0.02, 0.005, 0.03, -0.04, 0.0],
+        }
+    )
     p = caar_paths(ar, start=-1, end=1).set_index("rel_day")
     # CAR_A = 0.01, -0.01, -0.005 ; CAR_B = 0.03, -0.01, -0.01
     assert p.loc[-1, "caar"] == pytest.approx(0.02)
@@ -29,14 +33,23 @@ def test_caar_path_cumulates_per_security_then_averages():
 
 
 def test_pooled_car_uses_the_event_as_the_unit_and_builds_the_spread():
-    car = pd.DataFrame({
-        "event_id": ["e1", "e1", "e1", "e2", "e2", "e3", "e3"],
-        "security": ["N", "A", "C", "N", "C", "N", "C"],
-        "group": ["us_incumbent", "us_incumbent", "cn_substitute", "us_incumbent",
-                  "cn_substitute", "us_incumbent", "cn_substitute"],
-        "window": ["[0,+1]"] * 7,
-        "car": [-0.04, -0.02, 0.05, -0.01, 0.02, -0.03, 0.00],
-    })
+    car = pd.DataFrame(
+        {
+            "event_id": ["e1", "e1", "e1", "e2", "e2", "e3", "e3"],
+            "security": ["N", "A", "C", "N", "C", "N", "C"],
+            "group": [
+                "us_incumbent",
+                "us_incumbent",
+                "cn_substitute",
+                "us_incumbent",
+                "cn_substitute",
+                "us_incumbent",
+                "cn_substitute",
+            ],
+            "window": ["[0,+1]"] * 7,
+            "car": [-0.04, -0.02, 0.05, -0.01, 0.02, -0.03, 0.00],
+        }
+    )
     events = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "direction": ["tightening"] * 3})
     out = pooled_car(car, events).set_index("group")
     inc = out.loc["us_incumbent"]
@@ -53,8 +66,15 @@ def test_pooled_car_uses_the_event_as_the_unit_and_builds_the_spread():
 
 
 def test_single_event_has_no_standard_error():
-    car = pd.DataFrame({"event_id": ["e1"], "security": ["N"], "group": ["us_incumbent"],
-                        "window": ["[0,0]"], "car": [-0.02]})
+    car = pd.DataFrame(
+        {
+            "event_id": ["e1"],
+            "security": ["N"],
+            "group": ["us_incumbent"],
+            "window": ["[0,0]"],
+            "car": [-0.02],
+        }
+    )
     events = pd.DataFrame({"event_id": ["e1"], "direction": ["tightening"]})
     row = pooled_car(car, events).iloc[0]
     assert math.isnan(row["se"]) and math.isnan(row["pvalue"])
@@ -63,28 +83,39 @@ def test_single_event_has_no_standard_error():
 def test_pooled_car_by_expected_sign_with_calendar_clusters():
     # e2 and e3 fall on one US date (cluster US2): NVDA-like N counts once per cluster.
     # S is a Chinese name that e1 targets (sign -1) while C is expected to gain (+1).
-    inst = pd.DataFrame({
-        "event_id": ["e1", "e1", "e1", "e2", "e2", "e3"],
-        "security": ["N", "C", "S", "N", "C", "A"],
-        "direction": ["tightening"] * 6,
-        "expected_sign": [-1, 1, -1, -1, 1, -1],
-        "cluster": ["US1", "CN1", "CN1", "US2", "CN2", "US2"],
-        "pool": [True] * 6,
-    })
-    car = pd.DataFrame({
-        "event_id": inst["event_id"], "security": inst["security"],
-        "group": ["us_incumbent", "cn_substitute", "cn_substitute", "us_incumbent",
-                  "cn_substitute", "us_incumbent"],
-        "window": ["[0,0]"] * 6,
-        "car": [-0.04, 0.05, -0.03, -0.02, 0.01, -0.06],
-    })
+    inst = pd.DataFrame(
+        {
+            "event_id": ["e1", "e1", "e1", "e2", "e2", "e3"],
+            "security": ["N", "C", "S", "N", "C", "A"],
+            "direction": ["tightening"] * 6,
+            "expected_sign": [-1, 1, -1, -1, 1, -1],
+            "cluster": ["US1", "CN1", "CN1", "US2", "CN2", "US2"],
+            "pool": [True] * 6,
+        }
+    )
+    car = pd.DataFrame(
+        {
+            "event_id": inst["event_id"],
+            "security": inst["security"],
+            "group": [
+                "us_incumbent",
+                "cn_substitute",
+                "cn_substitute",
+                "us_incumbent",
+                "cn_substitute",
+                "us_incumbent",
+            ],
+            "window": ["[0,0]"] * 6,
+            "car": [-0.04, 0.05, -0.03, -0.02, 0.01, -0.06],
+        }
+    )
     out = pooled_car(car, inst).set_index(["sign", "group"])
     down = out.loc[("-1", "us_incumbent")]
     # clusters: US1 -0.04; US2 mean(-0.02, -0.06) = -0.04
     assert down["mean_car"] == pytest.approx(-0.04)
     assert (down["n_clusters"], down["n_events"], down["n_instances"]) == (2, 3, 3)
     assert out.loc[("+1", "cn_substitute"), "mean_car"] == pytest.approx(0.03)
-    assert math.isnan(out.loc[("-1", "cn_substitute"), "se"])      # one cluster
+    assert math.isnan(out.loc[("-1", "cn_substitute"), "se"])  # one cluster
     # signed, all groups: US1 +0.04, CN1 mean(+0.05, +0.03), US2 +0.04, CN2 +0.01
     assert out.loc[("signed", "*"), "mean_car"] == pytest.approx(0.13 / 4)
     # spread per event: e1 0.05 - (-0.04); e2 0.01 - (-0.02); e3 has no Chinese gainer

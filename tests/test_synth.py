@@ -19,8 +19,18 @@ def market():
 
 
 def _instances(rows):
-    return pd.DataFrame(rows, columns=["event_id", "stage", "security", "day0", "direction",
-                                       "event_type", "knowable_at_utc"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "event_id",
+            "stage",
+            "security",
+            "day0",
+            "direction",
+            "event_type",
+            "knowable_at_utc",
+        ],
+    )
 
 
 def test_same_seed_same_prices_and_other_seed_differs():
@@ -89,17 +99,41 @@ def test_listing_date_respected(market):
 
 def test_planted_effects_are_read_back_exactly():
     sub = UNIVERSE.subset(["NVDA", "AMD", "688256.SS"])
-    inst = _instances([
-        ("e1", "announcement", "NVDA", pd.Timestamp("2022-10-07"), "tightening", "restriction",
-         pd.Timestamp("2022-10-07 17:00", tz="UTC")),
-        ("e1", "announcement", "688256.SS", pd.Timestamp("2022-10-10"), "tightening",
-         "restriction", pd.Timestamp("2022-10-07 17:00", tz="UTC")),
-        ("e2", "announcement", "AMD", pd.Timestamp("2023-06-01"), "easing", "relaxation",
-         pd.Timestamp("2023-05-31 21:00", tz="UTC")),
-    ])
-    plants = (Plant(match="tightening", group="us_incumbent", day0=-0.05),
-              Plant(match="tightening", group="cn_substitute", day0=0.01, drift=0.004,
-                    drift_sessions=3))
+    inst = _instances(
+        [
+            (
+                "e1",
+                "announcement",
+                "NVDA",
+                pd.Timestamp("2022-10-07"),
+                "tightening",
+                "restriction",
+                pd.Timestamp("2022-10-07 17:00", tz="UTC"),
+            ),
+            (
+                "e1",
+                "announcement",
+                "688256.SS",
+                pd.Timestamp("2022-10-10"),
+                "tightening",
+                "restriction",
+                pd.Timestamp("2022-10-07 17:00", tz="UTC"),
+            ),
+            (
+                "e2",
+                "announcement",
+                "AMD",
+                pd.Timestamp("2023-06-01"),
+                "easing",
+                "relaxation",
+                pd.Timestamp("2023-05-31 21:00", tz="UTC"),
+            ),
+        ]
+    )
+    plants = (
+        Plant(match="tightening", group="us_incumbent", day0=-0.05),
+        Plant(match="tightening", group="cn_substitute", day0=0.01, drift=0.004, drift_sessions=3),
+    )
     spec = SynthSpec(seed=9, end="2023-12-29")
     with_plant = make_market(sub, inst, spec.model_copy(update={"plants": plants}))
     without = make_market(sub, inst, spec)
@@ -123,14 +157,15 @@ def test_day0_effect_lands_overnight_only_when_news_preceded_the_open():
     plants = (Plant(match="tightening", group="us_incumbent", day0=-0.05),)
 
     def gap(known):
-        inst = _instances([("e", "announcement", "NVDA", day0, "tightening", "restriction",
-                            known)])
+        inst = _instances([("e", "announcement", "NVDA", day0, "tightening", "restriction", known)])
         m = make_market(sub, inst, SynthSpec(seed=2, end="2022-12-30", plants=plants))
         b0 = make_market(sub, None, SynthSpec(seed=2, end="2022-12-30")).panel.bars["NVDA"]
         b1 = m.panel.bars["NVDA"]
         prev = b0.index[b0.index.get_loc(day0) - 1]
-        return b1.loc[day0, "open"] / b1.loc[prev, "close"] - b0.loc[day0, "open"] / b0.loc[
-            prev, "close"]
+        return (
+            b1.loc[day0, "open"] / b1.loc[prev, "close"]
+            - b0.loc[day0, "open"] / b0.loc[prev, "close"]
+        )
 
     # Before the 13:30 UTC open: the whole effect is in the opening gap.
     assert gap(pd.Timestamp("2022-10-07 11:00", tz="UTC")) == pytest.approx(-0.05, abs=1e-12)
@@ -141,11 +176,19 @@ def test_day0_effect_lands_overnight_only_when_news_preceded_the_open():
 def test_price_limit_clips_a_large_plant_and_says_so():
     sub = UNIVERSE.subset(["002371.SZ"])
     day0 = pd.Timestamp("2023-03-01")
-    inst = _instances([("e", "announcement", "002371.SZ", day0, "tightening", "restriction",
-                        pd.NaT)])
-    m = make_market(sub, inst, SynthSpec(seed=1, end="2023-06-30", suspension_rate=0.0,
-                                         plants=(Plant(match="tightening", group="cn_substitute",
-                                                       day0=0.25),)))
+    inst = _instances(
+        [("e", "announcement", "002371.SZ", day0, "tightening", "restriction", pd.NaT)]
+    )
+    m = make_market(
+        sub,
+        inst,
+        SynthSpec(
+            seed=1,
+            end="2023-06-30",
+            suspension_rate=0.0,
+            plants=(Plant(match="tightening", group="cn_substitute", day0=0.25),),
+        ),
+    )
     r = m.panel.bars["002371.SZ"]["close"].pct_change()
     assert r[day0] == pytest.approx(0.10, abs=1e-12)
     assert bool(m.planted["clipped"].iloc[0])

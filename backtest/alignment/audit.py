@@ -33,8 +33,18 @@ if TYPE_CHECKING:
 TimeStatus = Literal["exact", "bounded", "policy"]
 AUDIT_CALENDARS: tuple[str, ...] = ("XNYS", "XSHG", "XHKG")
 AUDIT_COLUMNS: tuple[str, ...] = (
-    "event_id", "type", "direction", "confidence", "primary_source", "stage", "local_date",
-    "timezone", "time_status", *(f"day0_{c}" for c in AUDIT_CALENDARS), "pinned", "unpinned_on",
+    "event_id",
+    "type",
+    "direction",
+    "confidence",
+    "primary_source",
+    "stage",
+    "local_date",
+    "timezone",
+    "time_status",
+    *(f"day0_{c}" for c in AUDIT_CALENDARS),
+    "pinned",
+    "unpinned_on",
     "flags",
 )
 
@@ -52,7 +62,7 @@ class StageDay0:
     """Day 0 of one stage on one exchange: under the policy, earliest and latest."""
 
     calendar: str
-    assumed: str      # YYYY-MM-DD under the business-hours policy ('' if unknown)
+    assumed: str  # YYYY-MM-DD under the business-hours policy ('' if unknown)
     earliest: str
     latest: str
 
@@ -78,8 +88,9 @@ def stage_day0(stage: Stage, calendar: str) -> StageDay0:
     return StageDay0(calendar, _day0(calendar, assumed), _day0(calendar, lo), _day0(calendar, hi))
 
 
-def audit_events(events: Sequence[Event], *, stage: str = "official",
-                 calendars: Sequence[str] = AUDIT_CALENDARS) -> pd.DataFrame:
+def audit_events(
+    events: Sequence[Event], *, stage: str = "official", calendars: Sequence[str] = AUDIT_CALENDARS
+) -> pd.DataFrame:
     """One row per event: the day-0 stage, its time status, day 0 per exchange, and flags."""
     import pandas as pd
 
@@ -88,27 +99,41 @@ def audit_events(events: Sequence[Event], *, stage: str = "official",
         st = ev.chosen_stage(stage)
         flags = [f"{lint.code}: {lint.field}" for lint in lint_event(ev)]
         if st is None:
-            rows.append({"event_id": ev.id, "type": ev.type, "direction": ev.direction,
-                         "confidence": ev.confidence, "primary_source": has_primary_source(ev),
-                         "stage": "", "flags": "; ".join([*flags, f"no {stage} stage"])})
+            rows.append(
+                {
+                    "event_id": ev.id,
+                    "type": ev.type,
+                    "direction": ev.direction,
+                    "confidence": ev.confidence,
+                    "primary_source": has_primary_source(ev),
+                    "stage": "",
+                    "flags": "; ".join([*flags, f"no {stage} stage"]),
+                }
+            )
             continue
         d0 = [stage_day0(st, c) for c in calendars]
         unpinned = [d.calendar for d in d0 if not d.pinned]
         row: dict[str, object] = {
-            "event_id": ev.id, "type": ev.type, "direction": ev.direction,
-            "confidence": ev.confidence, "primary_source": has_primary_source(ev),
-            "stage": st.stage, "local_date": f"{st.local_date:%Y-%m-%d}",
-            "timezone": st.timezone, "time_status": time_status(st),
+            "event_id": ev.id,
+            "type": ev.type,
+            "direction": ev.direction,
+            "confidence": ev.confidence,
+            "primary_source": has_primary_source(ev),
+            "stage": st.stage,
+            "local_date": f"{st.local_date:%Y-%m-%d}",
+            "timezone": st.timezone,
+            "time_status": time_status(st),
             "pinned": not unpinned,
-            "unpinned_on": ", ".join(f"{d.calendar} {d.earliest}|{d.latest}" for d in d0
-                                     if not d.pinned),
+            "unpinned_on": ", ".join(
+                f"{d.calendar} {d.earliest}|{d.latest}" for d in d0 if not d.pinned
+            ),
             "flags": "; ".join(flags),
         }
         for c, d in zip(calendars, d0, strict=True):
             row[f"day0_{c}"] = d.assumed
         rows.append(row)
     cols = [c for c in AUDIT_COLUMNS if not c.startswith("day0_")]
-    cols[cols.index("pinned"):cols.index("pinned")] = [f"day0_{c}" for c in calendars]
+    cols[cols.index("pinned") : cols.index("pinned")] = [f"day0_{c}" for c in calendars]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -53,8 +53,8 @@ def closure_labels(calendar: str, days: list[dt.date]) -> list[str]:
         if calendar == "XSHG" and any(d.month == 10 and d.day <= 7 for d in days):
             labels.append("National Day / Golden Week")
         elif len(unnamed) >= 2 and all(
-                (d.month == 1 and d.day >= 15) or (d.month == 2 and d.day <= 25)
-                for d in unnamed):
+            (d.month == 1 and d.day >= 15) or (d.month == 2 and d.day <= 25) for d in unnamed
+        ):
             labels.append("Lunar New Year")
         else:
             labels.append("holiday")
@@ -93,18 +93,24 @@ def explain_day0(table: SessionTable, at_ns: int, pos: int, prefix: str) -> str:
     head = f"{prefix} {_day(t.date())} {t:%H:%M %Z}"
     name = table.name
     if at_ns >= table.opens_ns[pos]:
-        return (f"{head}, during {name} session, before its close "
-                f"{_session_close_text(table, pos)} -> same session {_day(day0)}")
+        return (
+            f"{head}, during {name} session, before its close "
+            f"{_session_close_text(table, pos)} -> same session {_day(day0)}"
+        )
     prev_pos = pos - 1
     gap = closure_note(table, prev_pos, pos)
     if prev_pos >= 0 and t.date() == table.sessions[prev_pos].date():
         when = "at" if at_ns == table.closes_ns[prev_pos] else "after"
         note = "" if not gap or gap == "weekend" else f"; then {gap}"
         weekend = "; then weekend" if gap == "weekend" else ""
-        return (f"{head}, {when} {name} close {_session_close_text(table, prev_pos)}"
-                f"{weekend}{note} -> next session {_day(day0)}")
+        return (
+            f"{head}, {when} {name} close {_session_close_text(table, prev_pos)}"
+            f"{weekend}{note} -> next session {_day(day0)}"
+        )
     if t.date() == day0:
-        return (f"{head}, before {name} open {_ts(int(table.opens_ns[pos]), table.tz):%H:%M}"
-                f" -> same-day session {_day(day0)}")
+        return (
+            f"{head}, before {name} open {_ts(int(table.opens_ns[pos]), table.tz):%H:%M}"
+            f" -> same-day session {_day(day0)}"
+        )
     where = gap if gap and gap != "weekend" else f"{name} closed (weekend)"
     return f"{head}; {where} -> first session {_day(day0)}"

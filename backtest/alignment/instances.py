@@ -26,9 +26,24 @@ if TYPE_CHECKING:
     from backtest.universe import Security, Universe
 
 INSTANCE_COLUMNS: tuple[str, ...] = (
-    "event_id", "stage", "security", "group", "exchange", "mic", "event_type", "direction",
-    "expected_sign", "announced_at_utc", "time_known", "time_assumed", "time_policy",
-    "knowable_at_utc", "day0", "day0_open_utc", "day0_close_utc", "decided_by",
+    "event_id",
+    "stage",
+    "security",
+    "group",
+    "exchange",
+    "mic",
+    "event_type",
+    "direction",
+    "expected_sign",
+    "announced_at_utc",
+    "time_known",
+    "time_assumed",
+    "time_policy",
+    "knowable_at_utc",
+    "day0",
+    "day0_open_utc",
+    "day0_close_utc",
+    "decided_by",
 )
 ATTRITION_COLUMNS: tuple[str, ...] = ("event_id", "stage", "security", "reason", "detail")
 
@@ -57,15 +72,19 @@ class Alignment:
     def summary(self) -> str:
         """A few lines: options, instance counts by exchange, attrition by reason."""
         inst, attr = self.instances, self.attrition
-        lines = [f"Alignment: {self.spec.describe()}",
-                 f"  instances: {len(inst)} ({inst['event_id'].nunique()} events x "
-                 f"{inst['security'].nunique()} securities)"]
+        lines = [
+            f"Alignment: {self.spec.describe()}",
+            f"  instances: {len(inst)} ({inst['event_id'].nunique()} events x "
+            f"{inst['security'].nunique()} securities)",
+        ]
         if len(inst):
             by_ex = inst["exchange"].value_counts().sort_index()
             lines.append("  by exchange: " + ", ".join(f"{k} {v}" for k, v in by_ex.items()))
             n_assumed = int(inst["time_assumed"].sum())
-            lines.append(f"  time assumed: {n_assumed} instances "
-                         f"({inst.loc[inst['time_assumed'], 'event_id'].nunique()} events)")
+            lines.append(
+                f"  time assumed: {n_assumed} instances "
+                f"({inst.loc[inst['time_assumed'], 'event_id'].nunique()} events)"
+            )
         by_reason = attr["reason"].value_counts().sort_index() if len(attr) else {}
         reasons = ", ".join(f"{k} {v}" for k, v in dict(by_reason).items()) or "none"
         lines.append(f"  attrition: {len(attr)} ({reasons})")
@@ -84,9 +103,12 @@ def _selection(universe: Universe, spec: AlignSpec) -> dict[str, Security]:
         try:
             found = universe.resolve(token)
         except KeyError:
-            raise UnknownSelection("unknown security or group", field="securities",
-                                   value=token, expected="a symbol or group of the universe"
-                                   ) from None
+            raise UnknownSelection(
+                "unknown security or group",
+                field="securities",
+                value=token,
+                expected="a symbol or group of the universe",
+            ) from None
         chosen.update((s.symbol, s) for s in found)
     return chosen
 
@@ -108,9 +130,9 @@ def _expected_signs(event: Event, universe: Universe) -> tuple[dict[str, int], l
     return signs, unknown
 
 
-def _drop_reason(sec: Security, day0: pd.Timestamp,
-                 data_ranges: Mapping[str, tuple[dt.date, dt.date]] | None
-                 ) -> tuple[str, str] | None:
+def _drop_reason(
+    sec: Security, day0: pd.Timestamp, data_ranges: Mapping[str, tuple[dt.date, dt.date]] | None
+) -> tuple[str, str] | None:
     if sec.listed is not None and day0.date() < dt.date.fromisoformat(sec.listed):
         return "before_listing", f"day 0 {day0.date()} is before listing on {sec.listed}"
     if data_ranges is None:
@@ -135,30 +157,50 @@ def _day0(table: SessionTable, known: Knowable) -> _Day0:
     at_ns = int(pd.Timestamp(known.at_utc).value)
     pos = int(table.day0_positions(np.array([at_ns], dtype=np.int64))[0])
     if pos < 0:
-        return _Day0(-1, f"{known.at_utc:%Y-%m-%d %H:%M} UTC is outside the {table.name} "
-                         f"calendar ({table.sessions[0].date()}..{table.sessions[-1].date()})")
+        return _Day0(
+            -1,
+            f"{known.at_utc:%Y-%m-%d %H:%M} UTC is outside the {table.name} "
+            f"calendar ({table.sessions[0].date()}..{table.sessions[-1].date()})",
+        )
     prefix = "announced" if not known.assumed else f"assumed (date only, {known.policy})"
     return _Day0(pos, explain_day0(table, at_ns, pos, prefix))
 
 
-def _candidates(signs: Mapping[str, int], selection: Mapping[str, Security],
-                spec: AlignSpec) -> list[Security]:
+def _candidates(
+    signs: Mapping[str, int], selection: Mapping[str, Security], spec: AlignSpec
+) -> list[Security]:
     if spec.coverage == "all":
         return list(selection.values())
     return [sec for sym, sec in selection.items() if sym in signs]
 
 
-def _row(event: Event, stage: Stage, sec: Security, known: Knowable,
-         table: SessionTable, d0: _Day0, sign: int | None) -> dict[str, object]:
+def _row(
+    event: Event,
+    stage: Stage,
+    sec: Security,
+    known: Knowable,
+    table: SessionTable,
+    d0: _Day0,
+    sign: int | None,
+) -> dict[str, object]:
     import pandas as pd
 
     return {
-        "event_id": event.id, "stage": stage.stage, "security": sec.symbol,
-        "group": sec.group, "exchange": table.name, "mic": sec.mic,
-        "event_type": event.type, "direction": event.direction, "expected_sign": sign,
-        "announced_at_utc": stage.at_utc, "time_known": stage.time_known,
-        "time_assumed": known.assumed, "time_policy": known.policy,
-        "knowable_at_utc": known.at_utc, "day0": table.sessions[d0.pos],
+        "event_id": event.id,
+        "stage": stage.stage,
+        "security": sec.symbol,
+        "group": sec.group,
+        "exchange": table.name,
+        "mic": sec.mic,
+        "event_type": event.type,
+        "direction": event.direction,
+        "expected_sign": sign,
+        "announced_at_utc": stage.at_utc,
+        "time_known": stage.time_known,
+        "time_assumed": known.assumed,
+        "time_policy": known.policy,
+        "knowable_at_utc": known.at_utc,
+        "day0": table.sessions[d0.pos],
         "day0_open_utc": pd.Timestamp(int(table.opens_ns[d0.pos]), tz="UTC"),
         "day0_close_utc": pd.Timestamp(int(table.closes_ns[d0.pos]), tz="UTC"),
         "decided_by": d0.text,
@@ -179,8 +221,9 @@ def _instance_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     for c in INSTANCE_COLUMNS:
         if frame[c].dtype == object:
             frame[c] = frame[c].astype("str")
-    return frame.sort_values(["knowable_at_utc", "event_id", "security"],
-                             ignore_index=True, kind="stable")
+    return frame.sort_values(
+        ["knowable_at_utc", "event_id", "security"], ignore_index=True, kind="stable"
+    )
 
 
 def _attrition_frame(rows: list[tuple[str, str, str, str, str]]) -> pd.DataFrame:
@@ -189,8 +232,13 @@ def _attrition_frame(rows: list[tuple[str, str, str, str, str]]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=list(ATTRITION_COLUMNS), dtype="str")
 
 
-def align(events: Sequence[Event], universe: Universe, spec: AlignSpec | None = None, *,
-          data_ranges: Mapping[str, tuple[dt.date, dt.date]] | None = None) -> Alignment:
+def align(
+    events: Sequence[Event],
+    universe: Universe,
+    spec: AlignSpec | None = None,
+    *,
+    data_ranges: Mapping[str, tuple[dt.date, dt.date]] | None = None,
+) -> Alignment:
     """Day 0 of each event's chosen stage on each selected security's exchange.
 
     Day 0 is the first session of the security's own exchange whose close is
@@ -213,13 +261,23 @@ def align(events: Sequence[Event], universe: Universe, spec: AlignSpec | None = 
         stage = _pick_stage(event, spec)
         stage_name = stage.stage if stage is not None else spec.stage
         if spec.securities is None:
-            dropped += [(event.id, stage_name, t, "not_in_universe",
-                         f"affected target {t!r} is neither a symbol nor a group") for t in unknown]
+            dropped += [
+                (
+                    event.id,
+                    stage_name,
+                    t,
+                    "not_in_universe",
+                    f"affected target {t!r} is neither a symbol nor a group",
+                )
+                for t in unknown
+            ]
         candidates = _candidates(signs, selection, spec)
         if stage is None:
             have = ", ".join(s.stage for s in event.stages)
-            dropped += [(event.id, stage_name, sec.symbol, "stage_missing",
-                         f"event has stages: {have}") for sec in candidates]
+            dropped += [
+                (event.id, stage_name, sec.symbol, "stage_missing", f"event has stages: {have}")
+                for sec in candidates
+            ]
             continue
         known = knowable_instant(stage, spec.effective_policy)
         per_calendar: dict[str, _Day0] = {}

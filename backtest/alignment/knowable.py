@@ -63,8 +63,9 @@ def knowable_instant(stage: Stage, policy: UnknownTime) -> Knowable:
     exact = stage.at_utc
     if exact is not None:
         return Knowable(at_utc=exact, assumed=False, policy="exact")
-    local = dt.datetime.combine(stage.local_date, ASSUMED_LOCAL_TIME[policy],
-                                tzinfo=ZoneInfo(stage.timezone))
+    local = dt.datetime.combine(
+        stage.local_date, ASSUMED_LOCAL_TIME[policy], tzinfo=ZoneInfo(stage.timezone)
+    )
     at = local.astimezone(dt.UTC)
     label = policy
     if stage.not_before is not None and at < stage.not_before:

@@ -41,11 +41,17 @@ EstimationMask = Literal["mask_other_events", "none"]
 OtherStages = Literal["public", "chosen"]
 Where = Literal["event_window", "estimation_window"]
 
-OTHER_COLUMNS: tuple[str, ...] = ("other_event_id", "other_type", "other_stage",
-                                  "knowable_at_utc")
+OTHER_COLUMNS: tuple[str, ...] = ("other_event_id", "other_type", "other_stage", "knowable_at_utc")
 OVERLAP_COLUMNS: tuple[str, ...] = (
-    "event_id", "stage", "security", "exchange", "other_event_id", "other_type",
-    "other_stage", "where", "rel_day",
+    "event_id",
+    "stage",
+    "security",
+    "exchange",
+    "other_event_id",
+    "other_type",
+    "other_stage",
+    "where",
+    "rel_day",
 )
 MASK_COLUMNS: tuple[str, ...] = ("event_id", "stage", "security", "rel_day", "other_event_ids")
 _KEY = ["event_id", "stage", "security"]
@@ -59,22 +65,28 @@ def _stages_for(event: Event, spec: AlignSpec, other_stages: OtherStages) -> lis
     return public or list(event.stages)
 
 
-def other_event_days(others: Alignment | Sequence[Event], spec: AlignSpec,
-                     other_stages: OtherStages = "public") -> pd.DataFrame:
+def other_event_days(
+    others: Alignment | Sequence[Event], spec: AlignSpec, other_stages: OtherStages = "public"
+) -> pd.DataFrame:
     """Instants of the other events: columns ``OTHER_COLUMNS`` (one row per event x stage)."""
     import pandas as pd
 
     if isinstance(others, Alignment):
         inst = others.instances
         frame = inst[["event_id", "event_type", "stage", "knowable_at_utc"]].drop_duplicates(
-            ["event_id", "stage"])
+            ["event_id", "stage"]
+        )
         frame.columns = list(OTHER_COLUMNS)
         return frame.reset_index(drop=True)
-    rows = [(e.id, e.type, s.stage, knowable_instant(s, spec.effective_policy).at_utc)
-            for e in others for s in _stages_for(e, spec, other_stages)]
+    rows = [
+        (e.id, e.type, s.stage, knowable_instant(s, spec.effective_policy).at_utc)
+        for e in others
+        for s in _stages_for(e, spec, other_stages)
+    ]
     frame = pd.DataFrame(rows, columns=list(OTHER_COLUMNS))
     frame["knowable_at_utc"] = pd.to_datetime(frame["knowable_at_utc"], utc=True).astype(
-        "datetime64[ns, UTC]")
+        "datetime64[ns, UTC]"
+    )
     return frame
 
 
@@ -84,8 +96,12 @@ def _pairs(alignment: Alignment, other: pd.DataFrame, lo: int, hi: int) -> pd.Da
 
     inst = alignment.instances
     parts = []
-    knowable_ns = other["knowable_at_utc"].astype("datetime64[ns, UTC]").to_numpy(
-        dtype="datetime64[ns]").view(np.int64)
+    knowable_ns = (
+        other["knowable_at_utc"]
+        .astype("datetime64[ns, UTC]")
+        .to_numpy(dtype="datetime64[ns]")
+        .view(np.int64)
+    )
     for exchange, group in inst.groupby("exchange", sort=True):
         table = session_table(str(exchange))
         p = table.sessions.get_indexer(pd.DatetimeIndex(group["day0"]))
@@ -116,24 +132,40 @@ def _check_universe(alignment: Alignment, universe: Universe | None) -> None:
     pairs = alignment.instances[["security", "exchange"]].drop_duplicates()
     for sym, exchange in pairs.itertuples(index=False):
         if sym not in universe:
-            raise AlignError("alignment security is not in the universe", field="security",
-                             value=sym, expected="the universe the alignment was built with")
+            raise AlignError(
+                "alignment security is not in the universe",
+                field="security",
+                value=sym,
+                expected="the universe the alignment was built with",
+            )
         if universe[sym].calendar != exchange:
-            raise AlignError(f"{sym} trades on {universe[sym].calendar}, not {exchange}",
-                             field="exchange", value=exchange,
-                             expected=universe[sym].calendar)
+            raise AlignError(
+                f"{sym} trades on {universe[sym].calendar}, not {exchange}",
+                field="exchange",
+                value=exchange,
+                expected=universe[sym].calendar,
+            )
 
 
 def _check_window(name: str, window: tuple[int, int]) -> None:
     if len(window) != 2 or window[0] > window[1]:
-        raise AlignError("window start is after its end", field=name, value=window,
-                         expected="(start, end) with start <= end")
+        raise AlignError(
+            "window start is after its end",
+            field=name,
+            value=window,
+            expected="(start, end) with start <= end",
+        )
 
 
-def overlaps(alignment: Alignment, others: Alignment | Sequence[Event],
-             universe: Universe | None = None, *,
-             estimation: tuple[int, int] = (-250, -11), window: tuple[int, int] = (-1, 1),
-             other_stages: OtherStages = "public") -> pd.DataFrame:
+def overlaps(
+    alignment: Alignment,
+    others: Alignment | Sequence[Event],
+    universe: Universe | None = None,
+    *,
+    estimation: tuple[int, int] = (-250, -11),
+    window: tuple[int, int] = (-1, 1),
+    other_stages: OtherStages = "public",
+) -> pd.DataFrame:
     """Other events whose day 0 (same exchange) falls in each instance's windows.
 
     Columns ``OVERLAP_COLUMNS``: the instance (event_id, stage, security,
@@ -161,11 +193,16 @@ def overlaps(alignment: Alignment, others: Alignment | Sequence[Event],
     return frame.sort_values([*_KEY, "rel_day", "other_event_id"], ignore_index=True)
 
 
-def estimation_mask(alignment: Alignment, others: Alignment | Sequence[Event],
-                    universe: Universe | None = None, *,
-                    policy: EstimationMask = "mask_other_events",
-                    estimation: tuple[int, int] = (-250, -11), pad: tuple[int, int] = (-1, 1),
-                    other_stages: OtherStages = "public") -> pd.DataFrame:
+def estimation_mask(
+    alignment: Alignment,
+    others: Alignment | Sequence[Event],
+    universe: Universe | None = None,
+    *,
+    policy: EstimationMask = "mask_other_events",
+    estimation: tuple[int, int] = (-250, -11),
+    pad: tuple[int, int] = (-1, 1),
+    other_stages: OtherStages = "public",
+) -> pd.DataFrame:
     """Relative days to drop from each instance's estimation window.
 
     Shape: a tidy frame, columns ``MASK_COLUMNS``, one row per instance
@@ -185,13 +222,18 @@ def estimation_mask(alignment: Alignment, others: Alignment | Sequence[Event],
     _check_universe(alignment, universe)
     _check_window("estimation", estimation)
     _check_window("pad", pad)
-    empty = pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "rel_day" else "str")
-                          for c in MASK_COLUMNS})
+    empty = pd.DataFrame(
+        {c: pd.Series(dtype=np.int64 if c == "rel_day" else "str") for c in MASK_COLUMNS}
+    )
     if policy == "none":
         return empty
     if policy != "mask_other_events":
-        raise AlignError("unknown estimation mask policy", field="policy", value=policy,
-                         expected="'mask_other_events' or 'none'")
+        raise AlignError(
+            "unknown estimation mask policy",
+            field="policy",
+            value=policy,
+            expected="'mask_other_events' or 'none'",
+        )
     other = other_event_days(others, alignment.spec, other_stages)
     pairs = _pairs(alignment, other, estimation[0] - pad[1], estimation[1] - pad[0])
     if pairs.empty:

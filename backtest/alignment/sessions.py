@@ -57,8 +57,11 @@ class SessionTable:
             ts = ts.tz_localize(None)
         pos = int(self.sessions.searchsorted(ts))
         if ts != ts.normalize() or pos >= len(self.sessions) or self.sessions[pos] != ts:
-            raise SessionOutOfRange(f"{ts.date()} is not a {self.name} session", value=str(ts),
-                                    expected=f"a session of {self.name}")
+            raise SessionOutOfRange(
+                f"{ts.date()} is not a {self.name} session",
+                value=str(ts),
+                expected=f"a session of {self.name}",
+            )
         return pos
 
     def day0_positions(self, instants_ns: IntArray) -> IntArray:
@@ -83,7 +86,9 @@ def session_table(calendar: str) -> SessionTable:
     local_close = bounds["close"].dt.tz_convert(tz).dt.time
     regular = local_close.value_counts().index[0]
     return SessionTable(
-        name=calendar, tz=tz, sessions=bounds.index,
+        name=calendar,
+        tz=tz,
+        sessions=bounds.index,
         opens_ns=bounds["open"].to_numpy(dtype="datetime64[ns]").view(np.int64),
         closes_ns=bounds["close"].to_numpy(dtype="datetime64[ns]").view(np.int64),
         regular_close=regular,
@@ -97,16 +102,18 @@ def session_offset(calendar: str, day0: object, k: int) -> pd.Timestamp:
     if not 0 <= pos < len(table):
         raise SessionOutOfRange(
             f"offset {k:+d} from {day0} leaves the {calendar} calendar",
-            value=k, expected=f"sessions between {table.sessions[0].date()} and "
-                              f"{table.sessions[-1].date()}")
+            value=k,
+            expected=f"sessions between {table.sessions[0].date()} and {table.sessions[-1].date()}",
+        )
     return table.sessions[pos]
 
 
 def window_sessions(calendar: str, day0: object, start: int, end: int) -> pd.DatetimeIndex:
     """Sessions at relative days ``start..end`` (inclusive) around ``day0``."""
     if start > end:
-        raise SessionOutOfRange("window start is after its end", value=(start, end),
-                                expected="start <= end")
+        raise SessionOutOfRange(
+            "window start is after its end", value=(start, end), expected="start <= end"
+        )
     first = session_offset(calendar, day0, start)
     last = session_offset(calendar, day0, end)
     s = session_table(calendar).sessions

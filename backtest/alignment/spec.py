@@ -9,16 +9,32 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from backtest.errors import SpecError
 
 StageChoice = Literal[
-    "leak", "announcement", "filing", "publication", "effective", "first", "official",
+    "leak",
+    "announcement",
+    "filing",
+    "publication",
+    "effective",
+    "first",
+    "official",
 ]
 STAGE_CHOICES: tuple[str, ...] = (
-    "leak", "announcement", "filing", "publication", "effective", "first", "official",
+    "leak",
+    "announcement",
+    "filing",
+    "publication",
+    "effective",
+    "first",
+    "official",
 )
 UnknownTime = Literal["business_hours", "start_of_day", "end_of_day"]
 UNKNOWN_TIME_POLICIES: tuple[str, ...] = ("business_hours", "start_of_day", "end_of_day")
 Coverage = Literal["affected", "all"]
 AttritionReasonName = Literal[
-    "stage_missing", "not_in_universe", "no_session", "before_listing", "no_data",
+    "stage_missing",
+    "not_in_universe",
+    "no_session",
+    "before_listing",
+    "no_data",
     "outside_data_range",
 ]
 
@@ -93,5 +109,7 @@ class AlignSpec(BaseModel):
         """One line naming every option, for summaries and provenance."""
         alt = f" (alternate of {self.unknown_time})" if self.alternate else ""
         sel = ",".join(self.securities) if self.securities else "all non-benchmark"
-        return (f"stage={self.stage}, unknown_time={self.effective_policy}{alt}, "
-                f"securities={sel}, coverage={self.coverage}")
+        return (
+            f"stage={self.stage}, unknown_time={self.effective_policy}{alt}, "
+            f"securities={sel}, coverage={self.coverage}"
+        )

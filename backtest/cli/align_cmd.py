@@ -20,12 +20,24 @@ if TYPE_CHECKING:
 
 OutputFormat = Literal["table", "csv"]
 StageOpt = Literal[
-    "leak", "announcement", "filing", "publication", "effective", "first", "official",
+    "leak",
+    "announcement",
+    "filing",
+    "publication",
+    "effective",
+    "first",
+    "official",
 ]
 UnknownTimeOpt = Literal["business_hours", "start_of_day", "end_of_day"]
 
 SHOWN_COLUMNS: tuple[str, ...] = (
-    "event_id", "stage", "security", "exchange", "announced_at_utc", "time_assumed", "day0",
+    "event_id",
+    "stage",
+    "security",
+    "exchange",
+    "announced_at_utc",
+    "time_assumed",
+    "day0",
     "decided_by",
 )
 
@@ -83,31 +95,52 @@ def _render_table(frame: pd.DataFrame, title: str) -> None:
 
 
 def align_command(
-    stage: Annotated[StageOpt, typer.Option(
-        help="Stage to align; 'first' = the earliest public stage of each event, "
-             "'official' = the earliest of announcement, filing and publication.")
+    stage: Annotated[
+        StageOpt,
+        typer.Option(
+            help="Stage to align; 'first' = the earliest public stage of each event, "
+            "'official' = the earliest of announcement, filing and publication."
+        ),
     ] = "announcement",
-    securities: Annotated[str | None, typer.Option(
-        help="Comma-separated symbols or groups, e.g. NVDA,688256.SS,cn_substitute "
-             "(default: every non-benchmark security).")] = None,
-    all_securities: Annotated[bool, typer.Option(
-        "--all-securities",
-        help="Align every selected security for every event, not only those it affects.")
+    securities: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated symbols or groups, e.g. NVDA,688256.SS,cn_substitute "
+            "(default: every non-benchmark security)."
+        ),
+    ] = None,
+    all_securities: Annotated[
+        bool,
+        typer.Option(
+            "--all-securities",
+            help="Align every selected security for every event, not only those it affects.",
+        ),
     ] = False,
-    unknown_time: Annotated[UnknownTimeOpt, typer.Option(
-        help="Where to place stages known only by date: business_hours = 12:00 local, "
-             "start_of_day = 00:00, end_of_day = 23:59:59.")] = "business_hours",
-    alternate: Annotated[bool, typer.Option(
-        "--alternate", help="Sensitivity run: the other plausible day 0 for date-only stages.")
+    unknown_time: Annotated[
+        UnknownTimeOpt,
+        typer.Option(
+            help="Where to place stages known only by date: business_hours = 12:00 local, "
+            "start_of_day = 00:00, end_of_day = 23:59:59."
+        ),
+    ] = "business_hours",
+    alternate: Annotated[
+        bool,
+        typer.Option(
+            "--alternate", help="Sensitivity run: the other plausible day 0 for date-only stages."
+        ),
     ] = False,
-    output: Annotated[OutputFormat, typer.Option(
-        "--format", help="table (rich) or csv (to stdout).")] = "table",
-    log: Annotated[Path | None, typer.Option(
-        help="Event log file (default events/export_controls.yaml).")] = None,
-    log_version: Annotated[str | None, typer.Option(
-        help="Rebuild the catalog as of this log version (N or vN).")] = None,
-    universe: Annotated[Path | None, typer.Option(
-        help="Universe file (default events/universe.yaml).")] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table (rich) or csv (to stdout).")
+    ] = "table",
+    log: Annotated[
+        Path | None, typer.Option(help="Event log file (default events/export_controls.yaml).")
+    ] = None,
+    log_version: Annotated[
+        str | None, typer.Option(help="Rebuild the catalog as of this log version (N or vN).")
+    ] = None,
+    universe: Annotated[
+        Path | None, typer.Option(help="Universe file (default events/universe.yaml).")
+    ] = None,
 ) -> None:
     """Day 0 of each event stage on each security's own exchange, and how it was decided."""
     import sys
@@ -115,9 +148,13 @@ def align_command(
     from backtest.align import AlignSpec, align
     from backtest.universe import load_universe
 
-    spec = AlignSpec(stage=stage, unknown_time=unknown_time, alternate=alternate,
-                     securities=_split(securities),
-                     coverage="all" if all_securities else "affected")
+    spec = AlignSpec(
+        stage=stage,
+        unknown_time=unknown_time,
+        alternate=alternate,
+        securities=_split(securities),
+        coverage="all" if all_securities else "affected",
+    )
     events, version = _load_events(log, log_version)
     result = align(events, load_universe(universe), spec)
     frame = display_frame(result)

@@ -17,31 +17,49 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 
-def load_inputs(source: str, prices_dir: Path | None, seed: int
-                ) -> tuple[PricePanel, pd.DataFrame, Universe]:
+def load_inputs(
+    source: str, prices_dir: Path | None, seed: int
+) -> tuple[PricePanel, pd.DataFrame, Universe]:
     """Panel, aligned instances and universe from the pipeline's shared first steps."""
     from backtest.pipeline import RunSpec, prepare_inputs
 
-    spec = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,  # type: ignore[arg-type]
-                   seed=seed)
+    spec = RunSpec(
+        source=source,
+        prices_dir=str(prices_dir) if prices_dir else None,  # type: ignore[arg-type]
+        seed=seed,
+    )
     got = prepare_inputs(spec)
     return got.panel, got.instances, got.universe
 
 
-def _spec(strategy: str, hold: int, fees: float | None, lag: int, stop: float | None,
-          hedge: bool) -> StrategySpec:
+def _spec(
+    strategy: str, hold: int, fees: float | None, lag: int, stop: float | None, hedge: bool
+) -> StrategySpec:
     from backtest.strategy import Costs, StrategyError, StrategySpec
 
     if fees is not None and not 0.0 <= fees <= 500.0:
-        raise StrategyError("fee out of range", field="--fees", value=fees,
-                            expected="basis points between 0 and 500")
+        raise StrategyError(
+            "fee out of range",
+            field="--fees",
+            value=fees,
+            expected="basis points between 0 and 500",
+        )
     costs = Costs().with_fee(fees) if fees is not None else Costs()
-    return StrategySpec.model_validate({"strategy": strategy, "hold": hold, "entry_lag": lag,
-                                        "stop_loss": stop, "hedge": hedge, "costs": costs})
+    return StrategySpec.model_validate(
+        {
+            "strategy": strategy,
+            "hold": hold,
+            "entry_lag": lag,
+            "stop_loss": stop,
+            "hedge": hedge,
+            "costs": costs,
+        }
+    )
 
 
-def write_outputs(out: Path, result: BacktestResult, robust: RobustnessResult | None,
-                  panel: PricePanel) -> None:
+def write_outputs(
+    out: Path, result: BacktestResult, robust: RobustnessResult | None, panel: PricePanel
+) -> None:
     """Tables (trades, metrics, equity, attrition, robustness) and ``run.json`` into ``out``.
 
     ``run.json`` lists every table file with its SHA-256 (:func:`backtest.steps.write_run`).
@@ -52,13 +70,19 @@ def write_outputs(out: Path, result: BacktestResult, robust: RobustnessResult | 
     from backtest.steps import write_run
 
     tables = robust.tables() if robust is not None else result.tables()
-    write_run(out, tables, {
-        "kind": "backtest", "version": __version__,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "spec": result.spec.model_dump(mode="json"), "policies": result.policies,
-        "configurations_tried": result.n_configurations,
-        "data": {"synthetic": panel.synthetic, "content_hash": panel.content_hash()},
-    })
+    write_run(
+        out,
+        tables,
+        {
+            "kind": "backtest",
+            "version": __version__,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "spec": result.spec.model_dump(mode="json"),
+            "policies": result.policies,
+            "configurations_tried": result.n_configurations,
+            "data": {"synthetic": panel.synthetic, "content_hash": panel.content_hash()},
+        },
+    )
 
 
 def default_run_dir(kind: str, source: str, seed: int, root: Path = Path("reports")) -> Path:
@@ -75,26 +99,33 @@ def default_run_dir(kind: str, source: str, seed: int, root: Path = Path("report
 
 @app.command("run")
 def run(
-    strategy: Annotated[str, typer.Option(
-        help="short_incumbents | long_substitutes | substitution_spread")] = "substitution_spread",
+    strategy: Annotated[
+        str, typer.Option(help="short_incumbents | long_substitutes | substitution_spread")
+    ] = "substitution_spread",
     hold: Annotated[int, typer.Option(help="Sessions held; exit at that session's close.")] = 3,
-    fees: Annotated[float | None, typer.Option(
-        help="Fee in bps per order in every market (default: per-market defaults).")] = None,
+    fees: Annotated[
+        float | None,
+        typer.Option(help="Fee in bps per order in every market (default: per-market defaults)."),
+    ] = None,
     lag: Annotated[int, typer.Option(help="Extra sessions to wait before entering.")] = 0,
-    stop: Annotated[float | None, typer.Option(
-        help="Stop-loss as a fraction, e.g. 0.05.")] = None,
-    hedge: Annotated[bool, typer.Option(
-        help="Hedge every leg with its first benchmark.")] = False,
-    robustness: Annotated[bool, typer.Option(
-        help="Also sweep entry lag 0-5, hold 1-20 and leave each event out.")] = True,
+    stop: Annotated[float | None, typer.Option(help="Stop-loss as a fraction, e.g. 0.05.")] = None,
+    hedge: Annotated[bool, typer.Option(help="Hedge every leg with its first benchmark.")] = False,
+    robustness: Annotated[
+        bool, typer.Option(help="Also sweep entry lag 0-5, hold 1-20 and leave each event out.")
+    ] = True,
     demo: Annotated[bool, typer.Option(help="Run on the offline synthetic market.")] = False,
-    prices_dir: Annotated[Path | None, typer.Option(
-        "--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv).")] = None,
-    from_cache: Annotated[bool, typer.Option(
-        "--from-cache", help="Use prices already in the local cache (offline).")] = False,
+    prices_dir: Annotated[
+        Path | None,
+        typer.Option("--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv)."),
+    ] = None,
+    from_cache: Annotated[
+        bool, typer.Option("--from-cache", help="Use prices already in the local cache (offline).")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
-    out: Annotated[Path | None, typer.Option(
-        help="Run folder for tables and run.json (default reports/<run-id>/).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder for tables and run.json (default reports/<run-id>/)."),
+    ] = None,
 ) -> None:
     """Backtest a strategy on the aligned events, after costs and venue rules.
 
@@ -107,19 +138,24 @@ def run(
     from backtest.strategy import robustness as sweep
     from backtest.strategy import run_backtest
 
-    source = price_source(demo=demo, prices_dirs=[prices_dir] if prices_dir else [],
-                          from_cache=from_cache)
+    source = price_source(
+        demo=demo, prices_dirs=[prices_dir] if prices_dir else [], from_cache=from_cache
+    )
     check_seed(seed)
     spec = _spec(strategy, hold, fees, lag, stop, hedge)
     run_dir = out if out is not None else default_run_dir("backtest", source, seed)
     check_output_folder(run_dir, field="--out", what="the backtest tables")
     say = step_printer()
-    say("Loading the event log, aligning events to each exchange's sessions, loading prices"
-        + (" (synthetic market)" if source == "demo" else ""))
+    say(
+        "Loading the event log, aligning events to each exchange's sessions, loading prices"
+        + (" (synthetic market)" if source == "demo" else "")
+    )
     panel, instances, universe = load_inputs(source, prices_dir, seed)
     if robustness:
-        say(f"Backtesting {spec.strategy} with robustness sweeps (entry lag 0-5, hold 1-20, "
-            "leave one event out)")
+        say(
+            f"Backtesting {spec.strategy} with robustness sweeps (entry lag 0-5, hold 1-20, "
+            "leave one event out)"
+        )
         robust = sweep(panel, instances, universe, spec)
         result = robust.base
     else:

@@ -20,20 +20,32 @@ app = typer.Typer(no_args_is_help=True)
 
 CacheDirOpt = Annotated[
     Path | None,
-    typer.Option("--cache-dir", help="Cache directory (default: $MIB_CACHE_DIR or the user "
-                                      "cache dir)."),
+    typer.Option(
+        "--cache-dir", help="Cache directory (default: $MIB_CACHE_DIR or the user cache dir)."
+    ),
 ]
 UniverseFileOpt = Annotated[
     Path | None,
-    typer.Option("--universe-file", metavar="FILE",
-                 help="Universe YAML (default: events/universe.yaml)."),
+    typer.Option(
+        "--universe-file", metavar="FILE", help="Universe YAML (default: events/universe.yaml)."
+    ),
 ]
-DecimalOpt = Annotated[str | None, typer.Option(
-    "--decimal", help="Decimal mark of the CSV files: '.' (default) or ','. Without it a "
-                      "decimal comma is refused, never read as a thousands separator.")]
-ThousandsOpt = Annotated[str | None, typer.Option(
-    "--thousands", help="Thousands separator of the CSV files: ',', '.', ' ', \"'\" or '_' "
-                        "(default: none; a separator is refused).")]
+DecimalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--decimal",
+        help="Decimal mark of the CSV files: '.' (default) or ','. Without it a "
+        "decimal comma is refused, never read as a thousands separator.",
+    ),
+]
+ThousandsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--thousands",
+        help="Thousands separator of the CSV files: ',', '.', ' ', \"'\" or '_' "
+        "(default: none; a separator is refused).",
+    ),
+]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date, YYYY-MM-DD.")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (inclusive), YYYY-MM-DD.")]
 Format = Literal["table", "csv"]
@@ -76,23 +88,35 @@ def _check_dates(start: str | None, end: str | None) -> None:
     lo = parse_day(start, "--start") if start else None
     hi = parse_day(end, "--end") if end else None
     if lo and hi and lo > hi:
-        raise SpecError("--start is after --end", field="--start", value=start,
-                        expected=f"a date on or before {end}")
+        raise SpecError(
+            "--start is after --end",
+            field="--start",
+            value=start,
+            expected=f"a date on or before {end}",
+        )
 
 
 @app.command("fetch")
 def fetch(
-    symbols: Annotated[list[str] | None, typer.Argument(help="Yahoo symbols, e.g. NVDA "
-                                                             "688256.SS 0981.HK ^SOX.")] = None,
-    all_symbols: Annotated[bool, typer.Option("--universe", help="Fetch every symbol of the "
-                                                                 "universe.")] = False,
+    symbols: Annotated[
+        list[str] | None, typer.Argument(help="Yahoo symbols, e.g. NVDA 688256.SS 0981.HK ^SOX.")
+    ] = None,
+    all_symbols: Annotated[
+        bool, typer.Option("--universe", help="Fetch every symbol of the universe.")
+    ] = False,
     start: StartOpt = None,
     end: EndOpt = None,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Download again even when "
-                                                            "cached.")] = False,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", help="Give up on Yahoo after this many seconds in total (every batch, "
-                          "retry and wait), reporting it unreachable.")] = 30.0,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Download again even when cached.")
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Give up on Yahoo after this many seconds in total (every batch, "
+            "retry and wait), reporting it unreachable.",
+        ),
+    ] = 30.0,
     universe_file: UniverseFileOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -101,23 +125,38 @@ def fetch(
     from backtest.market import load_prices
 
     if not symbols and not all_symbols:
-        raise InputFileError("name symbols or pass --universe", field="SYMBOLS",
-                             expected="e.g. 'mib data fetch NVDA AMD' or "
-                                      "'mib data fetch --universe'")
+        raise InputFileError(
+            "name symbols or pass --universe",
+            field="SYMBOLS",
+            expected="e.g. 'mib data fetch NVDA AMD' or 'mib data fetch --universe'",
+        )
     if not timeout > 0:
-        raise InputFileError("invalid --timeout", field="--timeout", value=timeout,
-                             expected="a number of seconds > 0")
+        raise InputFileError(
+            "invalid --timeout",
+            field="--timeout",
+            value=timeout,
+            expected="a number of seconds > 0",
+        )
     _check_dates(start, end)
     u = _universe(universe_file)
     bar, advance = _progress_bar("fetch")
     with bar, _cache_warnings():
-        panel = load_prices("yahoo", None if all_symbols else symbols, universe=u, start=start,
-                            end=end, cache_dir=cache_dir, refresh=refresh, progress=advance,
-                            timeout=timeout)
+        panel = load_prices(
+            "yahoo",
+            None if all_symbols else symbols,
+            universe=u,
+            start=start,
+            end=end,
+            cache_dir=cache_dir,
+            refresh=refresh,
+            progress=advance,
+            timeout=timeout,
+        )
     typer.echo(f"cached {len(panel.symbols)} series")
     for note in panel.notes:
-        if note.startswith(("[not_loaded", "[non_finite", "[non_positive", "[future_date",
-                            "[level_shift")):
+        if note.startswith(
+            ("[not_loaded", "[non_finite", "[non_positive", "[future_date", "[level_shift")
+        ):
             typer.echo(f"warning: {note}", err=True)
 
 
@@ -137,7 +176,7 @@ def _cache_warnings() -> Iterator[None]:
             finally:
                 seen = list(caught)
     finally:
-        for w in seen:          # outside the recording context: others are shown as usual
+        for w in seen:  # outside the recording context: others are shown as usual
             if issubclass(w.category, CacheQuarantined):
                 typer.echo(f"mib: warning: {w.message}", err=True)
             else:
@@ -146,30 +185,59 @@ def _cache_warnings() -> Iterator[None]:
 
 @app.command("import")
 def import_dir(
-    directories: Annotated[list[Path], typer.Argument(
-        metavar="DIR", help="Directories of <SYMBOL>.csv files (^GSPC may be GSPC.csv), "
-                               "in priority order. Several directories need --stitch; there "
-                               "is no silent first-wins.")],
-    stitch: Annotated[bool, typer.Option(
-        "--stitch", help="Chain each symbol's files across the directories on returns: the "
-                         "first directory wins where files overlap, later ones extend it "
-                         "before/after only where their overlapping returns agree; prints "
-                         "every join and why any was refused.")] = False,
-    return_tol: Annotated[float | None, typer.Option(
-        "--return-tol", help="Stitch: largest |return difference| on a common date "
-                             "(default 0.001).")] = None,
-    drift_tol: Annotated[float | None, typer.Option(
-        "--drift-tol", help="Stitch: largest drift of the level ratio over the overlap "
-                            "(default 0.002).")] = None,
-    min_overlap: Annotated[int | None, typer.Option(
-        "--min-overlap", help="Stitch: fewest common returns to judge a join "
-                              "(default 20).")] = None,
-    columns: Annotated[str | None, typer.Option(
-        "--columns", help="Column mapping for files of an unknown layout, e.g. "
-                          "'date=Trade Date,close=PX_LAST,volume=PX_VOLUME'.")] = None,
-    adjustment: Annotated[str | None, typer.Option(
-        "--adjustment", help="Override the adjustment basis: adjusted, unadjusted or "
-                             "unknown.")] = None,
+    directories: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="DIR",
+            help="Directories of <SYMBOL>.csv files (^GSPC may be GSPC.csv), "
+            "in priority order. Several directories need --stitch; there "
+            "is no silent first-wins.",
+        ),
+    ],
+    stitch: Annotated[
+        bool,
+        typer.Option(
+            "--stitch",
+            help="Chain each symbol's files across the directories on returns: the "
+            "first directory wins where files overlap, later ones extend it "
+            "before/after only where their overlapping returns agree; prints "
+            "every join and why any was refused.",
+        ),
+    ] = False,
+    return_tol: Annotated[
+        float | None,
+        typer.Option(
+            "--return-tol",
+            help="Stitch: largest |return difference| on a common date (default 0.001).",
+        ),
+    ] = None,
+    drift_tol: Annotated[
+        float | None,
+        typer.Option(
+            "--drift-tol",
+            help="Stitch: largest drift of the level ratio over the overlap (default 0.002).",
+        ),
+    ] = None,
+    min_overlap: Annotated[
+        int | None,
+        typer.Option(
+            "--min-overlap", help="Stitch: fewest common returns to judge a join (default 20)."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Column mapping for files of an unknown layout, e.g. "
+            "'date=Trade Date,close=PX_LAST,volume=PX_VOLUME'.",
+        ),
+    ] = None,
+    adjustment: Annotated[
+        str | None,
+        typer.Option(
+            "--adjustment", help="Override the adjustment basis: adjusted, unadjusted or unknown."
+        ),
+    ] = None,
     start: StartOpt = None,
     end: EndOpt = None,
     decimal: DecimalOpt = None,
@@ -186,38 +254,72 @@ def import_dir(
 
     _check_dates(start, end)
     if adjustment not in (None, "adjusted", "unadjusted", "unknown"):
-        raise InputFileError("invalid --adjustment", field="--adjustment", value=adjustment,
-                             expected="adjusted, unadjusted or unknown")
+        raise InputFileError(
+            "invalid --adjustment",
+            field="--adjustment",
+            value=adjustment,
+            expected="adjusted, unadjusted or unknown",
+        )
     if len(directories) > 1 and not stitch:
-        raise InputFileError(f"{len(directories)} directories given without --stitch",
-                             field="DIR", value=[str(d) for d in directories],
-                             expected="one directory, or --stitch to chain them on returns")
+        raise InputFileError(
+            f"{len(directories)} directories given without --stitch",
+            field="DIR",
+            value=[str(d) for d in directories],
+            expected="one directory, or --stitch to chain them on returns",
+        )
     for d in directories:
         if not d.is_dir():
             raise InputFileError("not a directory", file=d)
     u = _universe(universe_file)
     syms = [s for s in u.symbols if any(find_symbol_file(d, s) for d in directories)]
     if not syms:
-        raise InputFileError("no <SYMBOL>.csv file for any universe symbol",
-                             file=" + ".join(map(str, directories)))
-    opts = {"start": start, "end": end, "columns": parse_columns_option(columns) if columns
-            else None, "adjustment": adjustment, "cache_dir": cache_dir,
-            "numbers": number_format(decimal, thousands)}
+        raise InputFileError(
+            "no <SYMBOL>.csv file for any universe symbol", file=" + ".join(map(str, directories))
+        )
+    opts = {
+        "start": start,
+        "end": end,
+        "columns": parse_columns_option(columns) if columns else None,
+        "adjustment": adjustment,
+        "cache_dir": cache_dir,
+        "numbers": number_format(decimal, thousands),
+    }
     if len(directories) > 1:
-        _import_stitched(directories, syms, u, opts, return_tol=return_tol,
-                         drift_tol=drift_tol, min_overlap=min_overlap)
+        _import_stitched(
+            directories,
+            syms,
+            u,
+            opts,
+            return_tol=return_tol,
+            drift_tol=drift_tol,
+            min_overlap=min_overlap,
+        )
         return
     bar, advance = _progress_bar("import")
     with bar, _cache_warnings():
-        panel = load_prices("csv", syms, universe=u, prices_dir=directories[0],
-                            write_cache=True, progress=advance, **opts)  # type: ignore[arg-type]
+        panel = load_prices(
+            "csv",
+            syms,
+            universe=u,
+            prices_dir=directories[0],
+            write_cache=True,
+            progress=advance,
+            **opts,
+        )  # type: ignore[arg-type]
     typer.echo(f"imported {len(panel.symbols)} series from {directories[0]}")
     _echo_frame(_meta_frame(panel.meta.values()), "table")
 
 
-def _import_stitched(directories: list[Path], syms: list[str], u: Universe,
-                     opts: dict[str, object], *, return_tol: float | None,
-                     drift_tol: float | None, min_overlap: int | None) -> None:
+def _import_stitched(
+    directories: list[Path],
+    syms: list[str],
+    u: Universe,
+    opts: dict[str, object],
+    *,
+    return_tol: float | None,
+    drift_tol: float | None,
+    min_overlap: int | None,
+) -> None:
     """Stitch the directories into the cache; print the series, the joins, the refusals."""
     from backtest.market.load import load_stitched
     from backtest.market.stitch import StitchPolicy
@@ -226,10 +328,13 @@ def _import_stitched(directories: list[Path], syms: list[str], u: Universe,
     policy = StitchPolicy(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
     bar, advance = _progress_bar("import")
     with bar, _cache_warnings():
-        done = load_stitched(directories, syms, universe=u, policy=policy, write_cache=True,
-                             progress=advance, **opts)  # type: ignore[arg-type]
-    typer.echo(f"imported {len(done.panel.symbols)} series stitched on returns from "
-               f"{' + '.join(map(str, directories))} (policy: {policy.describe()})")
+        done = load_stitched(
+            directories, syms, universe=u, policy=policy, write_cache=True, progress=advance, **opts
+        )  # type: ignore[arg-type]
+    typer.echo(
+        f"imported {len(done.panel.symbols)} series stitched on returns from "
+        f"{' + '.join(map(str, directories))} (policy: {policy.describe()})"
+    )
     _echo_frame(_meta_frame(done.panel.meta.values()), "table")
     typer.echo("\njoins (paths relative to " + _common_dir(directories) + "):")
     _echo_frame(_joins_table(done.report.joins_frame(), _common_dir(directories)), "table")
@@ -271,20 +376,31 @@ def _joins_table(joins, root: str):  # type: ignore[no-untyped-def]
 def _meta_frame(metas):  # type: ignore[no-untyped-def]
     import pandas as pd
 
-    return pd.DataFrame([{"symbol": m.symbol, "source": m.source, "adjustment": m.adjustment,
-                          "rows": m.rows, "first": m.first, "last": m.last,
-                          "fetched_at": m.fetched_at, "hash": m.content_hash[:12]}
-                         for m in metas],
-                        columns=["symbol", "source", "adjustment", "rows", "first", "last",
-                                 "fetched_at", "hash"])
+    return pd.DataFrame(
+        [
+            {
+                "symbol": m.symbol,
+                "source": m.source,
+                "adjustment": m.adjustment,
+                "rows": m.rows,
+                "first": m.first,
+                "last": m.last,
+                "fetched_at": m.fetched_at,
+                "hash": m.content_hash[:12],
+            }
+            for m in metas
+        ],
+        columns=["symbol", "source", "adjustment", "rows", "first", "last", "fetched_at", "hash"],
+    )
 
 
 @app.command("status")
 def status(
     cache_dir: CacheDirOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="table or csv.")] = "table",
-    origin: Annotated[bool, typer.Option("--origin", help="Add where each series came "
-                                                          "from.")] = False,
+    origin: Annotated[
+        bool, typer.Option("--origin", help="Add where each series came from.")
+    ] = False,
 ) -> None:
     """Show the cache manifest: one row per symbol with source and adjustment basis.
 
@@ -303,50 +419,76 @@ def status(
         typer.echo(f"cache: {cache.root} ({len(entries)} series)")
     _echo_frame(frame, f)
     if not entries and not state.unaccounted:
-        typer.echo("the cache is empty: nothing was imported or fetched into it. CSV files "
-                   "read with --prices-dir are not cached; check them with 'mib data verify "
-                   "--prices-dir DIR' or import them with 'mib data import DIR'", err=True)
+        typer.echo(
+            "the cache is empty: nothing was imported or fetched into it. CSV files "
+            "read with --prices-dir are not cached; check them with 'mib data verify "
+            "--prices-dir DIR' or import them with 'mib data import DIR'",
+            err=True,
+        )
     if state.debris:
-        typer.echo(f"note: {len(state.debris)} file(s) left by an interrupted write; the next "
-                   "import or fetch removes them (the manifest never named them)", err=True)
+        typer.echo(
+            f"note: {len(state.debris)} file(s) left by an interrupted write; the next "
+            "import or fetch removes them (the manifest never named them)",
+            err=True,
+        )
     if state.quarantined:
-        typer.echo(f"note: {cache.root / 'quarantine'} holds {len(state.quarantined)} file(s) "
-                   "moved aside by earlier writes (not in any manifest); delete them when "
-                   "you no longer need them", err=True)
+        typer.echo(
+            f"note: {cache.root / 'quarantine'} holds {len(state.quarantined)} file(s) "
+            "moved aside by earlier writes (not in any manifest); delete them when "
+            "you no longer need them",
+            err=True,
+        )
     if state.unaccounted:
         names = sorted({r.removeprefix("bars/").rsplit("-", 1)[0] for r in state.unaccounted})
         shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
-        lost = ("manifest.json is missing" if not cache.manifest_path.exists() else
-                "manifest.json does not name them")
-        raise CacheError(f"{len(state.unaccounted)} price file(s) in bars/ are not accounted "
-                         f"for: {lost} ({shown})", file=cache.root,
-                         expected="a manifest naming every file; the next 'mib data import' or "
-                                  "'mib data fetch' moves them to quarantine/ (nothing is "
-                                  "deleted): import or fetch them again, or restore "
-                                  "manifest.json from a backup")
+        lost = (
+            "manifest.json is missing"
+            if not cache.manifest_path.exists()
+            else "manifest.json does not name them"
+        )
+        raise CacheError(
+            f"{len(state.unaccounted)} price file(s) in bars/ are not accounted "
+            f"for: {lost} ({shown})",
+            file=cache.root,
+            expected="a manifest naming every file; the next 'mib data import' or "
+            "'mib data fetch' moves them to quarantine/ (nothing is "
+            "deleted): import or fetch them again, or restore "
+            "manifest.json from a backup",
+        )
 
 
 def _fmt(fmt: str) -> Format:
     from backtest.errors import InputFileError
 
     if fmt not in ("table", "csv"):
-        raise InputFileError("invalid --format", field="--format", value=fmt,
-                             expected="table or csv")
+        raise InputFileError(
+            "invalid --format", field="--format", value=fmt, expected="table or csv"
+        )
     return fmt  # type: ignore[return-value]
 
 
 @app.command("verify")
 def verify_cmd(
-    symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all "
-                                                             "cached).")] = None,
-    prices_dir: Annotated[Path | None, typer.Option(
-        "--prices-dir", help="Check CSV files in this directory instead of the cache.")] = None,
-    against: Annotated[Path | None, typer.Option(
-        "--against", metavar="DIR",
-        help="Also compare each series with the same symbol's file in DIR: close-to-close "
-             "returns on their common dates, so a constant ratio (another adjustment basis "
-             "or vintage) is not flagged; dates whose returns differ by more than 0.002 "
-             "are 'source_disagreement' rows.")] = None,
+    symbols: Annotated[
+        list[str] | None, typer.Argument(help="Symbols (default: all cached).")
+    ] = None,
+    prices_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices-dir", help="Check CSV files in this directory instead of the cache."
+        ),
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            metavar="DIR",
+            help="Also compare each series with the same symbol's file in DIR: close-to-close "
+            "returns on their common dates, so a constant ratio (another adjustment basis "
+            "or vintage) is not flagged; dates whose returns differ by more than 0.002 "
+            "are 'source_disagreement' rows.",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or csv.")] = "table",
     decimal: DecimalOpt = None,
     thousands: ThousandsOpt = None,
@@ -365,16 +507,23 @@ def verify_cmd(
     f = _fmt(fmt)
     numbers = number_format(decimal, thousands)
     if prices_dir is None and not numbers.is_default:
-        raise InputFileError("--decimal and --thousands apply to CSV files",
-                             field="--decimal" if decimal else "--thousands",
-                             expected="--prices-dir DIR as well")
+        raise InputFileError(
+            "--decimal and --thousands apply to CSV files",
+            field="--decimal" if decimal else "--thousands",
+            expected="--prices-dir DIR as well",
+        )
     if against is not None and not against.is_dir():
-        raise InputFileError("not a directory", file=against, field="--against",
-                             expected="a directory of <SYMBOL>.csv files to compare with")
+        raise InputFileError(
+            "not a directory",
+            file=against,
+            field="--against",
+            expected="a directory of <SYMBOL>.csv files to compare with",
+        )
     u = _universe(universe_file)
     if prices_dir is not None:
-        panel = load_prices("csv", symbols or None, universe=u, prices_dir=prices_dir,
-                            numbers=numbers)
+        panel = load_prices(
+            "csv", symbols or None, universe=u, prices_dir=prices_dir, numbers=numbers
+        )
     else:
         panel = load_prices("cache", symbols or None, universe=u, cache_dir=cache_dir)
     reference = None
@@ -384,8 +533,11 @@ def verify_cmd(
         reference = read_reference(against, panel.symbols)
     findings = verify(panel, u, against=reference)
     if f == "table":
-        compared = ("" if reference is None else
-                    f"; compared {len(reference.series)} with {against} "
-                    f"({len(reference.absent)} without a file there)")
+        compared = (
+            ""
+            if reference is None
+            else f"; compared {len(reference.series)} with {against} "
+            f"({len(reference.absent)} without a file there)"
+        )
         typer.echo(f"{len(panel.symbols)} series checked{compared}; {findings.summary()}")
     _echo_frame(findings.frame, f)

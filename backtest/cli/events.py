@@ -27,23 +27,31 @@ OutputFormat = Literal["table", "csv", "json"]
 
 LogOpt = Annotated[
     Path | None,
-    typer.Option("--log", metavar="FILE",
-                 help="Event log file (default: events/export_controls.yaml)."),
+    typer.Option(
+        "--log", metavar="FILE", help="Event log file (default: events/export_controls.yaml)."
+    ),
 ]
 VersionOpt = Annotated[
     str | None,
-    typer.Option("--log-version", metavar="N|vN:DIGEST",
-                 help="Fold records 1..N only; 'vN:DIGEST' also checks the digest."),
+    typer.Option(
+        "--log-version",
+        metavar="N|vN:DIGEST",
+        help="Fold records 1..N only; 'vN:DIGEST' also checks the digest.",
+    ),
 ]
 UniverseOpt = Annotated[
     Path | None,
-    typer.Option("--universe", metavar="FILE",
-                 help="Universe file (default: events/universe.yaml)."),
+    typer.Option(
+        "--universe", metavar="FILE", help="Universe file (default: events/universe.yaml)."
+    ),
 ]
 RecordedOpt = Annotated[
     str | None,
-    typer.Option("--recorded", metavar="DATE|UTC",
-                 help="Date (YYYY-MM-DD) or UTC timestamp to record; default: now (UTC)."),
+    typer.Option(
+        "--recorded",
+        metavar="DATE|UTC",
+        help="Date (YYYY-MM-DD) or UTC timestamp to record; default: now (UTC).",
+    ),
 ]
 
 
@@ -59,8 +67,7 @@ def _universe(path: Path | None) -> Universe:
     return load_universe(path)
 
 
-def _catalog(log: Path | None, version: str | None, universe: Universe | None = None
-             ) -> Catalog:
+def _catalog(log: Path | None, version: str | None, universe: Universe | None = None) -> Catalog:
     from backtest.eventlog.catalog import load_catalog
 
     return load_catalog(_log_path(log), version=version, universe=universe)
@@ -68,8 +75,10 @@ def _catalog(log: Path | None, version: str | None, universe: Universe | None = 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+
     def fmt(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
     lines = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
     return "\n".join(lines)
 
@@ -78,8 +87,7 @@ def _check_choice(value: str, allowed: tuple[str, ...], option: str) -> None:
     from backtest.errors import MibError
 
     if value not in allowed:
-        raise MibError("invalid choice", field=option, value=value,
-                       expected=", ".join(allowed))
+        raise MibError("invalid choice", field=option, value=value, expected=", ".join(allowed))
 
 
 def _date_opt(value: str | None, option: str) -> dt.date | None:
@@ -90,21 +98,35 @@ def _date_opt(value: str | None, option: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise MibError("invalid date", field=option, value=value,
-                       expected="YYYY-MM-DD") from None
+        raise MibError("invalid date", field=option, value=value, expected="YYYY-MM-DD") from None
 
 
 @app.command("list")
 def list_events(
-    types: Annotated[list[str] | None, typer.Option(
-        "--type", metavar="TYPE", help="Keep only this event type (repeatable).")] = None,
-    authorities: Annotated[list[str] | None, typer.Option(
-        "--authority", metavar="AUTHORITY",
-        help="Keep only this authority, e.g. US-BIS (repeatable).")] = None,
-    since: Annotated[str | None, typer.Option(
-        "--since", metavar="DATE", help="Announced on or after this date (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(
-        "--until", metavar="DATE", help="Announced on or before this date (YYYY-MM-DD).")] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", metavar="TYPE", help="Keep only this event type (repeatable)."),
+    ] = None,
+    authorities: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--authority",
+            metavar="AUTHORITY",
+            help="Keep only this authority, e.g. US-BIS (repeatable).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="DATE", help="Announced on or after this date (YYYY-MM-DD)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", metavar="DATE", help="Announced on or before this date (YYYY-MM-DD)."
+        ),
+    ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "table",
     log: LogOpt = None,
     log_version: VersionOpt = None,
@@ -115,8 +137,9 @@ def list_events(
     for t in types or ():
         _check_choice(t, EVENT_TYPES, "--type")
     start, end = _date_opt(since, "--since"), _date_opt(until, "--until")
-    cat = _catalog(log, log_version).filter(types=types, authorities=authorities,
-                                            start=start, end=end)
+    cat = _catalog(log, log_version).filter(
+        types=types, authorities=authorities, start=start, end=end
+    )
     if fmt == "csv":
         typer.echo(_csv(cat), nl=False)
     elif fmt == "json":
@@ -132,8 +155,17 @@ def _list_table(cat: Catalog) -> str:
     for e in cat.events:
         st = e.primary_stage("announcement")
         at = st.at_utc.strftime("%H:%MZ") if st.at_utc is not None else "--"
-        rows.append([announced_date(e).isoformat(), at, e.id, e.authority, e.type,
-                     e.direction, e.confidence])
+        rows.append(
+            [
+                announced_date(e).isoformat(),
+                at,
+                e.id,
+                e.authority,
+                e.type,
+                e.direction,
+                e.confidence,
+            ]
+        )
     table = _table(["date", "utc", "id", "authority", "type", "direction", "confidence"], rows)
     return f"{table}\n{len(cat)} events at log {cat.version}"
 
@@ -175,8 +207,11 @@ def _json(cat: Catalog) -> str:
 
     from backtest.eventlog.records import event_payload
 
-    body = {"log_version": str(cat.version), "log_digest": cat.version.digest,
-            "events": [event_payload(e) for e in cat.events]}
+    body = {
+        "log_version": str(cat.version),
+        "log_digest": cat.version.digest,
+        "events": [event_payload(e) for e in cat.events],
+    }
     return json.dumps(body, indent=2, ensure_ascii=False)
 
 
@@ -205,8 +240,17 @@ def history(
 ) -> None:
     """List the records of the log (or of one event), oldest first."""
     cat = _catalog(log, log_version)
-    rows = [[str(e.seq), str(e.line), e.record.recorded, e.record.kind, e.record.event_id,
-             _detail(e.record)] for e in cat.history(event_id)]
+    rows = [
+        [
+            str(e.seq),
+            str(e.line),
+            e.record.recorded,
+            e.record.kind,
+            e.record.event_id,
+            _detail(e.record),
+        ]
+        for e in cat.history(event_id)
+    ]
     typer.echo(_table(["seq", "line", "recorded", "kind", "id", "detail"], rows))
     typer.echo(f"log {cat.version}")
 
@@ -221,14 +265,18 @@ def _detail(record: Any) -> str:
 
 @app.command("audit")
 def audit(
-    stage: Annotated[str, typer.Option(
-        help="Stage that sets day 0: official (default), first, or a stage name.")
+    stage: Annotated[
+        str, typer.Option(help="Stage that sets day 0: official (default), first, or a stage name.")
     ] = "official",
-    fmt: Annotated[Literal["table", "csv"], typer.Option("--format", help="table or csv.")
-                   ] = "table",
-    flagged: Annotated[bool, typer.Option(
-        "--flagged", help="Only events with a flag or a day 0 not pinned on every "
-                          "exchange.")] = False,
+    fmt: Annotated[
+        Literal["table", "csv"], typer.Option("--format", help="table or csv.")
+    ] = "table",
+    flagged: Annotated[
+        bool,
+        typer.Option(
+            "--flagged", help="Only events with a flag or a day 0 not pinned on every exchange."
+        ),
+    ] = False,
     log: LogOpt = None,
     log_version: VersionOpt = None,
 ) -> None:
@@ -246,8 +294,17 @@ def audit(
     if fmt == "csv":
         typer.echo(_safe_csv(shown), nl=False)
         return
-    cols = ["event_id", "confidence", "primary_source", "stage", "local_date", "time_status",
-            *[c for c in table.columns if c.startswith("day0_")], "pinned", "flags"]
+    cols = [
+        "event_id",
+        "confidence",
+        "primary_source",
+        "stage",
+        "local_date",
+        "time_status",
+        *[c for c in table.columns if c.startswith("day0_")],
+        "pinned",
+        "flags",
+    ]
     rows = [[str(v) for v in r] for r in shown[cols].fillna("").itertuples(index=False)]
     typer.echo(_table(cols, rows))
     for line in audit_summary(table):
@@ -256,14 +313,23 @@ def audit(
 
 @app.command("validate")
 def validate(
-    file: Annotated[Path | None, typer.Argument(
-        help="A log, a curation file ('events:' list) or one event (default: the log).")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A log, a curation file ('events:' list) or one event (default: the log)."
+        ),
+    ] = None,
     universe: UniverseOpt = None,
     log_version: VersionOpt = None,
-    expect: Annotated[str | None, typer.Option(
-        "--expect", metavar="vN:DIGEST",
-        help="Fail unless record N is still there and the log's digest at N matches "
-             "(detects records cut off the end).")] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            metavar="vN:DIGEST",
+            help="Fail unless record N is still there and the log's digest at N matches "
+            "(detects records cut off the end).",
+        ),
+    ] = None,
 ) -> None:
     """Check a log (chain, records, fold, universe) or an event file; exit 1 on error."""
     from backtest.eventlog.log import gc_paused
@@ -272,8 +338,9 @@ def validate(
         _validate(_log_path(file), universe, log_version, expect)
 
 
-def _validate(path: Path, universe: Path | None, log_version: str | None,
-              expect: str | None) -> None:
+def _validate(
+    path: Path, universe: Path | None, log_version: str | None, expect: str | None
+) -> None:
     from backtest.errors import MibError
     from backtest.eventlog.append import read_event_file
     from backtest.eventlog.catalog import catalog_from_log, check_expected
@@ -285,12 +352,18 @@ def _validate(path: Path, universe: Path | None, log_version: str | None,
             check_expected(log, expect)
         cat = catalog_from_log(log, version=log_version, universe=uni)
         _report_lints(path, cat.events)
-        typer.echo(f"ok: {path}: {len(cat.records)} records, {len(cat)} events in force, "
-                   f"{len(cat.retracted)} retracted; log {cat.version}")
+        typer.echo(
+            f"ok: {path}: {len(cat.records)} records, {len(cat)} events in force, "
+            f"{len(cat.retracted)} retracted; log {cat.version}"
+        )
         return
     if expect is not None:
-        raise MibError("--expect checks a log, not an event file", field="--expect",
-                       value=expect, expected="a log file (records: ...)")
+        raise MibError(
+            "--expect checks a log, not an event file",
+            field="--expect",
+            value=expect,
+            expected="a log file (records: ...)",
+        )
     events = read_event_file(path, uni)
     _report_lints(path, [ev for ev, _ in events])
     typer.echo(f"ok: {path}: {len(events)} valid events (not yet in the log)")
@@ -318,9 +391,11 @@ def _report_lints(path: Path, events: Any) -> None:
         first = errors[0]
         more = f" ({len(errors) - 1} more: {', '.join(e.event_id for e in errors[1:4])}"
         more += ", ...)" if len(errors) > 4 else ")" if len(errors) > 1 else ""
-        raise EventLogError(f"{first.event_id}: {first.message}" + (more if len(errors) > 1
-                                                                    else ""),
-                            file=path, field=first.field)
+        raise EventLogError(
+            f"{first.event_id}: {first.message}" + (more if len(errors) > 1 else ""),
+            file=path,
+            field=first.field,
+        )
 
 
 @app.command("add")
@@ -350,8 +425,12 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
     for item in sets:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
-            raise MibError("expected FIELD=VALUE", field="--set", value=item,
-                           expected="e.g. --set confidence=high")
+            raise MibError(
+                "expected FIELD=VALUE",
+                field="--set",
+                value=item,
+                expected="e.g. --set confidence=high",
+            )
         changes[name.strip()] = load_yaml(text, f"--set {name.strip()}").data
     return changes
 
@@ -359,10 +438,13 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
 @app.command("amend")
 def amend(
     event_id: Annotated[str, typer.Argument(help="Event id to amend.")],
-    sets: Annotated[list[str], typer.Option(
-        "--set", metavar="FIELD=VALUE", help="FIELD=VALUE, VALUE parsed as YAML (repeatable).")],
-    reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
-                                        help="Why the event changes.")],
+    sets: Annotated[
+        list[str],
+        typer.Option(
+            "--set", metavar="FIELD=VALUE", help="FIELD=VALUE, VALUE parsed as YAML (repeatable)."
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why the event changes.")],
     log: LogOpt = None,
     universe: UniverseOpt = None,
     recorded: RecordedOpt = None,
@@ -370,16 +452,23 @@ def amend(
     """Append an amend record that changes named fields of an event."""
     from backtest.eventlog.append import amend_event
 
-    version = amend_event(_log_path(log), event_id, _parse_sets(sets), reason,
-                          recorded=recorded, universe=_universe(universe))
+    version = amend_event(
+        _log_path(log),
+        event_id,
+        _parse_sets(sets),
+        reason,
+        recorded=recorded,
+        universe=_universe(universe),
+    )
     typer.echo(f"amended {event_id}; log now {version}")
 
 
 @app.command("retract")
 def retract(
     event_id: Annotated[str, typer.Argument(help="Event id to retract.")],
-    reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
-                                        help="Why the event is withdrawn.")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why the event is withdrawn.")
+    ],
     log: LogOpt = None,
     universe: UniverseOpt = None,
     recorded: RecordedOpt = None,
@@ -387,17 +476,21 @@ def retract(
     """Append a retract record; the event leaves the catalog, its id is never reused."""
     from backtest.eventlog.append import retract_event
 
-    version = retract_event(_log_path(log), event_id, reason, recorded=recorded,
-                            universe=_universe(universe))
+    version = retract_event(
+        _log_path(log), event_id, reason, recorded=recorded, universe=_universe(universe)
+    )
     typer.echo(f"retracted {event_id}; log now {version}")
 
 
 @app.command("timeline")
 def timeline(
-    out: Annotated[Path, typer.Option("--out", metavar="FILE",
-                                      help="Figure file: .png, .svg or .pdf.")],
-    types: Annotated[list[str] | None, typer.Option(
-        "--type", metavar="TYPE", help="Keep only this event type (repeatable).")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="Figure file: .png, .svg or .pdf.")
+    ],
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", metavar="TYPE", help="Keep only this event type (repeatable)."),
+    ] = None,
     log: LogOpt = None,
     log_version: VersionOpt = None,
 ) -> None:

@@ -40,8 +40,9 @@ def build_app() -> typer.Typer:
     def _root(
         version: Annotated[
             bool,
-            typer.Option("--version", callback=_version, is_eager=True,
-                         help="Print the version and exit."),
+            typer.Option(
+                "--version", callback=_version, is_eager=True, help="Print the version and exit."
+            ),
         ] = False,
     ) -> None:
         """mib: how export controls on AI chips move US and Chinese chip stocks."""

@@ -15,9 +15,12 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 MODEL_ALIASES = {
-    "market": "market", "sim": "market",
-    "constant_mean": "constant_mean", "mean_adj": "constant_mean",
-    "market_adjusted": "market_adjusted", "mrkt_adj": "market_adjusted",
+    "market": "market",
+    "sim": "market",
+    "constant_mean": "constant_mean",
+    "mean_adj": "constant_mean",
+    "market_adjusted": "market_adjusted",
+    "mrkt_adj": "market_adjusted",
     "benchmark": "benchmark",
 }
 
@@ -29,54 +32,95 @@ def _study() -> None:
 
 @app.command("run")
 def run(
-    returns: Annotated[Path | None, typer.Option(
-        "--returns", help="wide date x security returns CSV (bring-your-own mode)")] = None,
-    benchmark: Annotated[Path | None, typer.Option(
-        "--benchmark", help="benchmark returns CSV: one shared column or one per security")
+    returns: Annotated[
+        Path | None,
+        typer.Option("--returns", help="wide date x security returns CSV (bring-your-own mode)"),
     ] = None,
-    events: Annotated[Path | None, typer.Option(
-        "--events", help="events CSV: event_id, security, day0 [, group, event_type]")] = None,
-    estimation: Annotated[str, typer.Option(
-        "--estimation", help="estimation window START:END in relative sessions")] = "-250:-11",
-    window: Annotated[list[str] | None, typer.Option(
-        "--window", help="event window START:END (repeatable)")] = None,
-    model: Annotated[str, typer.Option(
-        "--model", help="market | constant_mean | market_adjusted | benchmark "
-                        "(estudy2 names sim, mean_adj, mrkt_adj also accepted)")] = "market",
-    conventions: Annotated[str, typer.Option(
-        "--conventions", help="textbook (Campbell-Lo-MacKinlay) | estudy2")] = "textbook",
-    min_obs: Annotated[int | None, typer.Option(
-        "--min-obs", help="fewest estimation observations (default 120; under "
-                          "--conventions estudy2, estudy2's own rule: 3, i.e. every "
-                          "security it can fit)")] = None,
-    log_returns: Annotated[bool, typer.Option(
-        "--log-returns", help="the returns are log returns (affects BHAR)")] = False,
-    missing: Annotated[str, typer.Option(
-        "--missing", help="missing event-window returns: require_day0 (skip a missing "
-                          "day, but no CAR for a window whose day 0 is missing) | drop_day "
-                          "(skip every missing day, day 0 included) | drop_instance (drop "
-                          "the instance)")] = "require_day0",
-    overlap: Annotated[str, typer.Option(
-        "--overlap", help="a security-day shared by several events, in pooled statistics: "
-                          "merge (once; excluded when their expected signs conflict) | "
-                          "first | drop")] = "merge",
-    placebo: Annotated[int, typer.Option(
-        "--placebo", help="pseudo-event draws for placebo inference (0 = none)")] = 1000,
+    benchmark: Annotated[
+        Path | None,
+        typer.Option(
+            "--benchmark", help="benchmark returns CSV: one shared column or one per security"
+        ),
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="events CSV: event_id, security, day0 [, group, event_type]"),
+    ] = None,
+    estimation: Annotated[
+        str, typer.Option("--estimation", help="estimation window START:END in relative sessions")
+    ] = "-250:-11",
+    window: Annotated[
+        list[str] | None, typer.Option("--window", help="event window START:END (repeatable)")
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="market | constant_mean | market_adjusted | benchmark "
+            "(estudy2 names sim, mean_adj, mrkt_adj also accepted)",
+        ),
+    ] = "market",
+    conventions: Annotated[
+        str, typer.Option("--conventions", help="textbook (Campbell-Lo-MacKinlay) | estudy2")
+    ] = "textbook",
+    min_obs: Annotated[
+        int | None,
+        typer.Option(
+            "--min-obs",
+            help="fewest estimation observations (default 120; under "
+            "--conventions estudy2, estudy2's own rule: 3, i.e. every "
+            "security it can fit)",
+        ),
+    ] = None,
+    log_returns: Annotated[
+        bool, typer.Option("--log-returns", help="the returns are log returns (affects BHAR)")
+    ] = False,
+    missing: Annotated[
+        str,
+        typer.Option(
+            "--missing",
+            help="missing event-window returns: require_day0 (skip a missing "
+            "day, but no CAR for a window whose day 0 is missing) | drop_day "
+            "(skip every missing day, day 0 included) | drop_instance (drop "
+            "the instance)",
+        ),
+    ] = "require_day0",
+    overlap: Annotated[
+        str,
+        typer.Option(
+            "--overlap",
+            help="a security-day shared by several events, in pooled statistics: "
+            "merge (once; excluded when their expected signs conflict) | "
+            "first | drop",
+        ),
+    ] = "merge",
+    placebo: Annotated[
+        int, typer.Option("--placebo", help="pseudo-event draws for placebo inference (0 = none)")
+    ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="seed of the placebo draws")] = 20250415,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="output folder (catalog mode: default reports/<run-id>/)")] = None,
-    demo: Annotated[bool, typer.Option(
-        "--demo", help="catalog mode on the synthetic market")] = False,
-    prices_dir: Annotated[Path | None, typer.Option(
-        "--prices-dir", help="catalog mode on CSV prices (<SYMBOL>.csv)")] = None,
-    from_cache: Annotated[bool, typer.Option(
-        "--from-cache", help="catalog mode on cached prices")] = False,
-    stage: Annotated[str, typer.Option(
-        "--stage", help="catalog mode: event stage (official, first, announcement, ...)")
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="output folder (catalog mode: default reports/<run-id>/)"),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="catalog mode on the synthetic market")
+    ] = False,
+    prices_dir: Annotated[
+        Path | None, typer.Option("--prices-dir", help="catalog mode on CSV prices (<SYMBOL>.csv)")
+    ] = None,
+    from_cache: Annotated[
+        bool, typer.Option("--from-cache", help="catalog mode on cached prices")
+    ] = False,
+    stage: Annotated[
+        str,
+        typer.Option(
+            "--stage", help="catalog mode: event stage (official, first, announcement, ...)"
+        ),
     ] = "official",
     log: Annotated[Path | None, typer.Option("--log", help="event log file")] = None,
-    log_version: Annotated[int | None, typer.Option(
-        "--log-version", help="catalog as of this log version")] = None,
+    log_version: Annotated[
+        int | None, typer.Option("--log-version", help="catalog as of this log version")
+    ] = None,
 ) -> None:
     """Run an event study and write ar.csv, car.csv, tests.csv, attrition.csv and run.json.
 
@@ -88,31 +132,51 @@ def run(
     from backtest.pipeline import check_seed, price_source
     from backtest.runio import check_output_folder
 
-    spec = _spec(estimation, window, model, conventions, min_obs, log_returns, missing,
-                 placebo, seed, overlap)
+    spec = _spec(
+        estimation,
+        window,
+        model,
+        conventions,
+        min_obs,
+        log_returns,
+        missing,
+        placebo,
+        seed,
+        overlap,
+    )
     check_seed(seed)
-    source = price_source(demo=demo, prices_dirs=[prices_dir] if prices_dir else [],
-                          from_cache=from_cache)
+    source = price_source(
+        demo=demo, prices_dirs=[prices_dir] if prices_dir else [], from_cache=from_cache
+    )
     if returns is None:
         from backtest.cli.backtest import default_run_dir
         from backtest.pipeline import RunSpec
 
         for flag, val in (("--benchmark", benchmark), ("--events", events)):
             if val is not None:
-                raise SpecError("bring-your-own option without --returns", field=flag,
-                                expected="--returns R.csv --benchmark M.csv --events E.csv "
-                                "together, or none of them (catalog mode)")
-        run = RunSpec(source=source, prices_dir=str(prices_dir) if prices_dir else None,
-                      stage=stage, log_path=str(log) if log else None,
-                      log_version=log_version)
+                raise SpecError(
+                    "bring-your-own option without --returns",
+                    field=flag,
+                    expected="--returns R.csv --benchmark M.csv --events E.csv "
+                    "together, or none of them (catalog mode)",
+                )
+        run = RunSpec(
+            source=source,
+            prices_dir=str(prices_dir) if prices_dir else None,
+            stage=stage,
+            log_path=str(log) if log else None,
+            log_version=log_version,
+        )
         target = out or default_run_dir("study", source, seed)
         check_output_folder(target, field="--out", what="the study tables")
         _catalog_mode(spec, run, target)
         return
     if source != "yahoo":
-        raise SpecError("a price source has no use in bring-your-own mode",
-                        field="--demo/--prices-dir/--from-cache",
-                        expected="either --returns/--benchmark/--events or one price source")
+        raise SpecError(
+            "a price source has no use in bring-your-own mode",
+            field="--demo/--prices-dir/--from-cache",
+            expected="either --returns/--benchmark/--events or one price source",
+        )
     for flag, val in (("--benchmark", benchmark), ("--events", events), ("--out", out)):
         if val is None:
             raise SpecError("option required in bring-your-own mode", field=flag)
@@ -124,8 +188,14 @@ def run(
     inputs = read_inputs(returns, benchmark, events)
     result = run_study(inputs.instances, inputs.returns, inputs.market, spec)
     require_survivors(result)
-    names = _write(result, out, {"mode": "bring-your-own", "inputs": {
-        "returns": str(returns), "benchmark": str(benchmark), "events": str(events)}})
+    names = _write(
+        result,
+        out,
+        {
+            "mode": "bring-your-own",
+            "inputs": {"returns": str(returns), "benchmark": str(benchmark), "events": str(events)},
+        },
+    )
     typer.echo(result.summary())
     typer.echo(f"tables: {out} ({', '.join(names)})")
 
@@ -148,18 +218,29 @@ def _catalog_mode(spec: StudySpec, run: RunSpec, out: Path) -> None:
     from backtest.study.byo import require_survivors
 
     say = step_printer()
-    say("Loading the event log, aligning events to each exchange's sessions, loading prices"
-        + (" (synthetic market)" if run.source == "demo" else ""))
+    say(
+        "Loading the event log, aligning events to each exchange's sessions, loading prices"
+        + (" (synthetic market)" if run.source == "demo" else "")
+    )
     got = prepare_inputs(run)
     say("Running the event study")
-    result, _, choice = run_catalog_study(got.panel, got.universe, got.alignment, got.catalog,
-                                          spec, run.stage)
+    result, _, choice = run_catalog_study(
+        got.panel, got.universe, got.alignment, got.catalog, spec, run.stage
+    )
     require_survivors(result)
     say("Writing tables and provenance")
-    names = _write(result, out, {"mode": "catalog", "source": run.source,
-                                 "synthetic": got.panel.synthetic,
-                                 "content_hash": got.panel.content_hash(),
-                                 "log_version": str(got.catalog.version), "stage": run.stage})
+    names = _write(
+        result,
+        out,
+        {
+            "mode": "catalog",
+            "source": run.source,
+            "synthetic": got.panel.synthetic,
+            "content_hash": got.panel.content_hash(),
+            "log_version": str(got.catalog.version),
+            "stage": run.stage,
+        },
+    )
     if got.panel.synthetic:
         typer.echo("SYNTHETIC DATA: simulated prices, not market data")
     print_lines(benchmark_lines(choice.chosen, choice.dropped))
@@ -167,32 +248,60 @@ def _catalog_mode(spec: StudySpec, run: RunSpec, out: Path) -> None:
     typer.echo(f"tables: {out} ({', '.join(names)})")
 
 
-def _spec(estimation: str, windows: list[str] | None, model: str, conventions: str,
-          min_obs: int | None, log_returns: bool, missing: str, placebo: int, seed: int,
-          overlap: str = "merge") -> StudySpec:
+def _spec(
+    estimation: str,
+    windows: list[str] | None,
+    model: str,
+    conventions: str,
+    min_obs: int | None,
+    log_returns: bool,
+    missing: str,
+    placebo: int,
+    seed: int,
+    overlap: str = "merge",
+) -> StudySpec:
     from typing import get_args
 
     from backtest.errors import SpecError
     from backtest.study.spec import MissingPolicy, StudySpec, parse_window
 
     if model not in MODEL_ALIASES:
-        raise SpecError("unknown model", field="--model", value=model,
-                        expected=" | ".join(MODEL_ALIASES))
+        raise SpecError(
+            "unknown model", field="--model", value=model, expected=" | ".join(MODEL_ALIASES)
+        )
     if conventions not in ("textbook", "estudy2"):
-        raise SpecError("unknown conventions", field="--conventions", value=conventions,
-                        expected="textbook | estudy2")
+        raise SpecError(
+            "unknown conventions",
+            field="--conventions",
+            value=conventions,
+            expected="textbook | estudy2",
+        )
     if missing not in get_args(MissingPolicy):
-        raise SpecError("unknown missing-day policy", field="--missing", value=missing,
-                        expected=" | ".join(get_args(MissingPolicy)))
+        raise SpecError(
+            "unknown missing-day policy",
+            field="--missing",
+            value=missing,
+            expected=" | ".join(get_args(MissingPolicy)),
+        )
     if overlap not in ("merge", "first", "drop"):
-        raise SpecError("unknown overlap policy", field="--overlap", value=overlap,
-                        expected="merge | first | drop")
+        raise SpecError(
+            "unknown overlap policy",
+            field="--overlap",
+            value=overlap,
+            expected="merge | first | drop",
+        )
     est = parse_window(estimation, field="--estimation")
     wins = tuple(parse_window(w, field="--window") for w in windows) if windows else None
     kw: dict[str, object] = {  # min_estimation_obs None: the conventions' own minimum
-        "model": MODEL_ALIASES[model], "conventions": conventions, "estimation": est,
-        "min_estimation_obs": min_obs, "returns": "log" if log_returns else "simple",
-        "missing": missing, "placebo_draws": placebo, "seed": seed, "overlap": overlap,
+        "model": MODEL_ALIASES[model],
+        "conventions": conventions,
+        "estimation": est,
+        "min_estimation_obs": min_obs,
+        "returns": "log" if log_returns else "simple",
+        "missing": missing,
+        "placebo_draws": placebo,
+        "seed": seed,
+        "overlap": overlap,
         "benchmark_column": "market",
     }
     if wins:

@@ -88,8 +88,12 @@ def _recorded_text(recorded: dt.date | dt.datetime | str | None) -> str:
         return utc_now_recorded()
     if isinstance(recorded, dt.datetime):
         if recorded.utcoffset() is None:
-            raise EventLogError("naive recorded timestamp", field="recorded",
-                                value=recorded.isoformat(), expected="a UTC timestamp")
+            raise EventLogError(
+                "naive recorded timestamp",
+                field="recorded",
+                value=recorded.isoformat(),
+                expected="a UTC timestamp",
+            )
         utc = recorded.astimezone(dt.UTC).replace(microsecond=0)
         return utc.isoformat().replace("+00:00", "Z")
     if isinstance(recorded, dt.date):
@@ -114,31 +118,42 @@ def _new_text(log: EventLog, raws: list[dict[str, Any]]) -> str:
     return head + "records:" + nl + body.lstrip("\r\n")
 
 
-def _build(log: EventLog, state: Fold, drafts: Sequence[Draft], recorded: str
-           ) -> tuple[list[dict[str, Any]], int]:
+def _build(
+    log: EventLog, state: Fold, drafts: Sequence[Draft], recorded: str
+) -> tuple[list[dict[str, Any]], int]:
     prev = log.version.digest
     seq = len(log.entries)
     raws: list[dict[str, Any]] = []
     for draft in drafts:
         seq += 1
-        raw: dict[str, Any] = {"seq": seq, "recorded": recorded, "kind": draft.kind,
-                               **dict(draft.payload)}
+        raw: dict[str, Any] = {
+            "seq": seq,
+            "recorded": recorded,
+            "kind": draft.kind,
+            **dict(draft.payload),
+        }
         raw["prev_digest"] = prev
         try:
             raw["digest"] = prev = chain_digest(prev, raw)
         except (TypeError, ValueError) as exc:
-            raise draft.where.error(RecordError, f"not plain data: {exc}",
-                                    expected="strings, numbers, booleans, lists, mappings"
-                                    ) from None
+            raise draft.where.error(
+                RecordError,
+                f"not plain data: {exc}",
+                expected="strings, numbers, booleans, lists, mappings",
+            ) from None
         record = validate_record(raw, draft.where)
         state.apply(record, draft.where)
         raws.append(raw)
     return raws, seq
 
 
-def append_records(path: str | Path, drafts: Sequence[Draft], *,
-                   recorded: dt.date | dt.datetime | str | None = None,
-                   universe: Universe | None = None) -> LogVersion:
+def append_records(
+    path: str | Path,
+    drafts: Sequence[Draft],
+    *,
+    recorded: dt.date | dt.datetime | str | None = None,
+    universe: Universe | None = None,
+) -> LogVersion:
     """Append drafts as records 1 + v, 2 + v, ... all or nothing; return the new version.
 
     ``universe`` defaults to :func:`backtest.universe.load_universe` (affected
@@ -164,11 +179,17 @@ def append_records(path: str | Path, drafts: Sequence[Draft], *,
             remove_stale_temps(p)
             atomic_write(p, text.encode("utf-8"))
     except Timeout:
-        raise EventLogError(f"could not lock the log within {LOCK_TIMEOUT_S:.0f} s", file=p,
-                            expected=f"no other writer holding {p}.lock") from None
+        raise EventLogError(
+            f"could not lock the log within {LOCK_TIMEOUT_S:.0f} s",
+            file=p,
+            expected=f"no other writer holding {p}.lock",
+        ) from None
     except OSError as exc:
-        raise EventLogError(f"cannot write the log: {exc}; the log was left unchanged",
-                            file=p, expected="a writable folder with free space") from None
+        raise EventLogError(
+            f"cannot write the log: {exc}; the log was left unchanged",
+            file=p,
+            expected="a writable folder with free space",
+        ) from None
     return LogVersion(raws[-1]["seq"], raws[-1]["digest"])
 
 
@@ -179,14 +200,16 @@ def _check_writable(p: Path) -> None:
     except OSError:
         return  # read_log names a missing or unreadable log
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(p, os.W_OK):
-        raise EventLogError("the log is read-only, so nothing was appended", file=p,
-                            value=stat.filemode(mode),
-                            expected=f"a writable log: `chmod u+w {p}` to append, or keep it "
-                            "read-only to freeze it")
+        raise EventLogError(
+            "the log is read-only, so nothing was appended",
+            file=p,
+            value=stat.filemode(mode),
+            expected=f"a writable log: `chmod u+w {p}` to append, or keep it "
+            "read-only to freeze it",
+        )
 
 
-def _current(p: Path, log: EventLog, state: Fold, universe: Universe
-             ) -> tuple[EventLog, Fold]:
+def _current(p: Path, log: EventLog, state: Fold, universe: Universe) -> tuple[EventLog, Fold]:
     """The log as it is under the lock: re-read only if it changed since it was read."""
     if read_text(p, "event log not found") == log.text:
         return log, state
@@ -207,24 +230,33 @@ def _verify(old: EventLog, text: str, raws: list[dict[str, Any]]) -> None:
             got = _read_back(old, text)
             ok = len(got) == len(raws) and all(
                 g.record.digest == r["digest"] and g.record.prev_digest == r["prev_digest"]
-                for g, r in zip(got, raws, strict=False))
+                for g, r in zip(got, raws, strict=False)
+            )
         else:
             new = parse_log(text, old.path)
-            ok = (len(new.entries) == n + len(raws) and new.version_at(n) == old.version
-                  and new.version.digest == raws[-1]["digest"])
+            ok = (
+                len(new.entries) == n + len(raws)
+                and new.version_at(n) == old.version
+                and new.version.digest == raws[-1]["digest"]
+            )
     except EventLogError as exc:
-        raise EventLogError(f"appending would not round-trip ({exc.message}); the log was "
-                            "left unchanged", file=old.path,
-                            expected="plain text values without control characters") from None
+        raise EventLogError(
+            f"appending would not round-trip ({exc.message}); the log was left unchanged",
+            file=old.path,
+            expected="plain text values without control characters",
+        ) from None
     if not ok:
-        raise EventLogError("appending would not round-trip; the log was left unchanged",
-                            file=old.path, line=old.records_line,
-                            expected="records as a block list at the end of the file")
+        raise EventLogError(
+            "appending would not round-trip; the log was left unchanged",
+            file=old.path,
+            line=old.records_line,
+            expected="records as a block list at the end of the file",
+        )
 
 
 def _read_back(old: EventLog, text: str) -> list[LogEntry]:
     """The records appended to ``old.text``, read as a log of their own and chain-checked."""
-    tail = text[len(old.text):].lstrip("\r\n")
+    tail = text[len(old.text) :].lstrip("\r\n")
     probe = "records:" + newline_of(old.text) + tail
     layout = split_records(probe)
     raws = read_chunks(probe, str(old.path), layout, len(old.entries) + 1) if layout else None
@@ -239,11 +271,13 @@ def add_event(path: str | Path, event: Event | Mapping[str, Any], **kw: Any) -> 
     return append_records(path, [announce_draft(ev, Locator(str(path)))], **kw)
 
 
-def amend_event(path: str | Path, event_id: str, changes: Mapping[str, Any], reason: str,
-                **kw: Any) -> LogVersion:
+def amend_event(
+    path: str | Path, event_id: str, changes: Mapping[str, Any], reason: str, **kw: Any
+) -> LogVersion:
     """Append one ``amend`` record: top-level fields -> new values, with a reason."""
-    draft = Draft("amend", {"id": event_id, "changes": dict(changes), "reason": reason},
-                  Locator(str(path)))
+    draft = Draft(
+        "amend", {"id": event_id, "changes": dict(changes), "reason": reason}, Locator(str(path))
+    )
     return append_records(path, [draft], **kw)
 
 
@@ -261,16 +295,21 @@ def announce_draft(event: Event, where: Locator) -> Draft:
 
 def _validated_event(raw: object, where: Locator) -> Event:
     if not isinstance(raw, dict):
-        raise where.error(RecordError, "an event must be a mapping",
-                          value=type(raw).__name__, expected="id, title, authority, ...")
+        raise where.error(
+            RecordError,
+            "an event must be a mapping",
+            value=type(raw).__name__,
+            expected="id, title, authority, ...",
+        )
     try:
         return Event.model_validate(raw)
     except ValidationError as exc:
         raise validation_error(exc, where) from None
 
 
-def read_event_file(path: str | Path,
-                    universe: Universe | None = None) -> list[tuple[Event, Locator]]:
+def read_event_file(
+    path: str | Path, universe: Universe | None = None
+) -> list[tuple[Event, Locator]]:
     """Events of a curation file (``events:`` list) or of a single-event file.
 
     Each event is validated (and its targets checked when a universe is
@@ -281,23 +320,36 @@ def read_event_file(path: str | Path,
     if isinstance(doc.data, dict) and "events" in doc.data:
         items, node = doc.data["events"], child(doc.node, "events")
         if not isinstance(items, list) or not items:
-            raise top.error(RecordError, "events must be a non-empty list", loc=("events",),
-                            expected="a list of event mappings")
-        located = [(raw, Locator(doc.file, child(node, i), label=f"event {i + 1}"))
-                   for i, raw in enumerate(items)]
+            raise top.error(
+                RecordError,
+                "events must be a non-empty list",
+                loc=("events",),
+                expected="a list of event mappings",
+            )
+        located = [
+            (raw, Locator(doc.file, child(node, i), label=f"event {i + 1}"))
+            for i, raw in enumerate(items)
+        ]
     elif isinstance(doc.data, dict) and "id" in doc.data:
         located = [(doc.data, top)]
     else:
-        raise top.error(RecordError, "not an event file",
-                        expected="an event mapping (id, title, ...) or an 'events:' list")
+        raise top.error(
+            RecordError,
+            "not an event file",
+            expected="an event mapping (id, title, ...) or an 'events:' list",
+        )
     out: list[tuple[Event, Locator]] = []
     seen: dict[str, int | None] = {}
     for raw, where in located:
         event = _validated_event(raw, where)
         if event.id in seen:
-            raise where.error(DuplicateEventError, "duplicate event id in this file",
-                              loc=("id",), value=event.id,
-                              expected=f"a new id (first used on line {seen[event.id]})")
+            raise where.error(
+                DuplicateEventError,
+                "duplicate event id in this file",
+                loc=("id",),
+                value=event.id,
+                expected=f"a new id (first used on line {seen[event.id]})",
+            )
         seen[event.id] = where.line(("id",))
         if universe is not None:
             check_targets(event, universe, where, ())
@@ -305,9 +357,12 @@ def read_event_file(path: str | Path,
     return out
 
 
-def import_events(path: str | Path, events_file: str | Path,
-                  recorded: dt.date | dt.datetime | str | None = None,
-                  universe: Universe | None = None) -> LogVersion:
+def import_events(
+    path: str | Path,
+    events_file: str | Path,
+    recorded: dt.date | dt.datetime | str | None = None,
+    universe: Universe | None = None,
+) -> LogVersion:
     """Append one ``announce`` per event of a curation file, all or nothing."""
     uni = universe if universe is not None else load_universe()
     events = read_event_file(events_file, uni)

@@ -48,16 +48,22 @@ from yaml.nodes import ScalarNode
 UNSUPPORTED: Final = object()
 
 _STR = "tag:yaml.org,2002:str"
-_CONSTRUCTED = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-                "tag:yaml.org,2002:null")
+_CONSTRUCTED = (
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+)
 # What the fast reader cannot take from a stream: lone CRs, ASCII controls (YAML refuses
 # them), and in UTF-8, C1 controls, NEL / LS / PS (line breaks to YAML), BOM, U+FFFE/FFFF
 # and surrogates.
 _LONE_CR = re.compile(r"\r(?!\n)")
 _ASCII_OK = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _HIGH = bytes(range(0x80, 0x100))
-_BAD_UTF8 = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]|\xef\xbb\xbf|\xef\xbf[\xbe\xbf]"
-                       rb"|\xed[\xa0-\xbf]")
+_BAD_UTF8 = re.compile(
+    rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]|\xef\xbb\xbf|\xef\xbf[\xbe\xbf]"
+    rb"|\xed[\xa0-\xbf]"
+)
 _HEAD = re.compile(r"\A(?:[ ]*(?:#[^\n]*)?\r?\n)*records:[ ]*\r?\n")
 _BAD_COLUMN0 = re.compile(r"\n(?:[^ #\r\n-]|-(?! ))")
 _END = ("", "", "", "", "")
@@ -105,7 +111,7 @@ def split_records(text: str) -> Layout | None:
         pos = find("\n- ", pos + 2)
     if not starts:
         return None
-    before = text[body:starts[0]]
+    before = text[body : starts[0]]
     if any(ln.strip() and not ln.lstrip().startswith("#") for ln in before.split("\n")):
         return None
     chunks, line, pos = [], records_line + 1, body
@@ -138,8 +144,11 @@ class ChunkReader:
     record, so per-line work is what costs.
     """
 
-    def __init__(self, resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]],
-                 construct: Callable[[str, str], Any]) -> None:
+    def __init__(
+        self,
+        resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]],
+        construct: Callable[[str, str], Any],
+    ) -> None:
         self._resolvers = resolvers
         self._construct = construct
         self._plain: dict[str, Any] = {}
@@ -246,8 +255,14 @@ class ChunkReader:
                 value = []
             elif rest == "{}":
                 value = {}
-            elif (first in _PLAIN_FIRST_BAD or rest == "-" or ": " in rest or " #" in rest
-                  or rest[-1] in ": " or rest.startswith(("- ", "---", "..."))):
+            elif (
+                first in _PLAIN_FIRST_BAD
+                or rest == "-"
+                or ": " in rest
+                or " #" in rest
+                or rest[-1] in ": "
+                or rest.startswith(("- ", "---", "..."))
+            ):
                 raise _Unsupported
             elif ns and len(nind) > parent and ns[0] != "#":
                 scalar = [container, key, parent, [rest]]  # continues on the next line

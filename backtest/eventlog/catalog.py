@@ -41,8 +41,9 @@ def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise EventLogError("invalid date", field=name, value=value,
-                            expected="YYYY-MM-DD") from None
+        raise EventLogError(
+            "invalid date", field=name, value=value, expected="YYYY-MM-DD"
+        ) from None
 
 
 def announced_date(event: Event) -> dt.date:
@@ -88,23 +89,38 @@ class Catalog:
             if e.id == event_id:
                 return e
         if event_id in self.retracted:
-            raise UnknownEventError("event was retracted", file=self.path, field="id",
-                                    value=event_id, expected=f"an event in force at "
-                                    f"{self.version} (see `mib events history {event_id}`)")
+            raise UnknownEventError(
+                "event was retracted",
+                file=self.path,
+                field="id",
+                value=event_id,
+                expected=f"an event in force at "
+                f"{self.version} (see `mib events history {event_id}`)",
+            )
         close = difflib.get_close_matches(event_id, self.ids, n=3)
         hint = f"e.g. {', '.join(close)}" if close else "see `mib events list`"
-        raise UnknownEventError(f"no such event at log {self.version}", file=self.path,
-                                field="id", value=event_id, expected=f"an event id ({hint})")
+        raise UnknownEventError(
+            f"no such event at log {self.version}",
+            file=self.path,
+            field="id",
+            value=event_id,
+            expected=f"an event id ({hint})",
+        )
 
-    def filter(self, types: Iterable[str] | None = None,
-               authorities: Iterable[str] | None = None,
-               start: dt.date | str | None = None, end: dt.date | str | None = None) -> Catalog:
+    def filter(
+        self,
+        types: Iterable[str] | None = None,
+        authorities: Iterable[str] | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+    ) -> Catalog:
         """Events of these types / authorities announced in [start, end] (inclusive)."""
         tset = set(types) if types else None
         aset = {a.lower() for a in authorities} if authorities else None
         lo, hi = _as_date(start, "start"), _as_date(end, "end")
         kept = tuple(
-            e for e in self.events
+            e
+            for e in self.events
             if (tset is None or e.type in tset)
             and (aset is None or e.authority.lower() in aset)
             and (lo is None or announced_date(e) >= lo)
@@ -118,9 +134,13 @@ class Catalog:
             return self.records
         found = tuple(r for r in self.records if r.record.event_id == event_id)
         if not found:
-            raise UnknownEventError(f"no record about this id at log {self.version}",
-                                    file=self.path, field="id", value=event_id,
-                                    expected="an id that appears in the log")
+            raise UnknownEventError(
+                f"no record about this id at log {self.version}",
+                file=self.path,
+                field="id",
+                value=event_id,
+                expected="an id that appears in the log",
+            )
         return found
 
     def to_frame(self) -> pd.DataFrame:
@@ -139,9 +159,21 @@ class Catalog:
 
 
 def _columns() -> list[str]:
-    base = ["id", "title", "authority", "jurisdiction", "type", "direction", "confidence",
-            "announced_stage", "announced_at_utc", "announced_date", "time_known",
-            "n_sources", "affected"]
+    base = [
+        "id",
+        "title",
+        "authority",
+        "jurisdiction",
+        "type",
+        "direction",
+        "confidence",
+        "announced_stage",
+        "announced_at_utc",
+        "announced_date",
+        "time_known",
+        "n_sources",
+        "affected",
+    ]
     for s in STAGES:
         base += [f"{s}_at_utc", f"{s}_date"]
     return base
@@ -150,11 +182,18 @@ def _columns() -> list[str]:
 def _row(e: Event) -> dict[str, object]:
     primary = e.primary_stage("announcement")
     row: dict[str, object] = {
-        "id": e.id, "title": e.title, "authority": e.authority,
-        "jurisdiction": e.jurisdiction, "type": e.type, "direction": e.direction,
-        "confidence": e.confidence, "announced_stage": primary.stage,
-        "announced_at_utc": primary.at_utc, "announced_date": primary.local_date,
-        "time_known": primary.time_known, "n_sources": len(e.sources),
+        "id": e.id,
+        "title": e.title,
+        "authority": e.authority,
+        "jurisdiction": e.jurisdiction,
+        "type": e.type,
+        "direction": e.direction,
+        "confidence": e.confidence,
+        "announced_stage": primary.stage,
+        "announced_at_utc": primary.at_utc,
+        "announced_date": primary.local_date,
+        "time_known": primary.time_known,
+        "n_sources": len(e.sources),
         "affected": affected_text(e),
     }
     for s in STAGES:
@@ -170,33 +209,49 @@ def _sort_key(e: Event) -> tuple[dt.date, dt.datetime, str]:
     return (st.local_date, at, e.id)
 
 
-def catalog_from_log(log: EventLog, *, version: int | str | None = None,
-                     universe: Universe | None = None) -> Catalog:
+def catalog_from_log(
+    log: EventLog, *, version: int | str | None = None, universe: Universe | None = None
+) -> Catalog:
     """Fold an already parsed log; the whole log is checked, then 1..v kept."""
     with gc_paused():
         return _catalog_from_log(log, version, universe)
 
 
-def _catalog_from_log(log: EventLog, version: int | str | None,
-                      universe: Universe | None) -> Catalog:
+def _catalog_from_log(
+    log: EventLog, version: int | str | None, universe: Universe | None
+) -> Catalog:
     full = fold(log, universe=universe)
     n = len(log.entries)
     seq = n
     if version is not None:
         seq, prefix = parse_version(version)
         if seq > n or seq < 0:
-            raise EventLogError("log version beyond the end of the log", file=log.path,
-                                field="log_version", value=seq, expected=f"0..{n}")
+            raise EventLogError(
+                "log version beyond the end of the log",
+                file=log.path,
+                field="log_version",
+                value=seq,
+                expected=f"0..{n}",
+            )
         actual = log.version_at(seq).digest
         if prefix is not None and not actual.startswith(prefix):
-            raise EventLogError("log digest differs from the requested version: records "
-                                f"1..{seq} are not the ones that version was built from",
-                                file=log.path, field="log_version", value=str(version),
-                                expected=f"v{seq}:{actual[:12]}")
+            raise EventLogError(
+                "log digest differs from the requested version: records "
+                f"1..{seq} are not the ones that version was built from",
+                file=log.path,
+                field="log_version",
+                value=str(version),
+                expected=f"v{seq}:{actual[:12]}",
+            )
     state = full if seq == n else fold(log, upto=seq, universe=universe)
     events = tuple(sorted(state.events.values(), key=_sort_key))
-    return Catalog(events=events, version=log.version_at(seq), path=log.path,
-                   records=log.entries[:seq], retracted=tuple(sorted(state.retracted)))
+    return Catalog(
+        events=events,
+        version=log.version_at(seq),
+        path=log.path,
+        records=log.entries[:seq],
+        retracted=tuple(sorted(state.retracted)),
+    )
 
 
 def check_expected(log: EventLog, expect: str) -> LogVersion:
@@ -208,26 +263,43 @@ def check_expected(log: EventLog, expect: str) -> LogVersion:
     """
     seq, prefix = parse_version(expect)
     if prefix is None:
-        raise EventLogError("a version to expect needs its digest", field="--expect",
-                            value=expect, expected="vN:DIGEST as printed by `mib events "
-                            f"validate`, e.g. {log.version}")
+        raise EventLogError(
+            "a version to expect needs its digest",
+            field="--expect",
+            value=expect,
+            expected=f"vN:DIGEST as printed by `mib events validate`, e.g. {log.version}",
+        )
     n = len(log.entries)
     if seq > n:
-        raise EventLogError(f"record {seq} is missing: the log ends at record {n}; records "
-                            "were cut off its end, or this is an older copy",
-                            file=log.path, field="--expect", value=str(log.version),
-                            expected=f"v{seq}:{prefix} or a later version")
+        raise EventLogError(
+            f"record {seq} is missing: the log ends at record {n}; records "
+            "were cut off its end, or this is an older copy",
+            file=log.path,
+            field="--expect",
+            value=str(log.version),
+            expected=f"v{seq}:{prefix} or a later version",
+        )
     actual = log.version_at(seq)
     if not actual.digest.startswith(prefix):
         line = log.entries[seq - 1].line if seq else None
-        raise EventLogError(f"record {seq} differs from the expected version: records 1..{seq} "
-                            "are not the ones it was built from", file=log.path, line=line,
-                            field="--expect", value=str(actual), expected=f"v{seq}:{prefix}")
+        raise EventLogError(
+            f"record {seq} differs from the expected version: records 1..{seq} "
+            "are not the ones it was built from",
+            file=log.path,
+            line=line,
+            field="--expect",
+            value=str(actual),
+            expected=f"v{seq}:{prefix}",
+        )
     return actual
 
 
-def load_catalog(path: str | Path | None = None, *, version: int | str | None = None,
-                 universe: Universe | None = None) -> Catalog:
+def load_catalog(
+    path: str | Path | None = None,
+    *,
+    version: int | str | None = None,
+    universe: Universe | None = None,
+) -> Catalog:
     """Read a log and fold it as of ``version`` (int, ``vN`` or ``vN:digest``).
 
     The whole file is chain-checked and folded first, so a log with an edited or

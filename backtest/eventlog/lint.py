@@ -78,13 +78,27 @@ def lint_event(event: Event) -> list[Lint]:
     """Every rule above, on one event."""
     out: list[Lint] = []
     if event.confidence == "high" and not has_primary_source(event):
-        out.append(Lint(event.id, "high_without_primary", "error", "confidence",
-                        "confidence 'high' without a primary source (got no source with "
-                        "primary: true; expected a primary source, or confidence medium)"))
+        out.append(
+            Lint(
+                event.id,
+                "high_without_primary",
+                "error",
+                "confidence",
+                "confidence 'high' without a primary source (got no source with "
+                "primary: true; expected a primary source, or confidence medium)",
+            )
+        )
     if event.type == "confounder" and event.direction != "neutral":
-        out.append(Lint(event.id, "confounder_with_direction", "warning", "direction",
-                        f"confounder with direction {event.direction!r} (expected neutral; "
-                        "confounders never enter direction pools)"))
+        out.append(
+            Lint(
+                event.id,
+                "confounder_with_direction",
+                "warning",
+                "direction",
+                f"confounder with direction {event.direction!r} (expected neutral; "
+                "confounders never enter direction pools)",
+            )
+        )
     day0_stage = event.official_stage()
     for i, st in enumerate(event.stages):
         if st.stage == "effective" or has_timing_data(st):
@@ -94,9 +108,15 @@ def lint_event(event: Event) -> list[Lint]:
         if not facts and st is day0_stage:
             facts, where = time_facts(event.notes), "notes"
         if facts:
-            out.append(Lint(event.id, "time_fact_without_bounds", "warning",
-                            f"stages.{i} ({st.stage})",
-                            f"{where} says {', '.join(repr(f) for f in facts)} but the stage "
-                            "has no 'at' and no not_before/not_after (expected the fact as "
-                            "data, or a note saying why it cannot bound the time)"))
+            out.append(
+                Lint(
+                    event.id,
+                    "time_fact_without_bounds",
+                    "warning",
+                    f"stages.{i} ({st.stage})",
+                    f"{where} says {', '.join(repr(f) for f in facts)} but the stage "
+                    "has no 'at' and no not_before/not_after (expected the fact as "
+                    "data, or a note saying why it cannot bound the time)",
+                )
+            )
     return out

@@ -157,8 +157,13 @@ def _chunked_log(text: str, path: str | Path) -> EventLog | None:
         if raws is None:
             return None
         entries = check_entries(raws, GENESIS, 0)
-    return EventLog(path=Path(path), text=text, entries=tuple(entries),
-                    records_line=layout.records_line, chunked=True)
+    return EventLog(
+        path=Path(path),
+        text=text,
+        entries=tuple(entries),
+        records_line=layout.records_line,
+        chunked=True,
+    )
 
 
 def log_from_doc(doc: YamlDoc, text: str, path: str | Path) -> EventLog:
@@ -172,8 +177,7 @@ def log_from_doc(doc: YamlDoc, text: str, path: str | Path) -> EventLog:
         line = node.start_mark.line + 1 if node is not None else 0
         located.append((raw, line, Locator(doc.file, node, label=f"record seq {i + 1}")))
     entries = check_entries(located, GENESIS, 0)
-    return EventLog(path=Path(path), text=text, entries=tuple(entries),
-                    records_line=records_line)
+    return EventLog(path=Path(path), text=text, entries=tuple(entries), records_line=records_line)
 
 
 RawRecord = tuple[Any, int, Locator]
@@ -195,8 +199,7 @@ def check_entries(raws: list[RawRecord], prev: str, before: int) -> list[LogEntr
     return entries
 
 
-def read_chunks(text: str, file: str, layout: Layout, first_seq: int = 1
-                ) -> list[RawRecord] | None:
+def read_chunks(text: str, file: str, layout: Layout, first_seq: int = 1) -> list[RawRecord] | None:
     """The record mappings of a chunked log, or None when PyYAML must read the whole file.
 
     The fast reader takes what it can; a chunk it does not handle is parsed
@@ -204,24 +207,30 @@ def read_chunks(text: str, file: str, layout: Layout, first_seq: int = 1
     parse alone (a quoted scalar or flow collection cut at a column-0 ``- ``)
     means the cut was wrong, so the caller parses the whole file.
     """
-    reader = ChunkReader(NoTimestampLoader.yaml_implicit_resolvers,
-                         scalar_constructor(NoTimestampLoader))
+    reader = ChunkReader(
+        NoTimestampLoader.yaml_implicit_resolvers, scalar_constructor(NoTimestampLoader)
+    )
     budget = AliasBudget()
     out: list[RawRecord] = []
     for i, chunk in enumerate(layout.chunks, start=first_seq):
-        raw = reader.parse(text[chunk.start:chunk.end])
+        raw = reader.parse(text[chunk.start : chunk.end])
         node = None
         if raw is UNSUPPORTED:
             try:
-                doc = load_yaml(text[chunk.start:chunk.end], file, budget)
+                doc = load_yaml(text[chunk.start : chunk.end], file, budget)
             except LogSyntaxError:
                 return None
             if not isinstance(doc.data, list) or len(doc.data) != 1:
                 return None
             raw, node = doc.data[0], child(doc.node, 0)
         lazy = None if node is not None else partial(_chunk_node, text, chunk.start, chunk.end)
-        out.append((raw, chunk.line, Locator(file, node, label=f"record seq {i}", lazy=lazy,
-                                             line_offset=chunk.line - 1)))
+        out.append(
+            (
+                raw,
+                chunk.line,
+                Locator(file, node, label=f"record seq {i}", lazy=lazy, line_offset=chunk.line - 1),
+            )
+        )
     return out
 
 
@@ -242,53 +251,84 @@ def read_log(path: str | Path) -> EventLog:
 def _records_list(doc: YamlDoc, where: Locator) -> tuple[list[Any], int | None]:
     data = doc.data
     if not isinstance(data, dict) or "records" not in data:
-        raise where.error(EventLogError, "not an event log",
-                          expected="a mapping with a 'records' list (records: [] when empty)")
+        raise where.error(
+            EventLogError,
+            "not an event log",
+            expected="a mapping with a 'records' list (records: [] when empty)",
+        )
     extra = sorted(str(k) for k in data if k != "records")
     if extra:
-        raise where.error(EventLogError, "unknown top-level key", loc=(extra[0],),
-                          value=extra[0], expected="only 'records'")
+        raise where.error(
+            EventLogError,
+            "unknown top-level key",
+            loc=(extra[0],),
+            value=extra[0],
+            expected="only 'records'",
+        )
     raws = data["records"]
     if raws is None:
         raws = []
     if not isinstance(raws, list):
-        raise where.error(EventLogError, "records must be a list", loc=("records",),
-                          expected="a block list of records")
+        raise where.error(
+            EventLogError,
+            "records must be a list",
+            loc=("records",),
+            expected="a block list of records",
+        )
     return raws, where.line(("records",))
 
 
-def _check_chain(record: Record, raw: dict[str, Any], seq: int, prev: str,
-                 where: Locator) -> None:
+def _check_chain(record: Record, raw: dict[str, Any], seq: int, prev: str, where: Locator) -> None:
     if record.seq != seq:
-        raise where.error(TamperedLogError, f"sequence number out of order at position {seq}",
-                          loc=("seq",),
-                          value=record.seq, expected=f"{seq} (records are numbered 1, 2, ...)")
+        raise where.error(
+            TamperedLogError,
+            f"sequence number out of order at position {seq}",
+            loc=("seq",),
+            value=record.seq,
+            expected=f"{seq} (records are numbered 1, 2, ...)",
+        )
     if record.prev_digest != prev:
-        raise where.error(TamperedLogError, "prev_digest does not match the log before this "
-                          "record (a record was removed, inserted or edited)",
-                          loc=("prev_digest",), value=record.prev_digest[:12],
-                          expected=prev[:12], line_loc=())
+        raise where.error(
+            TamperedLogError,
+            "prev_digest does not match the log before this "
+            "record (a record was removed, inserted or edited)",
+            loc=("prev_digest",),
+            value=record.prev_digest[:12],
+            expected=prev[:12],
+            line_loc=(),
+        )
     try:
         digest = chain_digest(prev, raw)
     except (TypeError, ValueError) as exc:
-        raise where.error(RecordError, f"record is not plain data: {exc}",
-                          expected="strings, numbers, booleans, lists and mappings") from None
+        raise where.error(
+            RecordError,
+            f"record is not plain data: {exc}",
+            expected="strings, numbers, booleans, lists and mappings",
+        ) from None
     if record.digest != digest:
-        raise where.error(TamperedLogError, "record was edited after it was appended: its "
-                          "content no longer matches its digest", loc=("digest",),
-                          value=record.digest[:12], line_loc=(),
-                          expected=f"{digest[:12]}; undo the edit and append an amend record")
+        raise where.error(
+            TamperedLogError,
+            "record was edited after it was appended: its content no longer matches its digest",
+            loc=("digest",),
+            value=record.digest[:12],
+            line_loc=(),
+            expected=f"{digest[:12]}; undo the edit and append an amend record",
+        )
 
 
-def check_targets(event: Event, universe: Universe, where: Locator,
-                  prefix: tuple[str | int, ...]) -> None:
+def check_targets(
+    event: Event, universe: Universe, where: Locator, prefix: tuple[str | int, ...]
+) -> None:
     """Every ``affected`` target must be a universe symbol or a group."""
     for i, aff in enumerate(event.affected):
         if aff.target not in GROUPS and aff.target not in universe:
-            raise where.error(RecordError, "unknown security or group",
-                              loc=(*prefix, "affected", i, "target"), value=aff.target,
-                              expected="a symbol of the universe file or a group ("
-                              + ", ".join(GROUPS) + ")")
+            raise where.error(
+                RecordError,
+                "unknown security or group",
+                loc=(*prefix, "affected", i, "target"),
+                value=aff.target,
+                expected="a symbol of the universe file or a group (" + ", ".join(GROUPS) + ")",
+            )
 
 
 @dataclass(slots=True)
@@ -301,8 +341,7 @@ class Fold:
     retracted: dict[str, int] = field(default_factory=dict)
     _known: frozenset[str] | None = field(default=None, repr=False)
 
-    def _check_targets(self, event: Event, where: Locator, prefix: tuple[str | int, ...]
-                       ) -> None:
+    def _check_targets(self, event: Event, where: Locator, prefix: tuple[str | int, ...]) -> None:
         if self.universe is None:
             return
         if self._known is None:
@@ -322,22 +361,36 @@ class Fold:
         eid = record.event.id
         if eid in self.announced:
             first = self.announced[eid]
-            raise where.error(DuplicateEventError, "duplicate event id", loc=("event", "id"),
-                              value=eid, expected=f"a new id (already announced in record "
-                              f"{first}); use `mib events amend` to change it")
+            raise where.error(
+                DuplicateEventError,
+                "duplicate event id",
+                loc=("event", "id"),
+                value=eid,
+                expected=f"a new id (already announced in record "
+                f"{first}); use `mib events amend` to change it",
+            )
         self._check_targets(record.event, where, ("event",))
         self.events[eid] = record.event
         self.announced[eid] = record.seq
 
     def _current(self, eid: str, where: Locator) -> Event:
         if eid in self.retracted:
-            raise where.error(UnknownEventError, "event was retracted", loc=("id",), value=eid,
-                              expected=f"an event in the catalog (retracted in record "
-                              f"{self.retracted[eid]})")
+            raise where.error(
+                UnknownEventError,
+                "event was retracted",
+                loc=("id",),
+                value=eid,
+                expected=f"an event in the catalog (retracted in record {self.retracted[eid]})",
+            )
         if eid not in self.events:
             known = ", ".join(sorted(self.events)[:5]) or "none yet"
-            raise where.error(UnknownEventError, "no such event in the log", loc=("id",),
-                              value=eid, expected=f"an announced id (e.g. {known})")
+            raise where.error(
+                UnknownEventError,
+                "no such event in the log",
+                loc=("id",),
+                value=eid,
+                expected=f"an announced id (e.g. {known})",
+            )
         return self.events[eid]
 
     def _amend(self, record: Amend, where: Locator) -> None:

@@ -30,12 +30,26 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 EventType = Literal[
-    "restriction", "tightening", "relaxation", "licence_grant", "rescission",
-    "entity_listing", "countermeasure", "company_disclosure", "confounder",
+    "restriction",
+    "tightening",
+    "relaxation",
+    "licence_grant",
+    "rescission",
+    "entity_listing",
+    "countermeasure",
+    "company_disclosure",
+    "confounder",
 ]
 EVENT_TYPES: tuple[str, ...] = (
-    "restriction", "tightening", "relaxation", "licence_grant", "rescission",
-    "entity_listing", "countermeasure", "company_disclosure", "confounder",
+    "restriction",
+    "tightening",
+    "relaxation",
+    "licence_grant",
+    "rescission",
+    "entity_listing",
+    "countermeasure",
+    "company_disclosure",
+    "confounder",
 )
 StageName = Literal["leak", "announcement", "filing", "publication", "effective"]
 STAGES: tuple[str, ...] = ("leak", "announcement", "filing", "publication", "effective")
@@ -45,8 +59,17 @@ Sign = Literal[-1, 0, 1]
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\x0b": "VT", "\x0c": "FF",
-                  "\x0d": "CR", "\x1b": "ESC", "\x7f": "DEL", "\x85": "NEL"}
+_CONTROL_NAMES = {
+    "\x00": "NUL",
+    "\x07": "BEL",
+    "\x08": "BS",
+    "\x0b": "VT",
+    "\x0c": "FF",
+    "\x0d": "CR",
+    "\x1b": "ESC",
+    "\x7f": "DEL",
+    "\x85": "NEL",
+}
 _AT_EXAMPLE = 'at: "2025-04-15T16:10:00-04:00"'
 TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
 """Text without control characters other than newline and tab (checked in pydantic-core)."""
@@ -66,8 +89,9 @@ def control_character(value: str) -> str | None:
     return f"control character U+{ord(ch):04X} ({name}) at position {m.start()}"
 
 
-def _stage_error(message: str, field: str, expected: str, got: object = None
-                 ) -> PydanticCustomError:
+def _stage_error(
+    message: str, field: str, expected: str, got: object = None
+) -> PydanticCustomError:
     """A stage-level error that names the field it is about and the fix."""
     ctx: dict[str, object] = {"message": message, "field": field, "expected": expected}
     if got is not None:
@@ -86,8 +110,10 @@ def _check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; expected an IANA name such as "
-                         "'America/New_York' or 'Asia/Shanghai'") from None
+        raise ValueError(
+            f"unknown time zone {name!r}; expected an IANA name such as "
+            "'America/New_York' or 'Asia/Shanghai'"
+        ) from None
     return name
 
 
@@ -102,11 +128,15 @@ class Stage(BaseModel):
     at: dt.datetime | None = Field(default=None, description="exact instant, with UTC offset")
     date: dt.date | None = Field(default=None, description="local date when the time is unknown")
     not_before: dt.datetime | None = Field(
-        default=None, description="date-only stage: public no earlier than this instant "
-        "(e.g. an 8-K known to be filed after the close)")
+        default=None,
+        description="date-only stage: public no earlier than this instant "
+        "(e.g. an 8-K known to be filed after the close)",
+    )
     not_after: dt.datetime | None = Field(
-        default=None, description="date-only stage: public no later than this instant "
-        "(e.g. the time stamp of the first report)")
+        default=None,
+        description="date-only stage: public no later than this instant "
+        "(e.g. the time stamp of the first report)",
+    )
     note: Text = ""
 
     @field_validator("timezone")
@@ -118,8 +148,10 @@ class Stage(BaseModel):
     @classmethod
     def _aware_before(cls, v: object) -> object:
         if isinstance(v, str) and not re.search(r"(Z|[+-]\d{2}:?\d{2})$", v.strip()):
-            raise ValueError(f"naive timestamp {v!r}: expected ISO 8601 with a UTC offset, "
-                             "e.g. 2025-04-15T16:10:00-04:00")
+            raise ValueError(
+                f"naive timestamp {v!r}: expected ISO 8601 with a UTC offset, "
+                "e.g. 2025-04-15T16:10:00-04:00"
+            )
         return v
 
     @field_validator("at", "not_before", "not_after")
@@ -134,49 +166,64 @@ class Stage(BaseModel):
         if self.time_known:
             self._check_exact()
         elif self.date is None:
-            raise _stage_error("time_known is false, so 'date' (the local date) is required",
-                               "date", "date: YYYY-MM-DD in the stage's timezone, or "
-                               f"time_known: true with {_AT_EXAMPLE}")
+            raise _stage_error(
+                "time_known is false, so 'date' (the local date) is required",
+                "date",
+                f"date: YYYY-MM-DD in the stage's timezone, or time_known: true with {_AT_EXAMPLE}",
+            )
         elif self.at is not None:
-            raise _stage_error("time_known is false but 'at' is given", "at",
-                               "either time_known: true with 'at', or time_known: false with "
-                               "'date' only; drop the one that is wrong")
+            raise _stage_error(
+                "time_known is false but 'at' is given",
+                "at",
+                "either time_known: true with 'at', or time_known: false with "
+                "'date' only; drop the one that is wrong",
+            )
         if self.not_before and self.not_after and self.not_before > self.not_after:
             raise _stage_error(
-                "not_before is after not_after", "not_before",
+                "not_before is after not_after",
+                "not_before",
                 "not_before (the earliest instant the stage can have been public) at or "
                 "before not_after (the latest); swap them or correct the wrong one",
                 got=f"not_before {self.not_before.isoformat()} > not_after "
-                    f"{self.not_after.isoformat()}")
+                f"{self.not_after.isoformat()}",
+            )
         return self
 
     def _check_exact(self) -> None:
         if self.at is None:
             raise _stage_error(
-                "time_known is true but 'at' is missing", "at",
+                "time_known is true but 'at' is missing",
+                "at",
                 f"the exact time with its UTC offset, e.g. {_AT_EXAMPLE}; or, if only the "
-                "date is known, time_known: false with date: YYYY-MM-DD")
+                "date is known, time_known: false with date: YYYY-MM-DD",
+            )
         zone = ZoneInfo(self.timezone)
         local = self.at.astimezone(zone)
         if local.utcoffset() != self.at.utcoffset():
             given, actual = _offset(self.at.utcoffset()), _offset(local.utcoffset())
             raise _stage_error(
                 f"UTC offset {given} of 'at' does not match timezone {self.timezone}, which "
-                f"is at {actual} at that instant", "at",
+                f"is at {actual} at that instant",
+                "at",
                 f"{actual}: the same instant is {local.isoformat()} in {self.timezone}; if "
                 f"the clock time is right, the zone is wrong: set timezone to the zone at "
-                f"{given}", got=self.at.isoformat())
+                f"{given}",
+                got=self.at.isoformat(),
+            )
         if self.date is not None and self.date != local.date():
             raise _stage_error(
-                f"date {self.date} disagrees with 'at' in {self.timezone}", "date",
+                f"date {self.date} disagrees with 'at' in {self.timezone}",
+                "date",
                 f"{local.date()} (the local date of 'at'), or drop 'date'",
-                got=str(self.date))
+                got=str(self.date),
+            )
         if self.not_before or self.not_after:
             raise _stage_error(
-                "not_before/not_after bound a date-only stage; with time_known true give "
-                "only 'at'", "not_before" if self.not_before else "not_after",
+                "not_before/not_after bound a date-only stage; with time_known true give only 'at'",
+                "not_before" if self.not_before else "not_after",
                 "'at' alone (drop not_before/not_after), or time_known: false with 'date' "
-                "and the bounds")
+                "and the bounds",
+            )
 
     @property
     def local_date(self) -> dt.date:
@@ -263,9 +310,11 @@ class Event(BaseModel):
 
     def first_public(self) -> Stage:
         """The earliest stage (by local date, then exact time) that made the news public."""
+
         def key(s: Stage) -> tuple[dt.date, dt.datetime]:
             at = s.at_utc or dt.datetime.combine(s.local_date, dt.time(23, 59), dt.UTC)
             return (s.local_date, at)
+
         public = [s for s in self.stages if s.stage != "effective"] or list(self.stages)
         return min(public, key=key)
 
@@ -275,8 +324,7 @@ class Event(BaseModel):
         Falls back to the earliest public stage (which may be a leak) when the
         event has none of them.
         """
-        official = [s for s in self.stages if s.stage in ("announcement", "filing",
-                                                          "publication")]
+        official = [s for s in self.stages if s.stage in ("announcement", "filing", "publication")]
         if not official:
             return self.first_public()
 

@@ -26,8 +26,14 @@ if TYPE_CHECKING:
 MinConfidence = Literal["low", "medium", "high"]
 CONFIDENCE_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 DEFAULT_MIN_CONFIDENCE: MinConfidence = "medium"
-POOL_COLUMNS: tuple[str, ...] = ("event_id", "type", "direction", "confidence", "pooled",
-                                 "excluded_because")
+POOL_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "type",
+    "direction",
+    "confidence",
+    "pooled",
+    "excluded_because",
+)
 
 
 def pool_reason(event: Event, min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE) -> str:
@@ -39,14 +45,23 @@ def pool_reason(event: Event, min_confidence: MinConfidence = DEFAULT_MIN_CONFID
     return ""
 
 
-def pool_table(events: Sequence[Event],
-               min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE) -> pd.DataFrame:
+def pool_table(
+    events: Sequence[Event], min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE
+) -> pd.DataFrame:
     """One row per event: pooled or not, and the reason."""
     import pandas as pd
 
     rows = []
     for ev in events:
         why = pool_reason(ev, min_confidence)
-        rows.append({"event_id": ev.id, "type": ev.type, "direction": ev.direction,
-                     "confidence": ev.confidence, "pooled": not why, "excluded_because": why})
+        rows.append(
+            {
+                "event_id": ev.id,
+                "type": ev.type,
+                "direction": ev.direction,
+                "confidence": ev.confidence,
+                "pooled": not why,
+                "excluded_because": why,
+            }
+        )
     return pd.DataFrame(rows, columns=list(POOL_COLUMNS))

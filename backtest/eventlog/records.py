@@ -95,8 +95,12 @@ def parse_version(text: str | int) -> tuple[int, str | None]:
         return text, None
     m = re.fullmatch(r"v?(\d+)(?::([0-9a-f]{4,64}))?", text.strip())
     if m is None:
-        raise EventLogError("invalid log version", field="log_version", value=text,
-                            expected="N, vN or vN:DIGEST such as v42:1a2b3c4d5e6f")
+        raise EventLogError(
+            "invalid log version",
+            field="log_version",
+            value=text,
+            expected="N, vN or vN:DIGEST such as v42:1a2b3c4d5e6f",
+        )
     return int(m.group(1)), m.group(2)
 
 
@@ -109,8 +113,9 @@ def utc_now_recorded() -> str:
 def canonical_bytes(raw: Mapping[str, Any]) -> bytes:
     """The canonical form of one record (see the module docstring)."""
     body = {k: v for k, v in raw.items() if k not in DIGEST_FIELDS}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def chain_digest(prev: str, raw: Mapping[str, Any]) -> str:
@@ -148,8 +153,10 @@ class _RecordBase(BaseModel):
         elif _UTC_TS.match(v):
             dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
         else:
-            raise ValueError(f"recorded {v!r} is neither a date YYYY-MM-DD nor a UTC "
-                             "timestamp such as 2025-04-16T09:30:00Z")
+            raise ValueError(
+                f"recorded {v!r} is neither a date YYYY-MM-DD nor a UTC "
+                "timestamp such as 2025-04-16T09:30:00Z"
+            )
         return v
 
     @property
@@ -181,8 +188,10 @@ class Amend(_RecordBase):
     def _fields(cls, v: dict[str, Any]) -> dict[str, Any]:
         bad = [k for k in v if k not in AMENDABLE]
         if bad:
-            raise ValueError(f"cannot amend field(s) {bad}; expected event fields among "
-                             f"{', '.join(AMENDABLE)} (the id never changes)")
+            raise ValueError(
+                f"cannot amend field(s) {bad}; expected event fields among "
+                f"{', '.join(AMENDABLE)} (the id never changes)"
+            )
         return v
 
     @property
@@ -204,7 +213,9 @@ class Retract(_RecordBase):
 
 Record = Announce | Amend | Retract
 _KIND_MODEL: dict[str, type[Announce] | type[Amend] | type[Retract]] = {
-    "announce": Announce, "amend": Amend, "retract": Retract,
+    "announce": Announce,
+    "amend": Amend,
+    "retract": Retract,
 }
 
 
@@ -229,24 +240,31 @@ class Locator:
     def line(self, loc: Sequence[str | int] = ()) -> int | None:
         loc = tuple(loc)
         if self.strip and loc[: len(self.strip)] == self.strip:
-            loc = loc[len(self.strip):]
+            loc = loc[len(self.strip) :]
         node = self.node if self.node is not None or self.lazy is None else self.lazy()
         line = line_of(node, loc)
         return line + self.line_offset if line is not None else None
 
-    def error(self, cls: type[EventLogError], message: str, *, loc: Sequence[str | int] = (),
-              value: object = None, expected: str | None = None,
-              line_loc: Sequence[str | int] | None = None) -> EventLogError:
+    def error(
+        self,
+        cls: type[EventLogError],
+        message: str,
+        *,
+        loc: Sequence[str | int] = (),
+        value: object = None,
+        expected: str | None = None,
+        line_loc: Sequence[str | int] | None = None,
+    ) -> EventLogError:
         """An error naming file, line (of ``line_loc``, default ``loc``) and field."""
         msg = f"{self.label}: {message}" if self.label else message
         field = ".".join(str(p) for p in loc) or None
         line = self.line(loc if line_loc is None else line_loc)
-        return cls(msg, file=self.file, line=line, field=field, value=value,
-                   expected=expected)
+        return cls(msg, file=self.file, line=line, field=field, value=value, expected=expected)
 
 
-def validation_error(exc: ValidationError, where: Locator,
-                     prefix: tuple[str | int, ...] = ()) -> EventLogError:
+def validation_error(
+    exc: ValidationError, where: Locator, prefix: tuple[str | int, ...] = ()
+) -> EventLogError:
     """The first pydantic error as a one-line :class:`RecordError`.
 
     Validators that know better say so in the error's context: ``field`` (the
@@ -284,12 +302,21 @@ def validation_error(exc: ValidationError, where: Locator,
 def validate_record(raw: object, where: Locator) -> Record:
     """Validate one record mapping (digests included)."""
     if not isinstance(raw, dict):
-        raise where.error(RecordError, "a record must be a mapping", value=type(raw).__name__,
-                          expected="seq, recorded, kind, ... (see events/README.md)")
+        raise where.error(
+            RecordError,
+            "a record must be a mapping",
+            value=type(raw).__name__,
+            expected="seq, recorded, kind, ... (see events/README.md)",
+        )
     model = _KIND_MODEL.get(raw.get("kind"))  # type: ignore[arg-type]
     if model is None:
-        raise where.error(RecordError, "unknown record kind", loc=("kind",),
-                          value=raw.get("kind"), expected="announce, amend or retract")
+        raise where.error(
+            RecordError,
+            "unknown record kind",
+            loc=("kind",),
+            value=raw.get("kind"),
+            expected="announce, amend or retract",
+        )
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

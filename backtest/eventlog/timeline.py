@@ -34,10 +34,17 @@ def plot_timeline(catalog: Catalog, ax: Axes | None = None) -> Figure:
         evs = [e for e in catalog.events if e.type == etype]
         if not evs:
             continue
-        ax.scatter([announced_date(e) for e in evs], [rows[e.authority] for e in evs],
-                   marker=_MARKERS[k % len(_MARKERS)], color=cmap[k % len(cmap)], s=46,
-                   label=etype.replace("_", " "), zorder=3, edgecolors="black",
-                   linewidths=0.4)
+        ax.scatter(
+            [announced_date(e) for e in evs],
+            [rows[e.authority] for e in evs],
+            marker=_MARKERS[k % len(_MARKERS)],
+            color=cmap[k % len(cmap)],
+            s=46,
+            label=etype.replace("_", " "),
+            zorder=3,
+            edgecolors="black",
+            linewidths=0.4,
+        )
     ax.set_yticks(list(rows.values()), list(rows.keys()))
     ax.set_ylim(max(len(rows) - 0.3, 0.7), -0.7)
     ax.grid(axis="x", linestyle=":", linewidth=0.6)
@@ -50,5 +57,14 @@ def plot_timeline(catalog: Catalog, ax: Axes | None = None) -> Figure:
 
 
 def _colours() -> list[str]:
-    return ["#d62728", "#ff7f0e", "#2ca02c", "#17becf", "#9467bd", "#8c564b", "#1f77b4",
-            "#e377c2", "#7f7f7f"]
+    return [
+        "#d62728",
+        "#ff7f0e",
+        "#2ca02c",
+        "#17becf",
+        "#9467bd",
+        "#8c564b",
+        "#1f77b4",
+        "#e377c2",
+        "#7f7f7f",
+    ]

@@ -66,8 +66,9 @@ class _BlockDumper(yaml.SafeDumper):
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     # Line separators and control characters only survive a round trip escaped.
-    special = any(c in "\x85\u2028\u2029\ufeff" or (not c.isprintable() and c not in "\n ")
-                  for c in data)
+    special = any(
+        c in "\x85\u2028\u2029\ufeff" or (not c.isprintable() and c not in "\n ") for c in data
+    )
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"' if special else None)
 
 
@@ -111,16 +112,20 @@ def load_yaml(text: str, file: str | Path, budget: AliasBudget | None = None) ->
         context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and cmark is not None and mark is not None and cmark.line != mark.line:
             problem += f" ({context} started on line {cmark.line + 1})"
-        raise LogSyntaxError(f"malformed YAML: {problem}", file=file,
-                             line=mark.line + 1 if mark is not None else None,
-                             expected="well-formed YAML (see events/README.md)") from None
+        raise LogSyntaxError(
+            f"malformed YAML: {problem}",
+            file=file,
+            line=mark.line + 1 if mark is not None else None,
+            expected="well-formed YAML (see events/README.md)",
+        ) from None
     finally:
         loader.dispose()
     return YamlDoc(file=str(file), data=data, node=node)
 
 
-def read_text(path: str | Path, missing: str = "file not found",
-              expected: str = "an existing YAML file") -> str:
+def read_text(
+    path: str | Path, missing: str = "file not found", expected: str = "an existing YAML file"
+) -> str:
     """A UTF-8 file's text exactly as stored (CRLF stays CRLF), naming it in errors."""
     p = Path(path)
     try:
@@ -128,8 +133,11 @@ def read_text(path: str | Path, missing: str = "file not found",
     except FileNotFoundError:
         raise EventLogError(missing, file=p, expected=expected) from None
     except UnicodeDecodeError as exc:
-        raise EventLogError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=p,
-                            expected="a UTF-8 encoded YAML file") from None
+        raise EventLogError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+            file=p,
+            expected="a UTF-8 encoded YAML file",
+        ) from None
     except OSError as exc:
         raise EventLogError(f"cannot read file: {exc.strerror or exc}", file=p) from None
 
@@ -177,20 +185,27 @@ def check_graph(root: Node, file: str, budget: AliasBudget) -> None:
             if refs[kid_id] == 2 and shared is None:
                 shared = kid
             if kid_id in entered and kid_id not in size:
-                raise LogSyntaxError("recursive YAML alias (a node that contains itself)",
-                                     file=file, line=kid.start_mark.line + 1,
-                                     expected="plain data without anchors and aliases")
+                raise LogSyntaxError(
+                    "recursive YAML alias (a node that contains itself)",
+                    file=file,
+                    line=kid.start_mark.line + 1,
+                    expected="plain data without anchors and aliases",
+                )
             if kid_id not in size:
                 stack.append((kid, False))
     budget.aliases += sum(refs.values()) - (len(size) - 1)
     budget.added_nodes += size[id(root)] - len(size)
     if budget.aliases > MAX_ALIASES or budget.added_nodes > MAX_ALIAS_NODES:
         line = shared.start_mark.line + 1 if shared is not None else None
-        raise LogSyntaxError(f"YAML aliases would expand to {budget.added_nodes} more nodes",
-                             file=file, line=line, value=f"{budget.aliases} aliases",
-                             expected=f"at most {MAX_ALIASES} aliases adding at most "
-                             f"{MAX_ALIAS_NODES} nodes; write the values out instead of "
-                             "using anchors (&) and aliases (*)")
+        raise LogSyntaxError(
+            f"YAML aliases would expand to {budget.added_nodes} more nodes",
+            file=file,
+            line=line,
+            value=f"{budget.aliases} aliases",
+            expected=f"at most {MAX_ALIASES} aliases adding at most "
+            f"{MAX_ALIAS_NODES} nodes; write the values out instead of "
+            "using anchors (&) and aliases (*)",
+        )
 
 
 def _check_keys(node: MappingNode, file: str) -> None:
@@ -198,9 +213,13 @@ def _check_keys(node: MappingNode, file: str) -> None:
     for key, _ in node.value:
         if isinstance(key, ScalarNode):
             if key.value in seen:
-                raise LogSyntaxError("duplicate key in a mapping", file=file,
-                                     line=key.start_mark.line + 1, field=key.value,
-                                     expected="each key once per mapping")
+                raise LogSyntaxError(
+                    "duplicate key in a mapping",
+                    file=file,
+                    line=key.start_mark.line + 1,
+                    field=key.value,
+                    expected="each key once per mapping",
+                )
             seen.add(key.value)
 
 
@@ -223,8 +242,14 @@ def line_of(node: Node | None, loc: Sequence[str | int] = ()) -> int | None:
     cur: Node | None = node
     for part in loc:
         if isinstance(cur, MappingNode):
-            key_line = next((k.start_mark.line + 1 for k, _ in cur.value
-                             if isinstance(k, ScalarNode) and k.value == str(part)), None)
+            key_line = next(
+                (
+                    k.start_mark.line + 1
+                    for k, _ in cur.value
+                    if isinstance(k, ScalarNode) and k.value == str(part)
+                ),
+                None,
+            )
             if key_line is None:
                 break
             line, cur = key_line, child(cur, part)
@@ -240,16 +265,28 @@ def dump_records(records: Sequence[dict[str, Any]]) -> str:
     """Records as a block-style YAML list, one blank line before each record."""
     parts = []
     for rec in records:
-        body = yaml.dump([rec], Dumper=_BlockDumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, width=100)
+        body = yaml.dump(
+            [rec],
+            Dumper=_BlockDumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=100,
+        )
         parts.append("\n" + body)
     return "".join(parts)
 
 
 def dump_mapping(data: dict[str, Any]) -> str:
     """A mapping as block-style YAML (for ``mib events show``)."""
-    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=100)
+    return yaml.dump(
+        data,
+        Dumper=_BlockDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
+    )
 
 
 def atomic_write(path: Path, data: bytes) -> None:

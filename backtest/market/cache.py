@@ -57,9 +57,11 @@ ENV_VAR = "MIB_CACHE_DIR"
 _BARS_FILE = re.compile(r"bars/[^/\\]+\.parquet")
 _HASH = re.compile(r"[0-9a-f]{64}")
 _META_REQUIRED = ("symbol", "source", "adjustment", "content_hash")
-_MANIFEST_FIX = ("the manifest mib writes ({'version': 1, 'entries': {SYMBOL: {...}}}); nothing "
-                 "was changed: restore manifest.json from a backup, or move the cache folder "
-                 "aside and import again")
+_MANIFEST_FIX = (
+    "the manifest mib writes ({'version': 1, 'entries': {SYMBOL: {...}}}); nothing "
+    "was changed: restore manifest.json from a backup, or move the cache folder "
+    "aside and import again"
+)
 _ELSEWHERE = "choose another cache with --cache-dir or MIB_CACHE_DIR"
 
 
@@ -132,12 +134,15 @@ class CacheEntry:
     """One manifest row."""
 
     meta: SeriesMeta
-    file: str                      # relative to the cache root
+    file: str  # relative to the cache root
     issues: tuple[Issue, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return {**dataclasses.asdict(self.meta), "file": self.file,
-                "issues": [dataclasses.asdict(i) for i in self.issues]}
+        return {
+            **dataclasses.asdict(self.meta),
+            "file": self.file,
+            "issues": [dataclasses.asdict(i) for i in self.issues],
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, object]) -> CacheEntry:
@@ -172,9 +177,9 @@ class CacheState:
     """What is in a cache directory, for ``mib data status``."""
 
     entries: Mapping[str, CacheEntry]
-    unaccounted: tuple[str, ...]      # files in bars/ no manifest names (moved aside on write)
-    debris: tuple[str, ...]           # temp and journal-listed files of an interrupted write
-    quarantined: tuple[str, ...]      # files under quarantine/
+    unaccounted: tuple[str, ...]  # files in bars/ no manifest names (moved aside on write)
+    debris: tuple[str, ...]  # temp and journal-listed files of an interrupted write
+    quarantined: tuple[str, ...]  # files under quarantine/
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,12 @@ class PriceCache:
 
     def _check_root(self) -> None:
         if self.root.exists() and not self.root.is_dir():
-            raise CacheError(f"the price cache location is a file, not a directory (set by "
-                             f"{self.named_by})", file=self.root,
-                             expected="a directory: point --cache-dir or MIB_CACHE_DIR at a "
-                                      "folder (it is created when missing)")
+            raise CacheError(
+                f"the price cache location is a file, not a directory (set by {self.named_by})",
+                file=self.root,
+                expected="a directory: point --cache-dir or MIB_CACHE_DIR at a "
+                "folder (it is created when missing)",
+            )
 
     def entries(self) -> dict[str, CacheEntry]:
         """The manifest, symbol -> entry ({} when the cache is empty)."""
@@ -213,13 +220,15 @@ class PriceCache:
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) else str(exc)
-            raise CacheError(f"unreadable cache manifest: {why}", file=p,
-                             expected=_MANIFEST_FIX) from None
+            raise CacheError(
+                f"unreadable cache manifest: {why}", file=p, expected=_MANIFEST_FIX
+            ) from None
         try:
             raw = json.loads(text)
         except ValueError as exc:
-            raise CacheError(f"unreadable cache manifest: {exc}", file=p,
-                             expected=_MANIFEST_FIX) from None
+            raise CacheError(
+                f"unreadable cache manifest: {exc}", file=p, expected=_MANIFEST_FIX
+            ) from None
         return _parse_manifest(raw, p)
 
     def load(self, symbols: Iterable[str] | None = None) -> dict[str, RawSeries]:
@@ -232,23 +241,29 @@ class PriceCache:
         wanted = list(ent) if symbols is None else list(symbols)
         missing = [s for s in wanted if s not in ent]
         if missing:
-            raise CacheError(f"not in the price cache: {', '.join(missing)}; run "
-                             "'mib data fetch' or 'mib data import DIR' first",
-                             file=self.manifest_path)
+            raise CacheError(
+                f"not in the price cache: {', '.join(missing)}; run "
+                "'mib data fetch' or 'mib data import DIR' first",
+                file=self.manifest_path,
+            )
         out: dict[str, RawSeries] = {}
         failed: list[CacheError] = []
         for s in wanted:
             try:
-                out[s] = RawSeries(bars=self._read_bars(ent[s]), meta=ent[s].meta,
-                                   issues=ent[s].issues)
+                out[s] = RawSeries(
+                    bars=self._read_bars(ent[s]), meta=ent[s].meta, issues=ent[s].issues
+                )
             except CacheError as exc:
                 failed.append(exc)
         if failed:
             first = failed[0]
             more = [str(e.field) for e in failed[1:]]
-            raise CacheError(first.message + (f"; also failing: {', '.join(more)}" if more
-                                              else ""), file=first.file, field=first.field,
-                             expected=first.expected)
+            raise CacheError(
+                first.message + (f"; also failing: {', '.join(more)}" if more else ""),
+                file=first.file,
+                field=first.field,
+                expected=first.expected,
+            )
         return out
 
     def _read_bars(self, entry: CacheEntry) -> pd.DataFrame:
@@ -260,21 +275,34 @@ class PriceCache:
         try:
             frame = pq.read_table(path).to_pandas()
         except FileNotFoundError:
-            raise CacheError("the parquet file the manifest names is missing", file=path,
-                             field=sym, expected=fix) from None
+            raise CacheError(
+                "the parquet file the manifest names is missing", file=path, field=sym, expected=fix
+            ) from None
         except (OSError, ValueError) as exc:
-            raise CacheError(f"unreadable cached series: {str(exc).splitlines()[0]}", file=path,
-                             field=sym, expected=fix) from None
+            raise CacheError(
+                f"unreadable cached series: {str(exc).splitlines()[0]}",
+                file=path,
+                field=sym,
+                expected=fix,
+            ) from None
         except MemoryError:
-            raise CacheError("out of memory reading the cached series", file=path, field=sym,
-                             expected="more free memory") from None
+            raise CacheError(
+                "out of memory reading the cached series",
+                file=path,
+                field=sym,
+                expected="more free memory",
+            ) from None
         frame.index.name = "date"
         got = bars_hash(frame)
         if got != entry.meta.content_hash:
-            raise CacheError(f"the cached bars do not match the manifest: sha256 "
-                             f"{entry.meta.content_hash} recorded, {got} on disk (the file "
-                             "was changed after it was written)", file=path, field=sym,
-                             expected=f"the recorded bars: {fix}")
+            raise CacheError(
+                f"the cached bars do not match the manifest: sha256 "
+                f"{entry.meta.content_hash} recorded, {got} on disk (the file "
+                "was changed after it was written)",
+                file=path,
+                field=sym,
+                expected=f"the recorded bars: {fix}",
+            )
         return frame
 
     def inspect(self) -> CacheState:
@@ -289,10 +317,17 @@ class PriceCache:
             (debris if _is_temp(rel) or rel in listed else unaccounted).append(rel)
         debris += [p.name for p in self._root_temps()]
         q = self.root / QUARANTINE
-        quarantined = sorted(str(p.relative_to(self.root)) for p in q.rglob("*")
-                             if p.is_file()) if q.is_dir() else []
-        return CacheState(entries=ent, unaccounted=tuple(unaccounted), debris=tuple(debris),
-                          quarantined=tuple(quarantined))
+        quarantined = (
+            sorted(str(p.relative_to(self.root)) for p in q.rglob("*") if p.is_file())
+            if q.is_dir()
+            else []
+        )
+        return CacheState(
+            entries=ent,
+            unaccounted=tuple(unaccounted),
+            debris=tuple(debris),
+            quarantined=tuple(quarantined),
+        )
 
     def write(self, series: Mapping[str, RawSeries]) -> tuple[Path, ...]:
         """Add or replace series; atomic with respect to the whole batch.
@@ -309,8 +344,10 @@ class PriceCache:
             lock = FileLock(str(self.root / ".lock"), timeout=self.lock_timeout)
             lock.acquire()
         except Timeout:
-            raise CacheError(f"the cache is locked by another writer for over "
-                             f"{self.lock_timeout:g} s", file=self.root / ".lock") from None
+            raise CacheError(
+                f"the cache is locked by another writer for over {self.lock_timeout:g} s",
+                file=self.root / ".lock",
+            ) from None
         except OSError as exc:
             raise _os_error(exc, self.root) from None
         try:
@@ -321,20 +358,29 @@ class PriceCache:
             with contextlib.suppress(OSError):
                 lock.release()
         if changed:
-            warnings.warn(CacheQuarantined(
-                f"{changed[0].parent}: moved {len(changed)} cached file(s) that no longer "
-                f"matched their recorded hash ({_symbols_of(changed)}); stored again from "
-                "the new data"), stacklevel=2)
+            warnings.warn(
+                CacheQuarantined(
+                    f"{changed[0].parent}: moved {len(changed)} cached file(s) that no longer "
+                    f"matched their recorded hash ({_symbols_of(changed)}); stored again from "
+                    "the new data"
+                ),
+                stacklevel=2,
+            )
         if stray:
-            warnings.warn(CacheQuarantined(
-                f"{stray[0].parent}: moved {len(stray)} file(s) no cache manifest named out "
-                f"of {self.root / 'bars'} ({_symbols_of(stray)}); nothing was deleted: import "
-                "or fetch those series again, or restore manifest.json from a backup and "
-                "move the files back"), stacklevel=2)
+            warnings.warn(
+                CacheQuarantined(
+                    f"{stray[0].parent}: moved {len(stray)} file(s) no cache manifest named out "
+                    f"of {self.root / 'bars'} ({_symbols_of(stray)}); nothing was deleted: import "
+                    "or fetch those series again, or restore manifest.json from a backup and "
+                    "move the files back"
+                ),
+                stacklevel=2,
+            )
         return changed + stray
 
-    def _write_locked(self, series: Mapping[str, RawSeries]
-                      ) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    def _write_locked(
+        self, series: Mapping[str, RawSeries]
+    ) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
         """The write under the lock; returns the files moved aside (changed, unaccounted)."""
         old = self.entries()
         self._recover(old)
@@ -345,7 +391,7 @@ class PriceCache:
         for sym, raw in series.items():
             rel = f"bars/{_safe_name(sym)}-{raw.meta.content_hash[:16]}.parquet"
             if rel in stray:
-                stray.remove(rel)       # the same bars already on disk: adopted when intact
+                stray.remove(rel)  # the same bars already on disk: adopted when intact
             if (self.root / rel).exists() and not self._intact(rel, raw.meta.content_hash):
                 moved += self._quarantine([rel])
             if not (self.root / rel).exists():
@@ -353,8 +399,10 @@ class PriceCache:
             new[sym] = CacheEntry(meta=raw.meta, file=rel, issues=raw.issues)
         # The journal names every file this write creates or replaces: whichever of them
         # the manifest does not name after a crash is debris the next write removes.
-        self._write_journal([rel for rel, _ in create] + [
-            old[s].file for s in series if s in old and old[s].file != new[s].file])
+        self._write_journal(
+            [rel for rel, _ in create]
+            + [old[s].file for s in series if s in old and old[s].file != new[s].file]
+        )
         replaced = False
         try:
             for rel, raw in create:
@@ -379,8 +427,9 @@ class PriceCache:
         return sorted(f"bars/{p.name}" for p in d.iterdir()) if d.is_dir() else []
 
     def _root_temps(self) -> list[Path]:
-        return [p for pat in (f".{MANIFEST}.*.tmp", f".{JOURNAL}.*.tmp")
-                for p in self.root.glob(pat)]
+        return [
+            p for pat in (f".{MANIFEST}.*.tmp", f".{JOURNAL}.*.tmp") for p in self.root.glob(pat)
+        ]
 
     def _journal(self) -> list[str]:
         """Files an interrupted write was creating ([] when there is no journal)."""
@@ -435,8 +484,10 @@ class PriceCache:
         atomic_write(self.root / JOURNAL, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def _write_manifest(self, entries: Mapping[str, CacheEntry]) -> None:
-        doc = {"version": MANIFEST_VERSION,
-               "entries": {s: entries[s].to_json() for s in sorted(entries)}}
+        doc = {
+            "version": MANIFEST_VERSION,
+            "entries": {s: entries[s].to_json() for s in sorted(entries)},
+        }
         text = json.dumps(doc, indent=1, ensure_ascii=False)
         atomic_write(self.manifest_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
@@ -453,9 +504,9 @@ def _is_temp(rel: str) -> bool:
 
 def _parse_manifest(raw: object, path: Path) -> dict[str, CacheEntry]:
     """Entries of a parsed manifest; one CacheError line saying what is malformed."""
+
     def bad(what: str) -> CacheError:
-        return CacheError(f"malformed cache manifest: {what}", file=path,
-                          expected=_MANIFEST_FIX)
+        return CacheError(f"malformed cache manifest: {what}", file=path, expected=_MANIFEST_FIX)
 
     if not isinstance(raw, dict):
         raise bad(f"the document is {_kind(raw)}, not an object")
@@ -500,10 +551,11 @@ def _os_error(exc: OSError, root: Path) -> CacheError:
     """A write's OS error as one line naming the path, the cause and the fix."""
     why, fix = _OS_FAULTS.get(exc.errno or 0, (exc.strerror or str(exc), _ELSEWHERE))
     path = Path(os.fsdecode(exc.filename)) if exc.filename else root
-    if _is_temp(path.name):         # '.NAME.abcd1234.tmp' (removed by now): name NAME
+    if _is_temp(path.name):  # '.NAME.abcd1234.tmp' (removed by now): name NAME
         path = path.with_name(path.name[1:].rsplit(".", 2)[0])
-    return CacheError(f"cannot write the price cache: {why}; nothing stored was changed",
-                      file=path, expected=fix)
+    return CacheError(
+        f"cannot write the price cache: {why}; nothing stored was changed", file=path, expected=fix
+    )
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:

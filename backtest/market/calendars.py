@@ -47,8 +47,9 @@ def get_calendar(name: str) -> xc.ExchangeCalendar:
     return _with_closures(base, tuple(c.date for c in extra))(start=CALENDAR_START)
 
 
-def _with_closures(base: type[xc.ExchangeCalendar],
-                   dates: tuple[dt.date, ...]) -> type[xc.ExchangeCalendar]:
+def _with_closures(
+    base: type[xc.ExchangeCalendar], dates: tuple[dt.date, ...]
+) -> type[xc.ExchangeCalendar]:
     """A subclass of ``base`` whose ``adhoc_holidays`` also hold ``dates``."""
     import pandas as pd
 

@@ -73,19 +73,20 @@ class CheckPolicy:
 
     stale_run: int = 5
     split_ratios: tuple[float, ...] = (1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 20.0)
-    split_tolerance: float = 0.03       # relative distance to a split ratio
-    tick: float = 0.01                  # A-share price tick (CNY)
-    limit_ticks: float = 1.0            # unadjusted: within this many ticks of the limit price
+    split_tolerance: float = 0.03  # relative distance to a split ratio
+    tick: float = 0.01  # A-share price tick (CNY)
+    limit_ticks: float = 1.0  # unadjusted: within this many ticks of the limit price
     limit_rel_tolerance: float = 0.002  # adjusted/unknown basis: within this of the limit
-    level_shift_factor: float = 10.0    # |jump| >= 10x (or <= 1/10) and no split ratio
-    max_price: float = 1e9              # above this a price is absurd (fill/overflow value)
-    max_volume: float = 1e15            # above this a volume is absurd
-    change_atol: float = 0.006          # change column: 2-dp rounding (0.005) plus float noise
-    change_rtol: float = 5e-4           # pct-change column: relative to the previous close
-    return_tolerance: float = 0.002     # --against: |return here - return there|
+    level_shift_factor: float = 10.0  # |jump| >= 10x (or <= 1/10) and no split ratio
+    max_price: float = 1e9  # above this a price is absurd (fill/overflow value)
+    max_volume: float = 1e15  # above this a volume is absurd
+    change_atol: float = 0.006  # change column: 2-dp rounding (0.005) plus float noise
+    change_rtol: float = 5e-4  # pct-change column: relative to the previous close
+    return_tolerance: float = 0.002  # --against: |return here - return there|
 
 
 # ---------------------------------------------------------------- kernels (numpy only)
+
 
 def stale_positions(close: np.ndarray, run: int) -> np.ndarray:
     """Positions i whose close equals the previous one, inside a run of >= ``run`` equal closes."""
@@ -106,8 +107,9 @@ def stale_positions(close: np.ndarray, run: int) -> np.ndarray:
     return out
 
 
-def split_jumps(close: np.ndarray, ratios: tuple[float, ...],
-                tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_jumps(
+    close: np.ndarray, ratios: tuple[float, ...], tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of jumps c[i]/c[i-1] near 1/k or k, the matched ratio, and whether it reverses.
 
     A jump reverses when the next close is back within ``tol`` of the pre-jump level.
@@ -128,8 +130,9 @@ def split_jumps(close: np.ndarray, ratios: tuple[float, ...],
     return pos, matched, reverses
 
 
-def level_shifts(close: np.ndarray, factor: float, ratios: tuple[float, ...],
-                 tol: float) -> np.ndarray:
+def level_shifts(
+    close: np.ndarray, factor: float, ratios: tuple[float, ...], tol: float
+) -> np.ndarray:
     """Positions i with c[i]/c[i-1] >= ``factor`` or <= 1/``factor`` that match no split ratio.
 
     Jumps within ``tol`` of a ratio in ``ratios`` (or its inverse) are left to
@@ -163,8 +166,9 @@ def absurd_values(values: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, n
     return rows, cols
 
 
-def change_mismatches(close: np.ndarray, change: np.ndarray, pct_change: np.ndarray, *,
-                      atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+def change_mismatches(
+    close: np.ndarray, change: np.ndarray, pct_change: np.ndarray, *, atol: float, rtol: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose close disagrees with the next row's own change column.
 
     Row i's change column states the previous close: ``close[i] - change[i]``
@@ -189,8 +193,9 @@ def change_mismatches(close: np.ndarray, change: np.ndarray, pct_change: np.ndar
     return pos, implied
 
 
-def limit_hits(close: np.ndarray, limit: float, *, tick: float, ticks: float,
-               rel_tol: float, on_ticks: bool) -> tuple[np.ndarray, np.ndarray]:
+def limit_hits(
+    close: np.ndarray, limit: float, *, tick: float, ticks: float, rel_tol: float, on_ticks: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions closing at the limit-up and limit-down price of the previous close.
 
     ``on_ticks``: prices are raw exchange prices, so the limit price is the
@@ -216,6 +221,7 @@ def limit_hits(close: np.ndarray, limit: float, *, tick: float, ticks: float,
 
 
 # ---------------------------------------------------------------- labelled results
+
 
 @dataclass(frozen=True)
 class Findings:
@@ -243,8 +249,11 @@ class Findings:
 
     def counts(self) -> pd.DataFrame:
         """Number of findings per symbol and check."""
-        return (self.frame.groupby(["symbol", "check"]).size().unstack(fill_value=0)
-                if len(self.frame) else self.frame.iloc[0:0])
+        return (
+            self.frame.groupby(["symbol", "check"]).size().unstack(fill_value=0)
+            if len(self.frame)
+            else self.frame.iloc[0:0]
+        )
 
     def summary(self) -> str:
         if not len(self.frame):
@@ -253,10 +262,12 @@ class Findings:
         return "; ".join(f"{c} ({s}): {n}" for (c, s), n in by.items())
 
 
-def _dated(sym: str, idx: pd.DatetimeIndex, pos: np.ndarray, check: str, sev: Severity,
-           details: list[str]) -> list[Issue]:
-    return [Issue(sym, f"{idx[p]:%Y-%m-%d}", check, sev, d) for p, d in zip(pos, details,
-                                                                           strict=True)]
+def _dated(
+    sym: str, idx: pd.DatetimeIndex, pos: np.ndarray, check: str, sev: Severity, details: list[str]
+) -> list[Issue]:
+    return [
+        Issue(sym, f"{idx[p]:%Y-%m-%d}", check, sev, d) for p, d in zip(pos, details, strict=True)
+    ]
 
 
 def _calendar_checks(sym: str, bars: pd.DataFrame, sec: Security) -> list[Issue]:
@@ -268,19 +279,30 @@ def _calendar_checks(sym: str, bars: pd.DataFrame, sec: Security) -> list[Issue]
     idx = bars.index
     sess = sessions(sec.calendar)
     off = ~idx.isin(sess) & (idx >= sess[0])
-    out += [Issue(sym, f"{d:%Y-%m-%d}", "non_session", "error",
-                  f"row on a day that is not a {sec.calendar} session") for d in idx[off]]
+    out += [
+        Issue(
+            sym,
+            f"{d:%Y-%m-%d}",
+            "non_session",
+            "error",
+            f"row on a day that is not a {sec.calendar} session",
+        )
+        for d in idx[off]
+    ]
     lo = max(idx[0], pd.Timestamp(sec.listed)) if sec.listed else idx[0]
     span = sess[(sess >= lo) & (sess <= idx[-1])]
     missing = span[~span.isin(idx)]
     if len(missing):
-        check = ("suspension" if sec.mic in ("XSHG", "XSHE", "XHKG") and sec.kind == "stock"
-                 else "gap")
+        check = (
+            "suspension" if sec.mic in ("XSHG", "XSHE", "XHKG") and sec.kind == "stock" else "gap"
+        )
         run_id = np.cumsum(np.concatenate([[1], np.diff(span.get_indexer(missing)) != 1]))
         for r in np.unique(run_id):
             days = missing[run_id == r]
-            what = f"no row on {sec.calendar} session; run of {len(days)} " \
-                   f"({days[0]:%Y-%m-%d}..{days[-1]:%Y-%m-%d})"
+            what = (
+                f"no row on {sec.calendar} session; run of {len(days)} "
+                f"({days[0]:%Y-%m-%d}..{days[-1]:%Y-%m-%d})"
+            )
             out += [Issue(sym, f"{d:%Y-%m-%d}", check, "warning", what) for d in days]
     return out
 
@@ -288,8 +310,10 @@ def _calendar_checks(sym: str, bars: pd.DataFrame, sec: Security) -> list[Issue]
 def _value_checks(sym: str, bars: pd.DataFrame, policy: CheckPolicy) -> list[Issue]:
     """duplicate_date, non_positive, non_finite, missing_close."""
     idx = bars.index
-    out = [Issue(sym, f"{d:%Y-%m-%d}", "duplicate_date", "error", "several rows on this date")
-           for d in idx[idx.duplicated()]]
+    out = [
+        Issue(sym, f"{d:%Y-%m-%d}", "duplicate_date", "error", "several rows on this date")
+        for d in idx[idx.duplicated()]
+    ]
     cols = [c for c in ("open", "high", "low", "close", "volume") if c in bars]
     vals = bars[cols].to_numpy(float)
     px = vals[:, [i for i, c in enumerate(cols) if c != "volume"]]
@@ -299,62 +323,110 @@ def _value_checks(sym: str, bars: pd.DataFrame, policy: CheckPolicy) -> list[Iss
     rows, at = absurd_values(vals, bounds)
     for r in np.unique(rows):
         ks = at[rows == r]
-        out.append(Issue(sym, f"{idx[r]:%Y-%m-%d}", "non_finite", "error",
-                         ", ".join(f"{cols[k]} {vals[r, k]:g}" for k in ks)
-                         + ": expected a finite number of magnitude <= "
-                         + ", ".join(sorted({f"{bounds[k]:g}" for k in ks}))))
+        out.append(
+            Issue(
+                sym,
+                f"{idx[r]:%Y-%m-%d}",
+                "non_finite",
+                "error",
+                ", ".join(f"{cols[k]} {vals[r, k]:g}" for k in ks)
+                + ": expected a finite number of magnitude <= "
+                + ", ".join(sorted({f"{bounds[k]:g}" for k in ks})),
+            )
+        )
     nan = np.flatnonzero(np.isnan(vals[:, cols.index("close")]))
     out += _dated(sym, idx, nan, "missing_close", "warning", ["no close"] * len(nan))
     return out
 
 
-def _jump_checks(sym: str, c: np.ndarray, cidx: pd.DatetimeIndex,
-                 policy: CheckPolicy) -> list[Issue]:
+def _jump_checks(
+    sym: str, c: np.ndarray, cidx: pd.DatetimeIndex, policy: CheckPolicy
+) -> list[Issue]:
     """stale, split_like, spike, level_shift on the usable closes ``c`` dated ``cidx``."""
     st = np.flatnonzero(stale_positions(c, policy.stale_run))
-    out = _dated(sym, cidx, st, "stale", "warning",
-                 [f"close {c[p]:g} unchanged for {policy.stale_run}+ rows" for p in st])
+    out = _dated(
+        sym,
+        cidx,
+        st,
+        "stale",
+        "warning",
+        [f"close {c[p]:g} unchanged for {policy.stale_run}+ rows" for p in st],
+    )
     pos, ratio, rev = split_jumps(c, policy.split_ratios, policy.split_tolerance)
     for p, k, r in zip(pos, ratio, rev, strict=True):
         check, sev = ("spike", "warning") if r else ("split_like", "warning")
-        what = (f"close {c[p - 1]:g} -> {c[p]:g} (x{c[p] / c[p - 1]:.3f}, near "
-                f"{'1:' + format(1 / k, 'g') if k < 1 else format(k, 'g') + ':1'})"
-                + ("; reverses next row" if r else "; persists: unadjusted split?"))
+        what = (
+            f"close {c[p - 1]:g} -> {c[p]:g} (x{c[p] / c[p - 1]:.3f}, near "
+            f"{'1:' + format(1 / k, 'g') if k < 1 else format(k, 'g') + ':1'})"
+            + ("; reverses next row" if r else "; persists: unadjusted split?")
+        )
         out.append(Issue(sym, f"{cidx[p]:%Y-%m-%d}", check, sev, what))
     return out + level_shift_issues(sym, c, cidx, policy)
 
 
-def level_shift_issues(sym: str, c: np.ndarray, cidx: pd.DatetimeIndex,
-                       policy: CheckPolicy) -> list[Issue]:
+def level_shift_issues(
+    sym: str, c: np.ndarray, cidx: pd.DatetimeIndex, policy: CheckPolicy
+) -> list[Issue]:
     """``level_shift`` findings on the usable closes ``c`` dated ``cidx`` (also run at load)."""
     f = policy.level_shift_factor
     ls = level_shifts(c, f, policy.split_ratios, policy.split_tolerance)
-    return _dated(sym, cidx, ls, "level_shift", "error",
-                  [f"close {c[p - 1]:g} -> {c[p]:g} (x{c[p] / c[p - 1]:.4g}): a jump of {f:g}x "
-                   "or more that is no split ratio (units, scale or a wrong row?)" for p in ls])
+    return _dated(
+        sym,
+        cidx,
+        ls,
+        "level_shift",
+        "error",
+        [
+            f"close {c[p - 1]:g} -> {c[p]:g} (x{c[p] / c[p - 1]:.4g}): a jump of {f:g}x "
+            "or more that is no split ratio (units, scale or a wrong row?)"
+            for p in ls
+        ],
+    )
 
 
-def _limit_checks(sym: str, c: np.ndarray, cidx: pd.DatetimeIndex, sec: Security,
-                  basis: str, policy: CheckPolicy) -> list[Issue]:
+def _limit_checks(
+    sym: str, c: np.ndarray, cidx: pd.DatetimeIndex, sec: Security, basis: str, policy: CheckPolicy
+) -> list[Issue]:
     """limit_hit and beyond_limit for an A-share with a daily price limit."""
     limit = sec.price_limit
     assert limit is not None
-    up, dn = limit_hits(c, limit, tick=policy.tick, ticks=policy.limit_ticks,
-                        rel_tol=policy.limit_rel_tolerance, on_ticks=basis == "unadjusted")
+    up, dn = limit_hits(
+        c,
+        limit,
+        tick=policy.tick,
+        ticks=policy.limit_ticks,
+        rel_tol=policy.limit_rel_tolerance,
+        on_ticks=basis == "unadjusted",
+    )
     out: list[Issue] = []
     for arr, word in ((up, "up"), (dn, "down")):
-        out += _dated(sym, cidx, arr, "limit_hit", "info",
-                      [f"limit-{word} {limit:.0%}: close {c[p]:g} vs previous "
-                       f"{c[p - 1]:g}" for p in arr])
+        out += _dated(
+            sym,
+            cidx,
+            arr,
+            "limit_hit",
+            "info",
+            [f"limit-{word} {limit:.0%}: close {c[p]:g} vs previous {c[p - 1]:g}" for p in arr],
+        )
     beyond = np.flatnonzero(np.abs(c[1:] / c[:-1] - 1.0) > limit + policy.limit_rel_tolerance) + 1
-    out += _dated(sym, cidx, beyond, "beyond_limit", "warning",
-                  [f"move {c[p] / c[p - 1] - 1:+.2%} exceeds the {limit:.0%} "
-                   "limit (new listing, wrong board or adjustment?)" for p in beyond])
+    out += _dated(
+        sym,
+        cidx,
+        beyond,
+        "beyond_limit",
+        "warning",
+        [
+            f"move {c[p] / c[p - 1] - 1:+.2%} exceeds the {limit:.0%} "
+            "limit (new listing, wrong board or adjustment?)"
+            for p in beyond
+        ],
+    )
     return out
 
 
-def _series_checks(sym: str, bars: pd.DataFrame, sec: Security | None, basis: str,
-                   policy: CheckPolicy) -> list[Issue]:
+def _series_checks(
+    sym: str, bars: pd.DataFrame, sec: Security | None, basis: str, policy: CheckPolicy
+) -> list[Issue]:
     out = _value_checks(sym, bars, policy)
     close = bars["close"].to_numpy(float)
     # Jumps and limits only between usable closes: finite, positive, not absurd.
@@ -369,8 +441,13 @@ def _series_checks(sym: str, bars: pd.DataFrame, sec: Security | None, basis: st
     return out
 
 
-def verify(panel: PricePanel, universe: Universe, *, policy: CheckPolicy | None = None,
-           against: Reference | None = None) -> Findings:
+def verify(
+    panel: PricePanel,
+    universe: Universe,
+    *,
+    policy: CheckPolicy | None = None,
+    against: Reference | None = None,
+) -> Findings:
     """Run every check on every series of ``panel``; include findings made while loading.
 
     ``against``: series of the same symbols from another source (``verify
@@ -389,15 +466,23 @@ def verify(panel: PricePanel, universe: Universe, *, policy: CheckPolicy | None 
             issues.append(Issue(sym, "", "empty", "error", "no rows"))
             continue
         if sec is None:
-            issues.append(Issue(sym, "", "not_in_universe", "error",
-                                "exchange unknown: calendar checks skipped"))
+            issues.append(
+                Issue(
+                    sym, "", "not_in_universe", "error", "exchange unknown: calendar checks skipped"
+                )
+            )
         basis = panel.meta[sym].adjustment if sym in panel.meta else "unknown"
         issues += _series_checks(sym, bars, sec, basis, pol)
         if sec is not None:
             issues += _calendar_checks(sym, bars, sec)
         if against is not None and sym in against.series:
-            issues += compare_with(sym, bars["close"], against.series[sym],
-                                   tolerance=pol.return_tolerance, label=against.label)
+            issues += compare_with(
+                sym,
+                bars["close"],
+                against.series[sym],
+                tolerance=pol.return_tolerance,
+                label=against.label,
+            )
     return findings_table(issues)
 
 
@@ -405,8 +490,10 @@ def findings_table(issues: Iterable[Issue]) -> Findings:
     """The findings table of ``issues``: one row per symbol x date x check, sorted."""
     import pandas as pd
 
-    frame = pd.DataFrame([(i.symbol, i.date, i.check, i.severity, i.detail) for i in issues],
-                         columns=list(FINDING_COLUMNS))
+    frame = pd.DataFrame(
+        [(i.symbol, i.date, i.check, i.severity, i.detail) for i in issues],
+        columns=list(FINDING_COLUMNS),
+    )
     frame = frame.drop_duplicates(["symbol", "date", "check"], keep="first")
     frame = frame.sort_values(["symbol", "date", "check"], kind="stable", ignore_index=True)
     return Findings(frame=frame)

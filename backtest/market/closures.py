@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 CLOSURE_COLUMNS = ("date", "exchange", "reason", "source")
 
 _XC_ISSUE = "https://github.com/gerrymanoim/exchange_calendars/issues/600"
-_SCMP_2023_09_08 = ("https://www.scmp.com/business/markets/article/3233800/"
-                    "hong-kong-halts-stock-derivative-trading-black-rainstorm-warning-"
-                    "imposes-second-weather-disruption")
+_SCMP_2023_09_08 = (
+    "https://www.scmp.com/business/markets/article/3233800/"
+    "hong-kong-halts-stock-derivative-trading-black-rainstorm-warning-"
+    "imposes-second-weather-disruption"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,41 +46,43 @@ class Closure:
 
 CLOSURES: tuple[Closure, ...] = (
     Closure(
-        date=dt.date(2023, 9, 1), exchange="XHKG",
+        date=dt.date(2023, 9, 1),
+        exchange="XHKG",
         reason="Typhoon Signal No. 8 (Super Typhoon Saola) still in force at noon: HKEX "
-               "cancelled all trading sessions of the day, After-Hours Trading included",
+        "cancelled all trading sessions of the day, After-Hours Trading included",
         source="HKEX, 'No Trading Today in Securities and Derivatives Markets Due to Issuance "
-               "of Typhoon Signal No. 8', 1 Sep 2023, https://www.hkex.com.hk/News/"
-               f"Market-Communications/2023/2309012news?sc_lang=en (cited in {_XC_ISSUE}); "
-               f"SCMP, 8 Sep 2023, {_SCMP_2023_09_08} ('Markets were also halted on "
-               "September 1')",
+        "of Typhoon Signal No. 8', 1 Sep 2023, https://www.hkex.com.hk/News/"
+        f"Market-Communications/2023/2309012news?sc_lang=en (cited in {_XC_ISSUE}); "
+        f"SCMP, 8 Sep 2023, {_SCMP_2023_09_08} ('Markets were also halted on "
+        "September 1')",
     ),
     Closure(
-        date=dt.date(2023, 9, 8), exchange="XHKG",
+        date=dt.date(2023, 9, 8),
+        exchange="XHKG",
         reason="Black Rainstorm Warning and Extreme Conditions still in force at noon: HKEX "
-               "cancelled all trading sessions of the day, After-Hours Trading included",
+        "cancelled all trading sessions of the day, After-Hours Trading included",
         source="HKEX, 'No Trading Today in Securities and Derivatives Markets Due to Black "
-               "Rainstorm Warning and Extreme Conditions', 8 Sep 2023, https://www.hkex.com.hk/"
-               f"News/Market-Communications/2023/2309083news?sc_lang=en (cited in {_XC_ISSUE}); "
-               "Dow Jones (P.R. Venkat), 'Hong Kong Stock Exchange Cancels Friday Trading Due "
-               "to Bad Weather', 8 Sep 2023, https://www.marketscreener.com/quote/index/"
-               "HONG-KONG-HANG-SENG-101835/news/Hong-Kong-Stock-Exchange-Cancels-Friday-"
-               f"Trading-Due-to-Bad-Weather-2nd-Update-44799520/; SCMP, {_SCMP_2023_09_08}",
+        "Rainstorm Warning and Extreme Conditions', 8 Sep 2023, https://www.hkex.com.hk/"
+        f"News/Market-Communications/2023/2309083news?sc_lang=en (cited in {_XC_ISSUE}); "
+        "Dow Jones (P.R. Venkat), 'Hong Kong Stock Exchange Cancels Friday Trading Due "
+        "to Bad Weather', 8 Sep 2023, https://www.marketscreener.com/quote/index/"
+        "HONG-KONG-HANG-SENG-101835/news/Hong-Kong-Stock-Exchange-Cancels-Friday-"
+        f"Trading-Due-to-Bad-Weather-2nd-Update-44799520/; SCMP, {_SCMP_2023_09_08}",
     ),
 )
 
 
 def closures_for(calendar: str) -> tuple[Closure, ...]:
     """The rows of :data:`CLOSURES` for exchange_calendars calendar ``calendar``, by date."""
-    return tuple(sorted((c for c in CLOSURES if c.exchange == calendar),
-                        key=lambda c: c.date))
+    return tuple(sorted((c for c in CLOSURES if c.exchange == calendar), key=lambda c: c.date))
 
 
 def closures_frame() -> pd.DataFrame:
     """:data:`CLOSURES` as a table with columns ``CLOSURE_COLUMNS`` (``date`` tz-naive)."""
     import pandas as pd
 
-    frame = pd.DataFrame([[getattr(c, k) for k in CLOSURE_COLUMNS] for c in CLOSURES],
-                         columns=list(CLOSURE_COLUMNS))
+    frame = pd.DataFrame(
+        [[getattr(c, k) for k in CLOSURE_COLUMNS] for c in CLOSURES], columns=list(CLOSURE_COLUMNS)
+    )
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame

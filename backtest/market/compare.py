@@ -54,8 +54,9 @@ def return_disagreements(a: np.ndarray, b: np.ndarray, tolerance: float) -> np.n
     return np.flatnonzero(bad) + 1
 
 
-def compare_with(symbol: str, close: pd.Series, other: RawSeries, *, tolerance: float,
-                 label: str) -> list[Issue]:
+def compare_with(
+    symbol: str, close: pd.Series, other: RawSeries, *, tolerance: float, label: str
+) -> list[Issue]:
     """``source_disagreement`` findings of ``close`` against ``other`` (labelled kernel call).
 
     A series sharing fewer than two dates with ``other`` gives one
@@ -65,20 +66,33 @@ def compare_with(symbol: str, close: pd.Series, other: RawSeries, *, tolerance: 
     c = close.dropna()
     common = c.index.intersection(o.index)
     if len(common) < 2:
-        return [Issue(symbol, "", "not_compared", "info",
-                      f"{len(common)} common dates with {label} (here {_span(c)}, there "
-                      f"{_span(o)}); returns not compared")]
+        return [
+            Issue(
+                symbol,
+                "",
+                "not_compared",
+                "info",
+                f"{len(common)} common dates with {label} (here {_span(c)}, there "
+                f"{_span(o)}); returns not compared",
+            )
+        ]
     a = c.loc[common].to_numpy(float)
     b = o.loc[common].to_numpy(float)
     pos = return_disagreements(a, b, tolerance)
     out = []
     for p in pos:
         ra, rb = a[p] / a[p - 1] - 1.0, b[p] / b[p - 1] - 1.0
-        out.append(Issue(
-            symbol, f"{common[p]:%Y-%m-%d}", "source_disagreement", "warning",
-            f"return from {common[p - 1]:%Y-%m-%d} {ra:+.3%} here (close {a[p - 1]:.10g} -> "
-            f"{a[p]:.10g}) vs {rb:+.3%} in {label} (close {b[p - 1]:.10g} -> {b[p]:.10g}); "
-            f"difference {abs(ra - rb):.3%} > {tolerance:g}"))
+        out.append(
+            Issue(
+                symbol,
+                f"{common[p]:%Y-%m-%d}",
+                "source_disagreement",
+                "warning",
+                f"return from {common[p - 1]:%Y-%m-%d} {ra:+.3%} here (close {a[p - 1]:.10g} -> "
+                f"{a[p]:.10g}) vs {rb:+.3%} in {label} (close {b[p - 1]:.10g} -> {b[p]:.10g}); "
+                f"difference {abs(ra - rb):.3%} > {tolerance:g}",
+            )
+        )
     return out
 
 
@@ -90,10 +104,10 @@ def _span(s: pd.Series) -> str:
 class Reference:
     """Another source's series to compare with (``verify --against DIR``)."""
 
-    label: str                                   # the directory, as the findings name it
+    label: str  # the directory, as the findings name it
     series: Mapping[str, RawSeries]
-    issues: tuple[Issue, ...] = ()               # not_compared: unreadable files
-    absent: tuple[str, ...] = ()                 # symbols without a file there
+    issues: tuple[Issue, ...] = ()  # not_compared: unreadable files
+    absent: tuple[str, ...] = ()  # symbols without a file there
 
 
 def read_reference(directory: Path, symbols: Sequence[str]) -> Reference:
@@ -117,5 +131,6 @@ def read_reference(directory: Path, symbols: Sequence[str]) -> Reference:
             series[sym] = read_price_csv(path, sym)
         except MibError as err:
             issues.append(Issue(sym, "", "not_compared", "info", f"not read: {err}"))
-    return Reference(label=str(directory), series=series, issues=tuple(issues),
-                     absent=tuple(absent))
+    return Reference(
+        label=str(directory), series=series, issues=tuple(issues), absent=tuple(absent)
+    )

@@ -75,11 +75,12 @@ if TYPE_CHECKING:
 
 _VALUE_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
 _PRICE_FIELDS = ("open", "high", "low", "close", "adj_close")
-_BLOCK_BYTES = 1 << 22          # text per pyarrow block (a row must fit in one)
-_SHOWN_LINES = 10               # line numbers listed in a duplicate_date finding
+_BLOCK_BYTES = 1 << 22  # text per pyarrow block (a row must fit in one)
+_SHOWN_LINES = 10  # line numbers listed in a duplicate_date finding
 
 
 # ---------------------------------------------------------------- finding the file
+
 
 def symbol_file_names(symbol: str) -> tuple[str, ...]:
     """File names that may hold ``symbol``: exact, then without a leading '^' (^GSPC -> GSPC)."""
@@ -95,17 +96,22 @@ def check_readable(path: Path) -> None:
         st = os.stat(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise InputFileError("symbolic link loop", file=path,
-                                 expected="a link that ends at a price file") from None
+            raise InputFileError(
+                "symbolic link loop", file=path, expected="a link that ends at a price file"
+            ) from None
         if os.path.islink(path):
-            raise InputFileError(f"broken symbolic link to {os.readlink(path)}", file=path,
-                                 expected="a link to an existing price file") from None
+            raise InputFileError(
+                f"broken symbolic link to {os.readlink(path)}",
+                file=path,
+                expected="a link to an existing price file",
+            ) from None
         if exc.errno == errno.ENOENT:
             raise InputFileError("price file not found", file=path) from None
         raise InputFileError(f"cannot read the price file: {exc.strerror}", file=path) from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputFileError("a directory, not a price file", file=path,
-                             expected="a <SYMBOL>.csv file")
+        raise InputFileError(
+            "a directory, not a price file", file=path, expected="a <SYMBOL>.csv file"
+        )
 
 
 def find_symbol_file(directory: Path, symbol: str) -> Path | None:
@@ -129,8 +135,11 @@ def find_symbol_file(directory: Path, symbol: str) -> Path | None:
     wanted = {n.lower() for n in names}
     hits = sorted(n for n in listing if n.lower() in wanted)
     if len(hits) > 1:
-        raise InputFileError(f"several files match {symbol} ignoring case: {hits}",
-                             file=directory, expected=f"one file named {names[0]}")
+        raise InputFileError(
+            f"several files match {symbol} ignoring case: {hits}",
+            file=directory,
+            expected=f"one file named {names[0]}",
+        )
     if not hits:
         return None
     check_readable(directory / hits[0])
@@ -141,9 +150,16 @@ def name_case_issue(path: Path, symbol: str) -> tuple[Issue, ...]:
     """A ``file_name_case`` warning when ``path`` matched ``symbol`` only ignoring case."""
     if path.name in symbol_file_names(symbol):
         return ()
-    return (Issue(symbol, "", "file_name_case", "warning",
-                  f"{path.name} was read as {symbol}: its name matches {symbol}.csv only "
-                  f"ignoring case; rename it to {symbol_file_names(symbol)[-1]}"),)
+    return (
+        Issue(
+            symbol,
+            "",
+            "file_name_case",
+            "warning",
+            f"{path.name} was read as {symbol}: its name matches {symbol}.csv only "
+            f"ignoring case; rename it to {symbol_file_names(symbol)[-1]}",
+        ),
+    )
 
 
 def latest_plausible_date() -> np.datetime64:
@@ -153,6 +169,7 @@ def latest_plausible_date() -> np.datetime64:
 
 # ---------------------------------------------------------------- reading the body
 
+
 class _NotUtf8(Exception):
     """The body is not UTF-8 although the head was: read again as GB18030."""
 
@@ -161,19 +178,20 @@ class _NotUtf8(Exception):
 class _Rows:
     """Growing columns of the rows read so far (preallocated to the file's line count)."""
 
-    dates: np.ndarray                     # int64 microseconds
-    values: dict[str, np.ndarray]         # field -> float64
-    lines: np.ndarray                     # int32, 1-based file lines
+    dates: np.ndarray  # int64 microseconds
+    values: dict[str, np.ndarray]  # field -> float64
+    lines: np.ndarray  # int32, 1-based file lines
     n: int = 0
     screened: list[Issue] = field(default_factory=list)
 
-    def append(self, dates: np.ndarray, values: Mapping[str, np.ndarray],
-               lines: np.ndarray) -> None:
+    def append(
+        self, dates: np.ndarray, values: Mapping[str, np.ndarray], lines: np.ndarray
+    ) -> None:
         k = len(dates)
-        self.dates[self.n:self.n + k] = dates
+        self.dates[self.n : self.n + k] = dates
         for f, v in values.items():
-            self.values[f][self.n:self.n + k] = v
-        self.lines[self.n:self.n + k] = lines
+            self.values[f][self.n : self.n + k] = v
+        self.lines[self.n : self.n + k] = lines
         self.n += k
 
 
@@ -184,7 +202,7 @@ class _Spec:
     path: Path
     head: FileHead
     date_col: int
-    cols: Mapping[str, int]               # value/change field -> column index
+    cols: Mapping[str, int]  # value/change field -> column index
     numbers: NumberFormat
     policy: CheckPolicy
     symbol: str
@@ -234,9 +252,11 @@ def _read_rows(spec: _Spec) -> _Rows:
 
     head = spec.head
     n_max = max(_count_lines(spec.path) - head.first, 0)
-    rows = _Rows(dates=np.empty(n_max, dtype=np.int64),
-                 values={f: np.empty(n_max) for f in spec.cols},
-                 lines=np.empty(n_max, dtype=np.int32))
+    rows = _Rows(
+        dates=np.empty(n_max, dtype=np.int64),
+        values={f: np.empty(n_max) for f in spec.cols},
+        lines=np.empty(n_max, dtype=np.int32),
+    )
     numbers = _LineNumbers(head.first)
     short: list[tuple[int, str]] = []
     wide: list[tuple[int, int, str]] = []
@@ -251,21 +271,27 @@ def _read_rows(spec: _Spec) -> _Rows:
 
     names = [f"c{i}" for i in range(head.width)]
     used = [spec.date_col, *spec.cols.values()]
-    pool = pa.default_memory_pool()     # its freed blocks are handed back after each batch
+    pool = pa.default_memory_pool()  # its freed blocks are handed back after each batch
     reader = pcsv.open_csv(
         spec.path,
-        read_options=pcsv.ReadOptions(skip_rows=head.first, column_names=names,
-                                      use_threads=False,
-                                      block_size=max(_BLOCK_BYTES, 4 * head.line_bytes),
-                                      encoding="utf8" if head.encoding == "utf-8"
-                                      else head.encoding),
-        parse_options=pcsv.ParseOptions(delimiter=head.sep, ignore_empty_lines=False,
-                                        invalid_row_handler=invalid),
+        read_options=pcsv.ReadOptions(
+            skip_rows=head.first,
+            column_names=names,
+            use_threads=False,
+            block_size=max(_BLOCK_BYTES, 4 * head.line_bytes),
+            encoding="utf8" if head.encoding == "utf-8" else head.encoding,
+        ),
+        parse_options=pcsv.ParseOptions(
+            delimiter=head.sep, ignore_empty_lines=False, invalid_row_handler=invalid
+        ),
         convert_options=pcsv.ConvertOptions(
             include_columns=[names[i] for i in used],
             column_types={names[i]: pa.string() for i in used},
-            strings_can_be_null=False, quoted_strings_can_be_null=False),
-        memory_pool=pool)
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+        memory_pool=pool,
+    )
     try:
         for batch in reader:
             lines = numbers.take(batch.num_rows)
@@ -278,8 +304,9 @@ def _read_rows(spec: _Spec) -> _Rows:
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) and head.encoding == "utf-8":
             raise _NotUtf8 from None
-        raise InputFileError(f"not a readable CSV file: {str(exc).strip()}",
-                             file=spec.path) from None
+        raise InputFileError(
+            f"not a readable CSV file: {str(exc).strip()}", file=spec.path
+        ) from None
     if wide:
         _too_wide(spec, wide[0])
     if short:
@@ -289,12 +316,14 @@ def _read_rows(spec: _Spec) -> _Rows:
 
 def _too_wide(spec: _Spec, row: tuple[int, int, str]) -> None:
     line, got, text = row
-    raise DataError(f"{got} cells on a line under a header of {spec.head.width}: an unquoted "
-                    "separator inside a value (thousands separator or decimal comma?)",
-                    file=spec.path, line=line,
-                    value=text if len(text) <= 120 else text[:117] + "...",
-                    expected=f"{spec.head.width} cells; quote such values or remove the "
-                             "separators")
+    raise DataError(
+        f"{got} cells on a line under a header of {spec.head.width}: an unquoted "
+        "separator inside a value (thousands separator or decimal comma?)",
+        file=spec.path,
+        line=line,
+        value=text if len(text) <= 120 else text[:117] + "...",
+        expected=f"{spec.head.width} cells; quote such values or remove the separators",
+    )
 
 
 def _take_short_rows(spec: _Spec, short: list[tuple[int, str]], rows: _Rows) -> None:
@@ -308,20 +337,22 @@ def _take_short_rows(spec: _Spec, short: list[tuple[int, str]], rows: _Rows) -> 
     used = [spec.date_col, *spec.cols.values()]
     cells = {i: pa.array([r[i] for r in padded], type=pa.string()) for i in used}
     _take_block(spec, cells, np.array([n for n, _ in short], dtype=np.int64), rows)
-    order = np.argsort(rows.lines[:rows.n], kind="stable")
-    rows.dates[:rows.n] = rows.dates[:rows.n][order]
-    rows.lines[:rows.n] = rows.lines[:rows.n][order]
+    order = np.argsort(rows.lines[: rows.n], kind="stable")
+    rows.dates[: rows.n] = rows.dates[: rows.n][order]
+    rows.lines[: rows.n] = rows.lines[: rows.n][order]
     for v in rows.values.values():
-        v[:rows.n] = v[:rows.n][order]
+        v[: rows.n] = v[: rows.n][order]
 
 
-def _take_block(spec: _Spec, cells: Mapping[int, pa.Array], lines: np.ndarray,
-                rows: _Rows) -> None:
+def _take_block(spec: _Spec, cells: Mapping[int, pa.Array], lines: np.ndarray, rows: _Rows) -> None:
     """Parse one block of text cells, screen it, and append the rows it keeps."""
     import pyarrow.compute as pc
 
-    fast = (fast_parse(cells[spec.date_col], {f: cells[i] for f, i in spec.cols.items()})
-            if spec.numbers.is_default else None)
+    fast = (
+        fast_parse(cells[spec.date_col], {f: cells[i] for f, i in spec.cols.items()})
+        if spec.numbers.is_default
+        else None
+    )
     if fast is not None:
         dates, values = fast
         text = cells
@@ -333,16 +364,27 @@ def _take_block(spec: _Spec, cells: Mapping[int, pa.Array], lines: np.ndarray,
             blank &= pc.equal(a, "").to_numpy(zero_copy_only=False)
         keep = ~blank
         dates = parse_dates(text[spec.date_col], keep, lines, file=spec.path)
-        values = {f: parse_numbers(text[i], keep, lines, spec.numbers, file=spec.path,
-                                   column=spec.name_of(f)) for f, i in spec.cols.items()}
-    keep &= _screen(spec, dates, values, {f: text[i] for f, i in spec.cols.items()}, lines,
-                    keep, rows.screened)
+        values = {
+            f: parse_numbers(
+                text[i], keep, lines, spec.numbers, file=spec.path, column=spec.name_of(f)
+            )
+            for f, i in spec.cols.items()
+        }
+    keep &= _screen(
+        spec, dates, values, {f: text[i] for f, i in spec.cols.items()}, lines, keep, rows.screened
+    )
     rows.append(dates[keep], {f: v[keep] for f, v in values.items()}, lines[keep])
 
 
-def _screen(spec: _Spec, dates: np.ndarray, values: Mapping[str, np.ndarray],
-            texts: Mapping[str, pa.Array], lines: np.ndarray, rows: np.ndarray,
-            out: list[Issue]) -> np.ndarray:
+def _screen(
+    spec: _Spec,
+    dates: np.ndarray,
+    values: Mapping[str, np.ndarray],
+    texts: Mapping[str, pa.Array],
+    lines: np.ndarray,
+    rows: np.ndarray,
+    out: list[Issue],
+) -> np.ndarray:
     """future_date, non_finite, non_positive on one block, in place; returns the rows kept.
 
     Absurd or non-positive cells become NaN; such a close (or adj_close) drops
@@ -370,9 +412,16 @@ def _screen(spec: _Spec, dates: np.ndarray, values: Mapping[str, np.ndarray],
         where = f"{name}:{int(lines[i])}"
         keep[i] = not future[i] and not ((absurd[i] | nonpos[i]) & closes).any()
         if future[i]:
-            out.append(Issue(spec.symbol, day, "future_date", "error",
-                             f"{where} date {day} is after today ({latest_plausible_date()} "
-                             "anywhere on Earth); row dropped"))
+            out.append(
+                Issue(
+                    spec.symbol,
+                    day,
+                    "future_date",
+                    "error",
+                    f"{where} date {day} is after today ({latest_plausible_date()} "
+                    "anywhere on Earth); row dropped",
+                )
+            )
             continue
         for check, mask in (("non_finite", absurd[i]), ("non_positive", nonpos[i])):
             js = np.flatnonzero(mask)
@@ -384,26 +433,35 @@ def _screen(spec: _Spec, dates: np.ndarray, values: Mapping[str, np.ndarray],
                 limits = ", ".join(sorted({f"{bounds[j]:g}" for j in js}))
                 want = f"a finite number of magnitude <= {limits}"
             else:
-                want = " and ".join(sorted({"a price > 0" if f != "volume" else "a volume >= 0"
-                                            for f in fs}))
-            out.append(Issue(spec.symbol, day, check, "error",
-                             f"{where} {what}: expected {want}; "
-                             + ("treated as empty" if keep[i] else "row dropped")))
+                want = " and ".join(
+                    sorted({"a price > 0" if f != "volume" else "a volume >= 0" for f in fs})
+                )
+            out.append(
+                Issue(
+                    spec.symbol,
+                    day,
+                    check,
+                    "error",
+                    f"{where} {what}: expected {want}; "
+                    + ("treated as empty" if keep[i] else "row dropped"),
+                )
+            )
             for f in fs:
-                values[f][i] = np.nan     # type: ignore[index]
+                values[f][i] = np.nan  # type: ignore[index]
     return keep
 
 
 # ---------------------------------------------------------------- rows to bars
 
-def _order_and_dedupe(rows: _Rows, spec: _Spec, duplicates: DuplicatePolicy
-                      ) -> tuple[list[Issue], str]:
+
+def _order_and_dedupe(
+    rows: _Rows, spec: _Spec, duplicates: DuplicatePolicy
+) -> tuple[list[Issue], str]:
     """Sort by date (stable) and drop identical duplicates in place; conflicting ones raise."""
     d = rows.dates
     if len(d) < 2 or bool((d[1:] > d[:-1]).all()):
         return [], ""
-    order = ("rows were newest-first; sorted ascending" if bool((d[1:] <= d[:-1]).all())
-             else "")
+    order = "rows were newest-first; sorted ascending" if bool((d[1:] <= d[:-1]).all()) else ""
     pos = np.argsort(d, kind="stable")
     dup = np.zeros(len(d), dtype=bool)
     sd = d[pos]
@@ -417,8 +475,9 @@ def _order_and_dedupe(rows: _Rows, spec: _Spec, duplicates: DuplicatePolicy
     return issues, order
 
 
-def _duplicates(rows: _Rows, spec: _Spec, pos: np.ndarray, dup: np.ndarray,
-                duplicates: DuplicatePolicy) -> list[Issue]:
+def _duplicates(
+    rows: _Rows, spec: _Spec, pos: np.ndarray, dup: np.ndarray, duplicates: DuplicatePolicy
+) -> list[Issue]:
     """duplicate_date findings (identical rows) or the error for the first conflicting date.
 
     Rows of one date are identical when each equals the one before it in
@@ -438,24 +497,34 @@ def _duplicates(rows: _Rows, spec: _Spec, pos: np.ndarray, dup: np.ndarray,
 
     def where(g: int, most: int | None = None) -> list[int]:
         stop = starts[g] + (sizes[g] if most is None else min(most, sizes[g]))
-        return [int(x) for x in rows.lines[pos[starts[g]:stop]]]
+        return [int(x) for x in rows.lines[pos[starts[g] : stop]]]
 
     def day(g: int) -> str:
         return f"{np.datetime64(int(rows.dates[pos[starts[g]]]), 'us').astype('datetime64[D]')}"
 
     if duplicates == "raise" or differs.any():
         g = group_at(int(np.flatnonzero(dup)[0] if duplicates == "raise" else differs.argmax()))
-        same_values = not differs[starts[g]:starts[g] + sizes[g]].any()
-        raise DataError(f"duplicate date {day(g)} on lines {where(g)}"
-                        + ("" if same_values else " with different values"),
-                        file=spec.path, field="date", expected="one row per date")
+        same_values = not differs[starts[g] : starts[g] + sizes[g]].any()
+        raise DataError(
+            f"duplicate date {day(g)} on lines {where(g)}"
+            + ("" if same_values else " with different values"),
+            file=spec.path,
+            field="date",
+            expected="one row per date",
+        )
     out = []
     for g in np.flatnonzero(sizes > 1):
         ln = where(int(g), _SHOWN_LINES)
-        shown = (str(ln) if sizes[g] <= _SHOWN_LINES else
-                 f"{ln} and {sizes[g] - _SHOWN_LINES} more")
-        out.append(Issue(spec.symbol, day(int(g)), "duplicate_date", "warning",
-                         f"identical rows on lines {shown} of {spec.path.name}; kept one"))
+        shown = str(ln) if sizes[g] <= _SHOWN_LINES else f"{ln} and {sizes[g] - _SHOWN_LINES} more"
+        out.append(
+            Issue(
+                spec.symbol,
+                day(int(g)),
+                "duplicate_date",
+                "warning",
+                f"identical rows on lines {shown} of {spec.path.name}; kept one",
+            )
+        )
     return out
 
 
@@ -468,13 +537,21 @@ def _take(rows: _Rows, pos: np.ndarray) -> None:
 
 
 def _missing_closes(rows: _Rows, spec: _Spec) -> list[Issue]:
-    missing = np.isnan(rows.values["close"][:rows.n])
+    missing = np.isnan(rows.values["close"][: rows.n])
     if not missing.any():
         return []
-    days = rows.dates[:rows.n][missing].astype("datetime64[us]").astype("datetime64[D]")
+    days = rows.dates[: rows.n][missing].astype("datetime64[us]").astype("datetime64[D]")
     _take(rows, np.flatnonzero(~missing))
-    return [Issue(spec.symbol, f"{d}", "missing_close", "warning",
-                  f"empty close in {spec.path.name}; row dropped") for d in days]
+    return [
+        Issue(
+            spec.symbol,
+            f"{d}",
+            "missing_close",
+            "warning",
+            f"empty close in {spec.path.name}; row dropped",
+        )
+        for d in days
+    ]
 
 
 def _change_issues(rows: _Rows, spec: _Spec, names: Mapping[str, str]) -> list[Issue]:
@@ -490,20 +567,32 @@ def _change_issues(rows: _Rows, spec: _Spec, names: Mapping[str, str]) -> list[I
     for p, imp in zip(pos, implied, strict=True):
         given = (("change", chg[p + 1]), ("pct_change", pct[p + 1]))
         stated = ", ".join(f"{names[f]} {v:.10g}" for f, v in given if not np.isnan(v))
-        out.append(Issue(
-            spec.symbol, f"{days[p]}", "change_mismatch", "error",
-            f"{spec.path.name}:{int(rows.lines[p + 1])} ({days[p + 1]}) {stated} against close "
-            f"{close[p + 1]:.10g} implies a previous close of {imp:.10g}; line "
-            f"{int(rows.lines[p])} has close {close[p]:.10g} (tolerance {pol.change_atol:g} "
-            f"or {pol.change_rtol:g} relative): this close or the next row's change is wrong"))
+        out.append(
+            Issue(
+                spec.symbol,
+                f"{days[p]}",
+                "change_mismatch",
+                "error",
+                f"{spec.path.name}:{int(rows.lines[p + 1])} ({days[p + 1]}) {stated} against close "
+                f"{close[p + 1]:.10g} implies a previous close of {imp:.10g}; line "
+                f"{int(rows.lines[p])} has close {close[p]:.10g} (tolerance {pol.change_atol:g} "
+                f"or {pol.change_rtol:g} relative): this close or the next row's change is wrong",
+            )
+        )
     return out
 
 
-def read_price_csv(path: str | Path, symbol: str, *, columns: Mapping[str, str] | None = None,
-                   adjustment: Adjustment | None = None,
-                   duplicates: DuplicatePolicy = "drop_identical",
-                   source: SourceKind = "csv", policy: CheckPolicy | None = None,
-                   numbers: NumberFormat | None = None) -> RawSeries:
+def read_price_csv(
+    path: str | Path,
+    symbol: str,
+    *,
+    columns: Mapping[str, str] | None = None,
+    adjustment: Adjustment | None = None,
+    duplicates: DuplicatePolicy = "drop_identical",
+    source: SourceKind = "csv",
+    policy: CheckPolicy | None = None,
+    numbers: NumberFormat | None = None,
+) -> RawSeries:
     """Read one price file of any supported layout into a :class:`RawSeries`.
 
     ``policy`` holds the bounds and tolerances of the read-time checks
@@ -516,40 +605,68 @@ def read_price_csv(path: str | Path, symbol: str, *, columns: Mapping[str, str] 
     check_readable(p)
     for encodings in (ENCODINGS, ("gb18030",)):
         try:
-            return _read(p, symbol, columns=columns, adjustment=adjustment,
-                         duplicates=duplicates, source=source,
-                         policy=policy or CheckPolicy(), numbers=numbers or NumberFormat(),
-                         encodings=encodings)
+            return _read(
+                p,
+                symbol,
+                columns=columns,
+                adjustment=adjustment,
+                duplicates=duplicates,
+                source=source,
+                policy=policy or CheckPolicy(),
+                numbers=numbers or NumberFormat(),
+                encodings=encodings,
+            )
         except _NotUtf8:
             continue
         except MemoryError:
             size = os.stat(p).st_size
             shown = f"{size / 2**20:,.1f} MiB" if size >= 2**17 else f"{size:,} byte"
-            raise InputFileError(f"out of memory reading this {shown} file", file=p,
-                                 expected="a smaller file (split it by date) or more free "
-                                          "memory; nothing was written") from None
+            raise InputFileError(
+                f"out of memory reading this {shown} file",
+                file=p,
+                expected="a smaller file (split it by date) or more free "
+                "memory; nothing was written",
+            ) from None
         except PermissionError as exc:
-            raise InputFileError(f"cannot read the price file: {exc.strerror}", file=p,
-                                 expected="a readable file (check its permissions)") from None
-    raise InputFileError("cannot decode as UTF-8 or GB18030", file=p)   # pragma: no cover
+            raise InputFileError(
+                f"cannot read the price file: {exc.strerror}",
+                file=p,
+                expected="a readable file (check its permissions)",
+            ) from None
+    raise InputFileError("cannot decode as UTF-8 or GB18030", file=p)  # pragma: no cover
 
 
-def _read(p: Path, symbol: str, *, columns: Mapping[str, str] | None,
-          adjustment: Adjustment | None, duplicates: DuplicatePolicy, source: SourceKind,
-          policy: CheckPolicy, numbers: NumberFormat, encodings: tuple[str, ...]) -> RawSeries:
+def _read(
+    p: Path,
+    symbol: str,
+    *,
+    columns: Mapping[str, str] | None,
+    adjustment: Adjustment | None,
+    duplicates: DuplicatePolicy,
+    source: SourceKind,
+    policy: CheckPolicy,
+    numbers: NumberFormat,
+    encodings: tuple[str, ...],
+) -> RawSeries:
     import pandas as pd
 
     head = read_head(p, encodings=encodings)
     header, layout = detect_layout(head.header, file=str(p), columns=columns)
     head = dataclasses.replace(head, header=header)
     pos = {f: i for i, f in enumerate(header.fields) if f is not None}
-    spec = _Spec(path=p, head=head, date_col=pos["date"], numbers=numbers, policy=policy,
-                 symbol=symbol,
-                 cols={f: pos[f] for f in (*_VALUE_FIELDS, *CHANGE_FIELDS) if f in pos})
+    spec = _Spec(
+        path=p,
+        head=head,
+        date_col=pos["date"],
+        numbers=numbers,
+        policy=policy,
+        symbol=symbol,
+        cols={f: pos[f] for f in (*_VALUE_FIELDS, *CHANGE_FIELDS) if f in pos},
+    )
     rows = _read_rows(spec)
     screened = rows.screened
-    rows.dates, rows.lines = rows.dates[:rows.n], rows.lines[:rows.n]
-    rows.values = {f: v[:rows.n] for f, v in rows.values.items()}
+    rows.dates, rows.lines = rows.dates[: rows.n], rows.lines[: rows.n]
+    rows.values = {f: v[: rows.n] for f, v in rows.values.items()}
     adjusted_close_in_place(rows.values)
     if "volume" in rows.values and layout.drop_volume:
         del rows.values["volume"]
@@ -564,24 +681,47 @@ def _read(p: Path, symbol: str, *, columns: Mapping[str, str] | None,
     if names and "adj_close" not in header.present:
         found = _change_issues(rows, spec, names)
         issues += found
-        changes = (f"change columns {sorted(names.values())} checked against the closes: "
-                   f"{len(found)} mismatch(es)")
-    idx = pd.DatetimeIndex(rows.dates[:rows.n].view("datetime64[us]"), name="date")
-    frame = pd.DataFrame({c: rows.values[c][:rows.n] for c in BAR_COLUMNS if c in rows.values},
-                         index=idx, copy=False)
+        changes = (
+            f"change columns {sorted(names.values())} checked against the closes: "
+            f"{len(found)} mismatch(es)"
+        )
+    idx = pd.DatetimeIndex(rows.dates[: rows.n].view("datetime64[us]"), name="date")
+    frame = pd.DataFrame(
+        {c: rows.values[c][: rows.n] for c in BAR_COLUMNS if c in rows.values},
+        index=idx,
+        copy=False,
+    )
     del rows
     basis = adjustment or layout.adjustment
-    ignored = [r for r, f in zip(header.raw, header.fields, strict=True)
-               if f not in (*_VALUE_FIELDS, *CHANGE_FIELDS, "date")]
-    origin = "; ".join(x for x in (
-        f"{p} [{layout.name}]", layout.note,
-        f"basis overridden to {adjustment}" if adjustment else "", changes,
-        "" if numbers.is_default else f"numbers read with {numbers.describe()}",
-        f"ignored columns {ignored}" if ignored else "", order) if x)
-    meta = SeriesMeta(symbol=symbol, source=source, adjustment=basis, origin=origin,
-                      fetched_at=_mtime_iso(p), rows=len(frame),
-                      first=f"{frame.index[0]:%Y-%m-%d}", last=f"{frame.index[-1]:%Y-%m-%d}",
-                      content_hash=bars_hash(frame))
+    ignored = [
+        r
+        for r, f in zip(header.raw, header.fields, strict=True)
+        if f not in (*_VALUE_FIELDS, *CHANGE_FIELDS, "date")
+    ]
+    origin = "; ".join(
+        x
+        for x in (
+            f"{p} [{layout.name}]",
+            layout.note,
+            f"basis overridden to {adjustment}" if adjustment else "",
+            changes,
+            "" if numbers.is_default else f"numbers read with {numbers.describe()}",
+            f"ignored columns {ignored}" if ignored else "",
+            order,
+        )
+        if x
+    )
+    meta = SeriesMeta(
+        symbol=symbol,
+        source=source,
+        adjustment=basis,
+        origin=origin,
+        fetched_at=_mtime_iso(p),
+        rows=len(frame),
+        first=f"{frame.index[0]:%Y-%m-%d}",
+        last=f"{frame.index[-1]:%Y-%m-%d}",
+        content_hash=bars_hash(frame),
+    )
     return RawSeries(bars=frame, meta=meta, issues=(*screened, *issues))
 
 
@@ -597,16 +737,22 @@ class CsvDirectorySource:
     columns: Mapping[str, str] | None = None
     adjustment: Adjustment | None = None
     duplicates: DuplicatePolicy = "drop_identical"
-    policy: CheckPolicy | None = None      # read-time checks (non_finite, change_mismatch)
-    numbers: NumberFormat | None = None    # decimal mark and thousands separator
+    policy: CheckPolicy | None = None  # read-time checks (non_finite, change_mismatch)
+    numbers: NumberFormat | None = None  # decimal mark and thousands separator
     kind: SourceKind = field(default="csv", init=False)
 
     def available(self, symbols: Sequence[str]) -> tuple[str, ...]:
         """The symbols that have a file in the directory."""
         return tuple(s for s in symbols if find_symbol_file(Path(self.directory), s))
 
-    def fetch(self, symbols: Sequence[str], *, start: str | None = None,
-              end: str | None = None, progress: Progress | None = None) -> FetchResult:
+    def fetch(
+        self,
+        symbols: Sequence[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        progress: Progress | None = None,
+    ) -> FetchResult:
         d = Path(self.directory)
         if not d.is_dir():
             raise InputFileError("price directory not found", file=d)
@@ -617,11 +763,16 @@ class CsvDirectorySource:
             if path is None:
                 failures[sym] = f"no file {' or '.join(symbol_file_names(sym))} in {d}"
             else:
-                raw = read_price_csv(path, sym, columns=self.columns,
-                                     adjustment=self.adjustment, duplicates=self.duplicates,
-                                     policy=self.policy, numbers=self.numbers)
-                raw = dataclasses.replace(raw, issues=(*name_case_issue(path, sym),
-                                                       *raw.issues))
+                raw = read_price_csv(
+                    path,
+                    sym,
+                    columns=self.columns,
+                    adjustment=self.adjustment,
+                    duplicates=self.duplicates,
+                    policy=self.policy,
+                    numbers=self.numbers,
+                )
+                raw = dataclasses.replace(raw, issues=(*name_case_issue(path, sym), *raw.issues))
                 series[sym] = clip_dates(raw, start, end)
             if progress is not None:
                 progress(i, len(symbols), sym)
@@ -639,6 +790,10 @@ def clip_dates(raw: RawSeries, start: str | None, end: str | None) -> RawSeries:
     hi = pd.Timestamp(end) if end else b.index[-1]
     b = b[(b.index >= lo) & (b.index <= hi)]
     meta = dataclasses.replace(
-        raw.meta, rows=len(b), first=f"{b.index[0]:%Y-%m-%d}" if len(b) else "",
-        last=f"{b.index[-1]:%Y-%m-%d}" if len(b) else "", content_hash=bars_hash(b))
+        raw.meta,
+        rows=len(b),
+        first=f"{b.index[0]:%Y-%m-%d}" if len(b) else "",
+        last=f"{b.index[-1]:%Y-%m-%d}" if len(b) else "",
+        content_hash=bars_hash(b),
+    )
     return RawSeries(bars=b, meta=meta, issues=raw.issues)

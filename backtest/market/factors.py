@@ -46,15 +46,19 @@ def parse_ff_text(text: str, *, name: str = "<text>") -> pd.DataFrame:
     for k in range(start, len(lines)):
         cells = lines[k].split(",")
         if not _DATE.match(cells[0]):
-            break                                   # blank line before the footer
+            break  # blank line before the footer
         if len(cells) != len(header):
-            raise DataError(f"{len(cells)} fields, header has {len(header)}", file=name,
-                            line=k + 1)
+            raise DataError(f"{len(cells)} fields, header has {len(header)}", file=name, line=k + 1)
         try:
             rows.append([float(c) for c in cells[1:]])
         except ValueError:
-            raise DataError("non-numeric factor value", file=name, line=k + 1,
-                            value=lines[k], expected="numbers in percent") from None
+            raise DataError(
+                "non-numeric factor value",
+                file=name,
+                line=k + 1,
+                value=lines[k],
+                expected="numbers in percent",
+            ) from None
         dates.append(cells[0].strip().replace("-", ""))
     values = np.array(rows, dtype=float)
     values[np.isin(values, MISSING_CODES)] = np.nan
@@ -69,8 +73,11 @@ def _find_first_data(lines: list[str], name: str) -> int:
     for k, line in enumerate(lines):
         if k > 0 and _DATE.match(line.split(",")[0]) and "," in lines[k - 1]:
             return k
-    raise InputFileError("no Fama-French data rows found", file=name,
-                         expected="a header row then rows of YYYYMMDD or YYYY-MM-DD dates")
+    raise InputFileError(
+        "no Fama-French data rows found",
+        file=name,
+        expected="a header row then rows of YYYYMMDD or YYYY-MM-DD dates",
+    )
 
 
 def load_ff_factors(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
@@ -104,8 +111,12 @@ def _urlopen(url: str) -> bytes:
         return resp.read()
 
 
-def fetch_ff_factors(datasets: Sequence[str] = ("ff3",), *, dest_dir: str | Path | None = None,
-                     opener: Opener | None = None) -> pd.DataFrame:
+def fetch_ff_factors(
+    datasets: Sequence[str] = ("ff3",),
+    *,
+    dest_dir: str | Path | None = None,
+    opener: Opener | None = None,
+) -> pd.DataFrame:
     """Download daily factor files (``ff3``, ``ff5``, ``mom`` or a dataset name) and load them.
 
     Each zip's CSV is saved under ``dest_dir`` (default: ``<cache>/factors``) with
@@ -125,14 +136,14 @@ def fetch_ff_factors(datasets: Sequence[str] = ("ff3",), *, dest_dir: str | Path
         except OSError as exc:
             raise DataSourceUnavailable(
                 f"cannot download {url}: {exc}; pass a local file to load_ff_factors "
-                "(e.g. ../shared/data/factors/)") from None
+                "(e.g. ../shared/data/factors/)"
+            ) from None
         try:
             with zipfile.ZipFile(io.BytesIO(blob)) as zf:
                 member = next(n for n in zf.namelist() if n.lower().endswith(".csv"))
                 data = zf.read(member)
         except (zipfile.BadZipFile, StopIteration):
-            raise DataError("downloaded file is not a zip with a CSV inside",
-                            file=url) from None
+            raise DataError("downloaded file is not a zip with a CSV inside", file=url) from None
         target = dest / f"{name}.csv"
         atomic_write(target, lambda tmp, d=data: tmp.write_bytes(d))
         paths.append(target)

@@ -61,8 +61,9 @@ PricesDirs = str | Path | Sequence[str | Path]
 MissingPolicy = Literal["note", "raise"]
 
 
-def align_to_sessions(raw: RawSeries, calendar: str, *,
-                      policy: NonSessionPolicy = "drop") -> RawSeries:
+def align_to_sessions(
+    raw: RawSeries, calendar: str, *, policy: NonSessionPolicy = "drop"
+) -> RawSeries:
     """Check the series' dates against ``calendar``'s sessions, applying ``policy``.
 
     Rows before the calendar's first session cannot be checked and are dropped
@@ -76,30 +77,54 @@ def align_to_sessions(raw: RawSeries, calendar: str, *,
     issues = list(raw.issues)
     early = b.index < sess[0]
     if early.any():
-        issues.append(Issue(raw.meta.symbol, "", "outside_calendar", "info",
-                            f"{int(early.sum())} rows {b.index[0]:%Y-%m-%d}.."
-                            f"{b.index[early][-1]:%Y-%m-%d} precede the {calendar} calendar "
-                            f"(from {sess[0]:%Y-%m-%d}); dropped"))
+        issues.append(
+            Issue(
+                raw.meta.symbol,
+                "",
+                "outside_calendar",
+                "info",
+                f"{int(early.sum())} rows {b.index[0]:%Y-%m-%d}.."
+                f"{b.index[early][-1]:%Y-%m-%d} precede the {calendar} calendar "
+                f"(from {sess[0]:%Y-%m-%d}); dropped",
+            )
+        )
         b = b[~early]
     off = ~b.index.isin(sess)
     if off.any():
         days = [f"{d:%Y-%m-%d}" for d in b.index[off]]
         if policy == "raise":
-            raise DataError(f"{len(days)} rows on dates that are not {calendar} sessions, "
-                            f"first {days[0]}", file=_file_of(raw), field=raw.meta.symbol,
-                            expected="rows on exchange sessions only")
+            raise DataError(
+                f"{len(days)} rows on dates that are not {calendar} sessions, first {days[0]}",
+                file=_file_of(raw),
+                field=raw.meta.symbol,
+                expected="rows on exchange sessions only",
+            )
         verb = "dropped" if policy == "drop" else "kept"
-        issues += [Issue(raw.meta.symbol, d, "non_session", "warning",
-                         f"row on a day that is not a {calendar} session; {verb}") for d in days]
+        issues += [
+            Issue(
+                raw.meta.symbol,
+                d,
+                "non_session",
+                "warning",
+                f"row on a day that is not a {calendar} session; {verb}",
+            )
+            for d in days
+        ]
         if policy == "drop":
             b = b[~off]
     if len(b) == len(raw.bars):
         return dataclasses.replace(raw, issues=tuple(issues))
     if b.empty:
-        raise DataError(f"no rows on {calendar} sessions", field=raw.meta.symbol,
-                        file=_file_of(raw))
-    meta = dataclasses.replace(raw.meta, rows=len(b), first=f"{b.index[0]:%Y-%m-%d}",
-                               last=f"{b.index[-1]:%Y-%m-%d}", content_hash=bars_hash(b))
+        raise DataError(
+            f"no rows on {calendar} sessions", field=raw.meta.symbol, file=_file_of(raw)
+        )
+    meta = dataclasses.replace(
+        raw.meta,
+        rows=len(b),
+        first=f"{b.index[0]:%Y-%m-%d}",
+        last=f"{b.index[-1]:%Y-%m-%d}",
+        content_hash=bars_hash(b),
+    )
     return RawSeries(bars=b, meta=meta, issues=tuple(issues))
 
 
@@ -125,7 +150,7 @@ def screen_series(raw: RawSeries, policy: CheckPolicy | None = None) -> RawSerie
     nonpos = np.zeros_like(absurd)
     for j, c in enumerate(cols):
         v = b[c].to_numpy(dtype="float64")
-        r, _ = absurd_values(v[:, None], bounds[j:j + 1])
+        r, _ = absurd_values(v[:, None], bounds[j : j + 1])
         absurd[r, j] = True
         with np.errstate(invalid="ignore"):
             nonpos[:, j] = ~absurd[:, j] & ((v < 0) if c == "volume" else (v <= 0))
@@ -142,8 +167,15 @@ def screen_series(raw: RawSeries, policy: CheckPolicy | None = None) -> RawSerie
     for i in flagged:
         day = f"{b.index[i]:%Y-%m-%d}"
         if future[i]:
-            issues.append(Issue(sym, day, "future_date", "error",
-                                f"dated after today ({limit} anywhere on Earth); row dropped"))
+            issues.append(
+                Issue(
+                    sym,
+                    day,
+                    "future_date",
+                    "error",
+                    f"dated after today ({limit} anywhere on Earth); row dropped",
+                )
+            )
             continue
         tail = "treated as empty" if keep[i] else "row dropped"
         for check, mask in (("non_finite", absurd[i]), ("non_positive", nonpos[i])):
@@ -153,28 +185,41 @@ def screen_series(raw: RawSeries, policy: CheckPolicy | None = None) -> RawSerie
             what = ", ".join(f"{cols[j]} {vals[i, j]:g}" for j in js)
             if check == "non_finite":
                 want = "a finite number of magnitude <= " + ", ".join(
-                    sorted({f"{bounds[j]:g}" for j in js}))
+                    sorted({f"{bounds[j]:g}" for j in js})
+                )
             else:
-                want = " and ".join(sorted({"a price > 0" if cols[j] != "volume"
-                                            else "a volume >= 0" for j in js}))
+                want = " and ".join(
+                    sorted({"a price > 0" if cols[j] != "volume" else "a volume >= 0" for j in js})
+                )
             issues.append(Issue(sym, day, check, "error", f"{what}: expected {want}; {tail}"))
             vals[i, js] = np.nan
     out = b.loc[keep].copy()
     out[cols] = pd.DataFrame(vals[keep], index=out.index, columns=cols)
     if out.empty:
-        raise DataError("no usable rows: every row was dropped as no price "
-                        f"({issues[-1].check}: {issues[-1].detail})", field=sym,
-                        file=_file_of(raw), expected="finite, positive prices dated up to today")
-    meta = dataclasses.replace(raw.meta, rows=len(out), first=f"{out.index[0]:%Y-%m-%d}",
-                               last=f"{out.index[-1]:%Y-%m-%d}", content_hash=bars_hash(out))
+        raise DataError(
+            "no usable rows: every row was dropped as no price "
+            f"({issues[-1].check}: {issues[-1].detail})",
+            field=sym,
+            file=_file_of(raw),
+            expected="finite, positive prices dated up to today",
+        )
+    meta = dataclasses.replace(
+        raw.meta,
+        rows=len(out),
+        first=f"{out.index[0]:%Y-%m-%d}",
+        last=f"{out.index[-1]:%Y-%m-%d}",
+        content_hash=bars_hash(out),
+    )
     return RawSeries(bars=out, meta=meta, issues=tuple(issues))
 
 
 def _level_shift_notes(raw: RawSeries, policy: CheckPolicy) -> list[str]:
     close = raw.bars["close"].to_numpy(dtype="float64")
     ok = np.isfinite(close) & (close > 0) & (close <= policy.max_price)
-    return [i.as_note() for i in level_shift_issues(raw.meta.symbol, close[ok],
-                                                    raw.bars.index[ok], policy)]
+    return [
+        i.as_note()
+        for i in level_shift_issues(raw.meta.symbol, close[ok], raw.bars.index[ok], policy)
+    ]
 
 
 def _file_of(raw: RawSeries) -> str | None:
@@ -185,25 +230,38 @@ def _file_of(raw: RawSeries) -> str | None:
 def _check_symbols(symbols: Sequence[str], universe: Universe) -> None:
     unknown = [s for s in symbols if s not in universe]
     if unknown:
-        raise UnknownSymbolError(f"not in the universe: {', '.join(unknown)}",
-                                 field="symbols", value=unknown,
-                                 expected="symbols listed in events/universe.yaml")
+        raise UnknownSymbolError(
+            f"not in the universe: {', '.join(unknown)}",
+            field="symbols",
+            value=unknown,
+            expected="symbols listed in events/universe.yaml",
+        )
 
 
-def build_panel(series: Mapping[str, RawSeries], universe: Universe, *,
-                policy: NonSessionPolicy = "drop", notes: Sequence[str] = (),
-                synthetic: bool = False, checks: CheckPolicy | None = None,
-                ) -> tuple[PricePanel, dict[str, RawSeries]]:
+def build_panel(
+    series: Mapping[str, RawSeries],
+    universe: Universe,
+    *,
+    policy: NonSessionPolicy = "drop",
+    notes: Sequence[str] = (),
+    synthetic: bool = False,
+    checks: CheckPolicy | None = None,
+) -> tuple[PricePanel, dict[str, RawSeries]]:
     """Screen every series (:func:`screen_series`), align it to its exchange's sessions
     and assemble the panel; ``level_shift`` findings are added to the notes."""
     pol = checks or CheckPolicy()
-    aligned = {s: align_to_sessions(screen_series(r, pol), universe[s].calendar, policy=policy)
-               for s, r in series.items()}
+    aligned = {
+        s: align_to_sessions(screen_series(r, pol), universe[s].calendar, policy=policy)
+        for s, r in series.items()
+    }
     all_notes = list(notes) + [i.as_note() for r in aligned.values() for i in r.issues]
     all_notes += [n for r in aligned.values() for n in _level_shift_notes(r, pol)]
-    panel = PricePanel(bars={s: r.bars for s, r in aligned.items()},
-                       meta={s: r.meta for s, r in aligned.items()},
-                       synthetic=synthetic, notes=tuple(dict.fromkeys(all_notes)))
+    panel = PricePanel(
+        bars={s: r.bars for s, r in aligned.items()},
+        meta={s: r.meta for s, r in aligned.items()},
+        synthetic=synthetic,
+        notes=tuple(dict.fromkeys(all_notes)),
+    )
     return panel, aligned
 
 
@@ -253,33 +311,67 @@ def load_prices(
     elif source == "csv":
         dirs = price_dirs(prices_dir)
         if len(dirs) > 1:
-            got = fetch_stitched(dirs, syms, columns=columns, adjustment=adjustment,
-                                 policy=stitch, progress=progress,
-                                 numbers=numbers).fetch_result()
+            got = fetch_stitched(
+                dirs,
+                syms,
+                columns=columns,
+                adjustment=adjustment,
+                policy=stitch,
+                progress=progress,
+                numbers=numbers,
+            ).fetch_result()
         else:
-            got = CsvDirectorySource(dirs[0], columns=columns, adjustment=adjustment,
-                                     numbers=numbers).fetch(syms, progress=progress)
+            got = CsvDirectorySource(
+                dirs[0], columns=columns, adjustment=adjustment, numbers=numbers
+            ).fetch(syms, progress=progress)
     elif source == "yahoo":
-        got = _yahoo(syms, cache, yahoo=yahoo or _default_yahoo(universe, timeout),
-                     refresh=refresh,
-                     start=start, end=end, progress=progress, write=write_cache is not False)
+        got = _yahoo(
+            syms,
+            cache,
+            yahoo=yahoo or _default_yahoo(universe, timeout),
+            refresh=refresh,
+            start=start,
+            end=end,
+            progress=progress,
+            write=write_cache is not False,
+        )
     else:
-        raise InputFileError("unknown price source", field="source", value=source,
-                             expected="yahoo, csv or cache")
-    return _assemble(got, universe, start=start, end=end, non_sessions=non_sessions,
-                     missing=missing, where=_where(prices_dir) if source == "csv" else None,
-                     cache=cache if write_cache and source == "csv" else None)
+        raise InputFileError(
+            "unknown price source", field="source", value=source, expected="yahoo, csv or cache"
+        )
+    return _assemble(
+        got,
+        universe,
+        start=start,
+        end=end,
+        non_sessions=non_sessions,
+        missing=missing,
+        where=_where(prices_dir) if source == "csv" else None,
+        cache=cache if write_cache and source == "csv" else None,
+    )
 
 
-def _assemble(got: FetchResult, universe: Universe, *, start: str | None, end: str | None,
-              non_sessions: NonSessionPolicy, missing: MissingPolicy, where: str | None,
-              cache: PriceCache | None) -> PricePanel:
+def _assemble(
+    got: FetchResult,
+    universe: Universe,
+    *,
+    start: str | None,
+    end: str | None,
+    non_sessions: NonSessionPolicy,
+    missing: MissingPolicy,
+    where: str | None,
+    cache: PriceCache | None,
+) -> PricePanel:
     """Refuse missing prices per ``missing``, clip, align to sessions, optionally cache."""
     if got.failures and (missing == "raise" or not got.series):
         first = next(iter(got.failures.items()))
-        raise DataError(f"no prices for {', '.join(got.failures)} ({first[1]})", file=where,
-                        expected="a series for every requested symbol"
-                        if missing == "raise" else "at least one series")
+        raise DataError(
+            f"no prices for {', '.join(got.failures)} ({first[1]})",
+            file=where,
+            expected="a series for every requested symbol"
+            if missing == "raise"
+            else "at least one series",
+        )
     series, notes = _clip_all(got, start, end)
     panel, aligned = build_panel(series, universe, policy=non_sessions, notes=notes)
     if cache is not None:
@@ -289,10 +381,14 @@ def _assemble(got: FetchResult, universe: Universe, *, start: str | None, end: s
 
 def price_dirs(prices_dir: PricesDirs | None) -> list[Path]:
     """``prices_dir`` as a non-empty list of directories (priority order)."""
-    if prices_dir is None or (not isinstance(prices_dir, str | os.PathLike)
-                              and len(prices_dir) == 0):
-        raise InputFileError("the csv source needs a directory", field="--prices-dir",
-                             expected="a directory of <SYMBOL>.csv")
+    if prices_dir is None or (
+        not isinstance(prices_dir, str | os.PathLike) and len(prices_dir) == 0
+    ):
+        raise InputFileError(
+            "the csv source needs a directory",
+            field="--prices-dir",
+            expected="a directory of <SYMBOL>.csv",
+        )
     if isinstance(prices_dir, str | os.PathLike):
         return [Path(prices_dir)]
     return [Path(d) for d in prices_dir]
@@ -304,11 +400,16 @@ def _where(prices_dir: PricesDirs | None) -> str | None:
     return " + ".join(str(d) for d in prices_dir)
 
 
-def fetch_stitched(dirs: Sequence[str | Path], symbols: Sequence[str], *,
-                   columns: Mapping[str, str] | None = None,
-                   adjustment: Adjustment | None = None, policy: StitchPolicy | None = None,
-                   progress: Progress | None = None,
-                   numbers: NumberFormat | None = None) -> StitchReport:
+def fetch_stitched(
+    dirs: Sequence[str | Path],
+    symbols: Sequence[str],
+    *,
+    columns: Mapping[str, str] | None = None,
+    adjustment: Adjustment | None = None,
+    policy: StitchPolicy | None = None,
+    progress: Progress | None = None,
+    numbers: NumberFormat | None = None,
+) -> StitchReport:
     """Read each symbol's file from every directory that has one and stitch them in order.
 
     A symbol with no file in any directory is a failure; the files are read in
@@ -325,12 +426,24 @@ def fetch_stitched(dirs: Sequence[str | Path], symbols: Sequence[str], *,
     for i, sym in enumerate(symbols, 1):
         files = [f for d in paths if (f := find_symbol_file(d, sym)) is not None]
         if files:
-            candidates[sym] = [StitchSource(str(f), _with_name_case(f, sym, read_price_csv(
-                f, sym, columns=columns, adjustment=adjustment, numbers=numbers)))
-                for f in files]
+            candidates[sym] = [
+                StitchSource(
+                    str(f),
+                    _with_name_case(
+                        f,
+                        sym,
+                        read_price_csv(
+                            f, sym, columns=columns, adjustment=adjustment, numbers=numbers
+                        ),
+                    ),
+                )
+                for f in files
+            ]
         else:
-            failures[sym] = (f"no file {' or '.join(symbol_file_names(sym))} in any of "
-                             f"{', '.join(map(str, paths))}")
+            failures[sym] = (
+                f"no file {' or '.join(symbol_file_names(sym))} in any of "
+                f"{', '.join(map(str, paths))}"
+            )
         if progress is not None:
             progress(i, len(symbols), sym)
     return stitch_many(candidates, policy, failures)
@@ -348,57 +461,93 @@ class StitchedLoad:
     report: StitchReport
 
 
-def load_stitched(dirs: Sequence[str | Path], symbols: Sequence[str] | None = None, *,
-                  universe: Universe, policy: StitchPolicy | None = None,
-                  start: str | None = None, end: str | None = None,
-                  columns: Mapping[str, str] | None = None,
-                  adjustment: Adjustment | None = None, cache_dir: str | Path | None = None,
-                  write_cache: bool = False, progress: Progress | None = None,
-                  non_sessions: NonSessionPolicy = "drop",
-                  missing: MissingPolicy = "note",
-                  numbers: NumberFormat | None = None) -> StitchedLoad:
+def load_stitched(
+    dirs: Sequence[str | Path],
+    symbols: Sequence[str] | None = None,
+    *,
+    universe: Universe,
+    policy: StitchPolicy | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    adjustment: Adjustment | None = None,
+    cache_dir: str | Path | None = None,
+    write_cache: bool = False,
+    progress: Progress | None = None,
+    non_sessions: NonSessionPolicy = "drop",
+    missing: MissingPolicy = "note",
+    numbers: NumberFormat | None = None,
+) -> StitchedLoad:
     """Like ``load_prices('csv', prices_dir=dirs)``, also returning the stitch report."""
     syms = list(symbols) if symbols is not None else list(universe.symbols)
     _check_symbols(syms, universe)
-    report = fetch_stitched(dirs, syms, columns=columns, adjustment=adjustment, policy=policy,
-                            progress=progress, numbers=numbers)
-    panel = _assemble(report.fetch_result(), universe, start=start, end=end,
-                      non_sessions=non_sessions, missing=missing, where=_where(list(dirs)),
-                      cache=PriceCache.open(cache_dir) if write_cache else None)
+    report = fetch_stitched(
+        dirs,
+        syms,
+        columns=columns,
+        adjustment=adjustment,
+        policy=policy,
+        progress=progress,
+        numbers=numbers,
+    )
+    panel = _assemble(
+        report.fetch_result(),
+        universe,
+        start=start,
+        end=end,
+        non_sessions=non_sessions,
+        missing=missing,
+        where=_where(list(dirs)),
+        cache=PriceCache.open(cache_dir) if write_cache else None,
+    )
     return StitchedLoad(panel=panel, report=report)
 
 
-def _clip_all(got: FetchResult, start: str | None,
-              end: str | None) -> tuple[dict[str, RawSeries], list[str]]:
+def _clip_all(
+    got: FetchResult, start: str | None, end: str | None
+) -> tuple[dict[str, RawSeries], list[str]]:
     """Series clipped to [start, end]; failures and empty ranges become not_loaded notes."""
-    notes = [Issue(s, "", "not_loaded", "warning", why).as_note()
-             for s, why in got.failures.items()]
+    notes = [
+        Issue(s, "", "not_loaded", "warning", why).as_note() for s, why in got.failures.items()
+    ]
     series = {s: clip_dates(r, start, end) for s, r in got.series.items()}
-    notes += [Issue(s, "", "not_loaded", "warning",
-                    f"no rows between {start or 'start'} and {end or 'end'} "
-                    f"(data {got.series[s].meta.first}..{got.series[s].meta.last})").as_note()
-              for s, r in series.items() if not r.meta.rows]
+    notes += [
+        Issue(
+            s,
+            "",
+            "not_loaded",
+            "warning",
+            f"no rows between {start or 'start'} and {end or 'end'} "
+            f"(data {got.series[s].meta.first}..{got.series[s].meta.last})",
+        ).as_note()
+        for s, r in series.items()
+        if not r.meta.rows
+    ]
     return {s: r for s, r in series.items() if r.meta.rows}, notes
 
 
 def _from_cache(cache: PriceCache, syms: list[str] | None, universe: Universe) -> FetchResult:
     entries = cache.entries()
     if not entries and syms is None:
-        raise CacheError("the price cache is empty: nothing was imported or fetched into it "
-                         "(CSV files read with --prices-dir are not cached)", file=cache.root,
-                         expected="'mib data import DIR' or 'mib data fetch' first; to check "
-                                  "CSV files without importing them, 'mib data verify "
-                                  "--prices-dir DIR'")
+        raise CacheError(
+            "the price cache is empty: nothing was imported or fetched into it "
+            "(CSV files read with --prices-dir are not cached)",
+            file=cache.root,
+            expected="'mib data import DIR' or 'mib data fetch' first; to check "
+            "CSV files without importing them, 'mib data verify "
+            "--prices-dir DIR'",
+        )
     wanted = syms if syms is not None else [s for s in entries if s in universe]
     have = [s for s in wanted if s in entries]
-    why = (f"not in the price cache {cache.root}; run 'mib data fetch' or "
-           "'mib data import DIR' first")
-    return FetchResult(series=cache.load(have),
-                       failures={s: why for s in wanted if s not in entries})
+    why = (
+        f"not in the price cache {cache.root}; run 'mib data fetch' or 'mib data import DIR' first"
+    )
+    return FetchResult(
+        series=cache.load(have), failures={s: why for s in wanted if s not in entries}
+    )
 
 
-def _covers(first: str, last: str, start: str | None, end: str | None,
-            slack_days: int = 7) -> bool:
+def _covers(first: str, last: str, start: str | None, end: str | None, slack_days: int = 7) -> bool:
     """Whether a cached range [first, last] covers [start, end] (up to a week of holidays)."""
     import pandas as pd
 
@@ -420,20 +569,38 @@ def _default_yahoo(universe: Universe, timeout: float | None = None) -> PriceSou
     return YahooSource(tz_of=tz_of, timeout=timeout)
 
 
-def _yahoo(syms: list[str], cache: PriceCache, *, yahoo: PriceSource, refresh: bool,
-           start: str | None, end: str | None, progress: Progress | None,
-           write: bool) -> FetchResult:
+def _yahoo(
+    syms: list[str],
+    cache: PriceCache,
+    *,
+    yahoo: PriceSource,
+    refresh: bool,
+    start: str | None,
+    end: str | None,
+    progress: Progress | None,
+    write: bool,
+) -> FetchResult:
     src = yahoo
     cached = {s: e for s, e in cache.entries().items() if e.meta.source == "yahoo"}
-    have = [] if refresh else [s for s in syms if s in cached
-                               and _covers(cached[s].meta.first, cached[s].meta.last, start, end)]
+    have = (
+        []
+        if refresh
+        else [
+            s
+            for s in syms
+            if s in cached and _covers(cached[s].meta.first, cached[s].meta.last, start, end)
+        ]
+    )
     todo = [s for s in syms if s not in have]
-    fetched = src.fetch(todo, start=start, end=end, progress=progress) if todo else \
-        FetchResult(series={})
-    fetched = FetchResult(series={s: screen_series(r) for s, r in fetched.series.items()},
-                          failures=fetched.failures)
+    fetched = (
+        src.fetch(todo, start=start, end=end, progress=progress) if todo else FetchResult(series={})
+    )
+    fetched = FetchResult(
+        series={s: screen_series(r) for s, r in fetched.series.items()}, failures=fetched.failures
+    )
     if write and fetched.series:
         cache.write(fetched.series)
     series = {**cache.load(have), **fetched.series}
-    return FetchResult(series={s: series[s] for s in syms if s in series},
-                       failures=fetched.failures)
+    return FetchResult(
+        series={s: series[s] for s in syms if s in series}, failures=fetched.failures
+    )

@@ -22,12 +22,12 @@ class SeriesMeta:
     symbol: str
     source: SourceKind
     adjustment: Adjustment
-    origin: str = ""          # file path, 'yfinance auto_adjust=True', 'synthetic seed=7', ...
-    fetched_at: str = ""      # ISO 8601 UTC
+    origin: str = ""  # file path, 'yfinance auto_adjust=True', 'synthetic seed=7', ...
+    fetched_at: str = ""  # ISO 8601 UTC
     rows: int = 0
-    first: str = ""           # YYYY-MM-DD
+    first: str = ""  # YYYY-MM-DD
     last: str = ""
-    content_hash: str = ""    # sha256 of the canonical bars (see frame_hash)
+    content_hash: str = ""  # sha256 of the canonical bars (see frame_hash)
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
@@ -92,6 +92,9 @@ class PricePanel:
 
     def subset(self, symbols: list[str] | tuple[str, ...]) -> PricePanel:
         keep = [s for s in symbols if s in self.bars]
-        return PricePanel(bars={s: self.bars[s] for s in keep},
-                          meta={s: self.meta[s] for s in keep},
-                          synthetic=self.synthetic, notes=self.notes)
+        return PricePanel(
+            bars={s: self.bars[s] for s in keep},
+            meta={s: self.meta[s] for s in keep},
+            synthetic=self.synthetic,
+            notes=self.notes,
+        )

@@ -31,7 +31,7 @@ class Issue:
     """One finding about one series: a row of the findings table."""
 
     symbol: str
-    date: str          # YYYY-MM-DD, or '' when it concerns the whole series
+    date: str  # YYYY-MM-DD, or '' when it concerns the whole series
     check: str
     severity: Severity
     detail: str
@@ -41,8 +41,11 @@ class Issue:
         return f"[{self.check}:{self.severity}] {self.symbol} {self.date or '-'}: {self.detail}"
 
 
-_NOTE = re.compile(r"^\[(?P<check>[a-z_]+):(?P<sev>info|warning|error)\] (?P<symbol>\S+) "
-                   r"(?P<date>\d{4}-\d{2}-\d{2}|-): (?P<detail>.*)$", re.S)
+_NOTE = re.compile(
+    r"^\[(?P<check>[a-z_]+):(?P<sev>info|warning|error)\] (?P<symbol>\S+) "
+    r"(?P<date>\d{4}-\d{2}-\d{2}|-): (?P<detail>.*)$",
+    re.S,
+)
 
 
 def parse_note(note: str) -> Issue | None:
@@ -76,8 +79,14 @@ class PriceSource(Protocol):
 
     kind: SourceKind
 
-    def fetch(self, symbols: Sequence[str], *, start: str | None = None,
-              end: str | None = None, progress: Progress | None = None) -> FetchResult: ...
+    def fetch(
+        self,
+        symbols: Sequence[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        progress: Progress | None = None,
+    ) -> FetchResult: ...
 
 
 def adjusted_close_in_place(columns: dict[str, np.ndarray]) -> None:
@@ -130,9 +139,9 @@ def bars_hash(frame: pd.DataFrame, *, block_rows: int = 1 << 16) -> str:
     h.update(",".join(map(str, frame.columns)).encode())
     days = frame.index.values.astype("datetime64[D]")
     for i in range(0, len(days), block_rows):
-        text = ",".join(np.datetime_as_string(days[i:i + block_rows], unit="D").tolist())
+        text = ",".join(np.datetime_as_string(days[i : i + block_rows], unit="D").tolist())
         h.update(("," if i else "").encode() + text.encode())
     for i in range(0, len(frame), block_rows):
-        block = frame.iloc[i:i + block_rows].to_numpy(dtype="float64", na_value=np.nan)
+        block = frame.iloc[i : i + block_rows].to_numpy(dtype="float64", na_value=np.nan)
         h.update(np.ascontiguousarray(block).tobytes())
     return h.hexdigest()

@@ -34,8 +34,14 @@ from backtest.market.types import FetchResult, Progress, RawSeries, use_adjusted
 if TYPE_CHECKING:
     import pandas as pd
 
-FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
-          "Adj Close": "adj_close", "Volume": "volume"}
+FIELDS = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
 
 
 class _Collect(logging.Handler):
@@ -117,23 +123,29 @@ class YahooSource:
     auto_adjust: bool = True
     batch_size: int = 20
     retries: int = 3
-    backoff: float = 2.0                      # seconds, doubled after each failed attempt
-    timeout: float = 30.0                     # seconds for the whole fetch
+    backoff: float = 2.0  # seconds, doubled after each failed attempt
+    timeout: float = 30.0  # seconds for the whole fetch
     tz_of: Callable[[str], str | None] = _no_tz
-    sleep: Callable[[float], None] | None = None   # default: time.sleep
-    clock: Callable[[], float] | None = None       # default: time.monotonic
+    sleep: Callable[[float], None] | None = None  # default: time.sleep
+    clock: Callable[[], float] | None = None  # default: time.monotonic
     proxy: str | None = None
     kind: SourceKind = field(default="yahoo", init=False)
 
-    def fetch(self, symbols: Sequence[str], *, start: str | None = None,
-              end: str | None = None, progress: Progress | None = None) -> FetchResult:
+    def fetch(
+        self,
+        symbols: Sequence[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        progress: Progress | None = None,
+    ) -> FetchResult:
         series: dict[str, RawSeries] = {}
         failures: dict[str, str] = {}
         done = 0
         clock = self.clock or time.monotonic
         deadline = clock() + self.timeout
         for i in range(0, len(symbols), self.batch_size):
-            batch = list(symbols[i:i + self.batch_size])
+            batch = list(symbols[i : i + self.batch_size])
             if clock() >= deadline:
                 failures |= dict.fromkeys(symbols[i:], self._late())
                 break
@@ -150,20 +162,26 @@ class YahooSource:
                     progress(done, len(symbols), s)
         if symbols and not series:
             first = next(iter(failures.values()), "no data")
-            what = ("Yahoo Finance is unreachable" if failures and all(
-                _unreachable(r) for r in failures.values()) else
-                f"Yahoo Finance returned no data for any of {len(symbols)} symbols")
+            what = (
+                "Yahoo Finance is unreachable"
+                if failures and all(_unreachable(r) for r in failures.values())
+                else f"Yahoo Finance returned no data for any of {len(symbols)} symbols"
+            )
             raise DataSourceUnavailable(
                 f"{what} (first error: {first}); check the network, or run offline with --demo "
-                "(synthetic prices) or --prices-dir DIR (your own CSV files)")
+                "(synthetic prices) or --prices-dir DIR (your own CSV files)"
+            )
         return FetchResult(series=series, failures=failures)
 
     def _late(self) -> str:
-        return (f"not fetched: no answer within the {self.timeout:g} s deadline of the fetch "
-                "(timed out; --timeout)")
+        return (
+            f"not fetched: no answer within the {self.timeout:g} s deadline of the fetch "
+            "(timed out; --timeout)"
+        )
 
-    def _batch(self, batch: list[str], start: str | None, end: str | None,
-               deadline: float) -> tuple[dict[str, RawSeries], dict[str, str]]:
+    def _batch(
+        self, batch: list[str], start: str | None, end: str | None, deadline: float
+    ) -> tuple[dict[str, RawSeries], dict[str, str]]:
         got: dict[str, RawSeries] = {}
         reasons: dict[str, str] = {}
         todo = list(batch)
@@ -177,8 +195,11 @@ class YahooSource:
             frame, why = self._download(todo, start, end, left)
             parts = split_download(frame, todo) if frame is not None else {}
             for sym in list(todo):
-                bars = (to_bars(parts[sym], self.tz_of(sym), auto_adjust=self.auto_adjust)
-                        if sym in parts else None)
+                bars = (
+                    to_bars(parts[sym], self.tz_of(sym), auto_adjust=self.auto_adjust)
+                    if sym in parts
+                    else None
+                )
                 if bars is not None and not bars.empty:
                     got[sym] = self._series(sym, bars)
                     todo.remove(sym)
@@ -192,8 +213,9 @@ class YahooSource:
                 delay *= 2
         return got, {s: reasons[s] for s in todo}
 
-    def _download(self, symbols: list[str], start: str | None, end: str | None,
-                  budget: float) -> tuple[pd.DataFrame | None, list[str]]:
+    def _download(
+        self, symbols: list[str], start: str | None, end: str | None, budget: float
+    ) -> tuple[pd.DataFrame | None, list[str]]:
         """One ``yf.download`` in a daemon thread, abandoned after ``budget`` seconds."""
         import yfinance as yf
 
@@ -204,10 +226,20 @@ class YahooSource:
         def work() -> None:
             try:
                 done["frame"] = yf.download(
-                    symbols, start=start, end=_exclusive_end(end), interval="1d",
-                    auto_adjust=self.auto_adjust, actions=False, group_by="column",
-                    multi_level_index=True, progress=False, threads=True, ignore_tz=True,
-                    timeout=max(budget, 0.1), **kw)
+                    symbols,
+                    start=start,
+                    end=_exclusive_end(end),
+                    interval="1d",
+                    auto_adjust=self.auto_adjust,
+                    actions=False,
+                    group_by="column",
+                    multi_level_index=True,
+                    progress=False,
+                    threads=True,
+                    ignore_tz=True,
+                    timeout=max(budget, 0.1),
+                    **kw,
+                )
             except Exception as exc:  # network stacks raise many types; keep the message
                 done["error"] = f"{type(exc).__name__}: {exc}"
 
@@ -224,8 +256,11 @@ class YahooSource:
         finally:
             logger.removeHandler(handler)
         if worker.is_alive():
-            return None, [*handler.messages, f"no answer from Yahoo Finance within "
-                          f"{budget:.3g} s: the connection stalled (timed out; --timeout)"]
+            return None, [
+                *handler.messages,
+                f"no answer from Yahoo Finance within "
+                f"{budget:.3g} s: the connection stalled (timed out; --timeout)",
+            ]
         if "error" in done:
             return None, [*handler.messages, str(done["error"])]
         return done.get("frame"), handler.messages  # type: ignore[return-value]
@@ -233,20 +268,35 @@ class YahooSource:
     def _series(self, sym: str, bars: pd.DataFrame) -> RawSeries:
         import yfinance as yf
 
-        origin = (f"yfinance {yf.__version__} download auto_adjust={self.auto_adjust}: "
-                  + ("OHLC split- and dividend-adjusted" if self.auto_adjust else
-                     "close = Adj Close, open/high/low scaled by Adj Close/Close"))
-        meta = SeriesMeta(symbol=sym, source="yahoo", adjustment="adjusted", origin=origin,
-                          fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                          rows=len(bars), first=f"{bars.index[0]:%Y-%m-%d}",
-                          last=f"{bars.index[-1]:%Y-%m-%d}", content_hash=frame_hash(bars))
+        origin = f"yfinance {yf.__version__} download auto_adjust={self.auto_adjust}: " + (
+            "OHLC split- and dividend-adjusted"
+            if self.auto_adjust
+            else "close = Adj Close, open/high/low scaled by Adj Close/Close"
+        )
+        meta = SeriesMeta(
+            symbol=sym,
+            source="yahoo",
+            adjustment="adjusted",
+            origin=origin,
+            fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            rows=len(bars),
+            first=f"{bars.index[0]:%Y-%m-%d}",
+            last=f"{bars.index[-1]:%Y-%m-%d}",
+            content_hash=frame_hash(bars),
+        )
         return RawSeries(bars=bars, meta=meta)
 
 
 UNREACHABLE_MARKERS = (
-    "could not resolve host", "name or service not known", "temporary failure in name "
-    "resolution", "network is unreachable", "connection refused", "failed to establish a new "
-    "connection", "nodename nor servname", "timed out", "no answer",
+    "could not resolve host",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "network is unreachable",
+    "connection refused",
+    "failed to establish a new connection",
+    "nodename nor servname",
+    "timed out",
+    "no answer",
 )
 
 

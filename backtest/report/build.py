@@ -38,7 +38,7 @@ def _fmt(v: object, digits: int = 2) -> str:
         return "" if v is None else str(v)
     if f != f:
         return "–"
-    return f"{f:.{digits}f}" if abs(f) >= 10 ** -digits or f == 0 else f"{f:.1e}"
+    return f"{f:.{digits}f}" if abs(f) >= 10**-digits or f == 0 else f"{f:.1e}"
 
 
 def _pct(v: object) -> str:
@@ -68,6 +68,8 @@ def event_tests() -> tuple[str, ...]:
 
     one = [t for t in lead_tests() if properties(t).min_clusters <= 1]
     return (*one, "cross_sectional_t")
+
+
 HEADLINE_GROUPS = ("us_incumbent", "cn_substitute", "cn_substitute-us_incumbent")
 
 
@@ -82,10 +84,8 @@ def _per_event(run: Run) -> list[dict[str, Any]]:
     present = set(paths["event_id"])
     event_level = _event_level_tests(tests)
     head = car[car["window"] == HEADLINE_WINDOW] if not car.empty else car
-    size = (head.assign(a=head["caar"].abs()).groupby("event_id")["a"].max()
-            if len(head) else None)
-    order = sorted(present, key=lambda e: (-(size.get(e, 0.0) if size is not None else 0.0),
-                                           e))
+    size = head.assign(a=head["caar"].abs()).groupby("event_id")["a"].max() if len(head) else None
+    order = sorted(present, key=lambda e: (-(size.get(e, 0.0) if size is not None else 0.0), e))
     titles = events.set_index("event_id") if not events.empty else None
     out = []
     for k, event_id in enumerate(order):
@@ -98,12 +98,21 @@ def _per_event(run: Run) -> list[dict[str, Any]]:
             chart = _svg_uri(fig)
         day0 = inst.loc[inst["event_id"] == event_id, "day0"] if not inst.empty else []
         rows, names = _event_rows(event_id, car, event_level)
-        out.append({"event_id": event_id, "title": meta.get("title", event_id),
-                    "windows": sorted(set(car.loc[car["event_id"] == event_id, "window"]),
-                                      key=_window_order),
-                    "type": meta.get("type", ""), "direction": meta.get("direction", ""),
-                    "day0": ", ".join(sorted({str(d)[:10] for d in day0})), "chart": chart,
-                    "rows": rows, "test_names": names})
+        out.append(
+            {
+                "event_id": event_id,
+                "title": meta.get("title", event_id),
+                "windows": sorted(
+                    set(car.loc[car["event_id"] == event_id, "window"]), key=_window_order
+                ),
+                "type": meta.get("type", ""),
+                "direction": meta.get("direction", ""),
+                "day0": ", ".join(sorted({str(d)[:10] for d in day0})),
+                "chart": chart,
+                "rows": rows,
+                "test_names": names,
+            }
+        )
     return out
 
 
@@ -111,13 +120,17 @@ def _event_level_tests(tests: pd.DataFrame) -> pd.DataFrame:
     """Event-level rows of the per-event tests in the headline window, with ``event_id``."""
     if tests.empty or not {"level", "event"} <= set(tests.columns):
         return tests.iloc[:0]
-    t = tests[(tests["level"] == "event") & tests["test"].isin(event_tests())
-              & (tests["window"] == HEADLINE_WINDOW)]
+    t = tests[
+        (tests["level"] == "event")
+        & tests["test"].isin(event_tests())
+        & (tests["window"] == HEADLINE_WINDOW)
+    ]
     return t.assign(event_id=t["event"].astype(str).str.split(":").str[0])
 
 
-def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
-                ) -> tuple[list[dict[str, Any]], list[str]]:
+def _event_rows(
+    event_id: str, car: pd.DataFrame, tests: pd.DataFrame
+) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per group: the CAAR of every window and, in the headline window, the
     p-values of the event-level tests."""
     if car.empty:
@@ -128,9 +141,14 @@ def _event_rows(event_id: str, car: pd.DataFrame, tests: pd.DataFrame
     rows = []
     for group, g in sub.groupby("group", sort=True):
         m = t[t["group"] == group] if len(t) else t
-        rows.append({"group": group, "n": int(g["n"].max()),
-                     "caar": dict(zip(g["window"], g["caar"], strict=False)),
-                     "p": dict(zip(m["test"], m["pvalue"], strict=False)) if len(m) else {}})
+        rows.append(
+            {
+                "group": group,
+                "n": int(g["n"].max()),
+                "caar": dict(zip(g["window"], g["caar"], strict=False)),
+                "p": dict(zip(m["test"], m["pvalue"], strict=False)) if len(m) else {},
+            }
+        )
     return rows, names
 
 
@@ -148,15 +166,20 @@ def _headline_tests(run: Run) -> list[dict[str, Any]]:
     ev = tests["event"].astype(str)
     signed_pool = (tests["level"] == "pooled") & ev.str.match(r"direction=\w+,signed$")
     spread_pool = (tests["level"] == "spread_pooled") & ev.str.match(r"direction=\w+$")
-    pick = tests[(signed_pool | spread_pool)
-                 & tests["group"].isin((*HEADLINE_GROUPS, "*"))
-                 & (tests["window"] == HEADLINE_WINDOW) & tests["test"].isin(lead)]
+    pick = tests[
+        (signed_pool | spread_pool)
+        & tests["group"].isin((*HEADLINE_GROUPS, "*"))
+        & (tests["window"] == HEADLINE_WINDOW)
+        & tests["test"].isin(lead)
+    ]
     if "event_t" in lead:
         import pandas as pd
 
         pick = pd.concat([pick, _event_t_rows(run)], ignore_index=True)
-    pick = pick.assign(order=pick["test"].map({t: i for i, t in enumerate(lead)}),
-                       first=~pick["event"].astype(str).str.startswith("direction=tightening"))
+    pick = pick.assign(
+        order=pick["test"].map({t: i for i, t in enumerate(lead)}),
+        first=~pick["event"].astype(str).str.startswith("direction=tightening"),
+    )
     return pick.sort_values(["first", "event", "group", "order"]).head(48).to_dict("records")
 
 
@@ -168,18 +191,32 @@ def _event_t_rows(run: Run) -> pd.DataFrame:
     p = run.table("pooled")
     if p.empty or "sign" not in p.columns:
         return pd.DataFrame()
-    p = p[(p["window"] == HEADLINE_WINDOW)
-          & (((p["sign"] == "signed") & p["group"].isin((*HEADLINE_GROUPS, "*")))
-             | (p["sign"] == "spread"))]
-    return pd.DataFrame({
-        "level": np.where(p["sign"] == "spread", "spread_pooled", "pooled"),
-        "event": np.where(p["sign"] == "spread", "direction=" + p["direction"].astype(str),
-                          "direction=" + p["direction"].astype(str) + ",signed"),
-        "group": p["group"].to_numpy(), "window": p["window"].to_numpy(), "test": "event_t",
-        "statistic": p["t"].to_numpy(), "pvalue": p["pvalue"].to_numpy(),
-        "n": p["n_clusters"].to_numpy(),
-        "distribution": [f"t({int(n) - 1})" if n == n and n > 1 else "" for n in p["n_clusters"]],
-    })
+    p = p[
+        (p["window"] == HEADLINE_WINDOW)
+        & (
+            ((p["sign"] == "signed") & p["group"].isin((*HEADLINE_GROUPS, "*")))
+            | (p["sign"] == "spread")
+        )
+    ]
+    return pd.DataFrame(
+        {
+            "level": np.where(p["sign"] == "spread", "spread_pooled", "pooled"),
+            "event": np.where(
+                p["sign"] == "spread",
+                "direction=" + p["direction"].astype(str),
+                "direction=" + p["direction"].astype(str) + ",signed",
+            ),
+            "group": p["group"].to_numpy(),
+            "window": p["window"].to_numpy(),
+            "test": "event_t",
+            "statistic": p["t"].to_numpy(),
+            "pvalue": p["pvalue"].to_numpy(),
+            "n": p["n_clusters"].to_numpy(),
+            "distribution": [
+                f"t({int(n) - 1})" if n == n and n > 1 else "" for n in p["n_clusters"]
+            ],
+        }
+    )
 
 
 def _lead_labels() -> str:
@@ -216,21 +253,21 @@ def _backtest(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]
         wide = equity.pivot_table(index="date", columns="series", values="equity")
         charts.equity_curves(ax, wide)
         out["equity"] = _svg_uri(fig)
-    for name, x, label in (("lag_decay", "lag", "entry delay, sessions"),
-                           ("hold_sweep", "hold", "holding period, sessions")):
+    for name, x, label in (
+        ("lag_decay", "lag", "entry delay, sessions"),
+        ("hold_sweep", "hold", "holding period, sessions"),
+    ):
         frame = run.table(name)
         if not frame.empty:
             fig, ax = charts.figure(6.0, 2.6)
             by = "strategy" if "strategy" in frame.columns else None
-            charts.line_by(ax, frame, x, "mean_trade_return", by, label,
-                           "mean trade return, %")
+            charts.line_by(ax, frame, x, "mean_trade_return", by, label, "mean trade return, %")
             out[name] = _svg_uri(fig)
     metrics = run.table("backtest_metrics")
     if metrics.empty:
         return out, [], []
     cols = [c for c in metrics.columns if c != "metric"]
-    rows = [{"strategy": c, **dict(zip(metrics["metric"], metrics[c], strict=False))}
-            for c in cols]
+    rows = [{"strategy": c, **dict(zip(metrics["metric"], metrics[c], strict=False))} for c in cols]
     return out, rows, list(metrics["metric"])
 
 
@@ -271,8 +308,11 @@ def _fallbacks(run: Run) -> list[dict[str, Any]]:
     if fb.empty:
         return []
     g = fb.groupby(["security", "benchmark"], sort=True).agg(
-        n=("event_id", "size"), first=("day0", "min"), last=("day0", "max"),
-        detail=("detail", "first"))
+        n=("event_id", "size"),
+        first=("day0", "min"),
+        last=("day0", "max"),
+        detail=("detail", "first"),
+    )
     return g.reset_index().to_dict("records")
 
 
@@ -280,8 +320,7 @@ def _findings(run: Run) -> list[dict[str, Any]]:
     f = run.table("findings")
     if f.empty:
         return []
-    g = f.groupby(["check", "severity"]).agg(n=("symbol", "size"),
-                                             securities=("symbol", "nunique"))
+    g = f.groupby(["check", "severity"]).agg(n=("symbol", "size"), securities=("symbol", "nunique"))
     return g.reset_index().to_dict("records")
 
 
@@ -297,8 +336,16 @@ def _sample(run: Run) -> tuple[str, list[dict[str, Any]]]:
 
 
 # Findings listed row by row in the data section: the ones that can change a number.
-DIRT_CHECKS = ("change_mismatch", "non_finite", "level_shift", "source_disagreement",
-               "stitch_refused", "split_like", "spike", "beyond_limit")
+DIRT_CHECKS = (
+    "change_mismatch",
+    "non_finite",
+    "level_shift",
+    "source_disagreement",
+    "stitch_refused",
+    "split_like",
+    "spike",
+    "beyond_limit",
+)
 DIRT_ROWS = 40
 
 
@@ -313,8 +360,10 @@ def _dirt(run: Run) -> list[dict[str, Any]]:
 def _template() -> Any:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("backtest.report", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env = Environment(
+        loader=PackageLoader("backtest.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
     return env.get_template("report.html.j2")
 
 
@@ -333,22 +382,37 @@ def report_context(run: Run) -> dict[str, Any]:
     chart_map = {"timeline": _timeline_chart(run), "grid": _grid(run), **bt_charts}
     sample, coverage = _sample(run)
     return {
-        "sample": sample, "coverage": coverage,
-        "fallbacks": _fallbacks(run), "dirt": _dirt(run), "excluded": _excluded(run),
-        "run": m.get("run", {}), "synthetic": run.synthetic,
+        "sample": sample,
+        "coverage": coverage,
+        "fallbacks": _fallbacks(run),
+        "dirt": _dirt(run),
+        "excluded": _excluded(run),
+        "run": m.get("run", {}),
+        "synthetic": run.synthetic,
         "data_source": m.get("data", {}).get("description", ""),
-        "answer": answer(keys, speed_sentence(run.table("pooled"))), "key_numbers": keys,
-        "headline_note": m.get("headline_note", ""), "headline_tests": headline,
-        "headline_window": HEADLINE_WINDOW, "lead_labels": _lead_labels(),
+        "answer": answer(keys, speed_sentence(run.table("pooled"))),
+        "key_numbers": keys,
+        "headline_note": m.get("headline_note", ""),
+        "headline_tests": headline,
+        "headline_window": HEADLINE_WINDOW,
+        "lead_labels": _lead_labels(),
         "max_event_charts": MAX_EVENT_CHARTS,
-        "charts": chart_map, "n_events": len(run.table("events")),
-        "per_event": _per_event(run), "pooled_charts": pooled_charts,
-        "pooled_rows": pooled_rows, "pooled_by": pooled_by, "bt_stats": bt_stats,
-        "bt_stat_names": bt_names, "bt_note": m.get("backtest_note", ""),
-        "grid_note": m.get("grid_note", ""), "attrition": _attrition(run),
-        "findings": _findings(run), "method": m.get("method", []),
+        "charts": chart_map,
+        "n_events": len(run.table("events")),
+        "per_event": _per_event(run),
+        "pooled_charts": pooled_charts,
+        "pooled_rows": pooled_rows,
+        "pooled_by": pooled_by,
+        "bt_stats": bt_stats,
+        "bt_stat_names": bt_names,
+        "bt_note": m.get("backtest_note", ""),
+        "grid_note": m.get("grid_note", ""),
+        "attrition": _attrition(run),
+        "findings": _findings(run),
+        "method": m.get("method", []),
         "provenance": sorted((k, str(v)) for k, v in m.get("provenance", {}).items()),
-        "price_meta": run.table("price_meta").to_dict("records"), "fmt_num": _fmt,
+        "price_meta": run.table("price_meta").to_dict("records"),
+        "fmt_num": _fmt,
         "pct": _pct,
     }
 
@@ -374,9 +438,11 @@ def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
         if pdf_path is not None:
             _atomic_write_bytes(pdf_path, html_to_pdf(html))
     except OSError as exc:
-        raise OutputError(f"writing the report failed: {exc.strerror or exc}; any earlier "
-                          "report is untouched", file=run.path,
-                          expected="free disk space and write permission") from exc
+        raise OutputError(
+            f"writing the report failed: {exc.strerror or exc}; any earlier report is untouched",
+            file=run.path,
+            expected="free disk space and write permission",
+        ) from exc
     return ReportFiles(html=html_path, pdf=pdf_path)
 
 

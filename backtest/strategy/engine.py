@@ -44,7 +44,9 @@ class Prepared:
         """
         old = self.venue.spec
         same_points = (spec.missing_open, spec.limit_tolerance) == (
-            old.missing_open, old.limit_tolerance)
+            old.missing_open,
+            old.limit_tolerance,
+        )
         points = self.venue.points if same_points else {}
         return replace(self, venue=replace(self.venue, spec=spec, points=points))
 
@@ -52,8 +54,9 @@ class Prepared:
         return replace(self, legs=self.legs[self.legs["event_id"] != event_id])
 
 
-def prepare(panel: PricePanel, instances: pd.DataFrame, universe: Universe,
-            spec: StrategySpec) -> Prepared:
+def prepare(
+    panel: PricePanel, instances: pd.DataFrame, universe: Universe, spec: StrategySpec
+) -> Prepared:
     """Select the legs of ``spec`` from the alignment's instance frame."""
     legs, attrition = select_legs(instances, universe, panel, spec)
     return Prepared(venue=Venue.of(panel, universe, spec), legs=legs, attrition=attrition)
@@ -68,14 +71,26 @@ def _ts(ns: pd.Series) -> pd.Series:
 def _trades(plan: pd.DataFrame, exe: Execution) -> pd.DataFrame:
     f = exe.fills
     fees = (f["entry_fees"] + f["exit_fees"]).to_numpy()
-    pnl, ret = leg_returns(plan["side"].to_numpy(dtype=np.float64), f["size"].to_numpy(),
-                           f["entry_fill"].to_numpy(), f["exit_fill"].to_numpy(), fees)
+    pnl, ret = leg_returns(
+        plan["side"].to_numpy(dtype=np.float64),
+        f["size"].to_numpy(),
+        f["entry_fill"].to_numpy(),
+        f["exit_fill"].to_numpy(),
+        fees,
+    )
     t = plan.assign(
         side=np.where(plan["side"] > 0, "long", "short"),
-        entry_time=_ts(plan["entry_ns"]), exit_time=_ts(plan["exit_ns"]),
-        entry_date=plan["entry_session"], exit_date=plan["exit_session"],
-        entry_fill=f["entry_fill"].to_numpy(), exit_fill=f["exit_fill"].to_numpy(),
-        size=f["size"].to_numpy(), fees=fees, pnl=pnl, **{"return": ret})
+        entry_time=_ts(plan["entry_ns"]),
+        exit_time=_ts(plan["exit_ns"]),
+        entry_date=plan["entry_session"],
+        exit_date=plan["exit_session"],
+        entry_fill=f["entry_fill"].to_numpy(),
+        exit_fill=f["exit_fill"].to_numpy(),
+        size=f["size"].to_numpy(),
+        fees=fees,
+        pnl=pnl,
+        **{"return": ret},
+    )
     return t.loc[f["filled"].to_numpy(), list(TRADE_COLUMNS)].reset_index(drop=True)
 
 
@@ -90,8 +105,12 @@ def _benchmark_symbol(prep: Prepared, plan: pd.DataFrame) -> str | None:
     spec, uni = prep.venue.spec, prep.venue.universe
     if spec.benchmark is not None:
         if spec.benchmark not in uni or spec.benchmark not in prep.venue.panel:
-            raise StrategyError("benchmark has no prices", field="benchmark",
-                                value=spec.benchmark, expected="a symbol of the panel")
+            raise StrategyError(
+                "benchmark has no prices",
+                field="benchmark",
+                value=spec.benchmark,
+                expected="a symbol of the panel",
+            )
         return spec.benchmark
     for sym in plan.loc[plan["role"] == "signal", "security"]:
         for b in uni[sym].benchmarks:
@@ -114,9 +133,11 @@ def _no_trades(prep: Prepared) -> StrategyError:
     spec = prep.venue.spec
     return StrategyError(
         "nothing to trade: no selected event instance has an executable leg",
-        field="strategy", value=spec.strategy,
+        field="strategy",
+        value=spec.strategy,
         expected=f"events with directions {list(spec.directions)} and types "
-                 f"{list(spec.event_types) or 'any'} on securities of the panel")
+        f"{list(spec.event_types) or 'any'} on securities of the panel",
+    )
 
 
 def run_prepared(prep: Prepared, *, n_configurations: int = 1) -> BacktestResult:
@@ -127,35 +148,54 @@ def run_prepared(prep: Prepared, *, n_configurations: int = 1) -> BacktestResult
     plan, dropped = make_plan(prep.venue, prep.legs)
     if plan.empty:
         raise _no_trades(prep)
-    exe = execute(plan, prep.venue.points, initial_cash=spec.initial_cash,
-                  leg_fraction=spec.leg_fraction)
+    exe = execute(
+        plan, prep.venue.points, initial_cash=spec.initial_cash, leg_fraction=spec.leg_fraction
+    )
     rejected = plan.loc[~exe.fills["filled"].to_numpy(), ["event_id", "stage", "security"]]
     attrition = pd.concat(
-        [prep.attrition, dropped,
-         rejected.assign(reason="insufficient_cash", detail="entry rejected by vectorbt")],
-        ignore_index=True)
+        [
+            prep.attrition,
+            dropped,
+            rejected.assign(reason="insufficient_cash", detail="entry rejected by vectorbt"),
+        ],
+        ignore_index=True,
+    )
     trades = _trades(plan, exe)
     daily = _daily(exe.equity)
     gross_frac = _daily(exe.gross) / daily
-    perf = performance(daily.to_numpy(), spec.initial_cash,
-                       intraday_equity=exe.equity.to_numpy())
-    stats = trade_stats(trades["return"].to_numpy(dtype=np.float64),
-                        trades["sessions_held"].to_numpy(dtype=np.float64),
-                        _daily(exe.gross, "max").to_numpy(), gross_frac.to_numpy())
+    perf = performance(daily.to_numpy(), spec.initial_cash, intraday_equity=exe.equity.to_numpy())
+    stats = trade_stats(
+        trades["return"].to_numpy(dtype=np.float64),
+        trades["sessions_held"].to_numpy(dtype=np.float64),
+        _daily(exe.gross, "max").to_numpy(),
+        gross_frac.to_numpy(),
+    )
     bench = _benchmark_symbol(prep, plan)
     lo, hi = int(plan["entry_ns"].min()), int(plan["exit_ns"].max())
-    bench_eq = (_benchmark_equity(prep, bench, lo, hi) if bench is not None
-                else pd.Series(dtype=np.float64))
+    bench_eq = (
+        _benchmark_equity(prep, bench, lo, hi) if bench is not None else pd.Series(dtype=np.float64)
+    )
     bench_perf = performance(bench_eq.to_numpy(), spec.initial_cash) if len(bench_eq) else None
     return BacktestResult(
-        spec=spec, trades=trades, equity=exe.equity, daily_equity=daily, performance=perf,
-        stats=stats, benchmark=bench, benchmark_performance=bench_perf,
-        benchmark_equity=bench_eq, attrition=attrition, policies=policy_notes(spec),
-        synthetic=bool(prep.venue.panel.synthetic), n_configurations=n_configurations)
+        spec=spec,
+        trades=trades,
+        equity=exe.equity,
+        daily_equity=daily,
+        performance=perf,
+        stats=stats,
+        benchmark=bench,
+        benchmark_performance=bench_perf,
+        benchmark_equity=bench_eq,
+        attrition=attrition,
+        policies=policy_notes(spec),
+        synthetic=bool(prep.venue.panel.synthetic),
+        n_configurations=n_configurations,
+    )
 
 
-def run_backtest(panel: PricePanel, instances: pd.DataFrame, universe: Universe,
-                 spec: StrategySpec | None = None) -> BacktestResult:
+def run_backtest(
+    panel: PricePanel, instances: pd.DataFrame, universe: Universe, spec: StrategySpec | None = None
+) -> BacktestResult:
     """Backtest ``spec`` on the aligned event instances (see :mod:`backtest.strategy`)."""
     spec = spec or StrategySpec()
     return run_prepared(prepare(panel, instances, universe, spec))

@@ -85,8 +85,13 @@ def assign_slots(entry_row: IntArray, exit_row: IntArray) -> IntArray:
     return slots
 
 
-def _order_arrays(plan: pd.DataFrame, points: dict[str, ExecutionPoints], rows: IntArray,
-                  slots: IntArray, notional: float) -> dict[str, np.ndarray]:
+def _order_arrays(
+    plan: pd.DataFrame,
+    points: dict[str, ExecutionPoints],
+    rows: IntArray,
+    slots: IntArray,
+    notional: float,
+) -> dict[str, np.ndarray]:
     """Dense (rows x slots) arrays for vectorbt: close, size, size_type, price, fees, slippage."""
     shape = (rows.shape[0], int(slots.max()) + 1)
     close = np.full(shape, np.nan)
@@ -108,19 +113,28 @@ def _order_arrays(plan: pd.DataFrame, points: dict[str, ExecutionPoints], rows: 
         fees[i, col] = (leg.fee_bps + entry_tax) * BPS
         fees[j, col] = (leg.fee_bps + exit_tax) * BPS
         slip[[i, j], col] = leg.slippage_bps * BPS
-    return {"close": close, "size": size, "size_type": size_type, "price": price,
-            "fees": fees, "slippage": slip}
+    return {
+        "close": close,
+        "size": size,
+        "size_type": size_type,
+        "price": price,
+        "fees": fees,
+        "slippage": slip,
+    }
 
 
-def _fills(records: np.ndarray, slots: IntArray, entry_row: IntArray,
-           exit_row: IntArray) -> pd.DataFrame:
+def _fills(
+    records: np.ndarray, slots: IntArray, entry_row: IntArray, exit_row: IntArray
+) -> pd.DataFrame:
     """Per leg: its entry and exit orders, found by (slot, row)."""
     import pandas as pd
 
     by_cell = {(int(r["col"]), int(r["idx"])): r for r in records}
     n = slots.shape[0]
-    out = {k: np.full(n, np.nan) for k in
-           ("size", "entry_fill", "exit_fill", "entry_fees", "exit_fees")}
+    out = {
+        k: np.full(n, np.nan)
+        for k in ("size", "entry_fill", "exit_fill", "entry_fees", "exit_fees")
+    }
     filled = np.zeros(n, dtype=bool)
     for k in range(n):
         entry = by_cell.get((int(slots[k]), int(entry_row[k])))
@@ -145,12 +159,19 @@ def _gross(close: np.ndarray, fills: pd.DataFrame) -> FloatArray:
     gross = np.zeros(close.shape[0])
     for f in fills.itertuples(index=False):
         if f.filled:
-            gross[f.entry_row:f.exit_row] += np.abs(f.size * last[f.entry_row:f.exit_row, f.slot])
+            gross[f.entry_row : f.exit_row] += np.abs(
+                f.size * last[f.entry_row : f.exit_row, f.slot]
+            )
     return gross
 
 
-def execute(plan: pd.DataFrame, points: dict[str, ExecutionPoints], *, initial_cash: float,
-            leg_fraction: float) -> Execution:
+def execute(
+    plan: pd.DataFrame,
+    points: dict[str, ExecutionPoints],
+    *,
+    initial_cash: float,
+    leg_fraction: float,
+) -> Execution:
     """Simulate the plan in one cash-sharing vectorbt portfolio."""
     import pandas as pd
     import vectorbt as vbt
@@ -161,11 +182,23 @@ def execute(plan: pd.DataFrame, points: dict[str, ExecutionPoints], *, initial_c
     slots = assign_slots(entry_row, exit_row)
     arrays = _order_arrays(plan, points, rows, slots, leg_fraction * initial_cash)
     pf = vbt.Portfolio.from_orders(
-        close=arrays["close"], size=arrays["size"], size_type=arrays["size_type"],
-        price=arrays["price"], fees=arrays["fees"], slippage=arrays["slippage"],
-        direction="both", init_cash=initial_cash, cash_sharing=True, group_by=True,
-        call_seq="auto", allow_partial=False, lock_cash=True, ffill_val_price=True,
-        max_orders=2 * len(plan) + 2, max_logs=0)
+        close=arrays["close"],
+        size=arrays["size"],
+        size_type=arrays["size_type"],
+        price=arrays["price"],
+        fees=arrays["fees"],
+        slippage=arrays["slippage"],
+        direction="both",
+        init_cash=initial_cash,
+        cash_sharing=True,
+        group_by=True,
+        call_seq="auto",
+        allow_partial=False,
+        lock_cash=True,
+        ffill_val_price=True,
+        max_orders=2 * len(plan) + 2,
+        max_logs=0,
+    )
     index = pd.DatetimeIndex(pd.to_datetime(rows, utc=True), name="time")
     fills = _fills(pf.orders.values, slots, entry_row, exit_row)
     equity = pd.Series(np.asarray(pf.value(), dtype=np.float64), index=index, name="equity")
@@ -173,8 +206,13 @@ def execute(plan: pd.DataFrame, points: dict[str, ExecutionPoints], *, initial_c
     return Execution(equity=equity, gross=gross, fills=fills)
 
 
-def leg_returns(side: FloatArray, size: FloatArray, entry_fill: FloatArray,
-                exit_fill: FloatArray, fees: FloatArray) -> tuple[FloatArray, FloatArray]:
+def leg_returns(
+    side: FloatArray,
+    size: FloatArray,
+    entry_fill: FloatArray,
+    exit_fill: FloatArray,
+    fees: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
     """``(pnl, return)`` of each leg; the return is net P&L over the entry notional."""
     pnl = side * size * (exit_fill - entry_fill) - fees
     return pnl, pnl / (size * entry_fill)

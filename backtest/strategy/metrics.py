@@ -58,8 +58,9 @@ def max_drawdown(equity: FloatArray) -> float:
     return float(np.min(equity / peak - 1.0))
 
 
-def performance(daily_equity: FloatArray, initial: float, *,
-                intraday_equity: FloatArray | None = None) -> Performance:
+def performance(
+    daily_equity: FloatArray, initial: float, *, intraday_equity: FloatArray | None = None
+) -> Performance:
     """Statistics of a daily equity curve that starts from ``initial``.
 
     ``intraday_equity`` (every instant) gives a finer maximum drawdown when
@@ -83,8 +84,12 @@ def performance(daily_equity: FloatArray, initial: float, *,
     return Performance(total, annual, vol, sharpe, sortino, max_drawdown(fine), n)
 
 
-def trade_stats(returns: FloatArray, sessions_held: FloatArray, in_market: FloatArray,
-                gross_fraction: FloatArray) -> TradeStats:
+def trade_stats(
+    returns: FloatArray,
+    sessions_held: FloatArray,
+    in_market: FloatArray,
+    gross_fraction: FloatArray,
+) -> TradeStats:
     """Trade statistics; ``in_market`` and ``gross_fraction`` are per daily period."""
     r = np.asarray(returns, dtype=np.float64)
     r = r[np.isfinite(r)]

@@ -33,11 +33,34 @@ if TYPE_CHECKING:
 
 NEVER = np.iinfo(np.int64).max
 PLAN_COLUMNS: tuple[str, ...] = (
-    "leg", "event_id", "stage", "security", "group", "role", "hedge_of", "side", "market",
-    "knowable_at_utc", "entry_ns", "entry_session", "entry_phase", "entry_price",
-    "entry_delay", "entry_waits", "exit_ns", "exit_session", "exit_phase", "exit_price",
-    "exit_delay", "exit_waits", "exit_reason", "sessions_held", "fee_bps", "slippage_bps",
-    "sell_tax_bps")
+    "leg",
+    "event_id",
+    "stage",
+    "security",
+    "group",
+    "role",
+    "hedge_of",
+    "side",
+    "market",
+    "knowable_at_utc",
+    "entry_ns",
+    "entry_session",
+    "entry_phase",
+    "entry_price",
+    "entry_delay",
+    "entry_waits",
+    "exit_ns",
+    "exit_session",
+    "exit_phase",
+    "exit_price",
+    "exit_delay",
+    "exit_waits",
+    "exit_reason",
+    "sessions_held",
+    "fee_bps",
+    "slippage_bps",
+    "sell_tax_bps",
+)
 
 
 @dataclass(frozen=True)
@@ -62,31 +85,53 @@ class Venue:
     def pts(self, sec: Security) -> ExecutionPoints:
         if sec.symbol not in self.points:
             self.points[sec.symbol] = build_points(
-                sec, self.panel.bars[sec.symbol], self.clock(sec), self.spec)
+                sec, self.panel.bars[sec.symbol], self.clock(sec), self.spec
+            )
         return self.points[sec.symbol]
 
 
-def _row(venue: Venue, leg: Any, sec: Security, role: str, hedge_of: str, side: int,
-         entry: Fill, exit_: Fill) -> dict[str, object]:
+def _row(
+    venue: Venue,
+    leg: Any,
+    sec: Security,
+    role: str,
+    hedge_of: str,
+    side: int,
+    entry: Fill,
+    exit_: Fill,
+) -> dict[str, object]:
     """One plan row; ``leg`` is a row of the legs frame (event_id, stage, knowable_at_utc)."""
     pts, clk = venue.pts(sec), venue.clock(sec)
     market = market_of(sec.mic)
     cost = venue.spec.costs.of(market)
     es, xs = int(pts.session[entry.point]), int(pts.session[exit_.point])
     return {
-        "leg": 0, "event_id": leg.event_id, "stage": leg.stage,
-        "security": sec.symbol, "group": sec.group, "role": role, "hedge_of": hedge_of,
-        "side": side, "market": market,
+        "leg": 0,
+        "event_id": leg.event_id,
+        "stage": leg.stage,
+        "security": sec.symbol,
+        "group": sec.group,
+        "role": role,
+        "hedge_of": hedge_of,
+        "side": side,
+        "market": market,
         "knowable_at_utc": leg.knowable_at_utc,
-        "entry_ns": int(pts.instant[entry.point]), "entry_session": clk.sessions[es],
+        "entry_ns": int(pts.instant[entry.point]),
+        "entry_session": clk.sessions[es],
         "entry_phase": "open" if pts.phase[entry.point] == OPEN else "close",
-        "entry_price": entry.price, "entry_delay": entry.delay,
+        "entry_price": entry.price,
+        "entry_delay": entry.delay,
         "entry_waits": ",".join(entry.waits),
-        "exit_ns": int(pts.instant[exit_.point]), "exit_session": clk.sessions[xs],
+        "exit_ns": int(pts.instant[exit_.point]),
+        "exit_session": clk.sessions[xs],
         "exit_phase": "open" if pts.phase[exit_.point] == OPEN else "close",
-        "exit_price": exit_.price, "exit_delay": exit_.delay,
-        "exit_waits": ",".join(exit_.waits), "exit_reason": exit_.outcome,
-        "sessions_held": xs - es, "fee_bps": cost.fee_bps, "slippage_bps": cost.slippage_bps,
+        "exit_price": exit_.price,
+        "exit_delay": exit_.delay,
+        "exit_waits": ",".join(exit_.waits),
+        "exit_reason": exit_.outcome,
+        "sessions_held": xs - es,
+        "fee_bps": cost.fee_bps,
+        "slippage_bps": cost.slippage_bps,
         # indices stand in for index futures: no stamp duty
         "sell_tax_bps": 0.0 if sec.kind == "index" else cost.sell_tax_bps,
     }
@@ -110,22 +155,30 @@ def _plan_signal(venue: Venue, leg: Any, sec: Security) -> tuple[Fill, Fill] | s
         return entry.outcome
     s_exit = int(pts.session[entry.point]) + spec.hold
     exit_ns = int(clk.close_ns[s_exit]) if s_exit < clk.close_ns.shape[0] else NEVER
-    exit_ = find_exit(pts, entry.point, entry.price, side, exit_ns,
-                      s_exit if exit_ns != NEVER else -1, spec.stop_loss)
+    exit_ = find_exit(
+        pts,
+        entry.point,
+        entry.price,
+        side,
+        exit_ns,
+        s_exit if exit_ns != NEVER else -1,
+        spec.stop_loss,
+    )
     if exit_.point < 0:
         return exit_.outcome
     return entry, exit_
 
 
-def _plan_hedge(venue: Venue, bench: Security, side: int, entry_ns: int,
-                exit_ns: int) -> tuple[Fill, Fill] | str:
+def _plan_hedge(
+    venue: Venue, bench: Security, side: int, entry_ns: int, exit_ns: int
+) -> tuple[Fill, Fill] | str:
     clk, pts = venue.clock(bench), venue.pts(bench)
-    entry = find_entry(pts, entry_ns, _session_at(clk, entry_ns), buy=side > 0,
-                       max_wait=venue.spec.max_entry_wait)
+    entry = find_entry(
+        pts, entry_ns, _session_at(clk, entry_ns), buy=side > 0, max_wait=venue.spec.max_entry_wait
+    )
     if entry.point < 0:
         return "hedge_" + entry.outcome
-    exit_ = find_exit(pts, entry.point, entry.price, side, exit_ns, _session_at(clk, exit_ns),
-                      None)
+    exit_ = find_exit(pts, entry.point, entry.price, side, exit_ns, _session_at(clk, exit_ns), None)
     if exit_.point < 0:
         return "hedge_" + exit_.outcome
     return entry, exit_
@@ -157,9 +210,13 @@ def make_plan(venue: Venue, legs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
         if not venue.spec.hedge:
             continue
         bench = _hedge_security(venue, sec)
-        hedged = (bench if isinstance(bench, str) else
-                  _plan_hedge(venue, bench, -int(leg.side), int(main["entry_ns"]),
-                              int(main["exit_ns"])))
+        hedged = (
+            bench
+            if isinstance(bench, str)
+            else _plan_hedge(
+                venue, bench, -int(leg.side), int(main["entry_ns"]), int(main["exit_ns"])
+            )
+        )
         if isinstance(hedged, str):
             dropped.append((leg.event_id, leg.stage, leg.security, hedged, "traded unhedged"))
             continue

@@ -40,9 +40,12 @@ def clock(calendar: str) -> Clock:
     from backtest.market.calendars import session_bounds
 
     b = session_bounds(calendar)
-    return Clock(name=calendar, sessions=pd.DatetimeIndex(b.index),
-                 open_ns=pd.DatetimeIndex(b["open"]).as_unit("ns").asi8.astype(np.int64),
-                 close_ns=pd.DatetimeIndex(b["close"]).as_unit("ns").asi8.astype(np.int64))
+    return Clock(
+        name=calendar,
+        sessions=pd.DatetimeIndex(b.index),
+        open_ns=pd.DatetimeIndex(b["open"]).as_unit("ns").asi8.astype(np.int64),
+        close_ns=pd.DatetimeIndex(b["close"]).as_unit("ns").asi8.astype(np.int64),
+    )
 
 
 def venue_rules(sec: Security) -> tuple[bool, float | None]:
@@ -58,20 +61,27 @@ def _column(bars: pd.DataFrame, name: str) -> np.ndarray:
     return bars[name].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def build_points(sec: Security, bars: pd.DataFrame, clk: Clock,
-                 spec: StrategySpec) -> ExecutionPoints:
+def build_points(
+    sec: Security, bars: pd.DataFrame, clk: Clock, spec: StrategySpec
+) -> ExecutionPoints:
     """Execution points of one security (see :class:`ExecutionPoints`)."""
     pos = clk.sessions.get_indexer(bars.index)
     if (pos < 0).any():
         bad = bars.index[pos < 0][0]
-        raise DataError("bar on a date that is not a session of its exchange",
-                        field=f"bars[{sec.symbol}]", value=f"{bad:%Y-%m-%d}",
-                        expected=f"a {clk.name} session")
+        raise DataError(
+            "bar on a date that is not a session of its exchange",
+            field=f"bars[{sec.symbol}]",
+            value=f"{bad:%Y-%m-%d}",
+            expected=f"a {clk.name} session",
+        )
     o, c = _column(bars, "open"), _column(bars, "close")
     if spec.missing_open == "refuse" and not np.isfinite(o).all():
-        raise DataError("bars without an open price and missing_open='refuse'",
-                        field=f"bars[{sec.symbol}].open", value=int((~np.isfinite(o)).sum()),
-                        expected="an open on every bar, or missing_open='use_close'")
+        raise DataError(
+            "bars without an open price and missing_open='refuse'",
+            field=f"bars[{sec.symbol}].open",
+            value=int((~np.isfinite(o)).sum()),
+            expected="an open on every bar, or missing_open='use_close'",
+        )
     lo, hi = _column(bars, "low"), _column(bars, "high")
     t1, limit = venue_rules(sec)
     prev = np.concatenate([[np.nan], c[:-1]])

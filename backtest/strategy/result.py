@@ -12,11 +12,36 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TRADE_COLUMNS: tuple[str, ...] = (
-    "event_id", "stage", "security", "group", "market", "role", "hedge_of", "side",
-    "knowable_at_utc", "entry_time", "entry_date", "entry_phase", "entry_price", "entry_fill",
-    "exit_time", "exit_date", "exit_phase", "exit_price", "exit_fill", "size", "fees", "pnl",
-    "return", "sessions_held", "entry_delay", "entry_waits", "exit_delay", "exit_waits",
-    "exit_reason")
+    "event_id",
+    "stage",
+    "security",
+    "group",
+    "market",
+    "role",
+    "hedge_of",
+    "side",
+    "knowable_at_utc",
+    "entry_time",
+    "entry_date",
+    "entry_phase",
+    "entry_price",
+    "entry_fill",
+    "exit_time",
+    "exit_date",
+    "exit_phase",
+    "exit_price",
+    "exit_fill",
+    "size",
+    "fees",
+    "pnl",
+    "return",
+    "sessions_held",
+    "entry_delay",
+    "entry_waits",
+    "exit_delay",
+    "exit_waits",
+    "exit_reason",
+)
 
 
 def _pct(x: float) -> str:
@@ -65,28 +90,48 @@ class BacktestResult:
 
         strat = {**self.performance.as_dict(), **self.stats.as_dict()}
         bench = self.benchmark_performance.as_dict() if self.benchmark_performance else {}
-        out = pd.DataFrame({"metric": list(strat),
-                            "strategy": [strat[k] for k in strat],
-                            "benchmark": [bench.get(k, float("nan")) for k in strat]})
+        out = pd.DataFrame(
+            {
+                "metric": list(strat),
+                "strategy": [strat[k] for k in strat],
+                "benchmark": [bench.get(k, float("nan")) for k in strat],
+            }
+        )
         return out
 
     def equity_frame(self) -> pd.DataFrame:
         """Daily strategy and benchmark equity, tidy (date, series, equity)."""
         import pandas as pd
 
-        parts = [pd.DataFrame({"date": self.daily_equity.index, "series": "strategy",
-                               "equity": self.daily_equity.to_numpy()})]
+        parts = [
+            pd.DataFrame(
+                {
+                    "date": self.daily_equity.index,
+                    "series": "strategy",
+                    "equity": self.daily_equity.to_numpy(),
+                }
+            )
+        ]
         if len(self.benchmark_equity):
-            parts.append(pd.DataFrame({"date": self.benchmark_equity.index,
-                                       "series": f"benchmark:{self.benchmark}",
-                                       "equity": self.benchmark_equity.to_numpy()}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "date": self.benchmark_equity.index,
+                        "series": f"benchmark:{self.benchmark}",
+                        "equity": self.benchmark_equity.to_numpy(),
+                    }
+                )
+            )
         return pd.concat(parts, ignore_index=True)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tidy tables for the run folder: trades, metrics, equity, attrition."""
-        return {"backtest_trades": self.to_frame(), "backtest_metrics": self.metrics(),
-                "backtest_equity": self.equity_frame(),
-                "backtest_attrition": self.attrition.copy()}
+        return {
+            "backtest_trades": self.to_frame(),
+            "backtest_metrics": self.metrics(),
+            "backtest_equity": self.equity_frame(),
+            "backtest_attrition": self.attrition.copy(),
+        }
 
     def summary(self) -> str:
         """A plain-text summary: the strategy against buy-and-hold, trades, attrition."""
@@ -100,12 +145,14 @@ class BacktestResult:
             lines.append("SYNTHETIC DATA: simulated prices, not market data")
         head = f"{'':<22}{'strategy':>12}{'buy&hold ' + (self.benchmark or '-'):>22}"
         lines += ["", head]
-        rows = [("total return", p.total_return, b and b.total_return, _pct),
-                ("annual return", p.annual_return, b and b.annual_return, _pct),
-                ("annual volatility", p.annual_volatility, b and b.annual_volatility, _pct),
-                ("Sharpe", p.sharpe, b and b.sharpe, _num),
-                ("Sortino", p.sortino, b and b.sortino, _num),
-                ("max drawdown", p.max_drawdown, b and b.max_drawdown, _pct)]
+        rows = [
+            ("total return", p.total_return, b and b.total_return, _pct),
+            ("annual return", p.annual_return, b and b.annual_return, _pct),
+            ("annual volatility", p.annual_volatility, b and b.annual_volatility, _pct),
+            ("Sharpe", p.sharpe, b and b.sharpe, _num),
+            ("Sortino", p.sortino, b and b.sortino, _num),
+            ("max drawdown", p.max_drawdown, b and b.max_drawdown, _pct),
+        ]
         for name, v, bv, fmt in rows:
             lines.append(f"{name:<22}{fmt(v):>12}{fmt(bv) if bv is not None else 'n/a':>22}")
         lines += [
@@ -117,9 +164,12 @@ class BacktestResult:
             f"{_num(s.average_gross_exposure * 100)}% of equity",
             f"delayed entries {int((self.trades['entry_delay'] > 0).sum())}; "
             f"not traded {len(self.attrition)}"
-            + (": " + ", ".join(f"{k} {v}" for k, v in
-                                self.attrition["reason"].value_counts().items())
-               if len(self.attrition) else ""),
+            + (
+                ": "
+                + ", ".join(f"{k} {v}" for k, v in self.attrition["reason"].value_counts().items())
+                if len(self.attrition)
+                else ""
+            ),
             f"configurations tried: {self.n_configurations}",
         ]
         lines += [f"{k}: {v}" for k, v in self.policies.items()]

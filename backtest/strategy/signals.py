@@ -19,19 +19,34 @@ if TYPE_CHECKING:
     from backtest.universe import Universe
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
-    "event_id", "stage", "security", "event_type", "direction", "knowable_at_utc")
+    "event_id",
+    "stage",
+    "security",
+    "event_type",
+    "direction",
+    "knowable_at_utc",
+)
 
 # (group, direction) -> side (+1 long, -1 short) for each strategy.
 SIDES: dict[str, dict[tuple[str, str], int]] = {
     "short_incumbents": {("us_incumbent", "tightening"): -1, ("us_incumbent", "easing"): 1},
     "long_substitutes": {("cn_substitute", "tightening"): 1},
-    "substitution_spread": {("cn_substitute", "tightening"): 1,
-                            ("us_incumbent", "tightening"): -1,
-                            ("us_incumbent", "easing"): 1},
+    "substitution_spread": {
+        ("cn_substitute", "tightening"): 1,
+        ("us_incumbent", "tightening"): -1,
+        ("us_incumbent", "easing"): 1,
+    },
 }
 LEG_COLUMNS: tuple[str, ...] = (
-    "event_id", "stage", "security", "group", "event_type", "direction",
-    "knowable_at_utc", "side")
+    "event_id",
+    "stage",
+    "security",
+    "group",
+    "event_type",
+    "direction",
+    "knowable_at_utc",
+    "side",
+)
 ATTRITION_COLUMNS: tuple[str, ...] = ("event_id", "stage", "security", "reason", "detail")
 
 
@@ -39,8 +54,12 @@ def _check_columns(instances: pd.DataFrame, spec: StrategySpec) -> None:
     need = list(REQUIRED_COLUMNS) + (["authority"] if spec.authorities else [])
     missing = [c for c in need if c not in instances.columns]
     if missing:
-        raise StrategyError("the instance frame lacks required columns", field="instances",
-                            value=missing, expected=", ".join(need))
+        raise StrategyError(
+            "the instance frame lacks required columns",
+            field="instances",
+            value=missing,
+            expected=", ".join(need),
+        )
 
 
 def _filter_events(instances: pd.DataFrame, spec: StrategySpec) -> pd.DataFrame:
@@ -61,8 +80,9 @@ def _filter_events(instances: pd.DataFrame, spec: StrategySpec) -> pd.DataFrame:
     return sel
 
 
-def select_legs(instances: pd.DataFrame, universe: Universe, panel: PricePanel,
-                spec: StrategySpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select_legs(
+    instances: pd.DataFrame, universe: Universe, panel: PricePanel, spec: StrategySpec
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The legs a strategy trades, and the attrition of selected rows.
 
     Returns ``(legs, attrition)``: legs have :data:`LEG_COLUMNS`, sorted by
@@ -90,11 +110,22 @@ def select_legs(instances: pd.DataFrame, universe: Universe, panel: PricePanel,
         if sym not in panel:
             dropped.append((inst.event_id, inst.stage, sym, "no_prices", "not in the panel"))
             continue
-        rows.append((inst.event_id, inst.stage, sym, group, inst.event_type, inst.direction,
-                     pd.Timestamp(inst.knowable_at_utc), side))
+        rows.append(
+            (
+                inst.event_id,
+                inst.stage,
+                sym,
+                group,
+                inst.event_type,
+                inst.direction,
+                pd.Timestamp(inst.knowable_at_utc),
+                side,
+            )
+        )
     legs = pd.DataFrame(rows, columns=list(LEG_COLUMNS))
     if len(legs):
         legs["knowable_at_utc"] = pd.to_datetime(legs["knowable_at_utc"], utc=True)
-        legs = legs.sort_values(["knowable_at_utc", "event_id", "security"],
-                                kind="stable").reset_index(drop=True)
+        legs = legs.sort_values(
+            ["knowable_at_utc", "event_id", "security"], kind="stable"
+        ).reset_index(drop=True)
     return legs, pd.DataFrame(dropped, columns=list(ATTRITION_COLUMNS))

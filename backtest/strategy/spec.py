@@ -25,8 +25,13 @@ StageSelection = Literal["first", "leak", "announcement", "filing", "publication
 MissingOpen = Literal["use_close", "refuse"]
 
 MARKET_OF_MIC: dict[str, Market] = {
-    "XNAS": "us", "XNYS": "us", "ARCX": "us", "BATS": "us",
-    "XHKG": "hk", "XSHG": "a_share", "XSHE": "a_share",
+    "XNAS": "us",
+    "XNYS": "us",
+    "ARCX": "us",
+    "BATS": "us",
+    "XHKG": "hk",
+    "XSHG": "a_share",
+    "XSHE": "a_share",
 }
 
 
@@ -75,8 +80,9 @@ class Costs(BaseModel):
 
     def with_fee(self, fee_bps: float) -> Costs:
         """The same costs with every market's fee set to ``fee_bps``."""
-        return Costs.model_validate({m: {**self.of(m).model_dump(), "fee_bps": fee_bps}
-                                     for m in MARKETS})
+        return Costs.model_validate(
+            {m: {**self.of(m).model_dump(), "fee_bps": fee_bps} for m in MARKETS}
+        )
 
 
 class StrategySpec(BaseModel):
@@ -101,30 +107,48 @@ class StrategySpec(BaseModel):
     strategy: StrategyName = "substitution_spread"
     hedge: bool = False
     event_types: tuple[str, ...] = Field(
-        default=(), description="event types to trade; empty = all except confounder")
+        default=(), description="event types to trade; empty = all except confounder"
+    )
     directions: tuple[Direction, ...] = ("tightening", "easing")
     authorities: tuple[str, ...] = Field(
-        default=(), description="authorities to trade; empty = all (needs an 'authority' column)")
+        default=(), description="authorities to trade; empty = all (needs an 'authority' column)"
+    )
     stage: StageSelection = Field(
-        default="first", description="stage to trade; 'first' = earliest knowable stage per event")
-    hold: int = Field(default=3, ge=1, le=250,
-                      description="exit at the close of the hold-th session after entry")
-    stop_loss: float | None = Field(default=None, gt=0.0, lt=1.0,
-                                    description="exit when the leg loses this fraction")
-    entry_lag: int = Field(default=0, ge=0, le=60,
-                           description="extra sessions to wait after the first executable price")
+        default="first", description="stage to trade; 'first' = earliest knowable stage per event"
+    )
+    hold: int = Field(
+        default=3, ge=1, le=250, description="exit at the close of the hold-th session after entry"
+    )
+    stop_loss: float | None = Field(
+        default=None, gt=0.0, lt=1.0, description="exit when the leg loses this fraction"
+    )
+    entry_lag: int = Field(
+        default=0,
+        ge=0,
+        le=60,
+        description="extra sessions to wait after the first executable price",
+    )
     costs: Costs = Costs()
     initial_cash: float = Field(default=1_000_000.0, gt=0.0)
-    leg_fraction: float = Field(default=0.05, gt=0.0, le=1.0,
-                                description="notional of each leg as a fraction of initial cash")
+    leg_fraction: float = Field(
+        default=0.05,
+        gt=0.0,
+        le=1.0,
+        description="notional of each leg as a fraction of initial cash",
+    )
     missing_open: MissingOpen = "use_close"
     limit_tolerance: float = Field(
-        default=0.001, ge=0.0, lt=0.05,
-        description="a move within this of the daily limit counts as locked at the limit")
-    max_entry_wait: int = Field(default=5, ge=0, le=60,
-                                description="sessions an entry may wait (limit, suspension)")
+        default=0.001,
+        ge=0.0,
+        lt=0.05,
+        description="a move within this of the daily limit counts as locked at the limit",
+    )
+    max_entry_wait: int = Field(
+        default=5, ge=0, le=60, description="sessions an entry may wait (limit, suspension)"
+    )
     benchmark: str | None = Field(
-        default=None, description="buy-and-hold comparison; None = first traded leg's benchmark")
+        default=None, description="buy-and-hold comparison; None = first traded leg's benchmark"
+    )
 
     @field_validator("event_types", "authorities")
     @classmethod
@@ -140,8 +164,9 @@ class StrategySpec(BaseModel):
 
         unknown = [t for t in v if t not in EVENT_TYPES]
         if unknown:
-            raise ValueError(f"unknown event type(s) {unknown}; expected any of "
-                             + ", ".join(EVENT_TYPES))
+            raise ValueError(
+                f"unknown event type(s) {unknown}; expected any of " + ", ".join(EVENT_TYPES)
+            )
         return v
 
 
@@ -150,31 +175,50 @@ def market_of(mic: str) -> Market:
     try:
         return MARKET_OF_MIC[mic]
     except KeyError:
-        raise StrategyError("no cost market for this exchange", field="mic", value=mic,
-                            expected=", ".join(sorted(MARKET_OF_MIC))) from None
+        raise StrategyError(
+            "no cost market for this exchange",
+            field="mic",
+            value=mic,
+            expected=", ".join(sorted(MARKET_OF_MIC)),
+        ) from None
 
 
 def policy_notes(spec: StrategySpec) -> dict[str, str]:
     """The execution policies of a run, in words, for the result and the report."""
-    open_rule = ("a bar without an open price is entered at that session's close"
-                 if spec.missing_open == "use_close" else "bars without an open are refused")
+    open_rule = (
+        "a bar without an open price is entered at that session's close"
+        if spec.missing_open == "use_close"
+        else "bars without an open are refused"
+    )
     return {
-        "entry": ("first executable price strictly after knowable_at_utc on the security's "
-                  "exchange: news before the open -> that session's open; during the session "
-                  "-> its close; after the close -> the next session's open; "
-                  f"then {spec.entry_lag} more session(s) of lag; {open_rule}"),
-        "exit": (f"close of the exchange session {spec.hold} session(s) after the entry "
-                 "session (sessions without a bar count; if that one has none, the next price)"
-                 + (f", or a resting stop at -{spec.stop_loss:.1%}: filled at the open when an "
-                    "open gaps through it, else at the stop level on the session whose low "
-                    "(high, for shorts) reaches it" if spec.stop_loss else "")),
-        "venue": ("A-share stocks: no exit on the entry session (T+1); no buy at limit-up or "
-                  "sell at limit-down (the order waits for the next session, delay recorded); "
-                  f"entries waiting more than {spec.max_entry_wait} sessions are skipped; "
-                  "no trading on sessions without a bar (suspension)"),
-        "sizing": (f"each leg {spec.leg_fraction:.1%} of initial cash at the entry price; "
-                   "one shared cash account; shorts are fully collateralised; an entry the free "
-                   "cash cannot fund is rejected (listed in attrition)"),
+        "entry": (
+            "first executable price strictly after knowable_at_utc on the security's "
+            "exchange: news before the open -> that session's open; during the session "
+            "-> its close; after the close -> the next session's open; "
+            f"then {spec.entry_lag} more session(s) of lag; {open_rule}"
+        ),
+        "exit": (
+            f"close of the exchange session {spec.hold} session(s) after the entry "
+            "session (sessions without a bar count; if that one has none, the next price)"
+            + (
+                f", or a resting stop at -{spec.stop_loss:.1%}: filled at the open when an "
+                "open gaps through it, else at the stop level on the session whose low "
+                "(high, for shorts) reaches it"
+                if spec.stop_loss
+                else ""
+            )
+        ),
+        "venue": (
+            "A-share stocks: no exit on the entry session (T+1); no buy at limit-up or "
+            "sell at limit-down (the order waits for the next session, delay recorded); "
+            f"entries waiting more than {spec.max_entry_wait} sessions are skipped; "
+            "no trading on sessions without a bar (suspension)"
+        ),
+        "sizing": (
+            f"each leg {spec.leg_fraction:.1%} of initial cash at the entry price; "
+            "one shared cash account; shorts are fully collateralised; an entry the free "
+            "cash cannot fund is rejected (listed in attrition)"
+        ),
         "currency": "returns in each listing's own currency; FX is not modelled",
         "metrics": "daily (UTC date) equity; 252 periods a year; risk-free rate 0",
     }

@@ -75,8 +75,9 @@ class Fill:
     outcome: str
 
 
-def intended_point(open_ns: IntArray, close_ns: IntArray, knowable_ns: int,
-                   lag: int) -> tuple[int, int]:
+def intended_point(
+    open_ns: IntArray, close_ns: IntArray, knowable_ns: int, lag: int
+) -> tuple[int, int]:
     """The calendar session and instant of the first price after the news, plus a lag.
 
     The session is the first whose close is strictly after ``knowable_ns``;
@@ -104,8 +105,9 @@ def _blocked(pts: ExecutionPoints, i: int, buy: bool) -> bool:
     return bool(pts.buy_blocked[i] if buy else pts.sell_blocked[i])
 
 
-def find_entry(pts: ExecutionPoints, target_ns: int, target_session: int, *, buy: bool,
-               max_wait: int) -> Fill:
+def find_entry(
+    pts: ExecutionPoints, target_ns: int, target_session: int, *, buy: bool, max_wait: int
+) -> Fill:
     """First point at or after ``target_ns`` where the order may execute."""
     i = int(np.searchsorted(pts.instant, target_ns, side="left"))
     waits: list[str] = []
@@ -122,8 +124,9 @@ def find_entry(pts: ExecutionPoints, target_ns: int, target_session: int, *, buy
     return Fill(-1, float("nan"), 0, tuple(waits), "no_price_after_news")
 
 
-def stop_trigger(pts: ExecutionPoints, entry: int, last: int, entry_price: float, side: int,
-                 stop: float) -> tuple[int, float]:
+def stop_trigger(
+    pts: ExecutionPoints, entry: int, last: int, entry_price: float, side: int, stop: float
+) -> tuple[int, float]:
     """First point in (entry, last] where a resting stop order is hit, and its fill price.
 
     The stop level is ``entry_price * (1 - side * stop)``.  At an open beyond
@@ -151,8 +154,16 @@ def stop_trigger(pts: ExecutionPoints, entry: int, last: int, entry_price: float
     return -1, float("nan")
 
 
-def _execute_exit(pts: ExecutionPoints, entry: int, j: int, price: float | None,
-                  target_session: int, buy: bool, outcome: str, waits: list[str]) -> Fill:
+def _execute_exit(
+    pts: ExecutionPoints,
+    entry: int,
+    j: int,
+    price: float | None,
+    target_session: int,
+    buy: bool,
+    outcome: str,
+    waits: list[str],
+) -> Fill:
     """Walk forward from point ``j`` past T+1 and limit blocks; ``price`` overrides at ``j``."""
     first = j
     while j < pts.m:
@@ -171,8 +182,15 @@ def _execute_exit(pts: ExecutionPoints, entry: int, j: int, price: float | None,
     return Fill(-1, float("nan"), 0, tuple(waits), "no_exit_price")
 
 
-def find_exit(pts: ExecutionPoints, entry: int, entry_price: float, side: int,
-              target_ns: int, target_session: int, stop: float | None) -> Fill:
+def find_exit(
+    pts: ExecutionPoints,
+    entry: int,
+    entry_price: float,
+    side: int,
+    target_ns: int,
+    target_session: int,
+    stop: float | None,
+) -> Fill:
     """Where a leg opened at point ``entry`` closes.
 
     Scheduled exit: the first point at or after ``target_ns``.  A stop hit

@@ -185,9 +185,15 @@ def _kp_invalid(cc: CrossCorrelation, n: int) -> str:
     return ""
 
 
-def _kp_adjusted(name: str, base: TestResult, ar: AbnormalReturns, w: WindowCAR,
-                 idx: IntArray | None, factor: Callable[[CrossCorrelation], float],
-                 pvalue: Callable[[float], float]) -> TestResult:
+def _kp_adjusted(
+    name: str,
+    base: TestResult,
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None,
+    factor: Callable[[CrossCorrelation], float],
+    pvalue: Callable[[float], float],
+) -> TestResult:
     """``base`` scaled by a Kolari-Pynnönen factor, or invalid with the reason."""
     if not base.valid:
         return TestResult.invalid(name, base.null, base.distribution, base.n, base.reason)
@@ -202,14 +208,22 @@ def _kp_adjusted(name: str, base: TestResult, ar: AbnormalReturns, w: WindowCAR,
 def kp_bmp_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
     """BMP t adjusted for cross-correlation (Kolari and Pynnönen 2010), t(n - 1)."""
     base = bmp_t(ar, w, idx)
-    return _kp_adjusted("kp_bmp_t", base, ar, w, idx, lambda cc: kp_factor_bmp(cc, base.n),
-                        lambda t: two_sided_t(t, base.n - 1))
+    return _kp_adjusted(
+        "kp_bmp_t",
+        base,
+        ar,
+        w,
+        idx,
+        lambda cc: kp_factor_bmp(cc, base.n),
+        lambda t: two_sided_t(t, base.n - 1),
+    )
 
 
 def kp_patell_z(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
     """Patell Z adjusted for cross-correlation (Kolari and Pynnönen 2010), N(0,1)."""
-    return _kp_adjusted("kp_patell_z", patell_z(ar, w, idx), ar, w, idx, kp_factor_patell,
-                        two_sided_z)
+    return _kp_adjusted(
+        "kp_patell_z", patell_z(ar, w, idx), ar, w, idx, kp_factor_patell, two_sided_z
+    )
 
 
 # --------------------------------------------------------------------------- portfolio
@@ -281,8 +295,9 @@ def _nanmean_rows(x: FloatArray) -> FloatArray:
     return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
 
 
-def portfolio_by_cluster(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None
-                         ) -> PortfolioT:
+def portfolio_by_cluster(
+    ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None
+) -> PortfolioT:
     """The portfolio t of every cluster of the group (instances without a CAR dropped)."""
     rows = select(ar.n, idx)
     rows = rows[np.isfinite(w.car[rows])]
@@ -310,8 +325,9 @@ def portfolio_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) 
     n = int(pt.size[ok].sum())
     if not ok.any():
         dist = "t" if pt.cluster.size <= 1 else "N(0,1)"
-        return TestResult.invalid(name, null, dist, n,
-                                  "no cluster with a portfolio variance (too few days or zero)")
+        return TestResult.invalid(
+            name, null, dist, n, "no cluster with a portfolio variance (too few days or zero)"
+        )
     if ok.sum() == 1:
         t, dof = float(pt.stat[ok][0]), int(pt.dof[ok][0])
         return TestResult(name, t, two_sided_t(t, dof), null, f"t({dof})", n)
@@ -365,9 +381,15 @@ class BootstrapCI:
     reason: str = ""
 
 
-def cluster_bootstrap(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None, *,
-                      rng: np.random.Generator | int = 0, n_boot: int = 9999,
-                      level: float = 0.95) -> BootstrapCI:
+def cluster_bootstrap(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    rng: np.random.Generator | int = 0,
+    n_boot: int = 9999,
+    level: float = 0.95,
+) -> BootstrapCI:
     """Resample event clusters with replacement; percentile CI and p-value of the CAAR.
 
     ``rng`` is a numpy Generator or an integer seed (a fresh Generator is made
@@ -380,8 +402,18 @@ def cluster_bootstrap(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = 
     c, n = int(ids.size), int(rows.size)
     caar = float(np.mean(w.car[rows])) if n else math.nan
     if c < MIN_BOOTSTRAP_CLUSTERS:
-        return BootstrapCI(caar, math.nan, math.nan, math.nan, level, n_boot, c, n, False,
-                           f"C = {c} < {MIN_BOOTSTRAP_CLUSTERS} event clusters")
+        return BootstrapCI(
+            caar,
+            math.nan,
+            math.nan,
+            math.nan,
+            level,
+            n_boot,
+            c,
+            n,
+            False,
+            f"C = {c} < {MIN_BOOTSTRAP_CLUSTERS} event clusters",
+        )
     sums = np.bincount(inv, weights=w.car[rows], minlength=c)
     counts = np.bincount(inv, minlength=c).astype(np.float64)
     draw = gen.integers(0, c, size=(n_boot, c))
@@ -389,14 +421,31 @@ def cluster_bootstrap(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = 
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     extreme = int(np.sum(np.abs(boot - caar) >= abs(caar)))
     if not np.ptp(boot) > 0:
-        return BootstrapCI(caar, math.nan, math.nan, math.nan, level, n_boot, c, n, False,
-                           "all cluster means are equal: zero bootstrap variance")
-    return BootstrapCI(caar, float(lo), float(hi), (1 + extreme) / (n_boot + 1), level, n_boot,
-                       c, n)
+        return BootstrapCI(
+            caar,
+            math.nan,
+            math.nan,
+            math.nan,
+            level,
+            n_boot,
+            c,
+            n,
+            False,
+            "all cluster means are equal: zero bootstrap variance",
+        )
+    return BootstrapCI(
+        caar, float(lo), float(hi), (1 + extreme) / (n_boot + 1), level, n_boot, c, n
+    )
 
 
-def cluster_bootstrap_test(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None, *,
-                           rng: np.random.Generator | int = 0, n_boot: int = 9999) -> TestResult:
+def cluster_bootstrap_test(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    rng: np.random.Generator | int = 0,
+    n_boot: int = 9999,
+) -> TestResult:
     """The cluster bootstrap as a TestResult; the statistic is the CAAR itself."""
     b = cluster_bootstrap(ar, w, idx, rng=rng, n_boot=n_boot)
     name, null = "cluster_bootstrap", null_text(w)
@@ -406,8 +455,9 @@ def cluster_bootstrap_test(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | No
     return TestResult(name, b.caar, b.pvalue, null, dist, b.n)
 
 
-def _cluster_sums(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None
-                  ) -> tuple[FloatArray, FloatArray, int]:
+def _cluster_sums(
+    ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None
+) -> tuple[FloatArray, FloatArray, int]:
     rows = select(ar.n, idx)
     rows = rows[np.isfinite(w.car[rows])]
     _, inv = np.unique(ar.cluster[rows], return_inverse=True)
@@ -426,10 +476,14 @@ def _cluster_t(sums: FloatArray, counts: FloatArray) -> FloatArray:
         return theta / np.sqrt(var)
 
 
-def wild_cluster_bootstrap_test(ar: AbnormalReturns, w: WindowCAR,
-                                idx: IntArray | None = None, *,
-                                rng: np.random.Generator | int = 0,
-                                n_boot: int = 9999) -> TestResult:
+def wild_cluster_bootstrap_test(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    rng: np.random.Generator | int = 0,
+    n_boot: int = 9999,
+) -> TestResult:
     """Wild cluster bootstrap-t of the pooled CAAR, null imposed, Rademacher weights.
 
     Cameron, Gelbach and Miller (2008, section 3.3): t = CAAR / se_CR with the
@@ -445,12 +499,18 @@ def wild_cluster_bootstrap_test(ar: AbnormalReturns, w: WindowCAR,
     sums, counts, n = _cluster_sums(ar, w, idx)
     c = int(sums.size)
     if c < MIN_BOOTSTRAP_CLUSTERS:
-        return TestResult.invalid(name, null, "wild cluster bootstrap-t", n,
-                                  f"C = {c} < {MIN_BOOTSTRAP_CLUSTERS} event clusters")
+        return TestResult.invalid(
+            name,
+            null,
+            "wild cluster bootstrap-t",
+            n,
+            f"C = {c} < {MIN_BOOTSTRAP_CLUSTERS} event clusters",
+        )
     t = float(_cluster_t(sums, counts))
     if not math.isfinite(t):
-        return TestResult.invalid(name, null, "wild cluster bootstrap-t", n,
-                                  "zero cluster-robust variance")
+        return TestResult.invalid(
+            name, null, "wild cluster bootstrap-t", n, "zero cluster-robust variance"
+        )
     if 2**c <= n_boot:
         signs = 1.0 - 2.0 * ((np.arange(2**c)[:, None] >> np.arange(c)) & 1)
         dist = f"wild cluster bootstrap-t (all 2^{c} sign flips)"

@@ -24,9 +24,17 @@ from backtest.study.models import ModelDef, model_def
 from backtest.study.spec import StudySpec
 
 AttritionCode = Literal[
-    "duplicate_instance", "no_returns", "day0_outside_data", "day0_not_a_row",
-    "missing_regressor", "all_missing_returns", "estimation_too_short", "constant_returns",
-    "no_event_returns", "missing_event_day", "singular_design",
+    "duplicate_instance",
+    "no_returns",
+    "day0_outside_data",
+    "day0_not_a_row",
+    "missing_regressor",
+    "all_missing_returns",
+    "estimation_too_short",
+    "constant_returns",
+    "no_event_returns",
+    "missing_event_day",
+    "singular_design",
 ]
 ATTRITION_COLUMNS = ("event_id", "security", "day0", "group", "reason", "detail")
 REQUIRED_INSTANCE_COLUMNS = ("event_id", "security", "day0")
@@ -67,10 +75,19 @@ class DesignArrays:
 
     def take(self, keep: np.ndarray) -> DesignArrays:
         """The rows ``keep`` (boolean mask or integer index)."""
-        return DesignArrays(self.r_est[keep], self.x_est[keep], self.r_evt[keep],
-                            self.x_evt[keep], self.colmask[keep], self.est_days,
-                            self.rel_days, self.evt_dates[keep], self.cluster[keep],
-                            self.columns, self.est_masked[keep])
+        return DesignArrays(
+            self.r_est[keep],
+            self.x_est[keep],
+            self.r_evt[keep],
+            self.x_evt[keep],
+            self.colmask[keep],
+            self.est_days,
+            self.rel_days,
+            self.evt_dates[keep],
+            self.cluster[keep],
+            self.columns,
+            self.est_masked[keep],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +103,27 @@ class Design:
 def _normalise_instances(instances: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in REQUIRED_INSTANCE_COLUMNS if c not in instances.columns]
     if missing:
-        raise SpecError("instances lack required columns", field="instances",
-                        value=missing, expected=f"columns {list(REQUIRED_INSTANCE_COLUMNS)}")
+        raise SpecError(
+            "instances lack required columns",
+            field="instances",
+            value=missing,
+            expected=f"columns {list(REQUIRED_INSTANCE_COLUMNS)}",
+        )
     df = instances.reset_index(drop=True).copy()
     try:
         df["day0"] = pd.to_datetime(df["day0"]).dt.tz_localize(None).dt.normalize()
     except (ValueError, TypeError) as exc:
-        raise SpecError("day0 is not a date", field="day0", value=str(exc)[:80],
-                        expected="YYYY-MM-DD dates") from None
-    for col, fill in (("event_id", ""), ("security", ""), ("group", "all"), ("event_type", ""),
-                      ("stage", ""), ("direction", "")):
+        raise SpecError(
+            "day0 is not a date", field="day0", value=str(exc)[:80], expected="YYYY-MM-DD dates"
+        ) from None
+    for col, fill in (
+        ("event_id", ""),
+        ("security", ""),
+        ("group", "all"),
+        ("event_type", ""),
+        ("stage", ""),
+        ("direction", ""),
+    ):
         df[col] = _as_text(df[col] if col in df.columns else None, fill, len(df))
     # Optional per-instance regressor key (see backtest.returns.choose_benchmarks):
     # the key of ``market`` that holds this instance's regressors; default its security.
@@ -103,13 +131,18 @@ def _normalise_instances(instances: pd.DataFrame) -> pd.DataFrame:
     df["regressor"] = np.where(reg == "", df["security"].to_numpy(dtype=object), reg)
     # Optional ``pool`` flag: False keeps the instance in per-event results but out of
     # every pooled statistic (e.g. confounders, low-confidence events); default True.
-    df["pool"] = (df["pool"].fillna(True).astype(bool).to_numpy() if "pool" in df.columns
-                  else np.ones(len(df), dtype=bool))
+    df["pool"] = (
+        df["pool"].fillna(True).astype(bool).to_numpy()
+        if "pool" in df.columns
+        else np.ones(len(df), dtype=bool)
+    )
     # Optional expected sign of the instance (-1, 0, +1; NaN unknown) for signed pools, and
     # the exchange, whose market and day-0 date make the calendar cluster.
-    df["expected_sign"] = (pd.to_numeric(df["expected_sign"], errors="coerce")
-                           .astype(float).to_numpy() if "expected_sign" in df.columns
-                           else np.full(len(df), np.nan))
+    df["expected_sign"] = (
+        pd.to_numeric(df["expected_sign"], errors="coerce").astype(float).to_numpy()
+        if "expected_sign" in df.columns
+        else np.full(len(df), np.nan)
+    )
     df["exchange"] = _as_text(df["exchange"] if "exchange" in df.columns else None, "", len(df))
     return df
 
@@ -117,8 +150,13 @@ def _normalise_instances(instances: pd.DataFrame) -> pd.DataFrame:
 # Exchanges that share one trading calendar form one market: a day-0 date on NYSE and on
 # Nasdaq is one observation of the US market's reaction (DESIGN section 4).
 MARKET_OF_EXCHANGE: dict[str, str] = {
-    "XNYS": "US", "XNAS": "US", "ARCX": "US", "BATS": "US",
-    "XSHG": "CN", "XSHE": "CN", "XHKG": "HK",
+    "XNYS": "US",
+    "XNAS": "US",
+    "ARCX": "US",
+    "BATS": "US",
+    "XSHG": "CN",
+    "XSHE": "CN",
+    "XHKG": "HK",
 }
 
 
@@ -168,8 +206,9 @@ def _regressor_frame(market: Regressors, security: str) -> pd.DataFrame | None:
     return got.to_frame(name="market") if isinstance(got, pd.Series) else got
 
 
-def _take(mat: np.ndarray, start: np.ndarray, width: int,
-          sec: np.ndarray | None = None) -> np.ndarray:
+def _take(
+    mat: np.ndarray, start: np.ndarray, width: int, sec: np.ndarray | None = None
+) -> np.ndarray:
     """Windows of ``width`` sessions from ``start``: (n, width) rows of ``mat``.
 
     mat is (T,) shared by all, or (S, T) security-major (row ``sec[i]`` for instance i);
@@ -182,14 +221,13 @@ def _take(mat: np.ndarray, start: np.ndarray, width: int,
     hi = max(0, int(start.max()) + width - T)
     if lo or hi:
         pad = np.full((*mat.shape[:-1], T + lo + hi), np.nan)
-        pad[..., lo:lo + T] = mat
+        pad[..., lo : lo + T] = mat
         mat = pad
     view = np.lib.stride_tricks.sliding_window_view(mat, width, axis=-1)
     return view[start + lo] if sec is None else view[sec, start + lo]
 
 
-def _take_x(X: np.ndarray, start: np.ndarray, width: int, sec: np.ndarray | None
-            ) -> np.ndarray:
+def _take_x(X: np.ndarray, start: np.ndarray, width: int, sec: np.ndarray | None) -> np.ndarray:
     """(n, width, p) regressor windows from X (p, T) shared or (p, S, T) per security."""
     p = X.shape[0]
     out = np.empty((len(start), width, p))
@@ -210,13 +248,21 @@ class _Block:
     est_masked: np.ndarray
 
     def take(self, keep: np.ndarray) -> _Block:
-        return _Block(self.rows[keep], self.r_est[keep], self.x_est[keep], self.r_evt[keep],
-                      self.x_evt[keep], self.colmask[keep], self.evt_dates[keep],
-                      self.est_masked[keep])
+        return _Block(
+            self.rows[keep],
+            self.r_est[keep],
+            self.x_est[keep],
+            self.r_evt[keep],
+            self.x_evt[keep],
+            self.colmask[keep],
+            self.evt_dates[keep],
+            self.est_masked[keep],
+        )
 
 
-def _index_groups(secs: list[str], returns: Mapping[str, pd.Series]
-                  ) -> list[tuple[pd.DatetimeIndex, list[str]]]:
+def _index_groups(
+    secs: list[str], returns: Mapping[str, pd.Series]
+) -> list[tuple[pd.DatetimeIndex, list[str]]]:
     """Securities whose return series share one session index (same data, or equal)."""
     by_ptr: dict[tuple[int, int], tuple[pd.DatetimeIndex, list[str]]] = {}
     groups: dict[tuple, list[tuple[pd.DatetimeIndex, list[str]]]] = {}
@@ -243,14 +289,19 @@ def _index_groups(secs: list[str], returns: Mapping[str, pd.Series]
 
 def _check_index(index: pd.DatetimeIndex, sec: str) -> None:
     if not index.is_monotonic_increasing or not index.is_unique:
-        raise SpecError("return series index must be sorted unique session dates",
-                        field=f"returns[{sec}]", value="unsorted or duplicated",
-                        expected="a sorted, unique DatetimeIndex")
+        raise SpecError(
+            "return series index must be sorted unique session dates",
+            field=f"returns[{sec}]",
+            value="unsorted or duplicated",
+            expected="a sorted, unique DatetimeIndex",
+        )
 
 
-def _regressors(index: pd.DatetimeIndex, secs: list[str], market: Regressors,
-                cols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, bool]:
+def _regressors(
+    index: pd.DatetimeIndex, secs: list[str], market: Regressors, cols: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """Regressor values on ``index``: (T, p) if shared, else (T, S, p); and have (S, p)."""
+
     def values(frame: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
         x = np.full((len(index), len(cols)), np.nan)
         have = np.zeros(len(cols), dtype=bool)
@@ -274,10 +325,17 @@ def _regressors(index: pd.DatetimeIndex, secs: list[str], market: Regressors,
     return xs, haves, False
 
 
-def _group_block(df: pd.DataFrame, index: pd.DatetimeIndex, secs: list[str],
-                 returns: Mapping[str, pd.Series], market: Regressors, model: ModelDef,
-                 spec: StudySpec, drops: list[tuple[int, str, str]],
-                 masks: pd.DataFrame | None) -> _Block | None:
+def _group_block(
+    df: pd.DataFrame,
+    index: pd.DatetimeIndex,
+    secs: list[str],
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    model: ModelDef,
+    spec: StudySpec,
+    drops: list[tuple[int, str, str]],
+    masks: pd.DataFrame | None,
+) -> _Block | None:
     """Gather the windows of every instance of securities sharing ``index``."""
     _check_index(index, secs[0])
     cols = model.columns
@@ -286,22 +344,30 @@ def _group_block(df: pd.DataFrame, index: pd.DatetimeIndex, secs: list[str],
     rows = rows_df.index.to_numpy()
     sec = pd.Index(secs).get_indexer(rows_df["security"])
     xkeys = list(dict.fromkeys(rows_df["regressor"].to_numpy(dtype=object)))
-    X, have, shared = (_regressors(index, xkeys, market, cols) if cols
-                       else (np.zeros((len(index), 0)), np.zeros((len(xkeys), 0), bool), True))
+    X, have, shared = (
+        _regressors(index, xkeys, market, cols)
+        if cols
+        else (np.zeros((len(index), 0)), np.zeros((len(xkeys), 0), bool), True)
+    )
     xk = pd.Index(xkeys).get_indexer(rows_df["regressor"])
     need = np.array([c not in model.optional for c in cols], dtype=bool)
     lacking = (need[None, :] & ~have).any(axis=1)[xk] if cols else np.zeros(len(rows), bool)
     day0 = pd.DatetimeIndex(rows_df["day0"])
     pos = index.get_indexer(day0)
-    span = (f"{index[0].date()}..{index[-1].date()}" if len(index) else "no rows")
+    span = f"{index[0].date()}..{index[-1].date()}" if len(index) else "no rows"
     bad = np.flatnonzero(lacking | (pos < 0))
     for r, d, lk, p in zip(rows[bad], day0[bad], lacking[bad], pos[bad], strict=True):
         if lk:
             drops.append((int(r), "missing_regressor", f"no column among {list(cols)}"))
         elif p < 0:
             out = not len(index) or d < index[0] or d > index[-1]
-            drops.append((int(r), "day0_outside_data" if out else "day0_not_a_row",
-                          f"{d.date()} vs data {span}"))
+            drops.append(
+                (
+                    int(r),
+                    "day0_outside_data" if out else "day0_not_a_row",
+                    f"{d.date()} vs data {span}",
+                )
+            )
     ok = (pos >= 0) & ~lacking
     if not ok.any():
         return None
@@ -331,10 +397,16 @@ def _group_block(df: pd.DataFrame, index: pd.DatetimeIndex, secs: list[str],
     evt_dates = _take(days, pos + lo, hi - lo + 1)
     evt_dates = np.where(np.isnan(evt_dates), np.iinfo(np.int64).min, evt_dates)
     L, W = e1 - e0 + 1, hi - lo + 1
-    return _Block(rows, _take(masked, pos + e0, L, sec), _take_x(Xm, pos + e0, L, xsec),
-                  _take(R, pos + lo, W, sec), _take_x(Xm, pos + lo, W, xsec),
-                  np.asarray(have)[xk].copy(), evt_dates.astype(np.int64).astype("datetime64[D]"),
-                  est_masked)
+    return _Block(
+        rows,
+        _take(masked, pos + e0, L, sec),
+        _take_x(Xm, pos + e0, L, xsec),
+        _take(R, pos + lo, W, sec),
+        _take_x(Xm, pos + lo, W, xsec),
+        np.asarray(have)[xk].copy(),
+        evt_dates.astype(np.int64).astype("datetime64[D]"),
+        est_masked,
+    )
 
 
 def _complete(r: np.ndarray, x: np.ndarray, colmask: np.ndarray) -> np.ndarray:
@@ -354,8 +426,13 @@ def _screen(block: _Block, spec: StudySpec, drops: list[tuple[int, str, str]]) -
     r = np.where(est_ok, block.r_est, np.nan)
     with np.errstate(invalid="ignore"):  # fmax/fmin skip NaN; all-NaN rows give NaN
         spread = np.fmax.reduce(r, axis=1) - np.fmin.reduce(r, axis=1)
-    conds = [n_any == 0, n_est < spec.min_estimation_obs, ~(spread > 0), ~evt_ok.any(axis=1),
-             (spec.missing == "drop_instance") & ~evt_ok.all(axis=1)]
+    conds = [
+        n_any == 0,
+        n_est < spec.min_estimation_obs,
+        ~(spread > 0),
+        ~evt_ok.any(axis=1),
+        (spec.missing == "drop_instance") & ~evt_ok.all(axis=1),
+    ]
     code = np.select(conds, np.arange(1, 6), 0)
     lo, hi = spec.event_span
     for i in np.flatnonzero(code):
@@ -367,15 +444,25 @@ def _screen(block: _Block, spec: StudySpec, drops: list[tuple[int, str, str]]) -
             4: f"no return in [{lo},{hi}]",
             5: f"{int((~evt_ok[i]).sum())} missing day(s) in [{lo},{hi}]",
         }[c]
-        reason = ("", "all_missing_returns", "estimation_too_short", "constant_returns",
-                  "no_event_returns", "missing_event_day")[c]
+        reason = (
+            "",
+            "all_missing_returns",
+            "estimation_too_short",
+            "constant_returns",
+            "no_event_returns",
+            "missing_event_day",
+        )[c]
         drops.append((int(block.rows[i]), reason, detail))
     return code == 0
 
 
-def build_design(instances: pd.DataFrame, returns: Mapping[str, pd.Series],
-                 market: Regressors, spec: StudySpec, masks: pd.DataFrame | None = None
-                 ) -> Design:
+def build_design(
+    instances: pd.DataFrame,
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    spec: StudySpec,
+    masks: pd.DataFrame | None = None,
+) -> Design:
     """Arrays of every usable instance, their labels, and the attrition table.
 
     instances: columns event_id, security, day0 (and optionally group, event_type,
@@ -389,20 +476,29 @@ def build_design(instances: pd.DataFrame, returns: Mapping[str, pd.Series],
     df = _normalise_instances(instances)
     drops: list[tuple[int, str, str]] = []
     dup = df.duplicated(subset=["event_id", "security", "day0"], keep="first").to_numpy()
-    drops.extend((int(r), "duplicate_instance", "same event_id, security and day0")
-                 for r in np.flatnonzero(dup))
+    drops.extend(
+        (int(r), "duplicate_instance", "same event_id, security and day0")
+        for r in np.flatnonzero(dup)
+    )
     live = df[~dup]
     known = _member(live["security"].to_numpy(), returns.keys())
-    drops.extend((int(r), "no_returns", f"no return series for {s}")
-                 for r, s in zip(live.index[~known], live["security"][~known], strict=True))
+    drops.extend(
+        (int(r), "no_returns", f"no return series for {s}")
+        for r, s in zip(live.index[~known], live["security"][~known], strict=True)
+    )
     live = live[known]
     mk = None
     if masks is not None:
-        mk = pd.DataFrame({"security": _as_text(masks["security"], "", len(masks)),
-                           "day0": pd.to_datetime(masks["day0"]).dt.normalize()})
+        mk = pd.DataFrame(
+            {
+                "security": _as_text(masks["security"], "", len(masks)),
+                "day0": pd.to_datetime(masks["day0"]).dt.normalize(),
+            }
+        )
     blocks: list[_Block] = []
-    for index, secs in _index_groups(list(dict.fromkeys(live["security"].to_numpy(dtype=object))),
-                                     returns):
+    for index, secs in _index_groups(
+        list(dict.fromkeys(live["security"].to_numpy(dtype=object))), returns
+    ):
         block = _group_block(live, index, secs, returns, market, model, spec, drops, mk)
         if block is not None:
             keep = _screen(block, spec, drops)
@@ -410,8 +506,13 @@ def build_design(instances: pd.DataFrame, returns: Mapping[str, pd.Series],
     return _assemble(df, blocks, drops, model, spec)
 
 
-def _assemble(df: pd.DataFrame, blocks: list[_Block], drops: list[tuple[int, str, str]],
-              model: ModelDef, spec: StudySpec) -> Design:
+def _assemble(
+    df: pd.DataFrame,
+    blocks: list[_Block],
+    drops: list[tuple[int, str, str]],
+    model: ModelDef,
+    spec: StudySpec,
+) -> Design:
     est_days = np.arange(spec.estimation[0], spec.estimation[1] + 1, dtype=np.int64)
     rel_days = np.arange(spec.event_span[0], spec.event_span[1] + 1, dtype=np.int64)
     p = len(model.columns)
@@ -424,15 +525,35 @@ def _assemble(df: pd.DataFrame, blocks: list[_Block], drops: list[tuple[int, str
             return getattr(blocks[0], name)
         return np.concatenate([getattr(b, name) for b in blocks])
 
-    labels = df.loc[rows, ["event_id", "security", "group", "day0", "event_type",
-                           "stage", "direction", "pool", "expected_sign",
-                           "exchange"]].reset_index(drop=True)
+    labels = df.loc[
+        rows,
+        [
+            "event_id",
+            "security",
+            "group",
+            "day0",
+            "event_type",
+            "stage",
+            "direction",
+            "pool",
+            "expected_sign",
+            "exchange",
+        ],
+    ].reset_index(drop=True)
     cluster = calendar_clusters(labels["exchange"].to_numpy(dtype=object), labels["day0"])
-    arrays = DesignArrays(cat("r_est", (len(est_days),)), cat("x_est", (len(est_days), p)),
-                          cat("r_evt", (len(rel_days),)), cat("x_evt", (len(rel_days), p)),
-                          cat("colmask", (p,), bool), est_days, rel_days,
-                          cat("evt_dates", (len(rel_days),), "datetime64[D]"), cluster,
-                          model.columns, cat("est_masked", (), np.int64))
+    arrays = DesignArrays(
+        cat("r_est", (len(est_days),)),
+        cat("x_est", (len(est_days), p)),
+        cat("r_evt", (len(rel_days),)),
+        cat("x_evt", (len(rel_days), p)),
+        cat("colmask", (p,), bool),
+        est_days,
+        rel_days,
+        cat("evt_dates", (len(rel_days),), "datetime64[D]"),
+        cluster,
+        model.columns,
+        cat("est_masked", (), np.int64),
+    )
     return Design(arrays, labels, attrition_frame(df, drops), model)
 
 

@@ -31,6 +31,8 @@ from backtest.study.results import (
 from backtest.study.spec import StudySpec, window_label
 
 TestFn = Callable[..., TestResult]
+
+
 def _multi_cluster_tests() -> frozenset[str]:
     """Tests that need several calendar clusters (never run on one event)."""
     from backtest.study.registry import TESTS, properties
@@ -63,8 +65,9 @@ def test_registry(spec: StudySpec) -> dict[str, TestFn]:
     reg = make(spec.seed, n_boot=spec.bootstrap_draws) if make else dict(registry.TESTS)
     unknown = [t for t in dict.fromkeys((*spec.tests, *spec.daily_tests)) if t not in reg]
     if unknown:
-        raise SpecError("unknown test", field="tests", value=unknown,
-                        expected=f"names among {sorted(reg)}")
+        raise SpecError(
+            "unknown test", field="tests", value=unknown, expected=f"names among {sorted(reg)}"
+        )
     return reg
 
 
@@ -74,28 +77,46 @@ def fit_instances(design: Design, spec: StudySpec) -> Fitted:
     mf = fit_model(arrays, design.model, spec.conventions)
     bad = ~mf.ok
     if bad.any():
-        attrition = attrition_with(attrition, labels[bad], "singular_design",
-                                   "regressors collinear or residual variance zero")
+        attrition = attrition_with(
+            attrition,
+            labels[bad],
+            "singular_design",
+            "regressors collinear or residual variance zero",
+        )
         arrays, labels = arrays.take(~bad), labels[~bad].reset_index(drop=True)
         mf = fit_model(arrays, design.model, spec.conventions)
     if spec.conventions != "estudy2":  # the raw estimation windows are no longer needed
         n = arrays.n
         arrays = replace(arrays, r_est=np.empty((n, 0)), x_est=np.empty((n, 0, 0)))
-    ar = AbnormalReturns(est=mf.ar_est, event=mf.ar_evt, est_days=arrays.est_days,
-                         rel_days=arrays.rel_days, n_est=mf.fit.n_obs, k=mf.k,
-                         sigma=np.sqrt(mf.sigma2), fe=mf.fe, cluster=arrays.cluster)
+    ar = AbnormalReturns(
+        est=mf.ar_est,
+        event=mf.ar_evt,
+        est_days=arrays.est_days,
+        rel_days=arrays.rel_days,
+        n_est=mf.fit.n_obs,
+        k=mf.k,
+        sigma=np.sqrt(mf.sigma2),
+        fe=mf.fe,
+        cluster=arrays.cluster,
+    )
     log = spec.returns == "log"
-    windows = tuple(mf.window(a, b, arrays.rel_days, log, missing=spec.missing)
-                    for a, b in spec.windows)
+    windows = tuple(
+        mf.window(a, b, arrays.rel_days, log, missing=spec.missing) for a, b in spec.windows
+    )
     slopes = tuple(c for c in arrays.columns if c != design.model.offset)
     f = Fitted(arrays, labels, mf, ar, windows, attrition, slopes, [])
     f.subsets.extend(subsets(f))
     return f
 
 
-def run_study(instances: pd.DataFrame, returns: Mapping[str, pd.Series], market: Regressors,
-              spec: StudySpec | None = None, *, masks: pd.DataFrame | None = None
-              ) -> StudyResult:
+def run_study(
+    instances: pd.DataFrame,
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    spec: StudySpec | None = None,
+    *,
+    masks: pd.DataFrame | None = None,
+) -> StudyResult:
     """Run an event study.
 
     instances: one row per event instance, columns event_id, security, day0 and
@@ -124,10 +145,18 @@ def run_study(instances: pd.DataFrame, returns: Mapping[str, pd.Series], market:
     tests = pd.DataFrame(rows, columns=list(TEST_COLUMNS))
     tests["rel_day"] = tests["rel_day"].astype("Int64")
     caar = pd.DataFrame(caar_rows(f, spec), columns=list(CAAR_COLUMNS))
-    return StudyResult(spec=spec, ar=ar_frame(f), car=car_frame(f, spec), tests=tests,
-                       caar=caar, attrition=f.attrition.reset_index(drop=True),
-                       params=params_frame(f), n_input=len(instances), overlaps=overlaps,
-                       instances=f.labels.assign(cluster=f.ar.cluster))
+    return StudyResult(
+        spec=spec,
+        ar=ar_frame(f),
+        car=car_frame(f, spec),
+        tests=tests,
+        caar=caar,
+        attrition=f.attrition.reset_index(drop=True),
+        params=params_frame(f),
+        n_input=len(instances),
+        overlaps=overlaps,
+        instances=f.labels.assign(cluster=f.ar.cluster),
+    )
 
 
 def event_key(labels: pd.DataFrame) -> np.ndarray:
@@ -136,8 +165,7 @@ def event_key(labels: pd.DataFrame) -> np.ndarray:
     st = labels["stage"].to_numpy(dtype=object)
     if not (st != "").any():
         return ev
-    return np.array([e if not s else f"{e}:{s}" for e, s in zip(ev, st, strict=True)],
-                    dtype=object)
+    return np.array([e if not s else f"{e}:{s}" for e, s in zip(ev, st, strict=True)], dtype=object)
 
 
 def _split(keys: list[np.ndarray]) -> list[tuple[tuple, np.ndarray]]:
@@ -171,24 +199,29 @@ def subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
     lab = f.labels
     grp = lab["group"].to_numpy(dtype=object)
     out: list[tuple[str, str, str, np.ndarray]] = [
-        ("event", str(e), str(g), rows) for (e, g), rows in _split([event_key(lab), grp])]
+        ("event", str(e), str(g), rows) for (e, g), rows in _split([event_key(lab), grp])
+    ]
     sign = _signs(lab)
     has_sign = np.isin(sign, (-1.0, 1.0))
-    sign_txt = np.array([_sign_label(v) if ok else "" for v, ok in zip(sign, has_sign,
-                                                                       strict=True)],
-                        dtype=object)
+    sign_txt = np.array(
+        [_sign_label(v) if ok else "" for v, ok in zip(sign, has_sign, strict=True)], dtype=object
+    )
     signed_study = bool(has_sign.any())
     etype = lab["event_type"].replace("", "*").to_numpy(dtype=object)
     direction = lab["direction"].to_numpy(dtype=object)
     if signed_study:
         etype = np.where(has_sign, etype.astype(str) + "," + sign_txt.astype(str), "")
-        direction = np.where(has_sign & (direction != ""),
-                             "direction=" + direction.astype(str) + "," + sign_txt.astype(str),
-                             "")
+        direction = np.where(
+            has_sign & (direction != ""),
+            "direction=" + direction.astype(str) + "," + sign_txt.astype(str),
+            "",
+        )
     else:
         direction = np.where(direction != "", "direction=" + direction.astype(str), "")
-    pools = [[(k, r) for k, r in _split([etype, grp]) if k[0]],
-             [(k, r) for k, r in _split([direction, grp]) if k[0]]]
+    pools = [
+        [(k, r) for k, r in _split([etype, grp]) if k[0]],
+        [(k, r) for k, r in _split([direction, grp]) if k[0]],
+    ]
     pooled = _pool_flags(lab)
     for pool in pools:
         for (t, g), rows in pool:
@@ -234,8 +267,11 @@ def signed_view(f: Fitted) -> tuple[AbnormalReturns, tuple[WindowCAR, ...]]:
     """
     s = _signs(f.labels)
     s = np.where(np.isin(s, (-1.0, 1.0)), s, 1.0)
-    ar = replace(f.ar, est=f.ar.est * s[:, None] if f.ar.est.size else f.ar.est,
-                 event=f.ar.event * s[:, None])
+    ar = replace(
+        f.ar,
+        est=f.ar.est * s[:, None] if f.ar.est.size else f.ar.est,
+        event=f.ar.event * s[:, None],
+    )
     wins = tuple(replace(w, car=w.car * s, bhar=w.bhar * s) for w in f.windows)
     return ar, wins
 
@@ -255,17 +291,32 @@ def views(f: Fitted) -> list[tuple[AbnormalReturns, tuple[WindowCAR, ...], list,
 def group_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple]:
     """Window and daily tests of every level x event x group, signed pools included."""
     rows: list[tuple] = []
-    days = {int(t): f.fit.window(int(t), int(t), f.arrays.rel_days, spec.returns == "log",
-                                 with_bhar=False)
-            for t in f.arrays.rel_days} if spec.daily_tests else {}
+    days = (
+        {
+            int(t): f.fit.window(
+                int(t), int(t), f.arrays.rel_days, spec.returns == "log", with_bhar=False
+            )
+            for t in f.arrays.rel_days
+        }
+        if spec.daily_tests
+        else {}
+    )
     for ar, windows, subs, sign in views(f):
         sdays = {t: replace(w, car=w.car * sign) for t, w in days.items()}
         for level, event, group, idx in subs:
             names = [t for t in spec.tests if level == "pooled" or t not in MULTI_CLUSTER_TESTS]
             for w in windows:
                 for name in names:
-                    rows.append(test_row(level, event, group, window_label(w.start, w.end),
-                                         None, reg[name](ar, w, idx)))
+                    rows.append(
+                        test_row(
+                            level,
+                            event,
+                            group,
+                            window_label(w.start, w.end),
+                            None,
+                            reg[name](ar, w, idx),
+                        )
+                    )
             for t, w in sdays.items():
                 for name in spec.daily_tests:
                     if level == "event" and name in MULTI_CLUSTER_TESTS:
@@ -299,9 +350,18 @@ def spread_portfolios(f: Fitted, spec: StudySpec) -> tuple[list[str], AbnormalRe
     est_a, evt_a, k = np.array(est), np.array(evt), np.array(ks, dtype=np.int64)
     n_est = np.isfinite(est_a).sum(axis=1).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sigma = np.sqrt(np.nansum(est_a ** 2, axis=1) / (n_est - k))
-    ar = AbnormalReturns(est_a, evt_a, f.ar.est_days, f.ar.rel_days, n_est, k, sigma,
-                         np.ones_like(evt_a), np.arange(len(names), dtype=np.int64))
+        sigma = np.sqrt(np.nansum(est_a**2, axis=1) / (n_est - k))
+    ar = AbnormalReturns(
+        est_a,
+        evt_a,
+        f.ar.est_days,
+        f.ar.rel_days,
+        n_est,
+        k,
+        sigma,
+        np.ones_like(evt_a),
+        np.arange(len(names), dtype=np.int64),
+    )
     return names, ar
 
 
@@ -316,7 +376,7 @@ def spread_window(ar: AbnormalReturns, start: int, end: int) -> WindowCAR:
     present = np.isfinite(ar.event) & inside[None, :]
     days = present.sum(axis=1).astype(np.int64)
     car = np.where(days > 0, np.where(present, ar.event, 0.0).sum(axis=1), np.nan)
-    return WindowCAR(start, end, car, ar.sigma ** 2 * days, days, np.full(ar.n, np.nan))
+    return WindowCAR(start, end, car, ar.sigma**2 * days, days, np.full(ar.n, np.nan))
 
 
 def spread_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple]:
@@ -338,8 +398,11 @@ def spread_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[
             rows.append(test_row("spread_event", e, label, wl, None, time_series_t(ar, w, i)))
         for key, idx in pools:
             if len(idx) > 1:
-                rows.append(test_row("spread_pooled", key, label, wl, None,
-                                     reg["cross_sectional_t"](ar, w, idx)))
+                rows.append(
+                    test_row(
+                        "spread_pooled", key, label, wl, None, reg["cross_sectional_t"](ar, w, idx)
+                    )
+                )
     return rows
 
 
@@ -347,8 +410,11 @@ def _spread_pools(f: Fitted, names: list[str]) -> list[tuple[str, np.ndarray]]:
     """Spread events pooled: all of them ('*') and, where known, by direction."""
     by_key = dict(zip(event_key(f.labels), f.labels["direction"], strict=True))
     direction = np.array([str(by_key.get(n, "")) for n in names], dtype=object)
-    flag = (f.labels["pool"].to_numpy(dtype=bool) if "pool" in f.labels
-            else np.ones(len(f.labels), bool))
+    flag = (
+        f.labels["pool"].to_numpy(dtype=bool)
+        if "pool" in f.labels
+        else np.ones(len(f.labels), bool)
+    )
     in_pool = dict(zip(event_key(f.labels), flag, strict=True))
     ok = np.array([bool(in_pool.get(n, True)) for n in names], dtype=bool)
     pools = [("*", np.flatnonzero(ok))]
@@ -372,8 +438,7 @@ def caar_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
     return rows
 
 
-def _caar_rows(ar: AbnormalReturns, windows: tuple[WindowCAR, ...],
-               subs: list) -> list[tuple]:
+def _caar_rows(ar: AbnormalReturns, windows: tuple[WindowCAR, ...], subs: list) -> list[tuple]:
     rows: list[tuple] = []
     for level, event, group, idx in subs:
         for w in windows:
@@ -386,8 +451,19 @@ def _caar_rows(ar: AbnormalReturns, windows: tuple[WindowCAR, ...],
             for c in clusters:
                 rows_c = use[ar.cluster[use] == c]
                 var += (len(rows_c) / n) ** 2 * _portfolio_var(ar, w, rows_c)
-            rows.append((level, event, group, window_label(w.start, w.end), n, len(clusters),
-                         caar, se_cs, float(np.sqrt(var)) if n else np.nan))
+            rows.append(
+                (
+                    level,
+                    event,
+                    group,
+                    window_label(w.start, w.end),
+                    n,
+                    len(clusters),
+                    caar,
+                    se_cs,
+                    float(np.sqrt(var)) if n else np.nan,
+                )
+            )
     return rows
 
 
@@ -400,4 +476,4 @@ def _portfolio_var(ar: AbnormalReturns, w: WindowCAR, rows: np.ndarray) -> float
     fac = fac[np.isfinite(fac)]
     if dof < 1 or not fac.size:
         return np.nan
-    return float(np.sum(p ** 2) / dof * fac.mean())
+    return float(np.sum(p**2) / dof * fac.mean())

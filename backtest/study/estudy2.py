@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from backtest.study.engine import Fitted
 
 
-
 @dataclass(frozen=True, slots=True)
 class Estudy2Input:
     """ARs and market series of N securities.
@@ -142,15 +141,30 @@ def parametric(x: Estudy2Input) -> list[DailyStat]:
     s85 = _s85(x)
     out = []
     bw80 = aar / s80
-    out.append(DailyStat("brown_warner_1980", bw80, _two_sided(bw80, "t", lbar - 1), n_t,
-                         [f"t({lbar - 1:g})"] * len(aar)))
+    out.append(
+        DailyStat(
+            "brown_warner_1980",
+            bw80,
+            _two_sided(bw80, "t", lbar - 1),
+            n_t,
+            [f"t({lbar - 1:g})"] * len(aar),
+        )
+    )
     bw85 = aar / s85
-    out.append(DailyStat("brown_warner_1985", bw85, _two_sided(bw85, "t", lbar - 1), n_t,
-                         [f"t({lbar - 1:g})"] * len(aar)))
+    out.append(
+        DailyStat(
+            "brown_warner_1985",
+            bw85,
+            _two_sided(bw85, "t", lbar - 1),
+            n_t,
+            [f"t({lbar - 1:g})"] * len(aar),
+        )
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         tt = aar / _nansd(x.ar_evt, axis=0) * np.sqrt(n_t)
-    out.append(DailyStat("t_test", tt, _two_sided(tt, "t", n_t - 1), n_t,
-                         [f"t({k - 1})" for k in n_t]))
+    out.append(
+        DailyStat("t_test", tt, _two_sided(tt, "t", n_t - 1), n_t, [f"t({k - 1})" for k in n_t])
+    )
     if not x.sim:
         why = "estudy2 runs Patell, Boehmer and Lamb for the market model only"
         nan = np.full(len(aar), np.nan)
@@ -160,16 +174,15 @@ def parametric(x: Estudy2Input) -> list[DailyStat]:
     sar = _sar(x)
     sum_sar, _ = _sum_star(sar)
     pt = sum_sar / math.sqrt(float(np.sum((x.n_est - 2) / (x.n_est - 4))))
-    out.append(DailyStat("patell", pt, _two_sided(pt, "norm", None), n_t,
-                         ["N(0,1)"] * len(aar)))
+    out.append(DailyStat("patell", pt, _two_sided(pt, "norm", None), n_t, ["N(0,1)"] * len(aar)))
     with np.errstate(invalid="ignore", divide="ignore"):
         bh = _nanmean0(sar) / _nansd(sar, axis=0) * np.sqrt(n_t)
-    out.append(DailyStat("boehmer", bh, _two_sided(bh, "t", n_t - 1), n_t,
-                         [f"t({k - 1})" for k in n_t]))
+    out.append(
+        DailyStat("boehmer", bh, _two_sided(bh, "t", n_t - 1), n_t, [f"t({k - 1})" for k in n_t])
+    )
     mbar, sxx = _market_terms(x.m_est[:1])
     lamb = aar / (s85 * np.sqrt(1.0 + 1.0 / lbar + (x.m_evt[0] - mbar[0]) ** 2 / sxx[0]))
-    out.append(DailyStat("lamb", lamb, _two_sided(lamb, "norm", None), n_t,
-                         ["N(0,1)"] * len(aar)))
+    out.append(DailyStat("lamb", lamb, _two_sided(lamb, "norm", None), n_t, ["N(0,1)"] * len(aar)))
     return out
 
 
@@ -213,9 +226,14 @@ def nonparametric(x: Estudy2Input) -> list[DailyStat]:
         du, _ = _sum_star(k / (t_i + 1.0)[:, None] - 0.5)
         s_m = math.sqrt(np.nansum((du / np.sqrt(n_s)) ** 2) / tbar)
         mrank = du[e:] / (np.sqrt(n_t) * s_m)
-    return [_norm_stat("sign", sign, n_t), _norm_stat("generalized_sign", gsign, n_t),
-            _norm_stat("corrado_sign", csign, n_t), _norm_stat("rank", rank, n_t),
-            _norm_stat("modified_rank", mrank, n_t), wilcoxon(a)]
+    return [
+        _norm_stat("sign", sign, n_t),
+        _norm_stat("generalized_sign", gsign, n_t),
+        _norm_stat("corrado_sign", csign, n_t),
+        _norm_stat("rank", rank, n_t),
+        _norm_stat("modified_rank", mrank, n_t),
+        wilcoxon(a),
+    ]
 
 
 #: Largest n' (non-zero ARs of a day) with the exact signed-rank distribution; above it
@@ -236,10 +254,10 @@ def signrank_cdfs(ns: set[int]) -> dict[int, np.ndarray]:
     pmf[0] = 1.0
     for j in range(1, top + 1):
         m = j * (j + 1) // 2
-        pmf[j:m + 1] = (pmf[j:m + 1] + pmf[:m + 1 - j]) / 2.0  # the right side is a copy
+        pmf[j : m + 1] = (pmf[j : m + 1] + pmf[: m + 1 - j]) / 2.0  # the right side is a copy
         pmf[:j] /= 2.0
         if j in ns:
-            out[j] = np.cumsum(pmf[:m + 1])
+            out[j] = np.cumsum(pmf[: m + 1])
     return out
 
 
@@ -305,8 +323,9 @@ def wilcoxon(a: np.ndarray) -> DailyStat:
     return DailyStat("wilcoxon", stat, pval, nn, dist)
 
 
-def car_tests(x: Estudy2Input, daily: dict[str, DailyStat], inside: np.ndarray,
-              percentage: float) -> list[CarStat]:
+def car_tests(
+    x: Estudy2Input, daily: dict[str, DailyStat], inside: np.ndarray, percentage: float
+) -> list[CarStat]:
     """car_brown_warner_1985, car_lamb (market model) and car_rank_test over one window.
 
     ``inside`` (W,) marks the window's event days; only days with 100 n_t/N > percentage
@@ -321,19 +340,33 @@ def car_tests(x: Estudy2Input, daily: dict[str, DailyStat], inside: np.ndarray,
     out = []
     if tk == 0:
         why = f"no day of the window has more than {percentage:g}% of securities"
-        return [CarStat(nm, math.nan, math.nan, 0, math.nan, "N(0,1)", False, why)
-                for nm in ("car_lamb", "car_brown_warner_1985", "car_rank_test")]
+        return [
+            CarStat(nm, math.nan, math.nan, 0, math.nan, "N(0,1)", False, why)
+            for nm in ("car_lamb", "car_brown_warner_1985", "car_rank_test")
+        ]
     lamb = daily["lamb"]
     if lamb.valid:
         s = float(np.sum(lamb.statistic[kept]) / math.sqrt(tk))
-        out.append(CarStat("car_lamb", s, float(_two_sided(np.array(s), "norm", None)), tk,
-                           car_mean, "N(0,1)"))
+        out.append(
+            CarStat(
+                "car_lamb", s, float(_two_sided(np.array(s), "norm", None)), tk, car_mean, "N(0,1)"
+            )
+        )
     else:
-        out.append(CarStat("car_lamb", math.nan, math.nan, tk, car_mean, "N(0,1)", False,
-                           lamb.reason))
+        out.append(
+            CarStat("car_lamb", math.nan, math.nan, tk, car_mean, "N(0,1)", False, lamb.reason)
+        )
     s = float(np.sum(daily["brown_warner_1985"].statistic[kept]) / math.sqrt(tk))
-    out.append(CarStat("car_brown_warner_1985", s,
-                       float(_two_sided(np.array(s), "norm", None)), tk, car_mean, "N(0,1)"))
+    out.append(
+        CarStat(
+            "car_brown_warner_1985",
+            s,
+            float(_two_sided(np.array(s), "norm", None)),
+            tk,
+            car_mean,
+            "N(0,1)",
+        )
+    )
     f = np.concatenate([x.ar_est, x.ar_evt[:, inside]], axis=1)
     k, t_i = _ranks(f)
     kbar = float(np.mean((t_i + 1) / 2.0))
@@ -342,8 +375,11 @@ def car_tests(x: Estudy2Input, daily: dict[str, DailyStat], inside: np.ndarray,
     num = math.sqrt(tk) * (float(np.nanmean(win)) - kbar)
     den = math.sqrt(float(np.nansum((_nanmean0(k) - kbar) ** 2)) / float(np.mean(t_i)))
     s = num / den
-    out.append(CarStat("car_rank_test", s, float(_two_sided(np.array(s), "norm", None)), tk,
-                       math.nan, "N(0,1)"))
+    out.append(
+        CarStat(
+            "car_rank_test", s, float(_two_sided(np.array(s), "norm", None)), tk, math.nan, "N(0,1)"
+        )
+    )
     return out
 
 
@@ -360,8 +396,14 @@ def estudy2_input(f: Fitted, spec: StudySpec) -> Estudy2Input:
         m_est, m_evt = a.x_est[:, :, j], a.x_evt[:, :, j]
     else:
         m_est, m_evt = np.zeros_like(f.ar.est), np.zeros_like(f.ar.event)
-    return Estudy2Input(f.ar.est, f.ar.event, m_est, m_evt, f.ar.n_est,
-                        spec.model == "market" and not spec.nonsync_us_lag)
+    return Estudy2Input(
+        f.ar.est,
+        f.ar.event,
+        m_est,
+        m_evt,
+        f.ar.n_est,
+        spec.model == "market" and not spec.nonsync_us_lag,
+    )
 
 
 def _day_label(t: int) -> str:
@@ -379,19 +421,32 @@ def estudy2_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
         for j, t in enumerate(f.ar.rel_days):
             null = f"AAR[{_day_label(int(t))}] = 0"
             if d.valid and np.isfinite(d.statistic[j]):
-                r = TestResult(d.name, float(d.statistic[j]), float(d.pvalue[j]), null,
-                               d.distribution[j], int(d.n[j]))
+                r = TestResult(
+                    d.name,
+                    float(d.statistic[j]),
+                    float(d.pvalue[j]),
+                    null,
+                    d.distribution[j],
+                    int(d.n[j]),
+                )
             else:
-                r = TestResult.invalid(d.name, null, d.distribution[j], int(d.n[j]),
-                                       d.reason or "statistic undefined on this day")
+                r = TestResult.invalid(
+                    d.name,
+                    null,
+                    d.distribution[j],
+                    int(d.n[j]),
+                    d.reason or "statistic undefined on this day",
+                )
             rows.append(test_row("estudy2", "*", "all", "", int(t), r))
     for a, b in spec.windows:
         inside = (f.ar.rel_days >= a) & (f.ar.rel_days <= b)
         label = window_label(a, b)
         for c in car_tests(x, daily, inside, spec.percentage):
             null = f"CAAR{label} = 0"
-            r = (TestResult(c.name, c.statistic, c.pvalue, null, c.distribution, c.days)
-                 if c.valid else TestResult.invalid(c.name, null, c.distribution, c.days,
-                                                    c.reason))
+            r = (
+                TestResult(c.name, c.statistic, c.pvalue, null, c.distribution, c.days)
+                if c.valid
+                else TestResult.invalid(c.name, null, c.distribution, c.days, c.reason)
+            )
             rows.append(test_row("estudy2", "*", "all", label, None, r))
     return rows

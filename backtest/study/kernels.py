@@ -62,8 +62,9 @@ def _masked_mean(v: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
 FIT_CHUNK = 16_384
 
 
-def fit_ols(y: FloatArray, x: FloatArray, use: np.ndarray, colmask: np.ndarray,
-            intercept: bool) -> OLSFit:
+def fit_ols(
+    y: FloatArray, x: FloatArray, use: np.ndarray, colmask: np.ndarray, intercept: bool
+) -> OLSFit:
     """Fit every row of ``y`` (n, L) on ``x`` (n, L, p) over the observations ``use``.
 
     ``colmask`` (n, p) selects the slope columns of each row.  Without an intercept
@@ -75,20 +76,26 @@ def fit_ols(y: FloatArray, x: FloatArray, use: np.ndarray, colmask: np.ndarray,
         return _fit_ols(y, x, use, colmask, intercept)
     out: dict[str, np.ndarray] = {}
     for i in range(0, n, FIT_CHUNK):
-        part = _fit_ols(y[i:i + FIT_CHUNK], x[i:i + FIT_CHUNK], use[i:i + FIT_CHUNK],
-                        colmask[i:i + FIT_CHUNK], intercept)
+        part = _fit_ols(
+            y[i : i + FIT_CHUNK],
+            x[i : i + FIT_CHUNK],
+            use[i : i + FIT_CHUNK],
+            colmask[i : i + FIT_CHUNK],
+            intercept,
+        )
         for f in fields(OLSFit):
             if f.name == "intercept":
                 continue
             v = getattr(part, f.name)
             if f.name not in out:
                 out[f.name] = np.empty((n, *v.shape[1:]), dtype=v.dtype)
-            out[f.name][i:i + len(v)] = v
+            out[f.name][i : i + len(v)] = v
     return OLSFit(**out, intercept=intercept)
 
 
-def _fit_ols(y: FloatArray, x: FloatArray, use: np.ndarray, colmask: np.ndarray,
-             intercept: bool) -> OLSFit:
+def _fit_ols(
+    y: FloatArray, x: FloatArray, use: np.ndarray, colmask: np.ndarray, intercept: bool
+) -> OLSFit:
     n, _, p = x.shape
     nobs = use.sum(axis=1)
     ybar = _masked_mean(y, use, nobs) if intercept else np.zeros(n)
@@ -122,12 +129,25 @@ def _fit_ols(y: FloatArray, x: FloatArray, use: np.ndarray, colmask: np.ndarray,
     alpha = ybar - np.einsum("np,np->n", xbar, coef) if intercept else np.zeros(n)
     with np.errstate(invalid="ignore", divide="ignore"):
         rmean = np.where(use, resid_c, 0.0).sum(axis=1) / nobs
-    return OLSFit(alpha, coef, xbar, s_inv, resid, ssr, rmean, nobs.astype(np.int64),
-                  colmask.sum(axis=1).astype(np.int64), intercept, ok & (nobs > 0), colmask)
+    return OLSFit(
+        alpha,
+        coef,
+        xbar,
+        s_inv,
+        resid,
+        ssr,
+        rmean,
+        nobs.astype(np.int64),
+        colmask.sum(axis=1).astype(np.int64),
+        intercept,
+        ok & (nobs > 0),
+        colmask,
+    )
 
 
-def _solve_centred(xc: np.ndarray, yc: np.ndarray, colmask: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _solve_centred(
+    xc: np.ndarray, yc: np.ndarray, colmask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slopes and inverse cross-products for p > 1 columns (unused columns get identity)."""
     s = np.einsum("nlp,nlq->npq", xc, xc)
     sxy = np.einsum("nlp,nl->np", xc, yc)
@@ -186,8 +206,9 @@ def car_variance_factor(x: FloatArray, present: np.ndarray, fit: OLSFit | None) 
     return out
 
 
-def window_sums(ar: FloatArray, window: np.ndarray, required: np.ndarray | None = None
-                ) -> tuple[FloatArray, IntArray]:
+def window_sums(
+    ar: FloatArray, window: np.ndarray, required: np.ndarray | None = None
+) -> tuple[FloatArray, IntArray]:
     """CAR (sum of the window's non-missing ARs) and the number of days present.
 
     ``required`` (W,) marks days that must be present (see :func:`required_days`): an
@@ -254,9 +275,9 @@ def prefix_features(y: FloatArray, x: FloatArray) -> FloatArray:
     out[1:, :, 0] = ok
     out[1:, :, 1] = y0
     out[1:, :, 2] = y0 * y0
-    out[1:, :, 3:3 + p] = x0
-    out[1:, :, 3 + p:3 + p + p * p] = (x0[..., :, None] * x0[..., None, :]).reshape(T, S, p * p)
-    out[1:, :, 3 + p + p * p:] = x0 * y0[..., None]
+    out[1:, :, 3 : 3 + p] = x0
+    out[1:, :, 3 + p : 3 + p + p * p] = (x0[..., :, None] * x0[..., None, :]).reshape(T, S, p * p)
+    out[1:, :, 3 + p + p * p :] = x0 * y0[..., None]
     np.cumsum(out, axis=0, out=out)
     return out
 
@@ -277,9 +298,9 @@ class SumsFit:
 def fit_from_sums(A: FloatArray, p: int, intercept: bool, k: int) -> SumsFit:
     """OLS of y on [1,] x from the feature sums ``A`` (.., F) of the estimation window."""
     n, sy, syy = A[..., 0], A[..., 1], A[..., 2]
-    sx = A[..., 3:3 + p]
-    sxx = A[..., 3 + p:3 + p + p * p].reshape(*A.shape[:-1], p, p)
-    sxy = A[..., 3 + p + p * p:]
+    sx = A[..., 3 : 3 + p]
+    sxx = A[..., 3 + p : 3 + p + p * p].reshape(*A.shape[:-1], p, p)
+    sxy = A[..., 3 + p + p * p :]
     with np.errstate(invalid="ignore", divide="ignore"):
         if intercept:
             ybar, xbar = sy / n, sx / n[..., None]
@@ -310,7 +331,7 @@ def estudy2_sums_fit(fit: SumsFit, A: FloatArray, p: int, k: int) -> SumsFit:
     import dataclasses
 
     n, sy = A[..., 0], A[..., 1]
-    sx = A[..., 3:3 + p]
+    sx = A[..., 3 : 3 + p]
     with np.errstate(invalid="ignore", divide="ignore"):
         rsum = sy - n * fit.alpha - np.einsum("...i,...i->...", sx, fit.b)
         ssr = fit.sigma2 * (n - k)
@@ -318,13 +339,14 @@ def estudy2_sums_fit(fit: SumsFit, A: FloatArray, p: int, k: int) -> SumsFit:
     return dataclasses.replace(fit, sigma2=sigma2)
 
 
-def car_from_sums(W: FloatArray, fit: SumsFit, p: int, intercept: bool, *,
-                  forecast_error: bool = True) -> tuple[FloatArray, FloatArray]:
+def car_from_sums(
+    W: FloatArray, fit: SumsFit, p: int, intercept: bool, *, forecast_error: bool = True
+) -> tuple[FloatArray, FloatArray]:
     """CAR and its CLM variance sigma^2 (d + d^2/n + u' S^-1 u), u = sum x - d xbar,
     from the feature sums ``W`` (.., F) of an event window (NaN where no day is present).
     ``forecast_error=False`` (estudy2 conventions): sigma^2 d."""
     d, sy = W[..., 0], W[..., 1]
-    sx = W[..., 3:3 + p]
+    sx = W[..., 3 : 3 + p]
     with np.errstate(invalid="ignore", divide="ignore"):
         car = sy - d * fit.alpha - np.einsum("...i,...i->...", sx, fit.b)
         if not forecast_error:

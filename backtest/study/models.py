@@ -43,10 +43,10 @@ class ModelDef:
     """What a normal-return model needs from the design."""
 
     name: str
-    offset: str | None          # regressor column subtracted with weight 1, or None
+    offset: str | None  # regressor column subtracted with weight 1, or None
     regressors: tuple[str, ...]  # estimated slope columns (may include the US-lag column)
     intercept: bool
-    optional: tuple[str, ...]    # regressors used only where the security has them
+    optional: tuple[str, ...]  # regressors used only where the security has them
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -97,8 +97,15 @@ class ModelFit:
     def ok(self) -> np.ndarray:
         return self.fit.ok & np.isfinite(self.sigma2) & (self.sigma2 >= 0)
 
-    def window(self, start: int, end: int, rel_days: IntArray, log: bool,
-               with_bhar: bool = True, missing: MissingPolicy = "require_day0") -> WindowCAR:
+    def window(
+        self,
+        start: int,
+        end: int,
+        rel_days: IntArray,
+        log: bool,
+        with_bhar: bool = True,
+        missing: MissingPolicy = "require_day0",
+    ) -> WindowCAR:
         """CAR, its variance, days and BHAR over [start, end] (BHAR NaN if not asked).
 
         ``missing``: under require_day0 an instance without a day-0 return has no CAR
@@ -113,8 +120,11 @@ class ModelFit:
         else:
             factor = days.astype(float)
         var = np.where(days > 0, self.sigma2 * factor, np.nan)
-        bh = (np.where(days > 0, bhar(self.r_evt, self.ar_evt, inside, log), np.nan)
-              if with_bhar else np.full(len(car), np.nan))
+        bh = (
+            np.where(days > 0, bhar(self.r_evt, self.ar_evt, inside, log), np.nan)
+            if with_bhar
+            else np.full(len(car), np.nan)
+        )
         return WindowCAR(start, end, car, var, days, bh)
 
 
@@ -145,11 +155,12 @@ def fit_model(a: DesignArrays, model: ModelDef, conventions: Conventions) -> Mod
             sigma2 = fit.ssr / (fit.n_obs - k)
             fe = forecast_factor(xs_evt, fit)
         else:
-            centred = fit.ssr - fit.n_obs * fit.resid_mean ** 2
+            centred = fit.ssr - fit.n_obs * fit.resid_mean**2
             sigma2 = centred / (fit.n_obs - 1)
             fe = np.ones(ar_evt.shape)
-    return ModelFit(fit, fit.resid, ar_evt, a.r_evt, xs_evt, sigma2, k, fe,
-                    conventions == "textbook")
+    return ModelFit(
+        fit, fit.resid, ar_evt, a.r_evt, xs_evt, sigma2, k, fe, conventions == "textbook"
+    )
 
 
 def previous_session_return(us_market: pd.Series, sessions: pd.DatetimeIndex) -> pd.Series:

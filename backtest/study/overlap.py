@@ -35,8 +35,15 @@ import pandas as pd
 
 OverlapPolicy = Literal["merge", "first", "drop"]
 OVERLAP_COLUMNS: tuple[str, ...] = (
-    "security", "exchange", "day0", "event_ids", "directions", "expected_signs", "pooled_before",
-    "decision", "kept_event_id",
+    "security",
+    "exchange",
+    "day0",
+    "event_ids",
+    "directions",
+    "expected_signs",
+    "pooled_before",
+    "decision",
+    "kept_event_id",
 )
 
 
@@ -48,8 +55,9 @@ def _sign_text(v: object) -> str:
     return "?" if f != f else f"{int(f):+d}" if f else "0"
 
 
-def apply_overlap_policy(instances: pd.DataFrame, policy: OverlapPolicy = "merge"
-                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def apply_overlap_policy(
+    instances: pd.DataFrame, policy: OverlapPolicy = "merge"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Instances with their ``pool`` flag updated by ``policy``, and the overlap table.
 
     ``instances`` has event_id, security, day0 and optionally ``pool`` (default
@@ -57,8 +65,11 @@ def apply_overlap_policy(instances: pd.DataFrame, policy: OverlapPolicy = "merge
     which instance is "first".
     """
     df = instances.reset_index(drop=True).copy()
-    pool = (df["pool"].fillna(True).astype(bool).to_numpy() if "pool" in df.columns
-            else np.ones(len(df), dtype=bool))
+    pool = (
+        df["pool"].fillna(True).astype(bool).to_numpy()
+        if "pool" in df.columns
+        else np.ones(len(df), dtype=bool)
+    )
     day0 = pd.to_datetime(df["day0"]).dt.tz_localize(None).dt.normalize()
     key = df["security"].astype(str) + "|" + day0.dt.strftime("%Y-%m-%d")
     dup = key.duplicated(keep=False).to_numpy()
@@ -82,20 +93,30 @@ def apply_overlap_policy(instances: pd.DataFrame, policy: OverlapPolicy = "merge
         else:
             new_pool[claim[1:]] = False
             kept = str(df.at[claim[0], "event_id"])
-            decision = ("merged: enters pools once" if policy == "merge"
-                        else "first instance enters pools (policy first)")
+            decision = (
+                "merged: enters pools once"
+                if policy == "merge"
+                else "first instance enters pools (policy first)"
+            )
         first = members[0]
-        rows.append({
-            "security": str(df.at[first, "security"]),
-            "exchange": str(df.at[first, "exchange"]) if "exchange" in df else "",
-            "day0": day0.iloc[first],
-            "event_ids": "; ".join(df["event_id"].astype(str).to_numpy()[members]),
-            "directions": "; ".join(df["direction"].astype(str).to_numpy()[members])
-            if "direction" in df else "",
-            "expected_signs": "; ".join(_sign_text(v) for v in
-                                        df["expected_sign"].to_numpy()[members])
-            if "expected_sign" in df else "",
-            "pooled_before": len(claim), "decision": decision, "kept_event_id": kept,
-        })
+        rows.append(
+            {
+                "security": str(df.at[first, "security"]),
+                "exchange": str(df.at[first, "exchange"]) if "exchange" in df else "",
+                "day0": day0.iloc[first],
+                "event_ids": "; ".join(df["event_id"].astype(str).to_numpy()[members]),
+                "directions": "; ".join(df["direction"].astype(str).to_numpy()[members])
+                if "direction" in df
+                else "",
+                "expected_signs": "; ".join(
+                    _sign_text(v) for v in df["expected_sign"].to_numpy()[members]
+                )
+                if "expected_sign" in df
+                else "",
+                "pooled_before": len(claim),
+                "decision": decision,
+                "kept_event_id": kept,
+            }
+        )
     df["pool"] = new_pool
     return df, pd.DataFrame(rows, columns=list(OVERLAP_COLUMNS))

@@ -72,9 +72,16 @@ class _GroupData:
     secs: list[str]
 
 
-def _group_data(index: pd.DatetimeIndex, secs: list[str], f: Fitted,
-                returns: Mapping[str, pd.Series], market: Regressors, spec: StudySpec,
-                cal: np.ndarray, masks: pd.DataFrame | None = None) -> _GroupData:
+def _group_data(
+    index: pd.DatetimeIndex,
+    secs: list[str],
+    f: Fitted,
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    spec: StudySpec,
+    cal: np.ndarray,
+    masks: pd.DataFrame | None = None,
+) -> _GroupData:
     """Prefix features of one index group with real event windows masked, and the
     calendar dates whose pseudo windows fit in the group's sessions."""
     from backtest.study.design import _member, _regressors, _values
@@ -94,7 +101,7 @@ def _group_data(index: pd.DatetimeIndex, secs: list[str], f: Fitted,
     lab = f.labels[_member(f.labels["security"].to_numpy(), secs)]
     col = pd.Index(secs).get_indexer(lab["security"])
     real = index.get_indexer(pd.DatetimeIndex(lab["day0"]))
-    if masks is not None and len(masks):   # other catalog events and confounders
+    if masks is not None and len(masks):  # other catalog events and confounders
         mk = masks[_member(masks["security"].to_numpy(dtype=object), secs)]
         mpos = index.get_indexer(pd.DatetimeIndex(mk["day0"]))
         col = np.concatenate([col, pd.Index(secs).get_indexer(mk["security"])[mpos >= 0]])
@@ -109,9 +116,12 @@ def _group_data(index: pd.DatetimeIndex, secs: list[str], f: Fitted,
 def _normal_masks(masks: pd.DataFrame | None) -> pd.DataFrame | None:
     if masks is None or not len(masks):
         return None
-    return pd.DataFrame({"security": masks["security"].astype(str).to_numpy(dtype=object),
-                         "day0": pd.to_datetime(masks["day0"]).dt.tz_localize(None)
-                         .dt.normalize().to_numpy()})
+    return pd.DataFrame(
+        {
+            "security": masks["security"].astype(str).to_numpy(dtype=object),
+            "day0": pd.to_datetime(masks["day0"]).dt.tz_localize(None).dt.normalize().to_numpy(),
+        }
+    )
 
 
 def _day_numbers(index: pd.DatetimeIndex) -> np.ndarray:
@@ -127,8 +137,13 @@ def _spans(pos: np.ndarray, col: np.ndarray, a: int, b: int, T: int, S: int) -> 
     return np.cumsum(busy, axis=0)[:-1] > 0
 
 
-def placebo_setup(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors,
-                  spec: StudySpec, masks: pd.DataFrame | None = None) -> PlaceboSetup:
+def placebo_setup(
+    f: Fitted,
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    spec: StudySpec,
+    masks: pd.DataFrame | None = None,
+) -> PlaceboSetup:
     """Prefix sums, calendar positions and each cluster's eligible pseudo dates.
 
     ``masks`` are the (security, day0) rows the real study masked (other catalog
@@ -173,19 +188,43 @@ def placebo_setup(f: Fitted, returns: Mapping[str, pd.Series], market: Regressor
         b_sec = np.concatenate([sec_row, m_row[ok]])
         b_gi = np.concatenate([gi, m_gi[ok]])
         b_real = np.concatenate([real, m_real[ok]])
-    eligible = _cluster_eligible(clus, sec_row, gi, real, pos_table,
-                                 np.stack([d.inside for d in data]), hi - lo,
-                                 blockers=(b_sec, b_gi, b_real))
+    eligible = _cluster_eligible(
+        clus,
+        sec_row,
+        gi,
+        real,
+        pos_table,
+        np.stack([d.inside for d in data]),
+        hi - lo,
+        blockers=(b_sec, b_gi, b_real),
+    )
     P = np.concatenate([d.prefix.reshape(-1, d.prefix.shape[-1]) for d in data])
     p = len([c for c in model.columns if c != model.offset])
-    return PlaceboSetup(P, offsets[gi] + ci, stride[gi], gi, pos_table, clus, eligible, p,
-                        model.intercept, int(model.intercept) + p, cal)
+    return PlaceboSetup(
+        P,
+        offsets[gi] + ci,
+        stride[gi],
+        gi,
+        pos_table,
+        clus,
+        eligible,
+        p,
+        model.intercept,
+        int(model.intercept) + p,
+        cal,
+    )
 
 
-def _cluster_eligible(clus: IntArray, sec_row: IntArray, gi: IntArray, real: IntArray,
-                      pos_table: IntArray, inside: np.ndarray, width: int,
-                      blockers: tuple[IntArray, IntArray, IntArray] | None = None
-                      ) -> tuple[IntArray, ...]:
+def _cluster_eligible(
+    clus: IntArray,
+    sec_row: IntArray,
+    gi: IntArray,
+    real: IntArray,
+    pos_table: IntArray,
+    inside: np.ndarray,
+    width: int,
+    blockers: tuple[IntArray, IntArray, IntArray] | None = None,
+) -> tuple[IntArray, ...]:
     """Calendar indices allowed as pseudo dates of each cluster: every member's windows
     fit in its sessions, and the pseudo event window (``width`` + 1 sessions) overlaps no
     real event window of any member, i.e. |pseudo day 0 - real day 0| > width.
@@ -199,7 +238,7 @@ def _cluster_eligible(clus: IntArray, sec_row: IntArray, gi: IntArray, real: Int
         here = clus == c
         is_member = np.zeros(n_sec, dtype=bool)
         is_member[sec_row[here]] = True
-        sel = is_member[b_sec]            # every blocking day 0 of a member security
+        sel = is_member[b_sec]  # every blocking day 0 of a member security
         ok = inside[np.unique(gi[here])].all(axis=0)
         diff = np.zeros(pos_table.shape[1] + 1, dtype=np.int64)
         big = int(b_real.max()) + 1
@@ -221,18 +260,24 @@ def draw_dates(setup: PlaceboSetup, draws: int, rng: np.random.Generator) -> np.
     return out
 
 
-def accumulate_numpy(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_sub: int,
-                     spec: StudySpec, windows: tuple[tuple[int, int], ...]) -> FloatArray:
+def accumulate_numpy(
+    st: PlaceboSetup,
+    cal: np.ndarray,
+    member: np.ndarray,
+    n_sub: int,
+    spec: StudySpec,
+    windows: tuple[tuple[int, int], ...],
+) -> FloatArray:
     """(B, n_sub, W, 4) sums over the valid pseudo instances of each subset: count, CAR,
     SCAR and SCAR^2.  Plain numpy; :func:`_accumulate_numba` is the compiled twin."""
     B, n = cal.shape[0], len(st.base)
     acc = np.zeros((B, n_sub, len(windows), 4))
     step = max(1, CHUNK_ELEMENTS // max(n, 1))
-    e2 = spec.conventions == "estudy2"   # the same variances as the real statistic
+    e2 = spec.conventions == "estudy2"  # the same variances as the real statistic
     e0, e1 = spec.estimation
     last = st.P.shape[0] - 1
     for s0 in range(0, B, step):
-        c = cal[s0:s0 + step][:, st.clus]
+        c = cal[s0 : s0 + step][:, st.clus]
         t = st.pos_table[st.grp[None, :], np.maximum(c, 0)]
 
         def rows(off: int, t: np.ndarray = t) -> np.ndarray:
@@ -245,8 +290,9 @@ def accumulate_numpy(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_su
         valid = (c >= 0) & (fit.n >= spec.min_estimation_obs) & (fit.sigma2 > 0)
         bidx = np.arange(c.shape[0])[:, None] * n_sub
         for w, (a, b) in enumerate(windows):
-            car, var = car_from_sums(st.P[rows(b + 1)] - st.P[rows(a)], fit, st.p,
-                                     st.intercept, forecast_error=not e2)
+            car, var = car_from_sums(
+                st.P[rows(b + 1)] - st.P[rows(a)], fit, st.p, st.intercept, forecast_error=not e2
+            )
             with np.errstate(invalid="ignore", divide="ignore"):
                 scar = car / np.sqrt(var)
             ok = valid & np.isfinite(scar)
@@ -256,16 +302,35 @@ def accumulate_numpy(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_su
                 size = c.shape[0] * n_sub
                 for q, v in enumerate((None, car, scar, scar * scar)):
                     wts = None if v is None else v[m]
-                    acc[s0:s0 + step, :, w, q] += np.bincount(
-                        flat, weights=wts, minlength=size).reshape(c.shape[0], n_sub)
+                    acc[s0 : s0 + step, :, w, q] += np.bincount(
+                        flat, weights=wts, minlength=size
+                    ).reshape(c.shape[0], n_sub)
     return acc
 
 
 prange = range  # replaced by numba.prange when the loop is compiled
 
 
-def _accumulate_loop(P, base, stride, grp, pos_table, cal, clus, member, e0, e1,
-                     wa, wb, p, intercept, k, min_obs, e2, acc):
+def _accumulate_loop(
+    P,
+    base,
+    stride,
+    grp,
+    pos_table,
+    cal,
+    clus,
+    member,
+    e0,
+    e1,
+    wa,
+    wb,
+    p,
+    intercept,
+    k,
+    min_obs,
+    e2,
+    acc,
+):
     """Loop of :func:`accumulate_numba` (p <= 1); plain Python until compiled, when
     ``prange`` is numba's parallel range.  ``e2``: estudy2 conventions (residual
     variance with n - 1 degrees of freedom around the residual mean, no
@@ -339,8 +404,14 @@ def _accumulate_loop(P, base, stride, grp, pos_table, cal, clus, member, e0, e1,
 _JIT: dict[str, object] = {}
 
 
-def accumulate_numba(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_sub: int,
-                     spec: StudySpec, windows: tuple[tuple[int, int], ...]) -> FloatArray:
+def accumulate_numba(
+    st: PlaceboSetup,
+    cal: np.ndarray,
+    member: np.ndarray,
+    n_sub: int,
+    spec: StudySpec,
+    windows: tuple[tuple[int, int], ...],
+) -> FloatArray:
     """Compiled twin of :func:`accumulate_numpy` (models with at most one slope)."""
     if "loop" not in _JIT:
         import numba
@@ -350,10 +421,26 @@ def accumulate_numba(st: PlaceboSetup, cal: np.ndarray, member: np.ndarray, n_su
     acc = np.zeros((cal.shape[0], n_sub, len(windows), 4))
     wa = np.array([a for a, _ in windows], dtype=np.int64)
     wb = np.array([b for _, b in windows], dtype=np.int64)
-    _JIT["loop"](st.P, st.base, st.stride, st.grp, st.pos_table, cal, st.clus,  # type: ignore[operator]
-                 member, spec.estimation[0], spec.estimation[1], wa, wb, st.p,
-                 st.intercept, st.k, spec.min_estimation_obs,
-                 spec.conventions == "estudy2", acc)
+    _JIT["loop"](
+        st.P,
+        st.base,
+        st.stride,
+        st.grp,
+        st.pos_table,
+        cal,
+        st.clus,  # type: ignore[operator]
+        member,
+        spec.estimation[0],
+        spec.estimation[1],
+        wa,
+        wb,
+        st.p,
+        st.intercept,
+        st.k,
+        spec.min_estimation_obs,
+        spec.conventions == "estudy2",
+        acc,
+    )
     return acc
 
 
@@ -400,11 +487,17 @@ def membership(n: int, subsets: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def placebo_distribution(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors,
-                         spec: StudySpec, groups: list[np.ndarray], engine: Engine = "auto",
-                         signs: np.ndarray | None = None, signed: list[bool] | None = None,
-                         masks: pd.DataFrame | None = None
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def placebo_distribution(
+    f: Fitted,
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    spec: StudySpec,
+    groups: list[np.ndarray],
+    engine: Engine = "auto",
+    signs: np.ndarray | None = None,
+    signed: list[bool] | None = None,
+    masks: pd.DataFrame | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(len(groups), len(windows), B) statistics of the pseudo-event draws, and for each
     group the fewest eligible pseudo dates of any of its clusters.
 
@@ -416,8 +509,9 @@ def placebo_distribution(f: Fitted, returns: Mapping[str, pd.Series], market: Re
     """
     st = placebo_setup(f, returns, market, spec, masks)
     n_dates = np.array([len(e) for e in st.eligible], dtype=np.int64)
-    fewest = np.array([int(n_dates[np.unique(st.clus[g])].min()) if len(g) else 0
-                       for g in groups], dtype=np.int64)
+    fewest = np.array(
+        [int(n_dates[np.unique(st.clus[g])].min()) if len(g) else 0 for g in groups], dtype=np.int64
+    )
     cal = draw_dates(st, spec.placebo_draws, np.random.default_rng(spec.seed))
     flags = signed or [False] * len(groups)
     parts: list[np.ndarray] = []
@@ -431,18 +525,29 @@ def placebo_distribution(f: Fitted, returns: Mapping[str, pd.Series], market: Re
             parts.append(rows)
     member = membership(len(st.base), parts)
     use_numba = engine == "numba" or (
-        engine == "auto" and st.p <= 1 and cal.shape[0] * len(st.base) >= NUMBA_MIN_WORK)
+        engine == "auto" and st.p <= 1 and cal.shape[0] * len(st.base) >= NUMBA_MIN_WORK
+    )
     acc_fn = accumulate_numba if use_numba else accumulate_numpy
     acc_parts = acc_fn(st, cal, member, len(parts), spec, spec.placebo_targets)
     flip = np.array([1.0, -1.0, -1.0, 1.0])
-    acc = np.stack([acc_parts[:, a] if b is None else acc_parts[:, a] + flip * acc_parts[:, b]
-                    for a, b in plan], axis=1)
+    acc = np.stack(
+        [
+            acc_parts[:, a] if b is None else acc_parts[:, a] + flip * acc_parts[:, b]
+            for a, b in plan
+        ],
+        axis=1,
+    )
     stats = group_statistic(acc, spec.placebo_statistic)  # (B, groups, windows)
     return np.transpose(stats, (1, 2, 0)), fewest
 
 
-def placebo_rows(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors,
-                 spec: StudySpec, masks: pd.DataFrame | None = None) -> list[tuple]:
+def placebo_rows(
+    f: Fitted,
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    spec: StudySpec,
+    masks: pd.DataFrame | None = None,
+) -> list[tuple]:
     """Rows of the tests table: the placebo p-value of each level x event x group x window."""
     from backtest.study.engine import signed_subsets
     from backtest.study.results import test_row
@@ -451,11 +556,15 @@ def placebo_rows(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors
     signed = signed_subsets(f)
     subs = [*f.subsets, *signed]
     is_signed = [False] * len(f.subsets) + [True] * len(signed)
-    sign = (pd.to_numeric(f.labels["expected_sign"], errors="coerce").to_numpy(dtype=float)
-            if "expected_sign" in f.labels else np.ones(f.ar.n))
+    sign = (
+        pd.to_numeric(f.labels["expected_sign"], errors="coerce").to_numpy(dtype=float)
+        if "expected_sign" in f.labels
+        else np.ones(f.ar.n)
+    )
     signs = np.where(np.isin(sign, (-1.0, 1.0)), sign, 1.0)
-    dist, fewest = placebo_distribution(f, returns, market, spec, [s[3] for s in subs],
-                                        signs=signs, signed=is_signed, masks=masks)
+    dist, fewest = placebo_distribution(
+        f, returns, market, spec, [s[3] for s in subs], signs=signs, signed=is_signed, masks=masks
+    )
     log = spec.returns == "log"
     name = f"placebo_{spec.placebo_statistic}"
     rows = []
@@ -466,14 +575,18 @@ def placebo_rows(f: Fitted, returns: Mapping[str, pd.Series], market: Regressors
         what = "CAAR" if spec.placebo_statistic == "caar" else "mean SCAR"
         null = f"{what}{label} = 0 (pseudo-event dates)"
         for g, (level, event, group, idx) in enumerate(subs):
-            stat, n = _real_statistic(wsigned if is_signed[g] else wc, idx,
-                                      spec.placebo_statistic)
+            stat, n = _real_statistic(wsigned if is_signed[g] else wc, idx, spec.placebo_statistic)
             p, nb = permutation_pvalue(stat, dist[g, w])
             dname = f"placebo (B={nb}, seed={spec.seed}, dates>={fewest[g]})"
             if fewest[g] < spec.placebo_min_dates:
-                r = TestResult.invalid(name, null, dname, n,
-                                       f"only {fewest[g]} event-free pseudo dates for a cluster "
-                                       f"(need {spec.placebo_min_dates})")
+                r = TestResult.invalid(
+                    name,
+                    null,
+                    dname,
+                    n,
+                    f"only {fewest[g]} event-free pseudo dates for a cluster "
+                    f"(need {spec.placebo_min_dates})",
+                )
             elif not np.isfinite(p):
                 r = TestResult.invalid(name, null, dname, n, "no valid pseudo-event draw")
             else:

@@ -157,11 +157,23 @@ class TestProperties:
         return r.rate if r is not None else math.nan
 
 
-def _p(name: str, label: str, level: Level, independent: bool, xcorr: bool, evar: bool,
-       clusters: int, instances: int, null: str, dist: str, ref: str, by: str
-       ) -> TestProperties:
-    return TestProperties(name, label, level, independent, xcorr, evar, clusters, instances,
-                          null, dist, ref, by)
+def _p(
+    name: str,
+    label: str,
+    level: Level,
+    independent: bool,
+    xcorr: bool,
+    evar: bool,
+    clusters: int,
+    instances: int,
+    null: str,
+    dist: str,
+    ref: str,
+    by: str,
+) -> TestProperties:
+    return TestProperties(
+        name, label, level, independent, xcorr, evar, clusters, instances, null, dist, ref, by
+    )
 
 
 _REG = "backtest.study.registry.TESTS"
@@ -172,46 +184,230 @@ _CAAR = "CAAR{window} = 0"
 #: cross-correlation, valid under event-induced variance, min clusters, min instances,
 #: null, distribution, reference, computed by.
 DECLARED: tuple[TestProperties, ...] = (
-    _p("cross_sectional_t", "cross-sectional t", "instance", True, False, True, 1, 2, _CAAR,
-       "t(n - 1)", "Brown and Warner (1985)", _REG),
-    _p("patell_z", "Patell Z", "instance", True, False, False, 1, 1, _CAAR, "N(0,1)",
-       "Patell (1976)", _REG),
-    _p("bmp_t", "BMP standardised cross-sectional t", "instance", True, False, True, 1, 2,
-       _CAAR, "t(n - 1)", "Boehmer, Musumeci and Poulsen (1991)", _REG),
-    _p("kp_patell_z", "Kolari-Pynnönen adjusted Patell Z", "instance", False, True, False, 1, 1,
-       _CAAR, "N(0,1)", "Kolari and Pynnönen (2010)", _REG),
-    _p("kp_bmp_t", "Kolari-Pynnönen adjusted BMP t", "instance", False, True, True, 1, 2,
-       _CAAR, "t(n - 1)", "Kolari and Pynnönen (2010)", _REG),
-    _p("portfolio_t", "portfolio (clustered-date) t", "cluster", False, True, False, 1, 1,
-       _CAAR, "t(L_p - k) for one date; N(0,1) across dates",
-       "Brown and Warner (1980, 1985)", _REG),
-    _p("portfolio_cs_t", "cross-date t of the portfolio t's", "cluster", False, True, True, 2, 2,
-       _CAAR, "t(C - 1)", "Brown and Warner (1985); Boehmer et al. (1991) across dates", _REG),
-    _p("corrado_rank", "Corrado rank test", "instance", False, True, False, 1, 1, _CAAR,
-       "N(0,1)", "Corrado (1989); Campbell and Wasley (1993)", _REG),
-    _p("generalized_sign", "Cowan generalised sign test", "instance", True, False, True, 1, 2,
-       _CAAR, "N(0,1)", "Cowan (1992)", _REG),
-    _p("grank_t", "GRANK generalised rank t", "instance", False, True, True, 1, 2, _CAAR,
-       "t(T - 2)", "Kolari and Pynnönen (2011)", _REG),
-    _p("wilcoxon", "Wilcoxon signed-rank test", "instance", True, False, True, 1, 2,
-       "median CAR{window} = 0", "signed-rank(n), exact up to 50", "Wilcoxon (1945)", _REG),
-    _p("cluster_bootstrap", "percentile cluster bootstrap", "cluster", False, True, True, 5, 5,
-       _CAAR, "cluster bootstrap of the CAAR", "Cameron, Gelbach and Miller (2008)", _REG),
-    _p("wild_cluster_bootstrap", "wild cluster bootstrap-t", "cluster", False, True, True, 5, 5,
-       _CAAR, "wild cluster bootstrap-t, Rademacher weights",
-       "Cameron, Gelbach and Miller (2008, section 3.3)", _REG),
-    _p("event_t", "event-level t across calendar clusters", "event", False, True, True, 2, 2,
-       "mean over calendar clusters of the cluster-mean CAR{window} = 0", "t(C - 1)",
-       "Brown and Warner (1980), crude dependence adjustment across dates",
-       "backtest.summaries.pooled_car"),
-    _p("placebo_caar", "placebo (pseudo-event dates) CAAR", "event", False, True, False, 1, 1,
-       "CAAR{window} = 0 (pseudo-event dates)", "permutation over pseudo-event dates",
-       "Kolari and Pynnönen (2010, section 4); Good (2005, ch. 3)",
-       "backtest.study.placebo (placebo_statistic='caar')"),
-    _p("placebo_bmp", "placebo (pseudo-event dates) BMP t", "event", False, True, True, 1, 2,
-       "mean SCAR{window} = 0 (pseudo-event dates)", "permutation over pseudo-event dates",
-       "Kolari and Pynnönen (2010, section 4); Good (2005, ch. 3)",
-       "backtest.study.placebo (placebo_statistic='bmp')"),
+    _p(
+        "cross_sectional_t",
+        "cross-sectional t",
+        "instance",
+        True,
+        False,
+        True,
+        1,
+        2,
+        _CAAR,
+        "t(n - 1)",
+        "Brown and Warner (1985)",
+        _REG,
+    ),
+    _p(
+        "patell_z",
+        "Patell Z",
+        "instance",
+        True,
+        False,
+        False,
+        1,
+        1,
+        _CAAR,
+        "N(0,1)",
+        "Patell (1976)",
+        _REG,
+    ),
+    _p(
+        "bmp_t",
+        "BMP standardised cross-sectional t",
+        "instance",
+        True,
+        False,
+        True,
+        1,
+        2,
+        _CAAR,
+        "t(n - 1)",
+        "Boehmer, Musumeci and Poulsen (1991)",
+        _REG,
+    ),
+    _p(
+        "kp_patell_z",
+        "Kolari-Pynnönen adjusted Patell Z",
+        "instance",
+        False,
+        True,
+        False,
+        1,
+        1,
+        _CAAR,
+        "N(0,1)",
+        "Kolari and Pynnönen (2010)",
+        _REG,
+    ),
+    _p(
+        "kp_bmp_t",
+        "Kolari-Pynnönen adjusted BMP t",
+        "instance",
+        False,
+        True,
+        True,
+        1,
+        2,
+        _CAAR,
+        "t(n - 1)",
+        "Kolari and Pynnönen (2010)",
+        _REG,
+    ),
+    _p(
+        "portfolio_t",
+        "portfolio (clustered-date) t",
+        "cluster",
+        False,
+        True,
+        False,
+        1,
+        1,
+        _CAAR,
+        "t(L_p - k) for one date; N(0,1) across dates",
+        "Brown and Warner (1980, 1985)",
+        _REG,
+    ),
+    _p(
+        "portfolio_cs_t",
+        "cross-date t of the portfolio t's",
+        "cluster",
+        False,
+        True,
+        True,
+        2,
+        2,
+        _CAAR,
+        "t(C - 1)",
+        "Brown and Warner (1985); Boehmer et al. (1991) across dates",
+        _REG,
+    ),
+    _p(
+        "corrado_rank",
+        "Corrado rank test",
+        "instance",
+        False,
+        True,
+        False,
+        1,
+        1,
+        _CAAR,
+        "N(0,1)",
+        "Corrado (1989); Campbell and Wasley (1993)",
+        _REG,
+    ),
+    _p(
+        "generalized_sign",
+        "Cowan generalised sign test",
+        "instance",
+        True,
+        False,
+        True,
+        1,
+        2,
+        _CAAR,
+        "N(0,1)",
+        "Cowan (1992)",
+        _REG,
+    ),
+    _p(
+        "grank_t",
+        "GRANK generalised rank t",
+        "instance",
+        False,
+        True,
+        True,
+        1,
+        2,
+        _CAAR,
+        "t(T - 2)",
+        "Kolari and Pynnönen (2011)",
+        _REG,
+    ),
+    _p(
+        "wilcoxon",
+        "Wilcoxon signed-rank test",
+        "instance",
+        True,
+        False,
+        True,
+        1,
+        2,
+        "median CAR{window} = 0",
+        "signed-rank(n), exact up to 50",
+        "Wilcoxon (1945)",
+        _REG,
+    ),
+    _p(
+        "cluster_bootstrap",
+        "percentile cluster bootstrap",
+        "cluster",
+        False,
+        True,
+        True,
+        5,
+        5,
+        _CAAR,
+        "cluster bootstrap of the CAAR",
+        "Cameron, Gelbach and Miller (2008)",
+        _REG,
+    ),
+    _p(
+        "wild_cluster_bootstrap",
+        "wild cluster bootstrap-t",
+        "cluster",
+        False,
+        True,
+        True,
+        5,
+        5,
+        _CAAR,
+        "wild cluster bootstrap-t, Rademacher weights",
+        "Cameron, Gelbach and Miller (2008, section 3.3)",
+        _REG,
+    ),
+    _p(
+        "event_t",
+        "event-level t across calendar clusters",
+        "event",
+        False,
+        True,
+        True,
+        2,
+        2,
+        "mean over calendar clusters of the cluster-mean CAR{window} = 0",
+        "t(C - 1)",
+        "Brown and Warner (1980), crude dependence adjustment across dates",
+        "backtest.summaries.pooled_car",
+    ),
+    _p(
+        "placebo_caar",
+        "placebo (pseudo-event dates) CAAR",
+        "event",
+        False,
+        True,
+        False,
+        1,
+        1,
+        "CAAR{window} = 0 (pseudo-event dates)",
+        "permutation over pseudo-event dates",
+        "Kolari and Pynnönen (2010, section 4); Good (2005, ch. 3)",
+        "backtest.study.placebo (placebo_statistic='caar')",
+    ),
+    _p(
+        "placebo_bmp",
+        "placebo (pseudo-event dates) BMP t",
+        "event",
+        False,
+        True,
+        True,
+        1,
+        2,
+        "mean SCAR{window} = 0 (pseudo-event dates)",
+        "permutation over pseudo-event dates",
+        "Kolari and Pynnönen (2010, section 4); Good (2005, ch. 3)",
+        "backtest.study.placebo (placebo_statistic='bmp')",
+    ),
 )
 
 
@@ -226,16 +422,21 @@ class PropertyRegistry:
         try:
             return self.tests[name]
         except KeyError:
-            raise KeyError(f"no properties for test {name!r}; known: {sorted(self.tests)}"
-                           ) from None
+            raise KeyError(
+                f"no properties for test {name!r}; known: {sorted(self.tests)}"
+            ) from None
 
     def judged_scenarios(self, name: str) -> tuple[str, ...]:
         """The scenario keys that decide whether ``name`` leads: each of
         :data:`LEAD_VARIANTS` in each of :data:`LEAD_LAYOUTS` with at least
         ``min_clusters`` dates (whether or not the data file has them)."""
         p = self.get(name)
-        return tuple(f"{layout}/{v}" for layout, dates in LEAD_LAYOUTS
-                     if dates >= p.min_clusters for v in LEAD_VARIANTS)
+        return tuple(
+            f"{layout}/{v}"
+            for layout, dates in LEAD_LAYOUTS
+            if dates >= p.min_clusters
+            for v in LEAD_VARIANTS
+        )
 
     def is_lead(self, name: str) -> bool:
         """Valid under cross-correlation by construction and in :data:`LEAD_BAND` in every
@@ -255,8 +456,9 @@ class PropertyRegistry:
     def lead_tests(self) -> tuple[str, ...]:
         """The lead tests, in the documented order (module docstring)."""
         lead = [n for n in self.tests if self.is_lead(n)]
-        return tuple(sorted(lead, key=lambda n: (self.tests[n].min_clusters,
-                                                 self._distortion(n), n)))
+        return tuple(
+            sorted(lead, key=lambda n: (self.tests[n].min_clusters, self._distortion(n), n))
+        )
 
     def comparison_tests(self) -> tuple[str, ...]:
         """Every other test, in declaration order."""
@@ -276,14 +478,19 @@ class PropertyRegistry:
         for k in keys:
             sc = sim.scenarios[k]
             by_layout.setdefault((sc.dates, sc.per_date), []).append(k)
-        spans = [f"{_join([_pct(p.rate(k)) for k in ks])} with {_layout(*lay)} "
-                 f"({_join([_VARIANT_WORDS[sim.scenarios[k].variant] for k in ks])})"
-                 for lay, ks in by_layout.items()]
+        spans = [
+            f"{_join([_pct(p.rate(k)) for k in ks])} with {_layout(*lay)} "
+            f"({_join([_VARIANT_WORDS[sim.scenarios[k].variant] for k in ks])})"
+            for lay, ks in by_layout.items()
+        ]
         ses = [p.rates[k].se for k in keys if k in p.rates and p.rates[k].valid]
-        body = (f"simulated rejection rates at the 5 % level of {' and '.join(spans)}"
-                f" (binomial standard error at most {100 * max(ses):.1f} points; "
-                f"{sim.studies:,} studies per scenario, {sim.generator} seed {sim.seed})"
-                if spans and ses else "no simulated rate")
+        body = (
+            f"simulated rejection rates at the 5 % level of {' and '.join(spans)}"
+            f" (binomial standard error at most {100 * max(ses):.1f} points; "
+            f"{sim.studies:,} studies per scenario, {sim.generator} seed {sim.seed})"
+            if spans and ses
+            else "no simulated rate"
+        )
         return f"The {p.label} ({p.level}-level, {p.distribution}): {body}, so {self._role(name)}."
 
     def _role(self, name: str) -> str:
@@ -291,17 +498,21 @@ class PropertyRegistry:
             return "it leads"
         p = self.get(name)
         if not p.valid_under_cross_correlation:
-            why = ("it assumes independent instances" if p.assumes_independent_instances
-                   else "its construction ignores cross-correlation")
+            why = (
+                "it assumes independent instances"
+                if p.assumes_independent_instances
+                else "its construction ignores cross-correlation"
+            )
             return f"it is reported for comparison ({why})"
         lo, hi = LEAD_BAND
         bad = [k for k in self.judged_scenarios(name) if not lo <= p.rate(k) <= hi]
         if any(k not in self.simulation.scenarios for k in bad):
             return "it is reported for comparison (not simulated in every lead scenario)"
-        words = dict.fromkeys(_VARIANT_WORDS[self.simulation.scenarios[k].variant]
-                              for k in bad)
-        return (f"it is reported for comparison (outside {100 * lo:.0f}-{100 * hi:.0f} % "
-                f"with {_join(list(words))})")
+        words = dict.fromkeys(_VARIANT_WORDS[self.simulation.scenarios[k].variant] for k in bad)
+        return (
+            f"it is reported for comparison (outside {100 * lo:.0f}-{100 * hi:.0f} % "
+            f"with {_join(list(words))})"
+        )
 
 
 def _pct(x: float) -> str:
@@ -313,53 +524,92 @@ def _join(items: list[str]) -> str:
 
 
 def _layout(dates: int, per_date: int) -> str:
-    return (f"one date of {per_date} securities" if dates == 1
-            else f"{dates} dates of {per_date} securities")
+    return (
+        f"one date of {per_date} securities"
+        if dates == 1
+        else f"{dates} dates of {per_date} securities"
+    )
 
 
 # --------------------------------------------------------------------------- loading
 
 
 def _scenario(key: str, d: Mapping[str, object]) -> Scenario:
-    return Scenario(key, str(d["description"]), int(d["dates"]), int(d["per_date"]),  # type: ignore[call-overload]
-                    float(d["rho"]), float(d["tail_df"]), float(d["event_var"]),  # type: ignore[arg-type]
-                    int(d["events_per_date"]), float(d["effect"]))  # type: ignore[call-overload, arg-type]
+    return Scenario(
+        key,
+        str(d["description"]),
+        int(d["dates"]),
+        int(d["per_date"]),  # type: ignore[call-overload]
+        float(d["rho"]),
+        float(d["tail_df"]),
+        float(d["event_var"]),  # type: ignore[arg-type]
+        int(d["events_per_date"]),
+        float(d["effect"]),
+    )  # type: ignore[call-overload, arg-type]
 
 
 def _rate(d: Mapping[str, object]) -> SimulatedRate:
     rate = d.get("rate")
     se = d.get("se")
-    return SimulatedRate(math.nan if rate is None else float(rate),  # type: ignore[arg-type]
-                         math.nan if se is None else float(se),  # type: ignore[arg-type]
-                         int(d["rejections"]), int(d["valid"]), int(d["studies"]))  # type: ignore[call-overload]
+    return SimulatedRate(
+        math.nan if rate is None else float(rate),  # type: ignore[arg-type]
+        math.nan if se is None else float(se),  # type: ignore[arg-type]
+        int(d["rejections"]),
+        int(d["valid"]),
+        int(d["studies"]),
+    )  # type: ignore[call-overload]
 
 
-def parse_registry(doc: Mapping[str, object], source: str = DATA_FILE,
-                   declared: tuple[TestProperties, ...] = DECLARED) -> PropertyRegistry:
+def parse_registry(
+    doc: Mapping[str, object],
+    source: str = DATA_FILE,
+    declared: tuple[TestProperties, ...] = DECLARED,
+) -> PropertyRegistry:
     """The registry from a parsed data file (``source`` names it in errors)."""
     try:
         scen = {k: _scenario(k, v) for k, v in doc["scenarios"].items()}  # type: ignore[attr-defined]
-        sim = Simulation(str(doc["generator"]), str(doc["package_version"]), str(doc["date"]),
-                         int(doc["seed"]), int(doc["studies"]),  # type: ignore[call-overload]
-                         float(doc["level"]), MappingProxyType(scen))  # type: ignore[arg-type]
+        sim = Simulation(
+            str(doc["generator"]),
+            str(doc["package_version"]),
+            str(doc["date"]),
+            int(doc["seed"]),
+            int(doc["studies"]),  # type: ignore[call-overload]
+            float(doc["level"]),
+            MappingProxyType(scen),
+        )  # type: ignore[arg-type]
         rates: Mapping[str, Mapping[str, object]] = doc["rates"]  # type: ignore[assignment]
-        tests = {p.name: replace(p, rates=MappingProxyType(
-            {k: _rate(v) for k, v in rates.get(p.name, {}).items()}))  # type: ignore[attr-defined]
-            for p in declared}
+        tests = {
+            p.name: replace(
+                p, rates=MappingProxyType({k: _rate(v) for k, v in rates.get(p.name, {}).items()})
+            )  # type: ignore[attr-defined]
+            for p in declared
+        }
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise InputFileError("malformed simulated-size file", file=source, field=str(err),
-                             expected="the layout written by benchmarks/bench_rejection.py"
-                             ) from err
+        raise InputFileError(
+            "malformed simulated-size file",
+            file=source,
+            field=str(err),
+            expected="the layout written by benchmarks/bench_rejection.py",
+        ) from err
     for layout, dates in LEAD_LAYOUTS:
         for v in LEAD_VARIANTS:
             sc = scen.get(f"{layout}/{v}")
             if sc is not None and (sc.dates != dates or not sc.is_size):
-                raise InputFileError("lead scenario with another design", file=source,
-                                     field=f"scenarios.{layout}/{v}", value=sc.description,
-                                     expected=f"{dates} date(s), nothing planted, no duplicates")
+                raise InputFileError(
+                    "lead scenario with another design",
+                    file=source,
+                    field=f"scenarios.{layout}/{v}",
+                    value=sc.description,
+                    expected=f"{dates} date(s), nothing planted, no duplicates",
+                )
     if sim.level != LEVEL:
-        raise InputFileError("simulated rates at another level", file=source, field="level",
-                             value=sim.level, expected=str(LEVEL))
+        raise InputFileError(
+            "simulated rates at another level",
+            file=source,
+            field="level",
+            value=sim.level,
+            expected=str(LEVEL),
+        )
     return PropertyRegistry(MappingProxyType(tests), sim)
 
 

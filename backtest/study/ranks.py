@@ -128,8 +128,7 @@ def corrado_rank(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None)
     return TestResult(name, z, two_sided_z(z), null, dist, n)
 
 
-def generalized_sign(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None
-                     ) -> TestResult:
+def generalized_sign(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
     """Cowan (1992) generalised sign test, N(0,1).
 
     p̂ = (1/n) sum_i (1/L_i) sum_{t in E} 1[AR_it > 0] from the estimation
@@ -217,8 +216,9 @@ def _signed_rank_counts(n: int) -> FloatArray:
     return counts
 
 
-def wilcoxon_signed_rank(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None
-                         ) -> TestResult:
+def wilcoxon_signed_rank(
+    ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None
+) -> TestResult:
     """Wilcoxon signed-rank test of median CAR = 0; the statistic is W+.
 
     Zero CARs are dropped (Wilcoxon's convention).  With at most 50 non-zero

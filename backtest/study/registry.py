@@ -54,25 +54,46 @@ from backtest.study.ranks import corrado_rank, generalized_sign, grank_t, wilcox
 from backtest.study.stats import bmp_t, cross_sectional_t, patell_z
 
 __all__ = [
-    "CLUSTER_ROBUST", "DEFAULT_BOOT", "DEFAULT_SEED", "TESTS", "TestFn", "TestName",
-    "comparison_tests", "lead_tests", "make_tests", "method_note", "ordered_tests",
-    "properties", "run_all",
+    "CLUSTER_ROBUST",
+    "DEFAULT_BOOT",
+    "DEFAULT_SEED",
+    "TESTS",
+    "TestFn",
+    "TestName",
+    "comparison_tests",
+    "lead_tests",
+    "make_tests",
+    "method_note",
+    "ordered_tests",
+    "properties",
+    "run_all",
 ]
 
 TestFn = Callable[[AbnormalReturns, WindowCAR, IntArray | None], TestResult]
 
 TestName = Literal[
-    "cross_sectional_t", "patell_z", "bmp_t", "kp_patell_z", "kp_bmp_t", "portfolio_t",
-    "portfolio_cs_t", "corrado_rank", "generalized_sign", "grank_t", "wilcoxon",
-    "cluster_bootstrap", "wild_cluster_bootstrap",
+    "cross_sectional_t",
+    "patell_z",
+    "bmp_t",
+    "kp_patell_z",
+    "kp_bmp_t",
+    "portfolio_t",
+    "portfolio_cs_t",
+    "corrado_rank",
+    "generalized_sign",
+    "grank_t",
+    "wilcoxon",
+    "cluster_bootstrap",
+    "wild_cluster_bootstrap",
 ]
 
 DEFAULT_SEED = 20_250_415
 DEFAULT_BOOT = 9_999
 
 
-def make_tests(seed: int | np.random.Generator = DEFAULT_SEED,
-                    n_boot: int = DEFAULT_BOOT) -> dict[str, TestFn]:
+def make_tests(
+    seed: int | np.random.Generator = DEFAULT_SEED, n_boot: int = DEFAULT_BOOT
+) -> dict[str, TestFn]:
     """All tests, with the cluster bootstrap bound to ``seed`` and ``n_boot`` draws."""
     return {
         "cross_sectional_t": cross_sectional_t,
@@ -96,10 +117,15 @@ TESTS: dict[str, TestFn] = make_tests()
 #: Group tests whose construction allows for cross-correlation (from the properties registry;
 #: which of them lead is :func:`lead_tests`, decided by their simulated size).
 CLUSTER_ROBUST: frozenset[str] = frozenset(
-    n for n in TESTS if PROPERTIES.get(n).valid_under_cross_correlation)
+    n for n in TESTS if PROPERTIES.get(n).valid_under_cross_correlation
+)
 
 
-def run_all(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None,
-            tests: dict[str, TestFn] | None = None) -> dict[str, TestResult]:
+def run_all(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    tests: dict[str, TestFn] | None = None,
+) -> dict[str, TestResult]:
     """Run every test of ``tests`` (default :data:`TESTS`) on one group and window."""
     return {name: fn(ar, w, idx) for name, fn in (tests or TESTS).items()}

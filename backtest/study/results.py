@@ -16,13 +16,44 @@ if TYPE_CHECKING:
     from backtest.study.engine import Fitted
 
 AR_COLUMNS = ("event_id", "security", "group", "rel_day", "date", "ar")
-CAR_COLUMNS = ("event_id", "security", "group", "window", "car", "car_se", "bhar", "days",
-               "t_stat", "t_pvalue")
-TEST_COLUMNS = ("level", "event", "group", "window", "rel_day", "test", "statistic", "pvalue",
-                "n", "null", "distribution", "valid", "reason")
-CAAR_COLUMNS = ("level", "event", "group", "window", "n", "clusters", "caar", "se_cross_section",
-                "se_portfolio")
-
+CAR_COLUMNS = (
+    "event_id",
+    "security",
+    "group",
+    "window",
+    "car",
+    "car_se",
+    "bhar",
+    "days",
+    "t_stat",
+    "t_pvalue",
+)
+TEST_COLUMNS = (
+    "level",
+    "event",
+    "group",
+    "window",
+    "rel_day",
+    "test",
+    "statistic",
+    "pvalue",
+    "n",
+    "null",
+    "distribution",
+    "valid",
+    "reason",
+)
+CAAR_COLUMNS = (
+    "level",
+    "event",
+    "group",
+    "window",
+    "n",
+    "clusters",
+    "caar",
+    "se_cross_section",
+    "se_portfolio",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +102,9 @@ class StudyResult:
         rows += [(f"dropped: {r}", int(c)) for r, c in counts.items()]
         rows.append(("used", self.n_used))
         if "est_masked" in self.params and len(self.params):
-            rows.append(("estimation days masked (other events)",
-                         int(self.params["est_masked"].sum())))
+            rows.append(
+                ("estimation days masked (other events)", int(self.params["est_masked"].sum()))
+            )
         return pd.DataFrame(rows, columns=["stage", "instances"])
 
     def to_frame(self) -> pd.DataFrame:
@@ -105,8 +137,9 @@ class StudyResult:
             "",
             "Attrition:",
         ]
-        lines += [f"  {r.stage:<40s} {r.instances:>8d}"
-                  for r in self.attrition_summary().itertuples()]
+        lines += [
+            f"  {r.stage:<40s} {r.instances:>8d}" for r in self.attrition_summary().itertuples()
+        ]
         win = self.tests[self.tests["window"] != ""]
         if len(win):
             from backtest.study.registry import ordered_tests
@@ -115,14 +148,18 @@ class StudyResult:
             win = win.assign(_o=win["test"].map(lambda t: order.get(t, len(order))))
             win = win.sort_values(["level", "event", "group", "window", "_o"], kind="stable")
             lines += ["", "Window tests (clustering-robust tests first; p two-sided):"]
-            lines.append(f"  {'level':<14s}{'event':<22s}{'group':<16s}{'window':<10s}"
-                         f"{'test':<24s}{'stat':>9s}{'p':>9s}{'n':>7s}")
+            lines.append(
+                f"  {'level':<14s}{'event':<22s}{'group':<16s}{'window':<10s}"
+                f"{'test':<24s}{'stat':>9s}{'p':>9s}{'n':>7s}"
+            )
             for r in win.itertuples():
                 stat = f"{r.statistic:9.3f}" if np.isfinite(r.statistic) else "      n/a"
                 p = f"{r.pvalue:9.4f}" if np.isfinite(r.pvalue) else "      n/a"
-                lines.append(f"  {r.level:<14s}{str(r.event)[:21]:<22s}{r.group[:15]:<16s}"
-                             f"{r.window:<10s}{r.test:<24s}{stat}{p}{int(r.n):7d}"
-                             + ("" if r.valid else f"  ({r.reason})"))
+                lines.append(
+                    f"  {r.level:<14s}{str(r.event)[:21]:<22s}{r.group[:15]:<16s}"
+                    f"{r.window:<10s}{r.test:<24s}{stat}{p}{int(r.n):7d}"
+                    + ("" if r.valid else f"  ({r.reason})")
+                )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -133,18 +170,32 @@ class StudyResult:
 # The one step that attaches labels to the kernel arrays (``f`` is engine.Fitted).
 
 
-def test_row(level: str, event: str, group: str, window: str, rel_day: int | None,
-             r: TestResult) -> tuple:
+def test_row(
+    level: str, event: str, group: str, window: str, rel_day: int | None, r: TestResult
+) -> tuple:
     """A row of the tests table from a :class:`TestResult`."""
-    return (level, event, group, window, rel_day, r.test, r.statistic, r.pvalue, r.n,
-            r.null, r.distribution, r.valid, r.reason)
+    return (
+        level,
+        event,
+        group,
+        window,
+        rel_day,
+        r.test,
+        r.statistic,
+        r.pvalue,
+        r.n,
+        r.null,
+        r.distribution,
+        r.valid,
+        r.reason,
+    )
 
 
-def attrition_with(attrition: pd.DataFrame, labels: pd.DataFrame, reason: str,
-                   detail: str) -> pd.DataFrame:
+def attrition_with(
+    attrition: pd.DataFrame, labels: pd.DataFrame, reason: str, detail: str
+) -> pd.DataFrame:
     """The attrition table with the instances ``labels`` added for ``reason``."""
-    extra = labels[["event_id", "security", "day0", "group"]].assign(reason=reason,
-                                                                     detail=detail)
+    extra = labels[["event_id", "security", "day0", "group"]].assign(reason=reason, detail=detail)
     if not len(attrition):
         return extra.reset_index(drop=True)
     return pd.concat([attrition, extra], ignore_index=True)
@@ -156,14 +207,16 @@ def ar_frame(f: Fitted) -> pd.DataFrame:
     n, w = ev.shape
     keep = np.isfinite(ev).ravel()
     rep = np.repeat(np.arange(n), w)[keep]
-    return pd.DataFrame({
-        "event_id": lab["event_id"].to_numpy()[rep],
-        "security": lab["security"].to_numpy()[rep],
-        "group": lab["group"].to_numpy()[rep],
-        "rel_day": np.tile(f.ar.rel_days, n)[keep],
-        "date": pd.to_datetime(f.arrays.evt_dates.ravel()[keep]),
-        "ar": ev.ravel()[keep],
-    })
+    return pd.DataFrame(
+        {
+            "event_id": lab["event_id"].to_numpy()[rep],
+            "security": lab["security"].to_numpy()[rep],
+            "group": lab["group"].to_numpy()[rep],
+            "rel_day": np.tile(f.ar.rel_days, n)[keep],
+            "date": pd.to_datetime(f.arrays.evt_dates.ravel()[keep]),
+            "ar": ev.ravel()[keep],
+        }
+    )
 
 
 def car_frame(f: Fitted, spec: StudySpec) -> pd.DataFrame:
@@ -173,14 +226,22 @@ def car_frame(f: Fitted, spec: StudySpec) -> pd.DataFrame:
     parts = []
     for w in f.windows:
         ts = time_series_t_all(f.ar, w)
-        parts.append(pd.DataFrame({
-            "event_id": f.labels["event_id"].to_numpy(),
-            "security": f.labels["security"].to_numpy(),
-            "group": f.labels["group"].to_numpy(),
-            "window": window_label(w.start, w.end),
-            "car": w.car, "car_se": np.sqrt(w.var), "bhar": w.bhar, "days": w.days,
-            "t_stat": ts.statistic, "t_pvalue": ts.pvalue,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "event_id": f.labels["event_id"].to_numpy(),
+                    "security": f.labels["security"].to_numpy(),
+                    "group": f.labels["group"].to_numpy(),
+                    "window": window_label(w.start, w.end),
+                    "car": w.car,
+                    "car_se": np.sqrt(w.var),
+                    "bhar": w.bhar,
+                    "days": w.days,
+                    "t_stat": ts.statistic,
+                    "t_pvalue": ts.pvalue,
+                }
+            )
+        )
     if not parts or not f.ar.n:
         return pd.DataFrame(columns=list(CAR_COLUMNS))
     return pd.concat(parts, ignore_index=True)

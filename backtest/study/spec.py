@@ -53,9 +53,19 @@ estudy2 keeps except those with 1 or 2 estimation observations."""
 ReturnKind = Literal["simple", "log"]
 
 DEFAULT_TESTS: tuple[str, ...] = (
-    "cross_sectional_t", "patell_z", "bmp_t", "kp_patell_z", "kp_bmp_t", "portfolio_t",
-    "portfolio_cs_t", "corrado_rank", "generalized_sign", "grank_t", "wilcoxon",
-    "cluster_bootstrap", "wild_cluster_bootstrap",
+    "cross_sectional_t",
+    "patell_z",
+    "bmp_t",
+    "kp_patell_z",
+    "kp_bmp_t",
+    "portfolio_t",
+    "portfolio_cs_t",
+    "corrado_rank",
+    "generalized_sign",
+    "grank_t",
+    "wilcoxon",
+    "cluster_bootstrap",
+    "wild_cluster_bootstrap",
 )
 """Window tests, by their names in :mod:`backtest.study.registry`."""
 
@@ -74,55 +84,68 @@ class StudySpec(BaseModel):
 
     model: ModelName = "market"
     market_column: str = Field(default="market", description="regressor column of the market")
-    benchmark_column: str = Field(default="benchmark",
-                                  description="regressor column of the per-security benchmark")
+    benchmark_column: str = Field(
+        default="benchmark", description="regressor column of the per-security benchmark"
+    )
     factors: tuple[str, ...] = Field(default=(), description="factor columns (model='factor')")
     nonsync_us_lag: bool = Field(
         default=False,
         description="add the previous US session's market return as a regressor for "
-                    "securities whose regressors carry `us_lag_column` (non-synchronous "
-                    "trading of Chinese names)")
+        "securities whose regressors carry `us_lag_column` (non-synchronous "
+        "trading of Chinese names)",
+    )
     us_lag_column: str = "us_market_prev"
     estimation: tuple[int, int] = (-250, -11)
     windows: tuple[tuple[int, int], ...] = ((-1, 1), (0, 1), (0, 5), (-5, 10))
     min_estimation_obs: int = Field(
-        default=DEFAULT_MIN_ESTIMATION_OBS, ge=3,
+        default=DEFAULT_MIN_ESTIMATION_OBS,
+        ge=3,
         description="fewest estimation observations; when not given, 120 (textbook) or "
-                    "ESTUDY2_MIN_ESTIMATION_OBS (conventions='estudy2', estudy2's own rule)")
+        "ESTUDY2_MIN_ESTIMATION_OBS (conventions='estudy2', estudy2's own rule)",
+    )
     mask_window: tuple[int, int] = Field(
         default=(-1, 1),
         description="days around another event's day 0 (the security's other instances and "
-                    "`masks` rows) dropped from an estimation window (policy "
-                    "mask_other_events); (0, -1) masks nothing")
+        "`masks` rows) dropped from an estimation window (policy "
+        "mask_other_events); (0, -1) masks nothing",
+    )
     returns: ReturnKind = "simple"
     missing: MissingPolicy = "require_day0"
     overlap: Literal["merge", "first", "drop"] = Field(
         default="merge",
         description="a security-day shared by several events in pooled statistics: merge "
-                    "(once; excluded if expected signs conflict), first, or drop (see "
-                    "backtest.study.overlap)")
+        "(once; excluded if expected signs conflict), first, or drop (see "
+        "backtest.study.overlap)",
+    )
     conventions: Conventions = "textbook"
     placebo_draws: int = Field(default=1000, ge=0)
     placebo_windows: tuple[tuple[int, int], ...] = Field(
-        default=(), description="windows with placebo inference (default: all windows)")
+        default=(), description="windows with placebo inference (default: all windows)"
+    )
     placebo_statistic: Literal["caar", "bmp"] = Field(
         default="bmp",
         description="statistic recomputed on pseudo-event dates: bmp (mean standardised "
-                    "CAR, default: it holds its size under event-induced variance, see "
-                    "backtest.study.properties) or caar")
+        "CAR, default: it holds its size under event-induced variance, see "
+        "backtest.study.properties) or caar",
+    )
     placebo_min_dates: int = Field(
-        default=20, ge=1,
-        description="fewest distinct event-free pseudo dates per cluster for a valid placebo")
+        default=20,
+        ge=1,
+        description="fewest distinct event-free pseudo dates per cluster for a valid placebo",
+    )
     seed: int = Field(default=20250415, description="seed of the numpy Generator for placebo")
     tests: tuple[str, ...] = DEFAULT_TESTS
     daily_tests: tuple[str, ...] = DEFAULT_DAILY_TESTS
-    bootstrap_draws: int = Field(default=999, ge=99,
-                                 description="draws of the event-level (cluster) bootstrap")
+    bootstrap_draws: int = Field(
+        default=999, ge=99, description="draws of the event-level (cluster) bootstrap"
+    )
     spread: tuple[str, str] = Field(
         default=("cn_substitute", "us_incumbent"),
-        description="substitution spread: first group minus second group")
-    percentage: float = Field(default=90.0, ge=0, le=100,
-                              description="estudy2 CAR tests keep days with 100 n_t/N > this")
+        description="substitution spread: first group minus second group",
+    )
+    percentage: float = Field(
+        default=90.0, ge=0, le=100, description="estudy2 CAR tests keep days with 100 n_t/N > this"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -131,8 +154,12 @@ class StudySpec(BaseModel):
         the estudy2 preset (ESTUDY2_MIN_ESTIMATION_OBS), else 120; a given value is kept."""
         if isinstance(data, dict) and data.get("min_estimation_obs") is None:
             preset = data.get("conventions") == "estudy2"
-            return {**data, "min_estimation_obs": ESTUDY2_MIN_ESTIMATION_OBS if preset
-                    else DEFAULT_MIN_ESTIMATION_OBS}
+            return {
+                **data,
+                "min_estimation_obs": ESTUDY2_MIN_ESTIMATION_OBS
+                if preset
+                else DEFAULT_MIN_ESTIMATION_OBS,
+            }
         return data
 
     @field_validator("estimation")
@@ -158,13 +185,15 @@ class StudySpec(BaseModel):
         if self.estimation[1] >= first:
             raise ValueError(
                 f"estimation window {list(self.estimation)} overlaps the event window "
-                f"starting at {first}; the estimation window must end before it")
+                f"starting at {first}; the estimation window must end before it"
+            )
         if self.model == "factor" and not self.factors:
             raise ValueError("model 'factor' needs at least one factor column")
         if self.min_estimation_obs > self.estimation[1] - self.estimation[0] + 1:
             raise ValueError(
                 f"min_estimation_obs={self.min_estimation_obs} exceeds the estimation "
-                f"window length {self.estimation[1] - self.estimation[0] + 1}")
+                f"window length {self.estimation[1] - self.estimation[0] + 1}"
+            )
         return self
 
     @property
@@ -184,17 +213,24 @@ def parse_window(text: str, *, field: str = "window") -> tuple[int, int]:
     """Parse ``"-250:-11"`` into ``(-250, -11)``; raise :class:`SpecError` otherwise."""
     m = _WINDOW_RE.match(text)
     if m is None:
-        raise SpecError("not a window", field=field, value=text,
-                        expected="START:END with integer relative days, e.g. -1:1")
+        raise SpecError(
+            "not a window",
+            field=field,
+            value=text,
+            expected="START:END with integer relative days, e.g. -1:1",
+        )
     a, b = int(m.group(1)), int(m.group(2))
     if a > b:
-        raise SpecError("window start is after its end", field=field, value=text,
-                        expected="START <= END")
+        raise SpecError(
+            "window start is after its end", field=field, value=text, expected="START <= END"
+        )
     return a, b
 
 
 def window_label(start: int, end: int) -> str:
     """``[-1,+1]``-style label used in every output frame."""
+
     def f(x: int) -> str:
         return f"{x:+d}" if x else "0"
+
     return f"[{f(start)},{f(end)}]"
