@@ -18,7 +18,7 @@ This is the one step between the price panel and the study engine:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,7 +210,7 @@ def choose_benchmarks(
             continue  # day 0 outside the data: the study says so
         lo = r.index[max(pos + estimation[0], 0)]
         hi = r.index[min(pos + event_span[1], len(r.index) - 1)]
-        lo, hi = max(lo, own[0]), min(hi, own[1])  # type: ignore[type-var]
+        lo, hi = max(lo, own[0]), min(hi, own[1])
         cands = inputs.candidates[sym]
         listed = inputs.listed[sym]
         lacks = [f"{b} has no prices" for b in listed if b not in cands]
@@ -220,11 +220,11 @@ def choose_benchmarks(
             if key not in spans:
                 spans[key] = _valid_span(inputs.market[key]["market"])
             sp = spans[key]
-            if sp is not None and sp[0] <= lo and sp[1] >= hi:  # type: ignore[operator]
+            if sp is not None and sp[0] <= lo and sp[1] >= hi:
                 pick = (rank, b, key)
                 break
             lacks.append(f"{b} " + _missing_part(sp, lo, hi))
-        need = f"needs {lo:%Y-%m-%d}..{hi:%Y-%m-%d}"  # type: ignore[str-format]
+        need = f"needs {lo:%Y-%m-%d}..{hi:%Y-%m-%d}"
         if pick is None:
             keep[i] = False
             drops.append(
@@ -262,13 +262,13 @@ def choose_benchmarks(
     )
 
 
-def _missing_part(span: tuple[object, object] | None, lo: object, hi: object) -> str:
+def _missing_part(span: tuple[Any, Any] | None, lo: Any, hi: Any) -> str:
     """'starts 2021-03-12 (needs from 2020-07-17)' / 'ends 2024-08-05 (needs to ...)'."""
     if span is None:
         return "has no returns"
     parts = []
-    if span[0] > lo:  # type: ignore[operator]
-        parts.append(f"starts {span[0]:%Y-%m-%d} (needs from {lo:%Y-%m-%d})")  # type: ignore[str-format]
-    if span[1] < hi:  # type: ignore[operator]
-        parts.append(f"ends {span[1]:%Y-%m-%d} (needs to {hi:%Y-%m-%d})")  # type: ignore[str-format]
+    if span[0] > lo:
+        parts.append(f"starts {span[0]:%Y-%m-%d} (needs from {lo:%Y-%m-%d})")
+    if span[1] < hi:
+        parts.append(f"ends {span[1]:%Y-%m-%d} (needs to {hi:%Y-%m-%d})")
     return " and ".join(parts)

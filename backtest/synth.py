@@ -163,7 +163,9 @@ def _t_shocks(rng: np.random.Generator, n: int, df: float) -> np.ndarray:
     """
     import numpy as np
 
-    return np.clip(rng.standard_t(df, size=n) * np.sqrt((df - 2.0) / df), -8.0, 8.0)
+    draws: np.ndarray = rng.standard_t(df, size=n) * np.sqrt((df - 2.0) / df)
+    clipped: np.ndarray = np.clip(draws, -8.0, 8.0)
+    return clipped
 
 
 def latent_factors(spec: SynthSpec) -> pd.DataFrame:
@@ -221,7 +223,9 @@ def _base_returns(
         market = f[region].to_numpy()
     rng = _stream(spec.seed, sec.symbol)
     shocks = _t_shocks(rng, len(sessions), spec.tail_df) * idio / TRADING_DAYS**0.5
-    return beta_m * market + beta_s * f["semis"].to_numpy() + shocks
+    semis: np.ndarray = f["semis"].to_numpy()
+    total: np.ndarray = beta_m * market + beta_s * semis + shocks
+    return total
 
 
 def _plant_table(

@@ -67,7 +67,7 @@ def knowable_instant(stage: Stage, policy: UnknownTime) -> Knowable:
         stage.local_date, ASSUMED_LOCAL_TIME[policy], tzinfo=ZoneInfo(stage.timezone)
     )
     at = local.astimezone(dt.UTC)
-    label = policy
+    label: str = policy
     if stage.not_before is not None and at < stage.not_before:
         at, label = stage.not_before.astimezone(dt.UTC), f"{policy}, clamped to not_before"
     if stage.not_after is not None and at > stage.not_after:

@@ -39,6 +39,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,7 +107,7 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
     """Write ``target`` through a temp file in the same directory, fsync, then rename."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -310,7 +311,8 @@ class PriceCache:
         ent = self.entries()
         named = {e.file for e in ent.values()}
         listed = set(self._journal())
-        unaccounted, debris = [], []
+        unaccounted: list[str] = []
+        debris: list[str] = []
         for rel in self._bars_files():
             if rel in named:
                 continue
@@ -406,7 +408,7 @@ class PriceCache:
         replaced = False
         try:
             for rel, raw in create:
-                atomic_write(self.root / rel, lambda tmp, b=raw.bars: _write_parquet(b, tmp))
+                atomic_write(self.root / rel, partial(_write_parquet, raw.bars))
             self._write_manifest(new)
             replaced = True
         finally:

@@ -55,7 +55,7 @@ def _with_closures(
 
     added = [pd.Timestamp(d) for d in dates]
 
-    class WithClosures(base):  # type: ignore[valid-type, misc]
+    class WithClosures(base):  # type: ignore[misc]  # base is a runtime-chosen class
         @property
         def adhoc_holidays(self) -> list[pd.Timestamp]:
             return [*super().adhoc_holidays, *added]

@@ -354,7 +354,8 @@ def _jump_checks(
     )
     pos, ratio, rev = split_jumps(c, policy.split_ratios, policy.split_tolerance)
     for p, k, r in zip(pos, ratio, rev, strict=True):
-        check, sev = ("spike", "warning") if r else ("split_like", "warning")
+        check = "spike" if r else "split_like"
+        sev: Severity = "warning"
         what = (
             f"close {c[p - 1]:g} -> {c[p]:g} (x{c[p] / c[p - 1]:.3f}, near "
             f"{'1:' + format(1 / k, 'g') if k < 1 else format(k, 'g') + ':1'})"

@@ -447,7 +447,7 @@ def _screen(
                 )
             )
             for f in fs:
-                values[f][i] = np.nan  # type: ignore[index]
+                values[f][i] = np.nan
     return keep
 
 
@@ -513,8 +513,9 @@ def _duplicates(
             expected="one row per date",
         )
     out = []
-    for g in np.flatnonzero(sizes > 1):
-        ln = where(int(g), _SHOWN_LINES)
+    for gi in np.flatnonzero(sizes > 1):
+        g = int(gi)
+        ln = where(g, _SHOWN_LINES)
         shown = str(ln) if sizes[g] <= _SHOWN_LINES else f"{ln} and {sizes[g] - _SHOWN_LINES} more"
         out.append(
             Issue(

@@ -13,6 +13,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,11 +105,16 @@ def load_ff_factors(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
 Opener = Callable[[str], bytes]
 
 
+def _write_bytes(data: bytes, path: Path) -> None:
+    path.write_bytes(data)
+
+
 def _urlopen(url: str) -> bytes:
     from urllib.request import urlopen
 
     with urlopen(url, timeout=60) as resp:
-        return resp.read()
+        body: bytes = resp.read()
+    return body
 
 
 def fetch_ff_factors(
@@ -145,6 +151,6 @@ def fetch_ff_factors(
         except (zipfile.BadZipFile, StopIteration):
             raise DataError("downloaded file is not a zip with a CSV inside", file=url) from None
         target = dest / f"{name}.csv"
-        atomic_write(target, lambda tmp, d=data: tmp.write_bytes(d))
+        atomic_write(target, partial(_write_bytes, data))
         paths.append(target)
     return load_ff_factors(paths)

@@ -523,7 +523,8 @@ def parse_numbers(
     if fmt.decimal != ".":
         norm = pc.replace_substring(norm, fmt.decimal, ".")
     norm = pc.if_else(pc.or_(missing, pa.array(~rows)), pa.scalar(None, pa.string()), norm)
-    return pc.cast(norm, pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
+    out: np.ndarray = pc.cast(norm, pa.float64()).to_numpy(zero_copy_only=False)
+    return out.astype("float64")
 
 
 def parse_dates(cells: pa.Array, rows: np.ndarray, lines: np.ndarray, *, file: Path) -> np.ndarray:
@@ -568,7 +569,8 @@ def _parse_date_texts(col: pd.Series, lines: np.ndarray, path: Path) -> np.ndarr
             value=col.iloc[i],
             expected="YYYY-MM-DD, YYYYMMDD or an ISO timestamp",
         )
-    return parsed.to_numpy().astype("datetime64[s]").astype(np.int64)
+    stamps: np.ndarray = parsed.to_numpy().astype("datetime64[s]")
+    return stamps.astype(np.int64)
 
 
 # ---------------------------------------------------------------- the first lines of a file

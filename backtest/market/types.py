@@ -77,7 +77,8 @@ class FetchResult:
 class PriceSource(Protocol):
     """Anything that can deliver daily bars for symbols."""
 
-    kind: SourceKind
+    @property
+    def kind(self) -> SourceKind: ...
 
     def fetch(
         self,

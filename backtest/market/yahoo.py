@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backtest.errors import DataSourceUnavailable
 from backtest.market.panel import BAR_COLUMNS, SeriesMeta, SourceKind, frame_hash
@@ -263,7 +263,7 @@ class YahooSource:
             ]
         if "error" in done:
             return None, [*handler.messages, str(done["error"])]
-        return done.get("frame"), handler.messages  # type: ignore[return-value]
+        return done.get("frame"), handler.messages
 
     def _series(self, sym: str, bars: pd.DataFrame) -> RawSeries:
         import yfinance as yf
@@ -300,13 +300,13 @@ UNREACHABLE_MARKERS = (
 )
 
 
-def _new_session(proxy: str | None) -> object | None:
+def _new_session(proxy: str | None) -> Any:
     """An HTTP session for yfinance through ``proxy``; None keeps yfinance's default."""
     if proxy is None:
         return None
     from curl_cffi import requests
 
-    session = requests.Session(impersonate="chrome")
+    session: Any = requests.Session(impersonate="chrome")
     session.proxies = {"http": proxy, "https": proxy}
     return session
 
