@@ -33,6 +33,10 @@ from backtest.errors import InputFileError, MibError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from backtest.api.catalog import Catalog
+    from backtest.api.runs import RunBacktest
+    from backtest.study.results import StudyResult
+
 MB = 1_000_000
 
 
@@ -280,7 +284,12 @@ def _remove_created(created: list[Path]) -> None:
 
 @dataclass(frozen=True)
 class Run:
-    """A finished run loaded back from its folder."""
+    """A finished run loaded back from its folder (:func:`load_run`); reads only.
+
+    path, manifest (``run.json``) and tables (every table by name) as loaded;
+    ``study``, ``backtest``, ``catalog`` and ``coverage`` give them as result
+    objects, built on each access from the tables (nothing is written).
+    """
 
     path: Path
     manifest: dict[str, Any]
@@ -294,7 +303,34 @@ class Run:
 
     @property
     def synthetic(self) -> bool:
+        """Whether the prices were simulated (``mib run --demo``)."""
         return bool(self.manifest.get("data", {}).get("synthetic", False))
+
+    @property
+    def study(self) -> StudyResult:
+        """The event study as a :class:`StudyResult`, rebuilt from the tables."""
+        from backtest.api.runs import study_from_run
+
+        return study_from_run(self)
+
+    @property
+    def backtest(self) -> RunBacktest:
+        """The backtest: metrics, trades, equity, robustness and ``plot()``."""
+        from backtest.api.runs import backtest_from_run
+
+        return backtest_from_run(self)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The event catalog at the run's log version."""
+        from backtest.api.runs import catalog_of_run
+
+        return catalog_of_run(self)
+
+    @property
+    def coverage(self) -> pd.DataFrame:
+        """One row per security: data span, instances intended and used, why the rest were lost."""
+        return self.table("coverage")
 
 
 def _sha256(path: Path) -> str:
@@ -321,7 +357,8 @@ def listed_files(root: Path, manifest: Mapping[str, Any]) -> list[dict[str, str]
             field="tables",
             expected='a list of {"file": ..., "sha256": ...}',
         )
-    return listed
+    checked: list[dict[str, str]] = listed
+    return checked
 
 
 def verify_run(root: Path, manifest: Mapping[str, Any]) -> list[dict[str, str]] | None:
@@ -376,13 +413,46 @@ def _read_table(path: Path) -> pd.DataFrame:
         ) from None
 
 
-def load_run(path: str | Path) -> Run:
+RUN_ENV = "MIB_RUN"
+"""Environment variable naming the run folder :func:`load_run` loads when given no path."""
+
+
+def load_run(path: str | Path | None = None) -> Run:
     """Load ``run.json`` and the tables of a run folder, checked against ``run.json``.
+
+    Parameters
+    ----------
+    path:
+        A run folder (``reports/<run-id>``); None = the folder in the ``MIB_RUN``
+        environment variable.
+
+    Returns
+    -------
+    Run
+        ``.study``, ``.backtest``, ``.catalog``, ``.coverage``, ``.manifest``,
+        ``.table(name)``.
 
     The tables are the parquet files ``run.json`` lists, each verified against its
     SHA-256 (:func:`verify_run`); a run folder without that list (older mib) loads
     every ``tables/*.parquet`` unchecked, with an :class:`UnverifiedRunWarning`.
+    A missing or damaged folder is an :class:`InputFileError`.
+
+    >>> import backtest
+    >>> try:
+    ...     backtest.load_run("no/such/folder")
+    ... except backtest.MibError as err:
+    ...     print(err)
+    no/such/folder: not a run folder: run.json is missing (expected a folder written by 'mib run')
     """
+    if path is None:
+        path = os.environ.get(RUN_ENV, "")
+        if not path:
+            raise InputFileError(
+                "no run folder given",
+                field=RUN_ENV,
+                expected="load_run(path) or the environment variable MIB_RUN=reports/<run-id> "
+                "(mib run --demo writes one)",
+            )
     root = Path(path)
     manifest_path = root / "run.json"
     if not manifest_path.is_file():

@@ -1,4 +1,4 @@
-"""The study result: frozen, labelled, tidy frames; presentation only formats them."""
+"""The study result: frozen, labelled, tidy frames; presentation (backtest.api) only formats."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from backtest.study.arrays import TestResult
 from backtest.study.spec import StudySpec, window_label
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from backtest.api.summary import Summary
     from backtest.study.engine import Fitted
 
 AR_COLUMNS = ("event_id", "security", "group", "rel_day", "date", "ar")
@@ -56,9 +59,37 @@ CAAR_COLUMNS = (
 )
 
 
+POOL_KEY = ("pool", "window", "test")
+"""Index of :attr:`StudyResult.pvalues` and :attr:`StudyResult.tstats`."""
+
+FRAME_KINDS = (
+    "tests",
+    "ar",
+    "car",
+    "bhar",
+    "caar",
+    "pooled",
+    "attrition",
+    "params",
+    "overlaps",
+    "instances",
+    "pvalues",
+)
+"""What :meth:`StudyResult.to_frame` can return."""
+
+
+def pool_label(level: str, event: str, group: str) -> str:
+    """The label of one tested set of instances: ``"<level> <event> / <group>"``.
+
+    >>> pool_label("pooled", "direction=tightening,signed", "*")
+    'pooled direction=tightening,signed / *'
+    """
+    return f"{level} {event} / {group}"
+
+
 @dataclass(frozen=True, slots=True)
 class StudyResult:
-    """Everything an event study produced.
+    """Everything an event study produced (frozen; every property returns a new frame).
 
     ar:        one row per instance x relative day (event_id, security, group, rel_day,
                date, ar); days without a return are absent.
@@ -78,6 +109,11 @@ class StudyResult:
     instances: the instances used (event_id, security, group, day0, direction,
                expected_sign, exchange, pool, cluster): who entered pools, and the
                calendar cluster each belongs to.
+
+    Labelled views: :attr:`pvalues` and :attr:`tstats` (Series indexed by pool,
+    window and test), :attr:`pooled` (the event-level t across calendar clusters),
+    :attr:`bhar`; presentation: :meth:`summary`, :meth:`plot_caar`,
+    :meth:`plot_paths`; export: :meth:`to_frame`.
     """
 
     spec: StudySpec
@@ -93,7 +129,62 @@ class StudyResult:
 
     @property
     def n_used(self) -> int:
+        """Instances that entered the study (after attrition)."""
         return len(self.params)
+
+    @property
+    def bhar(self) -> pd.DataFrame:
+        """Buy-and-hold abnormal returns: one row per instance x window."""
+        cols = ["event_id", "security", "group", "window", "bhar", "days"]
+        return self.car.loc[:, cols].copy()
+
+    @property
+    def pooled(self) -> pd.DataFrame:
+        """Pooled CARs with the calendar cluster as the unit (``event_t``).
+
+        One row per direction x expected sign (``-1``, ``+1``, ``signed``: CAR times
+        the expected sign, and ``spread``) x group x window: mean_car, se, t, pvalue
+        (two-sided, t(n_clusters - 1)), n_events, n_clusters, n_instances.  See
+        :func:`backtest.summaries.pooled_car`.  Empty when the instances are unknown.
+        """
+        from backtest.summaries import POOLED_COLUMNS, pooled_car
+
+        if self.instances is None or self.car.empty:
+            return pd.DataFrame(columns=["direction", *POOLED_COLUMNS])
+        return pooled_car(self.car, self.instances, by="direction", spread=self.spec.spread)
+
+    def _labelled(self, column: str) -> pd.Series:
+        t = self.lead_frame(all_tests=True)
+        index = pd.MultiIndex.from_frame(t.loc[:, list(POOL_KEY)])
+        return pd.Series(t[column].to_numpy(dtype=float), index=index, name=column)
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-value of every window test, indexed by (pool, window, test).
+
+        ``pool`` is :func:`pool_label` of the test's level, event and group; the
+        event-level t across calendar clusters (:attr:`pooled`) appears as test
+        ``event_t`` of the signed and spread pools.  Daily tests stay in :attr:`tests`.
+        """
+        return self._labelled("pvalue")
+
+    @property
+    def tstats(self) -> pd.Series:
+        """The statistic of every window test (t, z or rank statistic; its reference
+        distribution is in :attr:`tests`), indexed like :attr:`pvalues`."""
+        return self._labelled("statistic")
+
+    def lead_frame(self, *, all_tests: bool = False) -> pd.DataFrame:
+        """Window tests with their pool label, registry order (lead tests first).
+
+        Columns: pool, level, event, group, window, test, statistic, pvalue, n,
+        distribution, valid, reason, lead (the registry's lead tests,
+        :func:`backtest.study.registry.lead_tests`).  ``all_tests=False`` keeps
+        the lead tests only.
+        """
+        from backtest.api.summary import labelled_tests
+
+        return labelled_tests(self, all_tests=all_tests)
 
     def attrition_summary(self) -> pd.DataFrame:
         """Instances in, dropped for each reason, used."""
@@ -107,9 +198,33 @@ class StudyResult:
             )
         return pd.DataFrame(rows, columns=["stage", "instances"])
 
-    def to_frame(self) -> pd.DataFrame:
-        """The tests table (tidy; one row per level x event x group x window/day x test)."""
-        return self.tests.copy()
+    def to_frame(self, kind: str = "tests") -> pd.DataFrame:
+        """One of the result's tables as a new DataFrame.
+
+        kind: one of :data:`FRAME_KINDS` (default ``tests``: one row per level x event
+        x group x window/day x test); ``pvalues`` is the labelled window tests
+        (:meth:`lead_frame` with every test).  Raises :class:`SpecError` for another kind.
+        """
+        from backtest.errors import SpecError
+
+        frames = {
+            "tests": lambda: self.tests,
+            "ar": lambda: self.ar,
+            "car": lambda: self.car,
+            "bhar": lambda: self.bhar,
+            "caar": lambda: self.caar,
+            "pooled": lambda: self.pooled,
+            "attrition": lambda: self.attrition,
+            "params": lambda: self.params,
+            "overlaps": lambda: self.overlaps if self.overlaps is not None else pd.DataFrame(),
+            "instances": lambda: self.instances if self.instances is not None else pd.DataFrame(),
+            "pvalues": lambda: self.lead_frame(all_tests=True),
+        }
+        if kind not in frames:
+            raise SpecError(
+                "unknown table", field="kind", value=kind, expected=" | ".join(FRAME_KINDS)
+            )
+        return frames[kind]().copy()
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """CAAR confidence intervals from the portfolio (clustered-date) standard error.
@@ -127,43 +242,37 @@ class StudyResult:
         out["upper_cross_section"] = out["caar"] + z * out["se_cross_section"]
         return out
 
-    def summary(self) -> str:
-        """A plain-text summary: spec, attrition, and the window tests, clustering-robust first."""
-        s = self.spec
-        lines = [
-            f"Event study: model={s.model} conventions={s.conventions} returns={s.returns}",
-            f"estimation [{s.estimation[0]},{s.estimation[1]}], min obs {s.min_estimation_obs},"
-            f" missing days: {s.missing}",
-            "",
-            "Attrition:",
-        ]
-        lines += [
-            f"  {r.stage:<40s} {r.instances:>8d}" for r in self.attrition_summary().itertuples()
-        ]
-        win = self.tests[self.tests["window"] != ""]
-        if len(win):
-            from backtest.study.registry import ordered_tests
+    def summary(self, *, full: bool = False) -> Summary:
+        """A compact summary: the sample, the lead tests per pool and window, the
+        placebo p-value and warnings (about 40 lines at most).
 
-            order = {t: i for i, t in enumerate(ordered_tests())}  # lead tests first
-            win = win.assign(_o=win["test"].map(lambda t: order.get(t, len(order))))
-            win = win.sort_values(["level", "event", "group", "window", "_o"], kind="stable")
-            lines += ["", "Window tests (clustering-robust tests first; p two-sided):"]
-            lines.append(
-                f"  {'level':<14s}{'event':<22s}{'group':<16s}{'window':<10s}"
-                f"{'test':<24s}{'stat':>9s}{'p':>9s}{'n':>7s}"
-            )
-            for r in win.itertuples():
-                stat = f"{r.statistic:9.3f}" if np.isfinite(r.statistic) else "      n/a"
-                p = f"{r.pvalue:9.4f}" if np.isfinite(r.pvalue) else "      n/a"
-                lines.append(
-                    f"  {r.level:<14s}{str(r.event)[:21]:<22s}{r.group[:15]:<16s}"
-                    f"{r.window:<10s}{r.test:<24s}{stat}{p}{int(r.n):7d}"
-                    + ("" if r.valid else f"  ({r.reason})")
-                )
-        return "\n".join(lines)
+        ``full=True`` lists every window test instead of the lead tests.  The result
+        prints as text (``print(result.summary())``) and renders as a table in a
+        notebook (``_repr_html_``).
+        """
+        from backtest.api.summary import build_summary
+
+        return build_summary(self, full=full)
+
+    def plot_caar(self, pool: str | None = None, *, band: float = 0.95) -> Figure:
+        """The CAAR path of one pool over relative days, with a confidence band.
+
+        pool: a label of :attr:`pvalues` (e.g. ``"event <event_id> / <group>"`` or
+        ``"pooled direction=tightening,signed / *"``); None = the summary's first
+        pool.  Returns a matplotlib Figure; the global backend is never changed.
+        """
+        from backtest.api.plots import plot_caar
+
+        return plot_caar(self, pool, band=band)
+
+    def plot_paths(self, event_id: str | None = None) -> Figure:
+        """CAAR paths of every event x group (or of one event) on one figure."""
+        from backtest.api.plots import plot_paths
+
+        return plot_paths(self, event_id)
 
     def __str__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
 
 # --------------------------------------------------------------------------- labelling
@@ -172,7 +281,7 @@ class StudyResult:
 
 def test_row(
     level: str, event: str, group: str, window: str, rel_day: int | None, r: TestResult
-) -> tuple:
+) -> tuple[object, ...]:
     """A row of the tests table from a :class:`TestResult`."""
     return (
         level,
