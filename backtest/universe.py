@@ -54,6 +54,23 @@ class Security(BaseModel):
         default=(), description="benchmark symbols, the first is the default market proxy"
     )
     listed: str | None = Field(default=None, description="first trading date, YYYY-MM-DD")
+    cik: str | None = Field(
+        default=None,
+        description="SEC EDGAR Central Index Key of the issuer (10 digits, zero-padded), for "
+        "US-listed stocks and ADRs; read by `mib events sources edgar`",
+    )
+
+    @field_validator("cik", mode="before")
+    @classmethod
+    def _cik(cls, v: object) -> object:
+        if v is None or v == "":
+            return None
+        text = str(v).strip()
+        if not text.isdigit() or len(text) > 10 or int(text) == 0:
+            raise ValueError(
+                f"CIK {v!r} is not up to 10 digits (expected e.g. '0001045810', quoted)"
+            )
+        return text.zfill(10)
 
     @property
     def calendar(self) -> str:
@@ -120,6 +137,11 @@ class Universe(BaseModel):
             return (self[target],)
         raise KeyError(target)
 
+    def by_cik(self, cik: str) -> tuple[Security, ...]:
+        """Securities of the issuer with this CIK (an ADR and its home line share one)."""
+        padded = str(cik).strip().zfill(10)
+        return tuple(s for s in self.securities if s.cik == padded)
+
     def subset(self, symbols: list[str] | tuple[str, ...]) -> Universe:
         """The named securities plus every benchmark they refer to."""
         keep: set[str] = set()
@@ -138,23 +160,38 @@ def default_universe_path() -> Path:
 
 
 def load_universe(path: str | Path | None = None) -> Universe:
-    """Read and validate a universe file; errors name the file and the field."""
-    import yaml
+    """Read and validate a universe file; errors name the file and the field.
+
+    The YAML is read like the event log (:func:`backtest.eventlog.yamlio.load_yaml`):
+    duplicate keys are refused, dates stay strings, and anchors and aliases are
+    limited to :data:`~backtest.eventlog.yamlio.MAX_ALIASES` references adding at
+    most :data:`~backtest.eventlog.yamlio.MAX_ALIAS_NODES` nodes, so a "billion
+    laughs" file is refused before it is expanded.
+    """
     from pydantic import ValidationError
 
-    from backtest.errors import UniverseError
+    from backtest.errors import MibError, UniverseError
+    from backtest.eventlog.yamlio import load_yaml
 
     p = Path(path) if path is not None else default_universe_path()
     if not p.exists():
         raise UniverseError("universe file not found", file=p)
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UniverseError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=p) from None
+    except OSError as exc:
+        raise UniverseError(f"cannot read file: {exc.strerror or exc}", file=p) from None
+    try:
+        raw = load_yaml(text, p).data
+    except MibError as exc:  # malformed YAML, duplicate keys, alias limits
         raise UniverseError(
-            f"malformed YAML: {getattr(exc, 'problem', exc)}",
+            exc.message,
             file=p,
-            line=(mark.line + 1) if mark else None,
+            line=exc.line,
+            field=exc.field,
+            value=exc.value,
+            expected=(exc.expected or "").replace(" (see events/README.md)", "") or None,
         ) from None
     if not isinstance(raw, dict) or "securities" not in raw:
         raise UniverseError("expected a mapping with a 'securities' list", file=p)
