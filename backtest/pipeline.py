@@ -336,10 +336,21 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     tables["events"] = steps.events_table(catalog)
     tables.update(steps.data_tables(panel, universe, alignment, planted))
     say("Running the event study")
-    study = steps.study(panel, universe, alignment, catalog, spec)
+    # Every catalog event's day 0 on every security, aligned once and shared by the
+    # main study and every study of the robustness grid.
+    masks = steps.event_masks(catalog, universe, spec.stage)
+    study = steps.study(
+        panel, universe, alignment, catalog, spec, masks=masks, findings=tables["findings"]
+    )
     tables.update(study)
+    if not planted.empty:
+        tables["plant_check"] = steps.plant_check(
+            planted, study["ar"], alignment.instances, spec.plants
+        )
     say("Robustness: model x window x test x day-0 policy")
-    tables["spec_grid"] = steps.spec_grid(panel, universe, catalog, spec)
+    tables["spec_grid"] = steps.spec_grid(
+        panel, universe, catalog, spec, alignment=alignment, masks=masks
+    )
     say("Backtesting the event strategy (vectorbt)")
     tables.update(steps.backtest(panel, universe, alignment, spec))
     say("Writing tables and provenance")

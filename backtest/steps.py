@@ -223,6 +223,8 @@ def run_catalog_study(
     stage: str,
     factors: pd.DataFrame | None = None,
     min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
+    *,
+    masks: pd.DataFrame | None = None,
 ) -> tuple[StudyResult, StudyInputs, BenchmarkChoice]:
     """The event study of the aligned instances, other catalog events masked.
 
@@ -231,6 +233,8 @@ def run_catalog_study(
     the choice per instance and the instances no benchmark covers come back
     with the result.  Confounders and events below ``min_confidence`` get
     per-event results but enter no pool (:mod:`backtest.eventlog.pooling`).
+    ``masks`` are the other events' days (:func:`event_masks`); a run computes
+    them once and passes them to every study it runs.
     """
     from backtest.eventlog.pooling import pool_table
     from backtest.returns import choose_benchmarks, study_inputs
@@ -248,31 +252,51 @@ def run_catalog_study(
         inputs.returns,
         inputs.market,
         sspec,
-        masks=event_masks(catalog, universe, stage),
+        masks=event_masks(catalog, universe, stage) if masks is None else masks,
     )
     return result, inputs, choice
 
 
 def study(
-    panel: PricePanel, universe: Universe, alignment: Alignment, catalog: Catalog, spec: RunSpec
+    panel: PricePanel,
+    universe: Universe,
+    alignment: Alignment,
+    catalog: Catalog,
+    spec: RunSpec,
+    *,
+    masks: pd.DataFrame | None = None,
+    findings: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The event study on the aligned instances, and the aggregates the report draws."""
+    """The event study on the aligned instances, and the aggregates the report draws.
+
+    ``masks`` (:func:`event_masks`) and ``findings`` (the data checks, for limit
+    days inside spread windows) are computed here unless the run passes them.
+    """
     import pandas as pd
 
     from backtest.eventlog.pooling import pool_table
     from backtest.study.spec import StudySpec
-    from backtest.summaries import caar_paths, pooled_car
+    from backtest.summaries import caar_paths, pooled_car, spread_events
 
-    sspec = StudySpec(
-        model=spec.model,
-        estimation=spec.estimation,  # type: ignore[arg-type]
-        windows=spec.windows,
-        placebo_draws=spec.placebo_draws,
-        seed=spec.seed,
-        overlap=spec.overlap,
+    sspec = StudySpec.model_validate(
+        {
+            "model": spec.model,
+            "estimation": spec.estimation,
+            "windows": spec.windows,
+            "placebo_draws": spec.placebo_draws,
+            "seed": spec.seed,
+            "overlap": spec.overlap,
+        }
     )
     result, inputs, choice = run_catalog_study(
-        panel, universe, alignment, catalog, sspec, spec.stage, min_confidence=spec.min_confidence
+        panel,
+        universe,
+        alignment,
+        catalog,
+        sspec,
+        spec.stage,
+        min_confidence=spec.min_confidence,
+        masks=masks,
     )
     events = events_table(catalog)
     pools = pool_table(catalog.events, spec.min_confidence)
@@ -289,29 +313,63 @@ def study(
             for s, why in inputs.missing.items()
         ]
     )
+    attrition = pd.concat([result.attrition, choice.dropped, missing], ignore_index=True)
     return {
         "ar": result.ar,
         "car": result.car,
         "tests": result.tests,
         "caar": result.caar,
-        "attrition": pd.concat([result.attrition, choice.dropped, missing], ignore_index=True),
+        "attrition": attrition,
         "params": result.params,
         "paths": caar_paths(result.ar),
         "car_summary": car_summary,
         "pooled": pooled_car(result.car, used, by="direction"),
         "pooled_by_type": pooled_car(result.car, used, by="event_type"),
+        "spread_events": spread_events(
+            result.car,
+            used,
+            result.ar,
+            limit_hits=_limit_hits(_findings(panel, universe) if findings is None else findings),
+        ),
         "pools": pools,
         "overlaps": result.overlaps,
         "study_instances": used,
         "benchmarks": choice.chosen,
-        **coverage_tables(
-            panel,
-            universe,
-            alignment,
-            result.car,
-            pd.concat([result.attrition, choice.dropped, missing], ignore_index=True),
-            choice,
-        ),
+        **coverage_tables(panel, universe, alignment, result.car, attrition, choice),
+        **speed_tables(panel, alignment, result, choice, spec.model),
+    }
+
+
+def _limit_hits(findings: pd.DataFrame) -> pd.DataFrame:
+    """(symbol, date) of sessions that hit a daily price limit (the data checks' finding)."""
+    f = findings
+    return f[f["check"] == "limit_hit"][["symbol", "date"]] if len(f) else f
+
+
+def speed_tables(
+    panel: PricePanel,
+    alignment: Alignment,
+    result: StudyResult,
+    choice: BenchmarkChoice,
+    model: str,
+) -> dict[str, pd.DataFrame]:
+    """How fast (:mod:`backtest.howfast`): the open split per instance, pooled speed
+    measures, pooled signed CAAR paths and the cross-market order of reactions."""
+    from backtest.howfast import cross_market, open_split, pooled_paths, pooled_speed
+
+    used = result.instances if result.instances is not None else alignment.instances
+    timing = alignment.instances[
+        ["event_id", "security", "mic", "knowable_at_utc", "day0_open_utc", "day0_close_utc"]
+    ].drop_duplicates(["event_id", "security"])
+    inst = used.drop(columns=[c for c in ("mic",) if c in used.columns]).merge(
+        timing, on=["event_id", "security"], how="left"
+    )
+    split = open_split(result.ar, inst, panel, choice.chosen, result.params, model=model)
+    return {
+        "open_split": split,
+        "speed": pooled_speed(split, result.ar),
+        "pooled_paths": pooled_paths(split, result.ar),
+        "cross_market": cross_market(split),
     }
 
 
@@ -378,7 +436,64 @@ def backtest(
     from backtest.strategy import StrategySpec, robustness
 
     sspec = StrategySpec(strategy=spec.strategy, hold=spec.hold)  # type: ignore[arg-type]
-    return robustness(panel, alignment.instances, universe, sspec).tables()
+    out = robustness(panel, alignment.instances, universe, sspec).tables()
+    out.update(legs_benchmark(panel, out["backtest_trades"], out["backtest_equity"]))
+    return out
+
+
+TRADING_DAYS = 252
+
+
+def legs_benchmark(
+    panel: PricePanel, trades: pd.DataFrame, equity: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """The equal-weight, always-on position in the strategy's own legs.
+
+    Every session of the strategy's equity curve, long an equal weight of the
+    securities the strategy ever bought and short an equal weight of those it
+    ever sold (close-to-close returns of the names trading that session, no
+    costs): what holding the same names without the event timing would have
+    earned.  ``backtest_legs`` is its equity (start 1) and
+    ``backtest_legs_metrics`` its total and annual return, annual volatility,
+    Sharpe (mean over standard deviation of daily returns times sqrt(252)) and
+    maximum drawdown.
+    """
+    import numpy as np
+    import pandas as pd
+
+    empty = {
+        "backtest_legs": pd.DataFrame(columns=["date", "equity"]),
+        "backtest_legs_metrics": pd.DataFrame(columns=["metric", "value"]),
+    }
+    if trades.empty or equity.empty or "side" not in trades.columns:
+        return empty
+    dates = pd.DatetimeIndex(sorted(pd.to_datetime(equity["date"].unique())))
+    legs = []
+    for side, sign in (("long", 1.0), ("short", -1.0)):
+        names = sorted(set(trades.loc[trades["side"] == side, "security"]) & set(panel.symbols))
+        if names:
+            rets = pd.concat({n: panel.returns(n) for n in names}, axis=1)
+            legs.append(sign * rets.reindex(dates).mean(axis=1).fillna(0.0))
+    if not legs:
+        return empty
+    daily = sum(legs[1:], legs[0]).iloc[1:]
+    curve = (1.0 + daily).cumprod()
+    years = len(daily) / TRADING_DAYS
+    total = float(curve.iloc[-1] - 1.0) if len(curve) else float("nan")
+    sd = float(daily.std(ddof=1))
+    metrics = {
+        "total_return": total,
+        "annual_return": float((1.0 + total) ** (1.0 / years) - 1.0) if years > 0 else np.nan,
+        "annual_volatility": sd * np.sqrt(TRADING_DAYS),
+        "sharpe": float(daily.mean() / sd * np.sqrt(TRADING_DAYS)) if sd > 0 else np.nan,
+        "max_drawdown": float((curve / curve.cummax() - 1.0).min()) if len(curve) else np.nan,
+    }
+    return {
+        "backtest_legs": pd.DataFrame({"date": curve.index, "equity": curve.to_numpy()}),
+        "backtest_legs_metrics": pd.DataFrame(
+            {"metric": list(metrics), "value": list(metrics.values())}
+        ),
+    }
 
 
 GRID_MODELS = ("market", "market_adjusted", "constant_mean")
@@ -400,7 +515,13 @@ FF3 = ("Mkt-RF", "SMB", "HML")
 
 
 def spec_grid(
-    panel: PricePanel, universe: Universe, catalog: Catalog, spec: RunSpec
+    panel: PricePanel,
+    universe: Universe,
+    catalog: Catalog,
+    spec: RunSpec,
+    *,
+    alignment: Alignment | None = None,
+    masks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Tightening-event statistics over model x window x test x day-0 policy.
 
@@ -408,7 +529,9 @@ def spec_grid(
     hours; ``alternate`` uses the other plausible day 0 (after the close of
     business).  With Fama-French factors, a Fama-French three-factor model (raw
     returns on Mkt-RF, SMB, HML; US securities only) joins the models.  Placebo
-    draws are off here; the main study carries them.
+    draws are off here; the main study carries them.  ``alignment`` (the run's own,
+    i.e. policy ``assumed``) and ``masks`` are reused when given instead of being
+    computed again.
     """
     import pandas as pd
 
@@ -418,23 +541,37 @@ def spec_grid(
 
     factors = load_factors(spec)
     models = GRID_MODELS + (("ff3",) if factors is not None else ())
+    if masks is None:
+        masks = event_masks(catalog, universe, spec.stage)
     rows = []
     for policy, alternate in (("assumed", False), ("alternate", True)):
-        al = align(catalog.events, universe, AlignSpec(stage=spec.stage, alternate=alternate))  # type: ignore[arg-type]
+        want = AlignSpec(stage=spec.stage, alternate=alternate)  # type: ignore[arg-type]
+        if alignment is not None and alignment.spec == want:
+            al = alignment
+        else:
+            al = align(catalog.events, universe, want)
         inst = al.instances[al.instances["group"].isin(GRID_GROUPS)]
         al = type(al)(instances=inst, attrition=al.attrition, spec=al.spec)
         for model in models:
             kind = {"model": "factor", "factors": FF3} if model == "ff3" else {"model": model}
             sspec = StudySpec(
                 **kind,
-                estimation=spec.estimation,  # type: ignore[arg-type]
+                estimation=spec.estimation,
                 windows=spec.windows,
                 placebo_draws=0,
                 daily_tests=(),
                 tests=grid_tests(),
             )
             result, _, _ = run_catalog_study(
-                panel, universe, al, catalog, sspec, spec.stage, factors, spec.min_confidence
+                panel,
+                universe,
+                al,
+                catalog,
+                sspec,
+                spec.stage,
+                factors,
+                spec.min_confidence,
+                masks=masks,
             )
             t = result.tests
             keep = t[
@@ -450,3 +587,74 @@ def spec_grid(
     return grid[
         ["row", "col", "group", "model", "policy", "window", "test", "statistic", "pvalue", "n"]
     ]
+
+
+def plant_check(
+    planted: pd.DataFrame, ar: pd.DataFrame, instances: pd.DataFrame, plants: Any
+) -> pd.DataFrame:
+    """Planted vs estimated for every planted effect of a synthetic run.
+
+    Per plant (match, group) and component (day 0; drift over days +1..+k), over
+    the instances the plant applies to (group, and direction or event type equal
+    to ``match``) that have ARs: the planted effect summed from the planted table
+    (same-day events add up) against the estimated AR (day 0) or CAR (+1..+k),
+    each averaged within day-0 dates first (instances of one date share noise);
+    the standard error is across dates.
+    """
+    import numpy as np
+    import pandas as pd
+
+    cols = [
+        "match",
+        "group",
+        "component",
+        "planted",
+        "estimated",
+        "se",
+        "n_instances",
+        "n_clusters",
+    ]
+    if planted.empty or ar.empty:
+        return pd.DataFrame(columns=cols)
+    p = planted.assign(date=pd.to_datetime(planted["date"]))
+    tot = p.groupby(["security", "date"])["effect"].sum()
+    a = ar.assign(date=pd.to_datetime(ar["date"]))
+    rows = []
+    for plant in plants:
+        hit = instances[
+            (instances["group"] == plant.group)
+            & ((instances["direction"] == plant.match) | (instances["event_type"] == plant.match))
+        ]
+        keys = set(zip(hit["event_id"], hit["security"], strict=True))
+        sub = a[[k in keys for k in zip(a["event_id"], a["security"], strict=True)]]
+        comps = [("day 0", 0, 0)]
+        if plant.drift_sessions and plant.drift:
+            comps.append((f"drift, days +1..+{plant.drift_sessions}", 1, plant.drift_sessions))
+        for name, lo, hi in comps:
+            w = sub[sub["rel_day"].between(lo, hi)]
+            w = w.assign(
+                planted=[tot.get(k, 0.0) for k in zip(w["security"], w["date"], strict=True)]
+            )
+            per = w.groupby(["event_id", "security"]).agg(
+                est=("ar", "sum"), pl=("planted", "sum"), n=("ar", "size")
+            )
+            per = per[per["n"] == hi - lo + 1]
+            if per.empty:
+                continue
+            day0 = sub[sub["rel_day"] == 0].set_index(["event_id", "security"])["date"]
+            per = per.assign(cluster=day0.reindex(per.index).to_numpy())
+            day = per.groupby("cluster")[["est", "pl"]].mean()
+            n_c = len(day)
+            rows.append(
+                {
+                    "match": plant.match,
+                    "group": plant.group,
+                    "component": name,
+                    "planted": float(day["pl"].mean()),
+                    "estimated": float(day["est"].mean()),
+                    "se": float(day["est"].std(ddof=1) / np.sqrt(n_c)) if n_c > 1 else np.nan,
+                    "n_instances": len(per),
+                    "n_clusters": n_c,
+                }
+            )
+    return pd.DataFrame(rows, columns=cols)

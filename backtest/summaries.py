@@ -11,7 +11,7 @@ independent evidence.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -163,7 +163,7 @@ def pooled_car(
     return out.replace({np.inf: np.nan})
 
 
-def _spread_rows(df: pd.DataFrame, by: str, spread: tuple[str, str]) -> list[dict]:
+def _spread_rows(df: pd.DataFrame, by: str, spread: tuple[str, str]) -> list[dict[str, Any]]:
     """Per event: gainers of ``spread[0]`` minus ``spread[1]``; the event is the unit."""
     import numpy as np
     import pandas as pd
@@ -197,3 +197,117 @@ def _spread_rows(df: pd.DataFrame, by: str, spread: tuple[str, str]) -> list[dic
                 {by: k, "sign": "spread", "group": SPREAD, "window": w, **_across_clusters(frame)}
             )
     return rows
+
+
+SPREAD_EVENT_COLUMNS = (
+    "direction",
+    "window",
+    "event_id",
+    "spread",
+    "n_gainers",
+    "n_incumbents",
+    "contribution",
+    "limit_days",
+)
+
+
+def spread_events(
+    car: pd.DataFrame,
+    instances: pd.DataFrame,
+    ar: pd.DataFrame | None = None,
+    limit_hits: pd.DataFrame | None = None,
+    *,
+    by: str = "direction",
+    spread: tuple[str, str] = ("cn_substitute", "us_incumbent"),
+) -> pd.DataFrame:
+    """Each event's substitution spread, its contribution to the mean, and limit days.
+
+    The spread of an event is the one :func:`pooled_car` averages (``spread[0]``'s
+    expected gainers minus ``spread[1]``'s names of its own expected sign; pooled
+    instances only).  ``contribution`` is spread / number of events in the row's
+    (direction, window), so the contributions sum to the pooled mean.
+    ``limit_days`` counts (security, session) pairs of the event's members inside
+    the window that hit a daily price limit (``limit_hits``: symbol, date; e.g.
+    the data checks' ``limit_hit`` findings), read from the AR table's dates.
+    """
+    import numpy as np
+    import pandas as pd
+
+    cols = list(SPREAD_EVENT_COLUMNS)
+    if car.empty:
+        return pd.DataFrame(columns=cols)
+    df = _pool_frame(car, instances, by)
+    df = df[df["sign_value"].isin([-1.0, 1.0])] if df["sign_value"].notna().any() else df
+    hits: set[tuple[str, pd.Timestamp]] = set()
+    if limit_hits is not None and len(limit_hits):
+        hits = {
+            (str(s), pd.Timestamp(d))
+            for s, d in zip(limit_hits["symbol"], limit_hits["date"], strict=False)
+        }
+    a, b = spread
+    rows = []
+    for (k, w), part in df.groupby([by, "window"]):
+        lo, hi = (int(x) for x in str(w).strip("[]").split(","))
+        for ev, e in part.groupby("event_id"):
+            inc = e[e["group"] == b]
+            if inc.empty:
+                continue
+            inc_sign = np.sign(inc["sign_value"].mean()) if inc["sign_value"].notna().any() else 0
+            gain = (
+                e[(e["group"] == a) & (e["sign_value"] == -inc_sign)]
+                if inc_sign
+                else e[(e["group"] == a) & ~(e["sign_value"] < 0)]
+            )
+            inc = inc[inc["sign_value"] == inc_sign] if inc_sign else inc
+            if gain.empty:
+                continue
+            members = set(gain["security"]) | set(inc["security"])
+            n_limit = 0
+            if hits and ar is not None:
+                days = ar[
+                    (ar["event_id"] == ev)
+                    & ar["security"].isin(members)
+                    & ar["rel_day"].between(lo, hi)
+                ]
+                n_limit = sum(
+                    (str(s), pd.Timestamp(d)) in hits
+                    for s, d in zip(days["security"], days["date"], strict=False)
+                )
+            rows.append(
+                {
+                    by: k,
+                    "window": w,
+                    "event_id": ev,
+                    "spread": float(gain["car"].mean() - inc["car"].mean()),
+                    "n_gainers": len(gain),
+                    "n_incumbents": len(inc),
+                    "limit_days": int(n_limit),
+                }
+            )
+    out = pd.DataFrame(rows, columns=[c for c in cols if c != "contribution"])
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    out["contribution"] = out["spread"] / out.groupby([by, "window"])["spread"].transform("size")
+    return out[cols]
+
+
+def robust_centre(values: pd.Series, trim: float = 0.1) -> dict[str, float]:
+    """Mean, median and ``trim``-trimmed mean (proportion cut from each end) of values."""
+    from scipy.stats import trim_mean
+
+    v = values.dropna().to_numpy(dtype=float)
+    if not len(v):
+        nan = float("nan")
+        return {"mean": nan, "median": nan, "trimmed_mean": nan, "n": 0}
+    return {
+        "mean": float(v.mean()),
+        "median": float(_median(v)),
+        "trimmed_mean": float(trim_mean(v, trim)),
+        "n": len(v),
+    }
+
+
+def _median(v: object) -> float:
+    import numpy as np
+
+    return float(np.median(np.asarray(v, dtype=float)))

@@ -98,12 +98,31 @@ def test_demo_pdf_marks_every_page_and_html_stays_small(planted_run):
     text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
     for section in (
         "1. Summary",
-        "2. Timeline of events",
-        "3. Per event",
-        "4. Pooled by event",
-        "5. Backtests",
-        "6. Robustness",
-        "7. Data and method",
+        "2. How much",
+        "3. How fast",
+        "4. How significant",
+        "5. Events",
+        "6. The substitution spread",
+        "7. Could it be traded?",
+        "8. Robustness grid",
+        "9. Data and method",
+        "Appendix A. Every event",
     ):
         assert section in text
     assert planted_run.html.stat().st_size < 10 * 1024 * 1024
+
+
+def test_report_sets_planted_beside_estimated_for_every_plant(planted_run):
+    run = load_run(planted_run.run_dir)
+    check = run.table("plant_check")
+    plants = run.manifest["spec"]["plants"]
+    assert len(check) == sum(1 + bool(p["drift"] and p["drift_sessions"]) for p in plants)
+    day0 = check[check["component"] == "day 0"].iloc[0]
+    # The planted table, not the plant spec, is the reference: same-day events add up,
+    # so the mean planted effect is -5 % or a little more negative.
+    assert -0.06 <= day0["planted"] <= -0.05
+    assert day0["estimated"] == pytest.approx(day0["planted"], abs=3 * day0["se"])
+    html = planted_run.html.read_text()
+    block = html.split("Planted vs estimated")[1].split("</table>")[0]
+    assert f"{day0['planted'] * 100:+.2f}%" in block
+    assert f"{day0['estimated'] * 100:+.2f}%" in block

@@ -206,3 +206,58 @@ def test_h20_sales_resumption_day0_follows_the_amended_log(shared_dir):
     assert out[59][1] == pytest.approx(-0.010, abs=0.004)
     assert out[None][0] == pd.Timestamp("2025-07-15")
     assert out[None][1] == pytest.approx(0.048, abs=0.006)
+
+
+@pytest.fixture(scope="module")
+def real_pdf(real_run):
+    """The real-data report rendered to PDF, its pages' text."""
+    import io
+
+    pypdf = pytest.importorskip("pypdf")
+    from backtest.report.build import build_report
+
+    files = build_report(real_run.path, pdf=True)
+    reader = pypdf.PdfReader(io.BytesIO(files.pdf.read_bytes()))
+    return [" ".join(p.extract_text().split()) for p in reader.pages]
+
+
+def test_page_one_answers_the_four_questions_in_words(real_pdf, real_run):
+    page1 = real_pdf[0]
+    for q in ("How much?", "How fast?", "How significant?", "Could it be traded?", "Sample."):
+        assert q in page1, q
+    # How much: the incumbents' pooled CAR[0,+1] on tightening, recomputed as the pooled
+    # table's row, printed in percent with two decimals (never as a raw fraction).
+    pooled = real_run.table("pooled")
+    row = pooled[
+        (pooled["direction"] == "tightening")
+        & (pooled["sign"] == "-1")
+        & (pooled["group"] == "us_incumbent")
+        & (pooled["window"] == "[0,+1]")
+    ].iloc[0]
+    assert f"moved {row['mean_car'] * 100:+.2f}% over [0,+1]" in page1
+    assert f"{int(row['n_events'])} events in {int(row['n_clusters'])} calendar clusters" in page1
+    # How fast: the share in the first open; how significant: tests named in words.
+    assert "already in the first open after the news" in page1
+    assert "event-level t across calendar clusters" in page1
+    # Could it be traded: net return, Sharpe, exposure and the configurations tried.
+    m = real_run.table("backtest_metrics").set_index("metric")["strategy"]
+    assert f"returned {m['total_return'] * 100:+.2f}% in total after costs" in page1
+    n_conf = len(real_run.table("backtest_robustness")) + 1
+    assert f"{n_conf} configurations were tried" in page1
+    assert "leaving one event out gives" in page1
+    # The sample sentence, and no raw test codes on page 1.
+    assert "The sample is" in page1 and "intended event-security instances" in page1
+    for code in ("kp_bmp_t", "event_t", "wild_cluster_bootstrap", "placebo_bmp"):
+        assert code not in page1
+
+
+def test_main_body_is_at_most_twelve_pages_and_the_appendix_holds_every_event(real_pdf, real_run):
+    start = next(i for i, t in enumerate(real_pdf) if "Appendix A. Every event" in t)
+    assert start <= 12, f"main body has {start} pages"
+    appendix = " ".join(real_pdf[start:])
+    used = set(real_run.table("car_summary")["event_id"])
+    missing = [e for e in used if e not in appendix.replace(" ", "")]
+    assert not missing
+    # No mostly blank page in the main body: each holds a fair amount of text or a chart.
+    for i, text in enumerate(real_pdf[:start]):
+        assert len(text) > 300, f"page {i + 1} is nearly empty"

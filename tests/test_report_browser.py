@@ -64,3 +64,25 @@ def test_demo_report_renders_offline_without_console_errors(browser, planted_run
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     assert "SYNTHETIC DATA" in browser.find_element("tag name", "body").text
+
+
+def test_demo_report_fits_1280_pixels_without_sideways_scrolling(browser, planted_run):
+    browser.set_window_size(1280, 2000)
+    browser.get(planted_run.html.resolve().as_uri())
+    overflow = browser.execute_script(
+        """
+        const out = [];
+        document.querySelectorAll('table').forEach((t, i) => {
+          const box = t.parentElement;
+          if (box.scrollWidth > box.clientWidth || t.scrollWidth > t.clientWidth) {
+            out.push(i + ': ' + box.scrollWidth + ' > ' + box.clientWidth);
+          }
+        });
+        const doc = document.documentElement;
+        if (doc.scrollWidth > doc.clientWidth) out.push('page ' + doc.scrollWidth);
+        return out;
+        """
+    )
+    assert overflow == []
+    # Every table sits in a container: the check above covered them all.
+    assert browser.execute_script("return document.querySelectorAll('table').length") >= 8

@@ -15,13 +15,28 @@ from backtest.summaries import caar_paths, pooled_car
 
 SECTIONS = (
     "1. Summary",
-    "2. Timeline of events",
-    "3. Per event",
-    "4. Pooled by event type",
-    "5. Backtests",
-    "6. Robustness",
-    "7. Data and method",
+    "2. How much",
+    "3. How fast",
+    "4. How significant",
+    "5. Events",
+    "6. The substitution spread",
+    "7. Could it be traded?",
+    "8. Robustness grid",
+    "9. Data and method",
+    "Appendix A. Every event",
 )
+
+
+def _signed_instances(ar, events):
+    """The instances a study used: incumbents expected to fall, substitutes to gain; each
+    event its own calendar cluster."""
+    inst = ar[["event_id", "security", "group"]].drop_duplicates()
+    inst = inst.merge(events[["event_id", "direction"]], on="event_id")
+    return inst.assign(
+        expected_sign=np.where(inst["group"] == "us_incumbent", -1, 1),
+        pool=True,
+        cluster=inst["event_id"],
+    )
 
 
 def _fake_run(root, *, title="BIS rule", incumbent_effect=-0.03, synthetic=True, seed=0):
@@ -70,7 +85,7 @@ def _fake_run(root, *, title="BIS rule", incumbent_effect=-0.03, synthetic=True,
         "ar": ar,
         "car": car,
         "paths": caar_paths(ar),
-        "pooled": pooled_car(car, events),
+        "pooled": pooled_car(car, _signed_instances(ar, events)),
         "car_summary": car.groupby(["event_id", "group", "window"])["car"]
         .agg(caar="mean", n="count")
         .reset_index(),
@@ -109,12 +124,21 @@ def test_summary_text_follows_the_numbers(tmp_path):
     strong = render_html(load_run(_fake_run(tmp_path / "a", incumbent_effect=-0.04)))
     none = render_html(load_run(_fake_run(tmp_path / "b", incumbent_effect=0.0)))
 
-    def answer(html):
-        return html.split('class="answer">')[1].split("</p>")[0]
+    def how_much(html):
+        return html.split("<b>How much?</b>")[1].split("</p>")[0]
 
-    assert answer(strong).startswith("Tightening hurts US incumbents")
-    assert answer(none) != answer(strong)
-    assert "Tightening hurts US incumbents" not in answer(none)
+    assert how_much(strong) != how_much(none)
+    # Recomputed from the raw CAR table: the mean over tightening events (each its own
+    # cluster) of the incumbents' mean CAR[0,+1].
+    run = load_run(tmp_path / "a" / "run1")
+    car = run.table("car").merge(run.table("events")[["event_id", "direction"]], on="event_id")
+    inc = car[(car["group"] == "us_incumbent") & (car["direction"] == "tightening")]
+    want = inc.groupby("event_id")["car"].mean().mean()
+    assert want < -0.03
+    assert f"US incumbents expected to fall moved {want * 100:+.2f}% over [0,+1]" in how_much(
+        strong
+    )
+    assert f"moved {want * 100:+.2f}%" not in how_much(none)
 
 
 def test_html_is_self_contained_and_marked_synthetic(tmp_path):
@@ -147,21 +171,61 @@ def test_pdf_has_every_section_and_the_mark_on_every_page(tmp_path):
     assert files.html.stat().st_size < 10 * 1024 * 1024
 
 
-def test_speed_sentence_follows_the_numbers():
-    from backtest.report.narrative import speed_sentence
+def test_intraday_section_appears_only_with_intraday_tables(tmp_path):
+    plain = render_html(load_run(_fake_run(tmp_path / "a")))
+    assert 'id="minutes"' not in plain
+    run_dir = _fake_run(tmp_path / "b")
+    t0 = pd.Timestamp("2025-04-15 20:05", tz="UTC")
+    reaction = pd.DataFrame(
+        {
+            "event_id": ["e0", "e0"],
+            "security": ["NVDA", "AMD"],
+            "benchmark": ["SPY", "SPY"],
+            "knowable_utc": [t0, t0],
+            "reaction_after_utc": [t0, t0],
+            "reaction_by_utc": [t0 + pd.Timedelta(hours=20)] * 2,
+            "threshold": [0.01, 0.01],
+            "first_session_move": [-0.0612, -0.0333],
+            "share_5m": [0.41, 0.2],
+            "share_30m": [0.62, 0.5],
+            "share_60m": [0.7, 0.6],
+            "share_after_hours": [0.55, 0.4],
+            "share_premarket": [0.2, 0.3],
+            "share_next_open": [0.9, 0.8],
+            "n_bars": [390, 380],
+            "note": ["", "thin after-hours"],
+        }
+    )
+    paths = pd.DataFrame(
+        {
+            "event_id": "e0",
+            "security": ["NVDA"] * 3 + ["AMD"] * 3,
+            "minutes_since": [0, 5, 30] * 2,
+            "abnormal_cum": [0.0, -0.025, -0.038, 0.0, -0.007, -0.0167],
+            "raw_cum": [0.0, -0.03, -0.04, 0.0, -0.01, -0.02],
+            "bar_utc": [t0 + pd.Timedelta(minutes=m) for m in (0, 5, 30)] * 2,
+            "session": "after_hours",
+        }
+    )
+    from backtest.runio import load_run as load
 
-    def pooled(d0, d5):
-        return pd.DataFrame(
-            {
-                "direction": "tightening",
-                "group": "us_incumbent",
-                "window": ["[0,0]", "[0,+5]"],
-                "mean_car": [d0, d5],
-            }
-        )
+    run = load(run_dir)
+    tables = {**run.tables, "intraday_reaction": reaction, "intraday_paths": paths}
+    write_run(run_dir.parent / "run2", tables, run.manifest)
+    html = render_html(load(run_dir.parent / "run2"))
+    section = html.split('id="minutes"')[1]
+    assert "minutes after the news for e0" in section
+    # The reaction table, in percent with fixed decimals, one row per security.
+    assert "-6.12%" in section and "-3.33%" in section
+    assert "41%" in section and "thin after-hours" in section
+    assert section.count('<tr><td class="l">') >= 2
 
-    fast = speed_sentence(pooled(-0.03, -0.032))
-    slow = speed_sentence(pooled(-0.01, -0.04))
-    assert "priced on day 0" in fast and "-3.00%" in fast and "-3.20%" in fast
-    assert "builds over the following sessions" in slow
-    assert speed_sentence(pooled(-0.01, float("nan"))) == ""
+
+def test_counts_print_as_integers_and_hashes_are_short(tmp_path):
+    from backtest.report.sections import count, short_hash
+
+    assert count(134.0) == "134" and count(float("nan")) == "–"
+    assert short_hash("v86:" + "a" * 64) == "v86:" + "a" * 12
+    assert short_hash("b" * 64, 16) == "b" * 16
+    html = render_html(load_run(_fake_run(tmp_path)))
+    assert "134.000" not in html and ".000<" not in html

@@ -16,8 +16,8 @@ except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.test_strategy_support import UNIVERSE, instances, make_panel, random_bars, utc
 
 
-def _fake_inputs(source, prices_dir, seed):
-    assert source == "demo"
+def _fake_inputs(spec):
+    assert spec.source == "demo"
     bars = {
         s.symbol: random_bars(s.symbol, "2024-01-02", "2024-06-28", np.random.default_rng(k))
         for k, s in enumerate(UNIVERSE.securities)
@@ -28,6 +28,13 @@ def _fake_inputs(source, prices_dir, seed):
     ]
     inst = instances(events, ("NVDA", "AMD", "688981.SS", "0981.HK"))
     return make_panel(bars), inst, UNIVERSE
+
+
+def _only_run_folder(root):
+    """The one run folder ``mib backtest run --out ROOT`` wrote under ROOT."""
+    (folder,) = [p for p in root.iterdir() if p.is_dir()]
+    assert "-backtest-demo-s7" in folder.name
+    return folder
 
 
 @pytest.fixture
@@ -55,11 +62,13 @@ def test_run_writes_tables_and_manifest(fake_pipeline, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Backtest: substitution_spread, hold 2 sessions" in out
     assert "SYNTHETIC DATA" in out
-    trades = pd.read_parquet(tmp_path / "tables" / "backtest_trades.parquet")
+    run_dir = _only_run_folder(tmp_path)
+    assert out.rstrip().endswith(f"tables: {run_dir / 'tables'}")
+    trades = pd.read_parquet(run_dir / "tables" / "backtest_trades.parquet")
     # tightening: short 2 incumbents, long 2 substitutes; easing: long 2 incumbents
     assert len(trades) == 6 and set(trades["side"]) == {"long", "short"}
-    assert (tmp_path / "tables" / "backtest_equity.csv").exists()
-    manifest = json.loads((tmp_path / "run.json").read_text())
+    assert (run_dir / "tables" / "backtest_equity.csv").exists()
+    manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["spec"]["hold"] == 2
     assert manifest["spec"]["costs"]["hk"]["fee_bps"] == 5.0
     assert manifest["data"]["synthetic"] is True and manifest["configurations_tried"] == 1
@@ -69,7 +78,8 @@ def test_run_with_robustness_states_the_configurations(fake_pipeline, tmp_path, 
     main(["backtest", "run", "--demo", "--strategy", "short_incumbents", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "Robustness: 29 configurations tried" in out  # 6 lags + 20 holds + 2 events + base
-    table = pd.read_csv(tmp_path / "tables" / "backtest_robustness.csv")
+    assert "(--verbose prints the sweep)" in out and "entry lag (sessions)" not in out
+    table = pd.read_csv(_only_run_folder(tmp_path) / "tables" / "backtest_robustness.csv")
     assert table["sweep"].value_counts().to_dict() == {"hold": 20, "lag": 6, "leave_one_out": 2}
 
 
@@ -84,7 +94,10 @@ def test_two_price_sources_is_one_line(capsys):
 @pytest.mark.parametrize(
     ("args", "field"),
     [
-        (["--hold", "0"], "hold"),
+        (["--hold", "0"], "--hold"),
+        (["--seed", "-1"], "--seed"),
+        (["--stage", "rumour"], "--stage"),
+        (["--log-version", "x3"], "--log-version"),
         (["--strategy", "long_everything"], "strategy"),
         (["--stop", "1.5"], "stop_loss"),
         (["--fees", "-1"], "--fees"),
@@ -96,3 +109,18 @@ def test_bad_options_name_the_field(fake_pipeline, capsys, args, field):
     assert exc.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0]
+
+
+def test_verbose_prints_the_robustness_sweep(fake_pipeline, tmp_path, capsys):
+    main(["backtest", "run", "--demo", "--verbose", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "entry lag (sessions)" in out and "--verbose prints" not in out
+
+
+def test_default_hold_is_the_one_of_mib_run(fake_pipeline, tmp_path):
+    from backtest.cli.options import DEFAULT_HOLD
+    from backtest.pipeline import RunSpec
+
+    main(["backtest", "run", "--demo", "--no-robustness", "--out", str(tmp_path)])
+    manifest = json.loads((_only_run_folder(tmp_path) / "run.json").read_text())
+    assert manifest["spec"]["hold"] == DEFAULT_HOLD == RunSpec().hold == 5

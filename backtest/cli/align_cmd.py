@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from backtest.cli.options import DEFAULT_STAGE, LogOpt, LogVersionOpt, StageOpt, UniverseFileOpt
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -19,15 +21,6 @@ if TYPE_CHECKING:
     from backtest.eventlog.models import Event
 
 OutputFormat = Literal["table", "csv"]
-StageOpt = Literal[
-    "leak",
-    "announcement",
-    "filing",
-    "publication",
-    "effective",
-    "first",
-    "official",
-]
 UnknownTimeOpt = Literal["business_hours", "start_of_day", "end_of_day"]
 
 SHOWN_COLUMNS: tuple[str, ...] = (
@@ -40,6 +33,15 @@ SHOWN_COLUMNS: tuple[str, ...] = (
     "day0",
     "decided_by",
 )
+
+WRAPPED_COLUMNS: dict[str, int] = {"event_id": 1, "decided_by": 2}
+"""Columns folded to fit the terminal, with their share of the width left."""
+HEADERS: dict[str, str] = {
+    "announced_at_utc": "announced (UTC)",
+    "time_assumed": "assumed",
+    "exchange": "exch.",
+}
+"""Shorter table headers (the CSV keeps the column names)."""
 
 
 def display_frame(alignment: Alignment) -> pd.DataFrame:
@@ -67,41 +69,51 @@ def _split(text: str | None) -> tuple[str, ...] | None:
 
 
 def _load_events(log: Path | None, log_version: str | None) -> tuple[tuple[Event, ...], str]:
-    """The catalog's events at ``log_version`` and the version's text."""
-    try:
-        from backtest.eventlog import load_catalog  # type: ignore[attr-defined]
-    except ImportError:  # the package may not re-export it
-        from backtest.eventlog.catalog import load_catalog
-    version: int | str | None = log_version
-    if log_version is not None and log_version.isdigit():
-        version = int(log_version)
-    catalog = load_catalog(log, version=version)
+    """The catalog's events at ``log_version`` (N, vN or vN:DIGEST) and the version's text."""
+    from backtest.eventlog.catalog import load_catalog
+
+    catalog = load_catalog(log, version=log_version)
     return tuple(catalog.events), str(catalog.version)
 
 
 def _render_table(frame: pd.DataFrame, title: str) -> None:
+    """A rich table that never cuts a fixed column (dates, symbols): ids and the
+    reasoning fold to the width left; too narrow a terminal drops ``decided_by``."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
-    for col in SHOWN_COLUMNS:
-        table.add_column(col, overflow="fold", no_wrap=col != "decided_by")
-    for row in frame.itertuples(index=False):
-        table.add_row(*row)
     console = Console()
     if not console.is_terminal:
         console = Console(width=240)
+    widths = {
+        col: max([len(HEADERS.get(col, col)), *frame[col].str.len().tolist()])
+        for col in SHOWN_COLUMNS
+        if col not in WRAPPED_COLUMNS
+    }
+    fixed = sum(widths.values()) + 2 * len(SHOWN_COLUMNS)
+    shown = [c for c in SHOWN_COLUMNS if c != "decided_by" or console.width - fixed >= 36]
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True
+    )
+    for col in shown:
+        header = HEADERS.get(col, col)
+        if col in WRAPPED_COLUMNS:  # long text: shares what the fixed columns leave
+            table.add_column(header, overflow="fold", ratio=WRAPPED_COLUMNS[col])
+        else:
+            table.add_column(header, no_wrap=True, min_width=widths[col])
+    for row in frame[shown].itertuples(index=False):
+        table.add_row(*row)
     console.print(table)
+    if len(shown) < len(SHOWN_COLUMNS):
+        typer.echo(
+            f"(decided_by left out at {console.width} columns: widen the terminal or "
+            "use --format csv)"
+        )
 
 
 def align_command(
-    stage: Annotated[
-        StageOpt,
-        typer.Option(
-            help="Stage to align; 'first' = the earliest public stage of each event, "
-            "'official' = the earliest of announcement, filing and publication."
-        ),
-    ] = "announcement",
+    stage: StageOpt = DEFAULT_STAGE,
     securities: Annotated[
         str | None,
         typer.Option(
@@ -132,24 +144,20 @@ def align_command(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table (rich) or csv (to stdout).")
     ] = "table",
-    log: Annotated[
-        Path | None, typer.Option(help="Event log file (default events/export_controls.yaml).")
-    ] = None,
-    log_version: Annotated[
-        str | None, typer.Option(help="Rebuild the catalog as of this log version (N or vN).")
-    ] = None,
-    universe: Annotated[
-        Path | None, typer.Option(help="Universe file (default events/universe.yaml).")
-    ] = None,
+    log: LogOpt = None,
+    log_version: LogVersionOpt = None,
+    universe: UniverseFileOpt = None,
 ) -> None:
     """Day 0 of each event stage on each security's own exchange, and how it was decided."""
     import sys
+    from typing import cast
 
     from backtest.align import AlignSpec, align
+    from backtest.alignment.spec import StageChoice
     from backtest.universe import load_universe
 
     spec = AlignSpec(
-        stage=stage,
+        stage=cast(StageChoice, stage),
         unknown_time=unknown_time,
         alternate=alternate,
         securities=_split(securities),

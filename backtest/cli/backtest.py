@@ -7,27 +7,39 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from backtest.cli.options import (
+    DEFAULT_HOLD,
+    DEFAULT_OUT_ROOT,
+    DEFAULT_SEED,
+    DEFAULT_STAGE,
+    DemoOpt,
+    FromCacheOpt,
+    HoldOpt,
+    LogOpt,
+    LogVersionOpt,
+    OutRootOpt,
+    PricesDirOpt,
+    SeedOpt,
+    StageOpt,
+    UniverseFileOpt,
+    VerboseOpt,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from backtest.market.panel import PricePanel
+    from backtest.pipeline import RunSpec
     from backtest.strategy import BacktestResult, RobustnessResult, StrategySpec
     from backtest.universe import Universe
 
 app = typer.Typer(no_args_is_help=True)
 
 
-def load_inputs(
-    source: str, prices_dir: Path | None, seed: int
-) -> tuple[PricePanel, pd.DataFrame, Universe]:
+def load_inputs(spec: RunSpec) -> tuple[PricePanel, pd.DataFrame, Universe]:
     """Panel, aligned instances and universe from the pipeline's shared first steps."""
-    from backtest.pipeline import RunSpec, prepare_inputs
+    from backtest.pipeline import prepare_inputs
 
-    spec = RunSpec(
-        source=source,
-        prices_dir=str(prices_dir) if prices_dir else None,  # type: ignore[arg-type]
-        seed=seed,
-    )
     got = prepare_inputs(spec)
     return got.panel, got.instances, got.universe
 
@@ -102,7 +114,7 @@ def run(
     strategy: Annotated[
         str, typer.Option(help="short_incumbents | long_substitutes | substitution_spread")
     ] = "substitution_spread",
-    hold: Annotated[int, typer.Option(help="Sessions held; exit at that session's close.")] = 3,
+    hold: HoldOpt = DEFAULT_HOLD,
     fees: Annotated[
         float | None,
         typer.Option(help="Fee in bps per order in every market (default: per-market defaults)."),
@@ -113,59 +125,66 @@ def run(
     robustness: Annotated[
         bool, typer.Option(help="Also sweep entry lag 0-5, hold 1-20 and leave each event out.")
     ] = True,
-    demo: Annotated[bool, typer.Option(help="Run on the offline synthetic market.")] = False,
-    prices_dir: Annotated[
-        Path | None,
-        typer.Option("--prices-dir", help="Directory of CSV price files (<SYMBOL>.csv)."),
-    ] = None,
-    from_cache: Annotated[
-        bool, typer.Option("--from-cache", help="Use prices already in the local cache (offline).")
-    ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Run folder for tables and run.json (default reports/<run-id>/)."),
-    ] = None,
+    demo: DemoOpt = False,
+    prices_dir: PricesDirOpt = None,
+    from_cache: FromCacheOpt = False,
+    stage: StageOpt = DEFAULT_STAGE,
+    log: LogOpt = None,
+    log_version: LogVersionOpt = None,
+    universe_file: UniverseFileOpt = None,
+    seed: SeedOpt = DEFAULT_SEED,
+    out: OutRootOpt = DEFAULT_OUT_ROOT,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Backtest a strategy on the aligned events, after costs and venue rules.
 
-    Writes tables/ (parquet and CSV) and run.json into a run folder, by default
-    reports/<run-id>/; progress goes to stderr, the summary to stdout.
+    Writes tables/ (parquet and CSV) and run.json into a new run folder under --out
+    (default reports/<run-id>/); progress goes to stderr, a short summary and the path
+    of the tables to stdout (the full robustness sweep with --verbose).
     """
+    from backtest.cli.options import log_version_number, price_choice
     from backtest.cli.run import step_printer
-    from backtest.pipeline import check_seed, price_source
+    from backtest.pipeline import RunSpec
     from backtest.runio import check_output_folder, staged_folder
     from backtest.strategy import robustness as sweep
     from backtest.strategy import run_backtest
 
-    source = price_source(
-        demo=demo, prices_dirs=[prices_dir] if prices_dir else [], from_cache=from_cache
-    )
-    check_seed(seed)
+    prices = price_choice(demo, prices_dir, from_cache)
     spec = _spec(strategy, hold, fees, lag, stop, hedge)
-    run_dir = out if out is not None else default_run_dir("backtest", source, seed)
-    check_output_folder(run_dir, field="--out", what="the backtest tables")
-    say = step_printer()
-    say(
-        "Loading the event log, aligning events to each exchange's sessions, loading prices"
-        + (" (synthetic market)" if source == "demo" else "")
+    run = RunSpec(
+        source=prices.source,
+        prices_dir=prices.spec_dirs,
+        stage=stage,
+        log_path=str(log) if log else None,
+        log_version=log_version_number(log_version, log),
+        universe_path=str(universe_file) if universe_file else None,
+        seed=seed,
+        hold=hold,
     )
-    panel, instances, universe = load_inputs(source, prices_dir, seed)
-    if robustness:
+    run_dir = default_run_dir("backtest", prices.source, seed, out)
+    check_output_folder(run_dir, field="--out", what="the backtest tables")
+    with step_printer() as say:
         say(
-            f"Backtesting {spec.strategy} with robustness sweeps (entry lag 0-5, hold 1-20, "
-            "leave one event out)"
+            "Loading the event log, aligning events to each exchange's sessions, loading "
+            "prices" + (" (synthetic market)" if prices.source == "demo" else "")
         )
-        robust = sweep(panel, instances, universe, spec)
-        result = robust.base
-    else:
-        say(f"Backtesting {spec.strategy}")
-        robust, result = None, run_backtest(panel, instances, universe, spec)
-    say("Writing tables and provenance")
-    with staged_folder(run_dir) as stage:
-        write_outputs(stage, result, robust, panel)
+        panel, instances, universe = load_inputs(run)
+        if robustness:
+            say(
+                f"Backtesting {spec.strategy} with robustness sweeps (entry lag 0-5, "
+                "hold 1-20, leave one event out)"
+            )
+            robust = sweep(panel, instances, universe, spec)
+            result = robust.base
+        else:
+            say(f"Backtesting {spec.strategy}")
+            robust, result = None, run_backtest(panel, instances, universe, spec)
+        say("Writing tables and provenance")
+        with staged_folder(run_dir) as stage_dir:
+            write_outputs(stage_dir, result, robust, panel)
     typer.echo(result.summary())
     if robust is not None:
+        text = robust.summary()
         typer.echo("")
-        typer.echo(robust.summary())
+        typer.echo(text if verbose else text.splitlines()[0] + " (--verbose prints the sweep)")
     typer.echo(f"\ntables: {run_dir / 'tables'}")

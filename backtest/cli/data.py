@@ -7,16 +7,46 @@ inside the commands so ``mib --help`` stays instant.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypedDict
 
 import typer
 
+from backtest.cli.options import DataUniverseFileOpt
+
 if TYPE_CHECKING:
+    import pandas as pd
+    from rich.progress import Progress
+
+    from backtest.market.layouts import NumberFormat
+    from backtest.market.panel import SeriesMeta
     from backtest.universe import Universe
 
+Adjustment = Literal["adjusted", "unadjusted", "unknown"]
+
+
+class _CsvOptions(TypedDict):
+    """The options every CSV read of ``mib data import`` shares."""
+
+    start: str | None
+    end: str | None
+    columns: Mapping[str, str] | None
+    adjustment: Adjustment | None
+    cache_dir: Path | None
+    numbers: NumberFormat
+
+
 app = typer.Typer(no_args_is_help=True)
+
+
+def _register_intraday() -> None:
+    from backtest.cli.intraday_cmd import register_data
+
+    register_data(app)
+
+
+_register_intraday()
 
 CacheDirOpt = Annotated[
     Path | None,
@@ -24,12 +54,7 @@ CacheDirOpt = Annotated[
         "--cache-dir", help="Cache directory (default: $MIB_CACHE_DIR or the user cache dir)."
     ),
 ]
-UniverseFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--universe-file", metavar="FILE", help="Universe YAML (default: events/universe.yaml)."
-    ),
-]
+UniverseFileOpt = DataUniverseFileOpt
 DecimalOpt = Annotated[
     str | None,
     typer.Option(
@@ -57,12 +82,14 @@ def _universe(path: Path | None) -> Universe:
     return load_universe(path)
 
 
-def _progress_bar(label: str):  # type: ignore[no-untyped-def]
-    """A rich progress bar on stderr and the callback that advances it."""
+def _progress_bar(label: str) -> tuple[Progress, Callable[[int, int, str], None]]:
+    """A rich progress bar on stderr and the callback that advances it (silent when
+    stderr is not a terminal)."""
     from rich.console import Console
     from rich.progress import Progress as Bar
 
-    bar = Bar(console=Console(stderr=True), transient=True)
+    console = Console(stderr=True)
+    bar = Bar(console=console, transient=True, disable=not console.is_terminal)
     task = bar.add_task(label, total=None)
 
     def advance(done: int, total: int, symbol: str) -> None:
@@ -71,7 +98,7 @@ def _progress_bar(label: str):  # type: ignore[no-untyped-def]
     return bar, advance
 
 
-def _echo_frame(frame, fmt: Format) -> None:  # type: ignore[no-untyped-def]
+def _echo_frame(frame: pd.DataFrame, fmt: Format) -> None:
     if fmt == "csv":
         typer.echo(frame.to_csv(index=False), nl=False)
     elif frame.empty:
@@ -153,10 +180,17 @@ def fetch(
             timeout=timeout,
         )
     typer.echo(f"cached {len(panel.symbols)} series")
-    for note in panel.notes:
-        if note.startswith(
-            ("[not_loaded", "[non_finite", "[non_positive", "[future_date", "[level_shift")
-        ):
+    _warn(panel.notes)
+
+
+WARNED_NOTES = ("[not_loaded", "[non_finite", "[non_positive", "[future_date", "[level_shift")
+"""Notes that change what was stored (rows dropped, series missing): said on stderr."""
+
+
+def _warn(notes: Iterable[str]) -> None:
+    """``warning:`` lines for the notes of a load that dropped rows or series."""
+    for note in notes:
+        if note.startswith(WARNED_NOTES):
             typer.echo(f"warning: {note}", err=True)
 
 
@@ -247,6 +281,8 @@ def import_dir(
 ) -> None:
     """Import every universe symbol that has a CSV file in DIR (or, with --stitch, in any
     DIR) into the cache."""
+    from typing import cast
+
     from backtest.errors import InputFileError
     from backtest.market import load_prices
     from backtest.market.csvsource import find_symbol_file
@@ -276,11 +312,11 @@ def import_dir(
         raise InputFileError(
             "no <SYMBOL>.csv file for any universe symbol", file=" + ".join(map(str, directories))
         )
-    opts = {
+    opts: _CsvOptions = {
         "start": start,
         "end": end,
         "columns": parse_columns_option(columns) if columns else None,
-        "adjustment": adjustment,
+        "adjustment": cast(Adjustment | None, adjustment),
         "cache_dir": cache_dir,
         "numbers": number_format(decimal, thousands),
     }
@@ -305,16 +341,17 @@ def import_dir(
             write_cache=True,
             progress=advance,
             **opts,
-        )  # type: ignore[arg-type]
+        )
     typer.echo(f"imported {len(panel.symbols)} series from {directories[0]}")
     _echo_frame(_meta_frame(panel.meta.values()), "table")
+    _warn(panel.notes)
 
 
 def _import_stitched(
     directories: list[Path],
     syms: list[str],
     u: Universe,
-    opts: dict[str, object],
+    opts: _CsvOptions,
     *,
     return_tol: float | None,
     drift_tol: float | None,
@@ -324,18 +361,23 @@ def _import_stitched(
     from backtest.market.load import load_stitched
     from backtest.market.stitch import StitchPolicy
 
-    given = {"return_tol": return_tol, "drift_tol": drift_tol, "min_overlap": min_overlap}
-    policy = StitchPolicy(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+    base = StitchPolicy()
+    policy = StitchPolicy(
+        return_tol=base.return_tol if return_tol is None else return_tol,
+        drift_tol=base.drift_tol if drift_tol is None else drift_tol,
+        min_overlap=base.min_overlap if min_overlap is None else min_overlap,
+    )
     bar, advance = _progress_bar("import")
     with bar, _cache_warnings():
         done = load_stitched(
             directories, syms, universe=u, policy=policy, write_cache=True, progress=advance, **opts
-        )  # type: ignore[arg-type]
+        )
     typer.echo(
         f"imported {len(done.panel.symbols)} series stitched on returns from "
         f"{' + '.join(map(str, directories))} (policy: {policy.describe()})"
     )
     _echo_frame(_meta_frame(done.panel.meta.values()), "table")
+    _warn(done.panel.notes)
     typer.echo("\njoins (paths relative to " + _common_dir(directories) + "):")
     _echo_frame(_joins_table(done.report.joins_frame(), _common_dir(directories)), "table")
     for join in done.report.refused:
@@ -354,7 +396,7 @@ def _first_two(dates: str) -> str:
     return ", ".join(parts[:2]) + (f" +{len(parts) - 2}" if len(parts) > 2 else "")
 
 
-def _joins_table(joins, root: str):  # type: ignore[no-untyped-def]
+def _joins_table(joins: pd.DataFrame, root: str) -> pd.DataFrame:
     """The joins frame with short paths and rounded numbers, for the terminal."""
     import os
 
@@ -373,7 +415,7 @@ def _joins_table(joins, root: str):  # type: ignore[no-untyped-def]
     return out.rename(columns={"from_source": "from", "to_source": "to"})
 
 
-def _meta_frame(metas):  # type: ignore[no-untyped-def]
+def _meta_frame(metas: Iterable[SeriesMeta]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame(
@@ -458,13 +500,15 @@ def status(
 
 
 def _fmt(fmt: str) -> Format:
+    from typing import cast
+
     from backtest.errors import InputFileError
 
     if fmt not in ("table", "csv"):
         raise InputFileError(
             "invalid --format", field="--format", value=fmt, expected="table or csv"
         )
-    return fmt  # type: ignore[return-value]
+    return cast(Format, fmt)
 
 
 @app.command("verify")

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from backtest.cli import options
+
 if TYPE_CHECKING:
     from backtest.eventlog.catalog import Catalog
     from backtest.universe import Universe
@@ -25,26 +27,9 @@ app = typer.Typer(no_args_is_help=True)
 
 OutputFormat = Literal["table", "csv", "json"]
 
-LogOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--log", metavar="FILE", help="Event log file (default: events/export_controls.yaml)."
-    ),
-]
-VersionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--log-version",
-        metavar="N|vN:DIGEST",
-        help="Fold records 1..N only; 'vN:DIGEST' also checks the digest.",
-    ),
-]
-UniverseOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--universe", metavar="FILE", help="Universe file (default: events/universe.yaml)."
-    ),
-]
+LogOpt = options.LogOpt
+VersionOpt = options.LogVersionOpt
+UniverseOpt = options.UniverseFileOpt
 RecordedOpt = Annotated[
     str | None,
     typer.Option(
@@ -189,7 +174,7 @@ def _safe_csv(frame: Any) -> str:
     for col in frame.columns:
         if not is_numeric_dtype(frame[col].dtype):
             frame[col] = frame[col].map(_no_formula)
-    return frame.to_csv(index=False, lineterminator="\n")
+    return str(frame.to_csv(index=False, lineterminator="\n"))
 
 
 def _csv(cat: Catalog) -> str:
@@ -257,7 +242,7 @@ def history(
 
 def _detail(record: Any) -> str:
     if record.kind == "announce":
-        return record.event.title[:70]
+        return str(record.event.title[:70])
     if record.kind == "amend":
         return f"set {', '.join(record.changes)}: {record.reason}"[:90]
     return f"retracted: {record.reason}"[:90]
@@ -279,14 +264,37 @@ def audit(
     ] = False,
     log: LogOpt = None,
     log_version: VersionOpt = None,
+    bars: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--bars",
+            metavar="DIR",
+            help="Intraday bar folders (repeatable): the tape as a witness. Each stage's "
+            "recorded or assumed instant is compared with the tape's reaction interval; "
+            "proposed not_before/not_after bounds are written to --amend-file for review, "
+            "never applied.",
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", metavar="ZONE", help="Zone of naive bar time stamps.")
+    ] = None,
+    amend_file: Annotated[
+        Path, typer.Option("--amend-file", help="Where --bars writes the proposed amends (YAML).")
+    ] = Path("tape_amends.yaml"),
 ) -> None:
     """Per event: the stage that sets day 0, its time status (exact, bounded, policy), day 0
     on New York, Shanghai and Hong Kong, whether that is pinned to one session on each,
-    confidence, primary source, and curation flags."""
+    confidence, primary source, and curation flags.  With --bars: the tape's verdict on
+    every stage the bars cover."""
     from backtest.alignment.audit import audit_events, audit_summary
     from backtest.alignment.spec import STAGE_CHOICES
 
     _check_choice(stage, STAGE_CHOICES, "--stage")
+    if bars:
+        from backtest.cli.intraday_cmd import tape_witness
+
+        tape_witness(_catalog(log, log_version), bars, tz, amend_file)
+        return
     table = audit_events(_catalog(log, log_version).events, stage=stage)
     shown = table
     if flagged:
@@ -510,3 +518,11 @@ def timeline(
 from backtest.cli.align_cmd import register as _register_align  # noqa: E402
 
 _register_align(app)
+
+from backtest.cli.sources_cmd import app as sources_app  # noqa: E402
+
+app.add_typer(
+    sources_app,
+    name="sources",
+    help="Primary sources: EDGAR acceptance times and Federal Register documents (proposals).",
+)

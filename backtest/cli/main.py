@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.exceptions import TyperException
 
 from backtest import __version__
 
@@ -62,34 +67,75 @@ def _fail(lines: list[str], code: int) -> None:
     raise SystemExit(code)
 
 
-def _is_cli_exception(exc: BaseException) -> bool:
-    """A click/typer parsing exception (typer >= 0.20 vendors click)."""
-    return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+@contextlib.contextmanager
+def numeric_warnings_as_notes() -> Iterator[None]:
+    """numpy's RuntimeWarnings (empty means, 0/0 in a variance...) as one note line.
+
+    Such a warning is already handled where it arises (a test that cannot run is
+    marked invalid with its reason), so a raw ``RuntimeWarning`` with a source line
+    on stderr would only alarm; the note says how many there were and where the
+    first one came from.  Every other warning is shown as usual, after the command.
+    """
+    seen: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                seen = list(caught)
+    finally:
+        numeric = [w for w in seen if issubclass(w.category, RuntimeWarning)]
+        for w in seen:
+            if not issubclass(w.category, RuntimeWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if numeric:
+            first = numeric[0]
+            where = Path(first.filename).name
+            sys.stderr.write(
+                f"mib: note: {len(numeric)} numeric warning(s) handled (first: "
+                f"'{first.message}' in {where}:{first.lineno}); statistics that could "
+                "not be computed are marked invalid with a reason in the tables\n"
+            )
+
+
+def _usage_line(exc: TyperException) -> str:
+    """A typer/click parsing error as one line, pointing at the command's help."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"{exc.format_message()}{hint}"
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user mistakes print one clear line and exit non-zero."""
+    """Run the CLI; user mistakes print one clear line and exit non-zero.
+
+    Exceptions are matched by type: :class:`MibError` (and its subclasses),
+    pydantic's ``ValidationError``, typer's ``Exit``/``Abort`` and its parsing
+    errors (``TyperException``, the base of the click exceptions typer vendors).
+    """
+    from pydantic import ValidationError
+
     from backtest.errors import MibError, format_validation_error
 
     app = build_app()
     try:
-        rv = app(args=argv, prog_name="mib", standalone_mode=False)
+        with numeric_warnings_as_notes():
+            rv = app(args=argv, prog_name="mib", standalone_mode=False)
     except MibError as exc:
         _fail([str(exc)], 1)
+    except ValidationError as exc:
+        _fail(format_validation_error(exc), 1)
     except KeyboardInterrupt:
         _fail(["interrupted"], 130)
-    except Exception as exc:
-        name = type(exc).__name__
-        if name == "ValidationError" and type(exc).__module__.startswith("pydantic"):
-            _fail(format_validation_error(exc), 1)
-        if name == "Abort":
-            _fail(["aborted"], 130)
-        if name == "Exit" and hasattr(exc, "exit_code"):
-            raise SystemExit(exc.exit_code) from None
-        if _is_cli_exception(exc):
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            _fail([f"{exc.format_message()}{hint}"], int(getattr(exc, "exit_code", 2)) or 2)
-        raise
+    except typer.Abort:
+        _fail(["aborted"], 130)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None and exc.format_message() == ctx.get_help():  # bare `mib GROUP`
+            sys.stdout.write(exc.format_message() + "\n")
+            raise SystemExit(2) from None
+        _fail([_usage_line(exc)], int(exc.exit_code) or 2)
     if isinstance(rv, int) and rv != 0:
         raise SystemExit(rv)

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+from backtest.cli.options import (
+    DEFAULT_HOLD,
+    DEFAULT_OUT_ROOT,
+    DEFAULT_PLACEBO,
+    DEFAULT_SEED,
+    DEFAULT_STAGE,
+    DemoOpt,
+    FromCacheOpt,
+    HoldOpt,
+    LogOpt,
+    LogVersionOpt,
+    OutRootOpt,
+    PlaceboOpt,
+    PricesDirOpt,
+    SeedOpt,
+    StageOpt,
+    UniverseFileOpt,
+)
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+Confidence = Literal["low", "medium", "high"]
+Overlap = Literal["merge", "first", "drop"]
+ERROR_FINDINGS_SHOWN = 10
 
 
 def _parse_window(text: str) -> tuple[int, int]:
@@ -28,18 +54,63 @@ def _parse_window(text: str) -> tuple[int, int]:
     return a, b
 
 
-def step_printer() -> Callable[[str], None]:
-    """A progress callback printing ``[k] step ...`` lines on stderr (shared by commands)."""
-    from rich.console import Console
+class StepProgress:
+    """A spinner with the step and its elapsed time on stderr (rich), one step at a time.
 
-    console = Console(stderr=True)
-    count = [0]
+    Call it with each step's description (the pipeline's progress callback).  On a
+    terminal each finished step stays as one line with its duration; when stderr is
+    not a terminal (a pipe, a file, a test) it prints nothing at all.
+    """
 
-    def progress(msg: str) -> None:
-        count[0] += 1
-        console.print(f"[bold cyan][{count[0]}][/] {msg} ...", highlight=False, soft_wrap=True)
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    return progress
+        console = Console(stderr=True)
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self._task: TaskID | None = None
+        self._count = 0
+        self._started = 0.0
+
+    def __enter__(self) -> StepProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+        self._bar.stop()
+
+    def __call__(self, message: str) -> None:
+        import time
+
+        self._finish()
+        self._count += 1
+        self._task = self._bar.add_task(f"[{self._count}] {message}", total=None)
+        self._started = time.monotonic()
+
+    def _finish(self) -> None:
+        import time
+
+        if self._task is None:
+            return
+        took = time.monotonic() - self._started
+        text = self._bar.tasks[-1].description
+        self._bar.remove_task(self._task)
+        self._task = None
+        if not self._bar.disable:
+            self._bar.console.print(f"{text} ({took:.1f} s)", highlight=False, markup=False)
+
+
+def step_printer() -> StepProgress:
+    """The progress indicator every long command shares (use it as a context manager)."""
+    return StepProgress()
 
 
 def print_lines(lines: Iterable[str]) -> None:
@@ -48,23 +119,35 @@ def print_lines(lines: Iterable[str]) -> None:
         typer.echo(line, err=True)
 
 
+def error_findings(run_dir: Path) -> list[str]:
+    """``warning:`` lines for the error-level data findings of a run folder (first ten)."""
+    import pandas as pd
+
+    path = run_dir / "tables" / "findings.csv"
+    if not path.is_file():
+        return []
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:  # no findings and no header
+        return []
+    errors = frame[frame["severity"] == "error"] if "severity" in frame else frame.iloc[:0]
+    lines = [
+        f"warning: data check {r.check}: {r.symbol} {r.date}: {r.detail}".replace("  ", " ")
+        for r in errors.head(ERROR_FINDINGS_SHOWN).itertuples()
+    ]
+    if len(errors) > ERROR_FINDINGS_SHOWN:
+        lines.append(
+            f"warning: {len(errors) - ERROR_FINDINGS_SHOWN} more error-level data findings "
+            f"in {path}"
+        )
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        demo: Annotated[
-            bool,
-            typer.Option("--demo", help="Run offline on the synthetic market (planted effects)."),
-        ] = False,
-        prices_dir: Annotated[
-            list[Path] | None,
-            typer.Option(
-                "--prices-dir",
-                help="Directory of CSV price files (<SYMBOL>.csv). Repeat it to "
-                "combine sources: each symbol's files are stitched on "
-                "returns, the first directory winning where they overlap; "
-                "a join whose returns disagree is refused and reported.",
-            ),
-        ] = None,
+        demo: DemoOpt = False,
+        prices_dir: PricesDirOpt = None,
         factors_dir: Annotated[
             Path | None,
             typer.Option(
@@ -73,18 +156,8 @@ def register(app: typer.Typer) -> None:
                 "Fama-French 3-factor model to the robustness grid).",
             ),
         ] = None,
-        from_cache: Annotated[
-            bool,
-            typer.Option("--from-cache", help="Use prices already in the local cache (offline)."),
-        ] = False,
-        stage: Annotated[
-            str,
-            typer.Option(
-                help="Event stage to study: official (earliest of announcement, filing, "
-                "publication), first (leaks included), leak, announcement, filing, "
-                "publication or effective."
-            ),
-        ] = "official",
+        from_cache: FromCacheOpt = False,
+        stage: StageOpt = DEFAULT_STAGE,
         min_confidence: Annotated[
             str,
             typer.Option(
@@ -103,25 +176,16 @@ def register(app: typer.Typer) -> None:
                 "expect opposite signs), first, or drop.",
             ),
         ] = "merge",
-        log: Annotated[
-            Path | None,
-            typer.Option("--log", help="Event log file (default events/export_controls.yaml)."),
-        ] = None,
-        log_version: Annotated[
-            int | None,
-            typer.Option("--log-version", help="Rebuild the catalog as of this log version."),
-        ] = None,
+        log: LogOpt = None,
+        log_version: LogVersionOpt = None,
+        universe: UniverseFileOpt = None,
         window: Annotated[
             list[str] | None, typer.Option("--window", help="Event window START:END (repeatable).")
         ] = None,
-        seed: Annotated[
-            int, typer.Option(help="Seed of the synthetic market and of placebo draws.")
-        ] = 7,
-        placebo: Annotated[
-            int, typer.Option("--placebo", help="Placebo draws for clustered-date inference.")
-        ] = 1000,
-        hold: Annotated[int, typer.Option(help="Backtest holding period, sessions.")] = 5,
-        out: Annotated[Path, typer.Option(help="Folder for run folders.")] = Path("reports"),
+        seed: SeedOpt = DEFAULT_SEED,
+        placebo: PlaceboOpt = DEFAULT_PLACEBO,
+        hold: HoldOpt = DEFAULT_HOLD,
+        out: OutRootOpt = DEFAULT_OUT_ROOT,
         no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip the PDF.")] = False,
     ) -> None:
         """Run the whole pipeline and write reports/<run-id>/ (HTML, PDF, tables, run.json).
@@ -130,42 +194,15 @@ def register(app: typer.Typer) -> None:
         from the local cache with --from-cache; if the source cannot be reached mib stops:
         it never substitutes synthetic prices.
         """
-        from backtest.errors import SpecError
-        from backtest.pipeline import (
-            DEFAULT_WINDOWS,
-            RunSpec,
-            check_seed,
-            price_source,
-            run_pipeline,
-        )
+        from typing import cast
 
-        dirs = list(prices_dir or [])
-        source = price_source(demo=demo, prices_dirs=dirs, from_cache=from_cache)
-        if overlap not in ("merge", "first", "drop"):
-            raise SpecError(
-                "unknown overlap policy",
-                field="--overlap",
-                value=overlap,
-                expected="merge, first or drop",
-            )
-        if min_confidence not in ("low", "medium", "high"):
-            raise SpecError(
-                "unknown confidence level",
-                field="--min-confidence",
-                value=min_confidence,
-                expected="low, medium or high",
-            )
-        check_seed(seed)
-        if placebo < 0:
-            raise SpecError(
-                "negative number of placebo draws",
-                field="--placebo",
-                value=placebo,
-                expected="an integer >= 0 (0 = none)",
-            )
-        dirs_spec = (
-            None if not dirs else str(dirs[0]) if len(dirs) == 1 else tuple(str(d) for d in dirs)
-        )
+        from backtest.cli.options import check_choice, log_version_number, price_choice
+        from backtest.errors import SpecError
+        from backtest.pipeline import DEFAULT_WINDOWS, RunSpec, run_pipeline
+
+        prices = price_choice(demo, prices_dir, from_cache)
+        check_choice(overlap, ("merge", "first", "drop"), "--overlap")
+        check_choice(min_confidence, ("low", "medium", "high"), "--min-confidence")
         windows = tuple(_parse_window(w) for w in window) if window else DEFAULT_WINDOWS
         if factors_dir is not None and not factors_dir.is_dir():
             raise SpecError(
@@ -175,14 +212,15 @@ def register(app: typer.Typer) -> None:
                 expected="an existing directory",
             )
         spec = RunSpec(
-            source=source,
-            prices_dir=dirs_spec,
+            source=prices.source,
+            prices_dir=prices.spec_dirs,
             factors_dir=str(factors_dir) if factors_dir else None,
             log_path=str(log) if log else None,
-            log_version=log_version,
+            log_version=log_version_number(log_version, log),
+            universe_path=str(universe) if universe else None,
             stage=stage,
-            min_confidence=min_confidence,  # type: ignore[arg-type]
-            overlap=overlap,  # type: ignore[arg-type]
+            min_confidence=cast(Confidence, min_confidence),
+            overlap=cast(Overlap, overlap),
             seed=seed,
             windows=windows,
             placebo_draws=placebo,
@@ -190,8 +228,9 @@ def register(app: typer.Typer) -> None:
             out_root=str(out),
             pdf=not no_pdf,
         )
-        progress = step_printer()
-        outcome = run_pipeline(spec, progress)
+        with step_printer() as progress:
+            outcome = run_pipeline(spec, progress)
+        print_lines(error_findings(outcome.run_dir))
         print_lines(outcome.notes)
         print_lines(outcome.summary)
         typer.echo(f"report: {outcome.html}")

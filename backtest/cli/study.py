@@ -7,12 +7,39 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from backtest.cli.options import (
+    DEFAULT_OUT_ROOT,
+    DEFAULT_PLACEBO,
+    DEFAULT_SEED,
+    DEFAULT_STAGE,
+    DemoOpt,
+    FromCacheOpt,
+    LogOpt,
+    LogVersionOpt,
+    PlaceboOpt,
+    PricesDirOpt,
+    SeedOpt,
+    StageOpt,
+    UniverseFileOpt,
+    VerboseOpt,
+    at_least,
+)
+
 if TYPE_CHECKING:
     from backtest.pipeline import RunSpec
     from backtest.study.results import StudyResult
     from backtest.study.spec import StudySpec
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _register_intraday() -> None:
+    from backtest.cli.intraday_cmd import register_study
+
+    register_study(app)
+
+
+_register_intraday()
 
 MODEL_ALIASES = {
     "market": "market",
@@ -23,6 +50,26 @@ MODEL_ALIASES = {
     "mrkt_adj": "market_adjusted",
     "benchmark": "benchmark",
 }
+
+
+STUDY_OPTIONS: dict[str, str] = {
+    "min_estimation_obs": "--min-obs",
+    "placebo_draws": "--placebo",
+    "seed": "--seed",
+    "estimation": "--estimation",
+    "windows": "--window",
+    "model": "--model",
+    "missing": "--missing",
+    "overlap": "--overlap",
+}
+"""StudySpec fields and the option that sets each (errors name the option)."""
+
+
+def _min_obs(value: int | None) -> int | None:
+    """--min-obs: at least 3 estimation observations (two parameters and a residual)."""
+    if value is None:
+        return None
+    return at_least(value, "--min-obs", 3, "estimation observations")
 
 
 @app.callback()
@@ -67,6 +114,7 @@ def run(
         int | None,
         typer.Option(
             "--min-obs",
+            callback=_min_obs,
             help="fewest estimation observations (default 120; under "
             "--conventions estudy2, estudy2's own rule: 3, i.e. every "
             "security it can fit)",
@@ -94,33 +142,26 @@ def run(
             "first | drop",
         ),
     ] = "merge",
-    placebo: Annotated[
-        int, typer.Option("--placebo", help="pseudo-event draws for placebo inference (0 = none)")
-    ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="seed of the placebo draws")] = 20250415,
+    placebo: PlaceboOpt = DEFAULT_PLACEBO,
+    seed: SeedOpt = DEFAULT_SEED,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="output folder (catalog mode: default reports/<run-id>/)"),
-    ] = None,
-    demo: Annotated[
-        bool, typer.Option("--demo", help="catalog mode on the synthetic market")
-    ] = False,
-    prices_dir: Annotated[
-        Path | None, typer.Option("--prices-dir", help="catalog mode on CSV prices (<SYMBOL>.csv)")
-    ] = None,
-    from_cache: Annotated[
-        bool, typer.Option("--from-cache", help="catalog mode on cached prices")
-    ] = False,
-    stage: Annotated[
-        str,
         typer.Option(
-            "--stage", help="catalog mode: event stage (official, first, announcement, ...)"
+            "--out",
+            metavar="DIR",
+            help="catalog mode: parent folder of run folders, the run goes to "
+            "DIR/<run-id>/ (default reports/); bring-your-own mode: the output "
+            "folder itself (required)",
         ),
-    ] = "official",
-    log: Annotated[Path | None, typer.Option("--log", help="event log file")] = None,
-    log_version: Annotated[
-        int | None, typer.Option("--log-version", help="catalog as of this log version")
     ] = None,
+    demo: DemoOpt = False,
+    prices_dir: PricesDirOpt = None,
+    from_cache: FromCacheOpt = False,
+    stage: StageOpt = DEFAULT_STAGE,
+    log: LogOpt = None,
+    log_version: LogVersionOpt = None,
+    universe: UniverseFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run an event study and write ar.csv, car.csv, tests.csv, attrition.csv and run.json.
 
@@ -128,8 +169,8 @@ def run(
     the curated event log aligned to each exchange, with prices from --demo,
     --prices-dir, --from-cache or Yahoo Finance.
     """
+    from backtest.cli.options import log_version_number, price_choice
     from backtest.errors import SpecError
-    from backtest.pipeline import check_seed, price_source
     from backtest.runio import check_output_folder
 
     spec = _spec(
@@ -144,10 +185,8 @@ def run(
         seed,
         overlap,
     )
-    check_seed(seed)
-    source = price_source(
-        demo=demo, prices_dirs=[prices_dir] if prices_dir else [], from_cache=from_cache
-    )
+    prices = price_choice(demo, prices_dir, from_cache)
+    source = prices.source
     if returns is None:
         from backtest.cli.backtest import default_run_dir
         from backtest.pipeline import RunSpec
@@ -162,14 +201,16 @@ def run(
                 )
         run = RunSpec(
             source=source,
-            prices_dir=str(prices_dir) if prices_dir else None,
+            prices_dir=prices.spec_dirs,
             stage=stage,
             log_path=str(log) if log else None,
-            log_version=log_version,
+            log_version=log_version_number(log_version, log),
+            universe_path=str(universe) if universe else None,
+            seed=seed,
         )
-        target = out or default_run_dir("study", source, seed)
+        target = default_run_dir("study", source, seed, out or DEFAULT_OUT_ROOT)
         check_output_folder(target, field="--out", what="the study tables")
-        _catalog_mode(spec, run, target)
+        _catalog_mode(spec, run, target, verbose=verbose)
         return
     if source != "yahoo":
         raise SpecError(
@@ -180,14 +221,13 @@ def run(
     for flag, val in (("--benchmark", benchmark), ("--events", events), ("--out", out)):
         if val is None:
             raise SpecError("option required in bring-your-own mode", field=flag)
-    from backtest.study.byo import read_inputs, require_survivors
-    from backtest.study.engine import run_study
+    from backtest.api.study import event_study
+    from backtest.byo_io import read_inputs
 
     assert benchmark is not None and events is not None and out is not None
     check_output_folder(out, field="--out", what="the study tables")
     inputs = read_inputs(returns, benchmark, events)
-    result = run_study(inputs.instances, inputs.returns, inputs.market, spec)
-    require_survivors(result)
+    result = event_study(inputs.returns_frame, inputs.benchmark, inputs.events, spec=spec)
     names = _write(
         result,
         out,
@@ -210,41 +250,43 @@ def _write(result: StudyResult, out: Path, provenance: dict[str, object]) -> lis
     return [p.name for p in paths]
 
 
-def _catalog_mode(spec: StudySpec, run: RunSpec, out: Path) -> None:
+def _catalog_mode(spec: StudySpec, run: RunSpec, out: Path, *, verbose: bool = False) -> None:
     from backtest.cli.run import print_lines, step_printer
     from backtest.coverage import benchmark_lines
     from backtest.pipeline import prepare_inputs
     from backtest.steps import run_catalog_study
     from backtest.study.byo import require_survivors
 
-    say = step_printer()
-    say(
-        "Loading the event log, aligning events to each exchange's sessions, loading prices"
-        + (" (synthetic market)" if run.source == "demo" else "")
-    )
-    got = prepare_inputs(run)
-    say("Running the event study")
-    result, _, choice = run_catalog_study(
-        got.panel, got.universe, got.alignment, got.catalog, spec, run.stage
-    )
-    require_survivors(result)
-    say("Writing tables and provenance")
-    names = _write(
-        result,
-        out,
-        {
-            "mode": "catalog",
-            "source": run.source,
-            "synthetic": got.panel.synthetic,
-            "content_hash": got.panel.content_hash(),
-            "log_version": str(got.catalog.version),
-            "stage": run.stage,
-        },
-    )
+    with step_printer() as say:
+        say(
+            "Loading the event log, aligning events to each exchange's sessions, loading "
+            "prices" + (" (synthetic market)" if run.source == "demo" else "")
+        )
+        got = prepare_inputs(run)
+        say("Running the event study")
+        result, _, choice = run_catalog_study(
+            got.panel, got.universe, got.alignment, got.catalog, spec, run.stage
+        )
+        require_survivors(result)
+        say("Writing tables and provenance")
+        names = _write(
+            result,
+            out,
+            {
+                "mode": "catalog",
+                "source": run.source,
+                "synthetic": got.panel.synthetic,
+                "content_hash": got.panel.content_hash(),
+                "log_version": str(got.catalog.version),
+                "stage": run.stage,
+            },
+        )
     if got.panel.synthetic:
         typer.echo("SYNTHETIC DATA: simulated prices, not market data")
     print_lines(benchmark_lines(choice.chosen, choice.dropped))
-    typer.echo(result.summary())
+    typer.echo(str(result.summary(full=verbose)))
+    if not verbose:
+        typer.echo("(lead tests only: every test is in tests.csv; --verbose prints them all)")
     typer.echo(f"tables: {out} ({', '.join(names)})")
 
 
@@ -261,6 +303,8 @@ def _spec(
     overlap: str = "merge",
 ) -> StudySpec:
     from typing import get_args
+
+    from pydantic import ValidationError
 
     from backtest.errors import SpecError
     from backtest.study.spec import MissingPolicy, StudySpec, parse_window
@@ -307,8 +351,12 @@ def _spec(
     if wins:
         kw["windows"] = wins
     try:
-        return StudySpec(**kw)
-    except ValueError as exc:  # pydantic ValidationError: one line naming the option
-        errs = getattr(exc, "errors", lambda: [])()
-        msg = errs[0]["msg"] if errs else str(exc)
-        raise SpecError(msg.removeprefix("Value error, "), field="study spec") from None
+        return StudySpec.model_validate(kw)
+    except ValidationError as exc:  # one line naming the option
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise SpecError(
+            str(first["msg"]).removeprefix("Value error, "),
+            field=STUDY_OPTIONS.get(field, f"study spec {field}".strip()),
+            value=first.get("input") if not isinstance(first.get("input"), dict) else None,
+        ) from None

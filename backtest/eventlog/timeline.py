@@ -1,70 +1,41 @@
-"""A timeline figure of the catalog: authorities as rows, event types as markers."""
+"""The catalog's timeline as data: one row per event at its announcement date.
+
+The figure lives in :mod:`backtest.report.timeline` (the event log draws
+nothing); :func:`plot_timeline` is kept here as a name for existing callers and
+imports the report's on call.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from backtest.eventlog.catalog import Catalog, announced_date
-from backtest.eventlog.models import EVENT_TYPES
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_MARKERS = ("v", "o", "^", "P", "X", "s", "D", "*", "h")
+
+def timeline_rows(catalog: Catalog) -> pd.DataFrame:
+    """event_id, authority, type and announcement date of every event, by date."""
+    import pandas as pd
+
+    rows = [
+        {
+            "event_id": e.id,
+            "authority": e.authority,
+            "type": e.type,
+            "announced_date": pd.Timestamp(announced_date(e)),
+        }
+        for e in catalog.events
+    ]
+    frame = pd.DataFrame(rows, columns=["event_id", "authority", "type", "announced_date"])
+    return frame.sort_values(["announced_date", "event_id"], ignore_index=True)
 
 
 def plot_timeline(catalog: Catalog, ax: Axes | None = None) -> Figure:
-    """Draw each event at its announcement date on its authority's row.
+    """The timeline figure (:func:`backtest.report.timeline.plot_timeline`)."""
+    from backtest.report.timeline import plot_timeline as draw
 
-    Draws on ``ax`` if given (and returns its figure), else on a new figure
-    from :class:`matplotlib.figure.Figure` (no pyplot state, never shown).
-    """
-    from matplotlib.figure import Figure
-
-    if ax is None:
-        authorities = sorted({e.authority for e in catalog.events})
-        fig = Figure(figsize=(11, max(3.0, 0.45 * len(authorities) + 1.8)))
-        ax = fig.add_subplot()
-    fig_out = ax.get_figure()
-    assert fig_out is not None
-    rows = {a: i for i, a in enumerate(sorted({e.authority for e in catalog.events}))}
-    cmap = _colours()
-    for k, etype in enumerate(EVENT_TYPES):
-        evs = [e for e in catalog.events if e.type == etype]
-        if not evs:
-            continue
-        ax.scatter(
-            [announced_date(e) for e in evs],
-            [rows[e.authority] for e in evs],
-            marker=_MARKERS[k % len(_MARKERS)],
-            color=cmap[k % len(cmap)],
-            s=46,
-            label=etype.replace("_", " "),
-            zorder=3,
-            edgecolors="black",
-            linewidths=0.4,
-        )
-    ax.set_yticks(list(rows.values()), list(rows.keys()))
-    ax.set_ylim(max(len(rows) - 0.3, 0.7), -0.7)
-    ax.grid(axis="x", linestyle=":", linewidth=0.6)
-    ax.set_xlabel("announcement date (authority's local date)")
-    ax.set_title(f"Export-control event log {catalog.version}: {len(catalog)} events")
-    if catalog.events:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    fig_out.tight_layout()
-    return fig_out  # type: ignore[return-value]
-
-
-def _colours() -> list[str]:
-    return [
-        "#d62728",
-        "#ff7f0e",
-        "#2ca02c",
-        "#17becf",
-        "#9467bd",
-        "#8c564b",
-        "#1f77b4",
-        "#e377c2",
-        "#7f7f7f",
-    ]
+    return draw(catalog, ax)

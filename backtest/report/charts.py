@@ -1,12 +1,15 @@
-"""Chart helpers: each draws on a matplotlib axis it is given; ``to_svg`` renders a figure.
+"""Chart helpers: each builds a :class:`matplotlib.figure.Figure` or draws on an axis it is
+given; :func:`to_svg` renders a figure.
 
-No statistics are computed here: every number drawn comes from a run table.
+No statistics are computed here: every number drawn comes from a run table.  No
+pyplot and no ``matplotlib.use``: figures are built directly, so the user's
+backend and global state are never touched.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +24,9 @@ GROUP_COLOURS = {
     "cn_platform": "#2874a6",
     "benchmark": "#7f8c8d",
     "spread": "#6c3483",
+    "*": "#34495e",
 }
+MARKET_COLOURS = {"US": "#c0392b", "China A": "#1e8449", "Hong Kong": "#2874a6"}
 TYPE_MARKERS = {
     "restriction": "v",
     "tightening": "v",
@@ -33,21 +38,21 @@ TYPE_MARKERS = {
     "company_disclosure": "D",
     "confounder": "o",
 }
+FONT = 7.5
 
 
-def figure(width: float = 8.0, height: float = 3.2) -> tuple[Figure, Axes]:
-    """A new figure and axis on the Agg backend (never shown)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def figure(width: float = 8.0, height: float = 3.2, *, ncols: int = 1) -> tuple[Figure, Any]:
+    """A new figure with ``ncols`` axes side by side (one axis when ``ncols`` is 1)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=96)
     # Fixed margins instead of tight_layout, which draws every figure one extra time.
-    fig.subplots_adjust(left=0.09, right=0.97, bottom=0.17, top=0.92)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.grid(True, alpha=0.3, linewidth=0.5)
-    return fig, ax
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.88, wspace=0.28)
+    axes = [fig.add_subplot(1, ncols, k + 1) for k in range(ncols)]
+    for ax in axes:
+        ax.grid(True, alpha=0.3, linewidth=0.5)
+        ax.tick_params(labelsize=FONT)
+    return fig, axes[0] if ncols == 1 else axes
 
 
 def to_svg(fig: Figure) -> str:
@@ -66,134 +71,197 @@ def timeline(ax: Axes, events: pd.DataFrame, prices: pd.Series | None = None) ->
 
     authorities = sorted(events["authority"].unique())
     rows = {a: i for i, a in enumerate(authorities)}
-    for etype, sub in events.groupby("type"):
-        ax.scatter(
-            pd.to_datetime(sub["announced_date"]),
-            sub["authority"].map(rows),
-            marker=TYPE_MARKERS.get(str(etype), "o"),
-            s=36,
-            label=str(etype),
-            zorder=3,
-        )
-    ax.set_yticks(range(len(authorities)), authorities, fontsize=7)
-    ax.legend(fontsize=6, ncol=3, loc="upper left", framealpha=0.8)
     if prices is not None and len(prices):
         twin = ax.twinx()
         twin.plot(
             prices.index, prices / prices.iloc[0] * 100.0, color="#95a5a6", linewidth=0.8, zorder=1
         )
-        twin.set_ylabel(f"{prices.name} (start = 100)", fontsize=7)
-        twin.tick_params(labelsize=7)
-    ax.tick_params(axis="x", labelsize=7)
-
-
-def car_paths(ax: Axes, paths: pd.DataFrame, title: str = "") -> None:
-    """CAAR path per group with a 95 % band (cross-sectional standard error)."""
-    for group, sub in paths.groupby("group"):
-        sub = sub.sort_values("rel_day")
-        colour = GROUP_COLOURS.get(str(group), None)
-        ax.plot(
-            sub["rel_day"],
-            sub["caar"] * 100.0,
-            label=f"{group} (n={sub['n'].max()})",
-            color=colour,
-            linewidth=1.4,
+        twin.set_ylabel(f"{prices.name} (start = 100)", fontsize=FONT)
+        twin.tick_params(labelsize=FONT)
+    for etype, sub in events.groupby("type"):
+        ax.scatter(
+            pd.to_datetime(sub["announced_date"]),
+            sub["authority"].map(rows),
+            marker=TYPE_MARKERS.get(str(etype), "o"),
+            s=30,
+            label=str(etype).replace("_", " "),
+            zorder=3,
         )
-        lo = (sub["caar"] - 1.96 * sub["se"]) * 100.0
-        hi = (sub["caar"] + 1.96 * sub["se"]) * 100.0
-        ax.fill_between(sub["rel_day"], lo, hi, color=colour, alpha=0.15, linewidth=0)
-    ax.axvline(0, color="black", linewidth=0.6)
-    ax.axhline(0, color="black", linewidth=0.4)
-    ax.set_xlabel("sessions relative to day 0 (own exchange)", fontsize=7)
-    ax.set_ylabel("CAAR, %", fontsize=7)
-    ax.tick_params(labelsize=7)
-    if title:
-        ax.set_title(title, fontsize=8)
-    ax.legend(fontsize=6, loc="best")
+    ax.set_yticks(range(len(authorities)), authorities, fontsize=FONT)
+    ax.set_ylim(len(authorities) - 0.5, -0.5)
+    ax.legend(fontsize=6.5, ncol=1, loc="upper left", bbox_to_anchor=(1.07, 1.0), frameon=False)
 
 
-SIGN_WORDS = {"-1": "(expected down)", "+1": "(expected up)", "spread": "(spread)", "all": ""}
+def pooled_paths(axes: list[Axes], paths: pd.DataFrame, panels: list[dict[str, Any]]) -> None:
+    """Signed pooled CAAR paths with 95 % bands, one panel per direction.
+
+    ``panels``: per axis, the title and the (sign, group, label) lines to draw.
+    """
+    for ax, panel in zip(axes, panels, strict=False):
+        for sign, group, label in panel["lines"]:
+            sub = paths[
+                (paths["direction"] == panel["direction"])
+                & (paths["sign"] == sign)
+                & (paths["group"] == group)
+            ].sort_values("rel_day")
+            if sub.empty:
+                continue
+            colour = GROUP_COLOURS.get(group)
+            n = int(sub["n_clusters"].max())
+            ax.plot(
+                sub["rel_day"],
+                sub["caar"] * 100.0,
+                color=colour,
+                linewidth=1.4,
+                marker="o",
+                markersize=2.5,
+                label=f"{label} ({n} clusters)",
+            )
+            ax.fill_between(
+                sub["rel_day"],
+                sub["lo"] * 100.0,
+                sub["hi"] * 100.0,
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
+        ax.axvline(-0.5, color="black", linewidth=0.6, linestyle=":")
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.set_title(panel["title"], fontsize=8)
+        ax.set_xlabel("sessions relative to day 0", fontsize=FONT)
+        ax.set_ylabel("signed CAAR from day -5, %", fontsize=FONT)
+        ax.legend(fontsize=6.5, loc="upper left", frameon=False)
 
 
-def pooled_bars(ax: Axes, pooled: pd.DataFrame, by: str, window: str) -> None:
-    """Mean CAR by group for each value of ``by`` in one window, with 95 % intervals."""
+def heatmap(
+    fig: Figure, values: pd.DataFrame, row_groups: list[str], col_labels: list[str], title: str
+) -> None:
+    """Security x event matrix of abnormal returns (percent), signs coloured, ±10 % clip."""
     import numpy as np
 
-    sub = pooled[pooled["window"] == window]
-    if "sign" in sub.columns:  # one bar cluster per (by, expected sign); no signed rows
-        sub = sub[~sub["sign"].isin(["signed"])]
-        sub = sub.assign(
-            key=sub[by].astype(str)
-            + " "
-            + sub["sign"].map(SIGN_WORDS).fillna(sub["sign"].astype(str))
-        )
-    else:
-        sub = sub.assign(key=sub[by].astype(str))
-    keys = sorted(sub["key"].unique())
-    groups = sorted(sub["group"].unique())
-    width = 0.8 / max(len(groups), 1)
-    for j, group in enumerate(groups):
-        g = sub[sub["group"] == group].groupby("key").first().reindex(keys)
-        x = np.arange(len(keys)) + j * width
-        ax.bar(
-            x,
-            g["mean_car"] * 100.0,
-            width,
-            label=group,
-            color=GROUP_COLOURS.get(group),
-            yerr=1.96 * g["se"] * 100.0,
-            error_kw={"linewidth": 0.7},
-        )
-    ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, keys, fontsize=7)
-    ax.axhline(0, color="black", linewidth=0.5)
-    ax.set_ylabel(f"mean CAR{window}, %", fontsize=7)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6)
+    ax = fig.add_subplot(1, 1, 1)
+    data = values.to_numpy(dtype=float) * 100.0
+    im = ax.imshow(
+        np.ma.masked_invalid(data),
+        cmap="RdBu",
+        vmin=-10,
+        vmax=10,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    ax.set_yticks(
+        range(len(values.index)),
+        [f"{s} · {g}" for s, g in zip(values.index, row_groups, strict=False)],
+        fontsize=6,
+    )
+    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=5.5, rotation=90)
+    for k in range(1, len(row_groups)):
+        if row_groups[k] != row_groups[k - 1]:
+            ax.axhline(k - 0.5, color="black", linewidth=0.8)
+    ax.set_title(title, fontsize=8)
+    ax.set_facecolor("#eeeeee")
+    cb = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.01)
+    cb.set_label("AR, % (clipped at ±10)", fontsize=FONT)
+    cb.ax.tick_params(labelsize=FONT)
 
 
-def equity_curves(ax: Axes, equity: pd.DataFrame) -> None:
-    """Equity curves (columns) indexed by date, rebased to 100."""
-    for col in equity.columns:
-        s = equity[col].dropna()
+def contributions(ax: Axes, frame: pd.DataFrame, title: str) -> None:
+    """Each event's contribution to the mean spread (percentage points), limit days hatched."""
+    import numpy as np
+
+    f = frame.sort_values("contribution")
+    y = np.arange(len(f))
+    colours = ["#1e8449" if v >= 0 else "#c0392b" for v in f["contribution"]]
+    bars = ax.barh(y, f["contribution"] * 100.0, color=colours, height=0.7)
+    for bar, lim in zip(bars, f["limit_days"], strict=False):
+        if lim > 0:
+            bar.set_hatch("///")
+            bar.set_edgecolor("black")
+    ax.set_yticks(y, [str(e)[:38] for e in f["event_id"]], fontsize=6)
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("contribution to the mean spread, percentage points", fontsize=FONT)
+    ax.set_title(title, fontsize=8)
+
+
+def equity_curves(ax: Axes, curves: dict[str, pd.Series]) -> None:
+    """Equity curves indexed by date, in percent gained since the start (0 = start)."""
+    for name, s in curves.items():
+        s = s.dropna()
         if len(s):
-            ax.plot(s.index, s / s.iloc[0] * 100.0, label=str(col), linewidth=1.0)
-    ax.set_ylabel("value (start = 100)", fontsize=7)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6)
+            ax.plot(s.index, (s / s.iloc[0] - 1.0) * 100.0, label=name, linewidth=1.0)
+    ax.axhline(0, color="black", linewidth=0.6, label="cash (0 %)")
+    ax.set_ylabel("cumulative return, %", fontsize=FONT)
+    ax.legend(fontsize=6.5, frameon=False, loc="upper left")
 
 
-def line_by(
+def sweep(
     ax: Axes,
     frame: pd.DataFrame,
     x: str,
-    y: str,
-    by: str | None,
     xlabel: str,
-    ylabel: str,
-    scale: float = 100.0,
 ) -> None:
-    """One line per value of ``by`` (or a single line), e.g. lag decay or holding sweep."""
-    groups = frame.groupby(by) if by else [("", frame)]
-    for key, sub in groups:
-        sub = sub.sort_values(x)
-        ax.plot(sub[x], sub[y] * scale, marker="o", markersize=3, label=str(key) or None)
+    """Mean trade return per setting with its 95 % band and the trade count at each point."""
+    f = frame.sort_values(x)
+    xs = f[x].to_numpy()
+    ax.plot(xs, f["mean_trade_return"] * 100.0, marker="o", markersize=3, color="#2874a6")
+    if "lo" in f.columns:
+        ax.fill_between(xs, f["lo"] * 100.0, f["hi"] * 100.0, color="#2874a6", alpha=0.15)
+    for xv, yv, n in zip(xs, f["mean_trade_return"] * 100.0, f["n_trades"], strict=False):
+        ax.annotate(
+            f"{int(n)}",
+            (xv, yv),
+            textcoords="offset points",
+            xytext=(0, 5),
+            fontsize=6,
+            ha="center",
+            color="#555555",
+        )
     ax.axhline(0, color="black", linewidth=0.5)
-    ax.set_xlabel(xlabel, fontsize=7)
-    ax.set_ylabel(ylabel, fontsize=7)
-    ax.tick_params(labelsize=7)
-    if by:
-        ax.legend(fontsize=6)
+    ax.set_xticks(xs)
+    ax.set_xlabel(xlabel, fontsize=FONT)
+    ax.set_ylabel("mean trade return, %", fontsize=FONT)
 
 
-def spec_grid(ax: Axes, grid: pd.DataFrame, rows: str, cols: str, value: str) -> None:
-    """Heatmap of a statistic over a specification grid, annotated with its values."""
-    table = grid.pivot_table(index=rows, columns=cols, values=value, aggfunc="first")
-    ax.figure.subplots_adjust(left=0.30, right=0.95, bottom=0.34, top=0.97)
+def cross_market(ax: Axes, frame: pd.DataFrame) -> None:
+    """Signed reaction at each market's day-0 open and close, hours after the news (UTC)."""
+    for market, sub in frame.groupby("market", sort=True):
+        sub = sub.sort_values("hours")
+        colour = MARKET_COLOURS.get(str(market))
+        xs = [0.0, *sub["hours"]]
+        ys = [0.0, *(sub["mean"] * 100.0)]
+        ax.plot(xs, ys, marker="o", markersize=3.5, color=colour, label=str(market))
+        for h, m, se, pt in zip(sub["hours"], sub["mean"], sub["se"], sub["point"], strict=False):
+            if se == se:
+                ax.errorbar(h, m * 100.0, yerr=1.96 * se * 100.0, color=colour, capsize=2)
+            ax.annotate(pt, (h, m * 100.0), textcoords="offset points", xytext=(3, -9), fontsize=6)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("hours after the news (UTC instants)", fontsize=FONT)
+    ax.set_ylabel("signed abnormal return, %", fontsize=FONT)
+    ax.legend(fontsize=6.5, frameon=False)
+
+
+def minutes(ax: Axes, paths: pd.DataFrame, title: str) -> None:
+    """Abnormal cumulative move against minutes since the knowable instant, per security."""
+    for sec, sub in paths.groupby("security", sort=True):
+        sub = sub.sort_values("minutes_since")
+        ax.plot(sub["minutes_since"], sub["abnormal_cum"] * 100.0, linewidth=1.0, label=str(sec))
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("minutes since the news was knowable", fontsize=FONT)
+    ax.set_ylabel("abnormal cumulative move, %", fontsize=FONT)
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=6, frameon=False, ncol=2)
+
+
+def spec_grid(fig: Figure, table: pd.DataFrame) -> None:
+    """Heatmap of a statistic over a specification grid (rows x columns), annotated."""
+    ax = fig.add_subplot(1, 1, 1)
+    fig.subplots_adjust(left=0.30, right=0.97, bottom=0.30, top=0.97)
     im = ax.imshow(table.to_numpy(dtype=float), cmap="RdBu_r", vmin=-4, vmax=4, aspect="auto")
     ax.set_xticks(
-        range(table.shape[1]), [str(c) for c in table.columns], fontsize=6, rotation=45, ha="right"
+        range(table.shape[1]), [str(c) for c in table.columns], fontsize=7, rotation=40, ha="right"
     )
-    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index], fontsize=6)
+    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index], fontsize=7)
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
             v = table.iat[i, j]
@@ -204,8 +272,9 @@ def spec_grid(ax: Axes, grid: pd.DataFrame, rows: str, cols: str, value: str) ->
                     f"{v:.1f}",
                     ha="center",
                     va="center",
-                    fontsize=5,
+                    fontsize=7,
                     color="white" if abs(v) > 2.5 else "black",
                 )
-    ax.figure.colorbar(im, ax=ax, shrink=0.8, label=value)
-    ax.grid(False)
+    cb = fig.colorbar(im, ax=ax, shrink=0.8)
+    cb.set_label("test statistic", fontsize=FONT)
+    cb.ax.tick_params(labelsize=FONT)

@@ -1,0 +1,99 @@
+"""Warm timings of a whole run, step by step: the demo and (if present) the real-data run.
+
+    .venv/bin/python benchmarks/bench_run.py            # demo, then ../shared real data
+    .venv/bin/python benchmarks/bench_run.py --demo-only
+
+Each run is done twice in one process (the first warms imports, numba caches and
+the exchange calendars) and the second is reported: wall-clock seconds between
+the pipeline's progress messages, then the HTML and PDF of the report timed
+separately, with the PDF's page count.  Timings depend on what else runs on the
+machine; quote them with the load average printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+
+
+def timed_run(spec_kwargs: dict[str, object], out: Path) -> tuple[list[tuple[str, float]], Path]:
+    """One pipeline run without the PDF; seconds per progress step and the run folder."""
+    from backtest.pipeline import RunSpec, run_pipeline
+
+    marks: list[tuple[str, float]] = []
+
+    def say(msg: str) -> None:
+        marks.append((msg, time.perf_counter()))
+
+    t0 = time.perf_counter()
+    outcome = run_pipeline(RunSpec(**spec_kwargs, out_root=str(out), pdf=False), say)
+    end = time.perf_counter()
+    steps = []
+    for k, (msg, t) in enumerate(marks):
+        nxt = marks[k + 1][1] if k + 1 < len(marks) else end
+        steps.append((msg.split(",")[0][:60], nxt - t))
+    steps.insert(0, ("(start)", (marks[0][1] if marks else end) - t0))
+    return steps, outcome.run_dir
+
+
+def report_times(run_dir: Path) -> tuple[float, float, int]:
+    """Seconds to render the HTML, seconds to render the PDF, and PDF pages."""
+    from backtest.report.build import html_to_pdf, render_html
+    from backtest.runio import load_run
+
+    t0 = time.perf_counter()
+    html = render_html(load_run(run_dir))
+    t1 = time.perf_counter()
+    pdf = html_to_pdf(html)
+    t2 = time.perf_counter()
+    try:
+        from pypdf import PdfReader
+
+        pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    except ImportError:
+        pages = -1
+    return t1 - t0, t2 - t1, pages
+
+
+def bench(name: str, spec_kwargs: dict[str, object]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        timed_run(spec_kwargs, Path(tmp) / "warm")
+        steps, run_dir = timed_run(spec_kwargs, Path(tmp) / "timed")
+        html_s, pdf_s, pages = report_times(run_dir)
+    total = sum(s for _, s in steps) + pdf_s
+    print(f"\n{name}: {total:.1f} s warm, PDF included ({pages} PDF pages)")
+    for msg, s in steps:
+        print(f"  {s:6.1f} s  {msg}")
+    print(f"  {html_s:6.1f} s  (of which: report HTML alone)")
+    print(f"  {pdf_s:6.1f} s  report PDF (WeasyPrint)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo-only", action="store_true")
+    args = parser.parse_args()
+    os.chdir(REPO)
+    bench("demo (mib run --demo)", {"source": "demo"})
+    if not args.demo_only and (SHARED / "prices").is_dir():
+        bench(
+            "real data (mib run --prices-dir ../shared/data/prices --factors-dir ...)",
+            {
+                "source": "csv",
+                "prices_dir": str(SHARED / "prices"),
+                "factors_dir": str(SHARED / "factors"),
+            },
+        )
+    print(f"\nload average (1, 5, 15 min): {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
