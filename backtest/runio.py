@@ -14,11 +14,13 @@ created with mode ``0666 & ~umask`` and every folder with ``0777 & ~umask``.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import io
 import json
 import os
+import platform
 import secrets
 import shutil
 import warnings
@@ -26,9 +28,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from backtest.errors import InputFileError, MibError
+from backtest.fsio import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,19 +67,9 @@ def write_file(path: Path, data: bytes) -> str:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` at once: a hidden sibling is written, then renamed."""
+    """Replace ``path`` by ``data`` at once (:func:`backtest.fsio.atomic_write`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 def _tidy_for_disk(frame: pd.DataFrame) -> pd.DataFrame:
@@ -108,7 +101,51 @@ def write_table(run_dir: Path, name: str, frame: pd.DataFrame) -> dict[str, str]
     }
 
 
-def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+RunKind = Literal["run", "study", "backtest", "intraday"]
+"""What wrote a run folder: ``mib run``, ``mib study run``, ``mib backtest run``,
+``mib intraday``."""
+
+MANIFEST_HEADER: tuple[str, ...] = ("kind", "version", "created_at")
+"""The keys every ``run.json`` starts from (:func:`manifest_header`); each kind adds its
+own (``spec``; a whole run also ``specs``, ``log``, ``data``, ``method``...) and
+:func:`write_run_folder` adds ``tables``."""
+
+
+def manifest_header(kind: RunKind, now: dt.datetime | None = None) -> dict[str, str]:
+    """The common head of ``run.json``: what wrote it, mib's version, when (UTC, seconds)."""
+    from backtest import __version__
+
+    when = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    return {"kind": kind, "version": __version__, "created_at": when.isoformat()}
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape the numbers (``run.json``'s ``versions``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from backtest import __version__
+
+    out = {"python": platform.python_version(), "mib": __version__}
+    for name in (
+        "numpy",
+        "pandas",
+        "scipy",
+        "exchange-calendars",
+        "vectorbt",
+        "numba",
+        "yfinance",
+        "pydantic",
+        "matplotlib",
+        "weasyprint",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def write_manifest(run_dir: Path, manifest: Mapping[str, Any]) -> None:
     """Write ``run.json`` atomically (sorted keys, readable indentation)."""
     data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
     _atomic_write_bytes(run_dir / "run.json", data)

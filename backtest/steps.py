@@ -1,12 +1,16 @@
 """The steps of a run, one function each; :mod:`backtest.pipeline` calls them in order.
 
 Each step calls the module that owns the work and returns tidy tables keyed
-by their file stem in ``tables/``.
+by their file stem in ``tables/``.  Steps import downwards only (specs, inputs,
+the layers); the run's prose (``method``, ``grid_note``, ``backtest_note`` in
+``run.json``) is generated from the specs stored beside it, never restated here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +19,12 @@ from backtest.eventlog.pooling import DEFAULT_MIN_CONFIDENCE, MinConfidence
 if TYPE_CHECKING:
     import pandas as pd
 
-    from backtest.align import Alignment
+    from backtest.alignment.instances import Alignment
+    from backtest.alignment.spec import StageChoice
     from backtest.eventlog.catalog import Catalog
     from backtest.market.panel import PricePanel
-    from backtest.pipeline import RunSpec
     from backtest.returns import BenchmarkChoice, StudyInputs
+    from backtest.runspec import RunSpec
     from backtest.study.results import StudyResult
     from backtest.study.spec import StudySpec
     from backtest.universe import Universe
@@ -27,26 +32,9 @@ if TYPE_CHECKING:
 TIMELINE_SYMBOL = ("SOXX", "^SOX", "SMH", "SPY")
 
 
-def load_inputs(spec: RunSpec) -> tuple[Catalog, Universe]:
-    """The catalog at the requested log version, checked against the universe."""
-    from backtest.eventlog.catalog import load_catalog
-    from backtest.universe import load_universe
-
-    universe = load_universe(spec.universe_path)
-    catalog = load_catalog(spec.log_path, version=spec.log_version, universe=universe)
-    return catalog, universe
-
-
 def events_table(catalog: Catalog) -> pd.DataFrame:
     """The catalog as a table, ``id`` renamed ``event_id`` for joins."""
     return catalog.to_frame().rename(columns={"id": "event_id"})
-
-
-def align_events(catalog: Catalog, universe: Universe, spec: RunSpec) -> Alignment:
-    """Day 0 of the chosen stage on each affected security's exchange."""
-    from backtest.align import AlignSpec, align
-
-    return align(catalog.events, universe, AlignSpec(stage=spec.stage))  # type: ignore[arg-type]
 
 
 def _timeline_prices(panel: PricePanel) -> pd.DataFrame:
@@ -98,10 +86,16 @@ def manifest(
     now: dt.datetime,
     run_id: str,
 ) -> dict[str, Any]:
-    """``run.json``: what was run, on what, by which versions, when."""
-    from backtest import __version__
-    from backtest.pipeline import package_versions
+    """``run.json``: what was run, on what, by which versions, when.
 
+    The common head (:func:`backtest.runio.manifest_header`), the run spec
+    (``spec``) and the spec of each layer it composes (``specs``: align, study,
+    strategy); the method notes are generated from the stored specs.
+    """
+    from backtest.runio import manifest_header, package_versions
+
+    head = manifest_header("run", now)
+    stored, specs = spec.model_dump(mode="json"), spec.layer_specs()
     sources = sorted({m.source for m in panel.meta.values()})
     desc = (
         f"SYNTHETIC market (seed {spec.seed})"
@@ -110,33 +104,19 @@ def manifest(
         + (f" from {_dirs_text(spec.prices_dir)}" if spec.prices_dir else "")
     )
     return {
-        "method": method_notes(spec),
-        "grid_note": (
-            "Each cell is the statistic of a test on tightening events pooled across "
-            "events, on signed abnormal returns (AR times the log's expected sign: "
-            "positive = prices moved as expected; rows: group | normal-return model "
-            "| day-0 policy; 'alternate' moves date-only announcements to after the "
-            "close of business). "
-            f"{(len(GRID_MODELS) + (spec.factors_dir is not None)) * 2} studies "
-            "(models x 2 day-0 policies), "
-            f"tests {', '.join(grid_tests())}, "
-            f"{len(spec.windows)} windows."
-        ),
-        "backtest_note": (
-            f"Strategy {spec.strategy}, hold {spec.hold} sessions; entries only "
-            "at the first price set after the news was public on the security's "
-            "exchange; per-market fees, slippage and stamp duty; A-share T+1 and "
-            "price limits. The robustness sweeps (entry lag 0-5, holding period "
-            "1-20, leave one event out) say how many configurations were tried."
-        ),
+        **head,
+        "method": method_notes(stored, specs),
+        "grid_note": grid_note(stored, specs),
+        "backtest_note": backtest_note(specs),
         "run": {
             "run_id": run_id,
-            "created_at": now.isoformat(),
-            "package_version": __version__,
+            "created_at": head["created_at"],
+            "package_version": head["version"],
             "log_version": str(catalog.version),
             "seed": spec.seed,
         },
-        "spec": spec.model_dump(mode="json"),
+        "spec": stored,
+        "specs": specs,
         "log": {
             "path": str(catalog.path),
             "version": str(catalog.version),
@@ -156,8 +136,8 @@ def manifest(
             "log version": str(catalog.version),
             "price source": desc,
             "price content sha256": panel.content_hash(),
-            "mib": __version__,
-            "run created (UTC)": now.isoformat(),
+            "mib": head["version"],
+            "run created (UTC)": head["created_at"],
             "seed": spec.seed,
         },
     }
@@ -169,36 +149,85 @@ def _dirs_text(dirs: str | tuple[str, ...]) -> str:
     return " + ".join(dirs) + " (stitched on returns, first wins)"
 
 
-def method_notes(spec: RunSpec) -> list[str]:
-    """The conventions of a run, in words, for the report's method section."""
+def _days(span: list[int] | tuple[int, int]) -> str:
+    lo, hi = span
+    return f"{lo:+d}..{hi:+d}" if (lo, hi) != (0, -1) else "none"
+
+
+def method_notes(run: Mapping[str, Any], specs: Mapping[str, Any]) -> list[str]:
+    """The conventions of a run, in words, for the report's method section.
+
+    Generated from the run spec and the layer specs as stored in ``run.json``
+    (``spec``, ``specs``): every number here is read from them.
+    """
     from backtest.study.registry import method_note, ordered_tests
 
-    lo, hi = spec.estimation
+    al, st = specs["align"], specs["study"]
+    lo, hi = st["estimation"]
     return [
         "Returns: simple close-to-close returns of adjusted closes on each security's own "
         "exchange sessions; a move across a suspension is assigned to the next bar.",
         f"Day 0: the first session on the security's exchange whose close is after the news "
-        f"became public (stage '{spec.stage}'); date-only stages are placed at 12:00 local "
-        "time of the authority (flagged time_assumed), clamped by any not_before/not_after "
-        "bound; the robustness grid re-runs with the after-close alternative.",
-        f"Normal returns: {spec.model} model estimated over sessions [{lo}, {hi}] (at least "
-        "120 observations); other catalog events' days -1..+1 are masked out of estimation "
-        "windows; the market proxy is the security's first benchmark with prices.",
+        f"became public (stage '{al['stage']}'); date-only stages are placed by the policy "
+        f"'{al['unknown_time']}' (flagged time_assumed), clamped by any not_before/not_after "
+        "bound; the robustness grid re-runs with the alternative day 0.",
+        f"Normal returns: {st['model']} model estimated over sessions [{lo}, {hi}] (at least "
+        f"{st['min_estimation_obs']} observations); other catalog events' days "
+        f"{_days(st['mask_window'])} are masked out of estimation windows; the market proxy "
+        "is the security's first benchmark with prices.",
         "Variances: residual variance with L - k degrees of freedom; CAR variance with the "
-        "forecast-error correction of Campbell, Lo and MacKinlay (1997, ch. 4).",
+        "forecast-error correction of Campbell, Lo and MacKinlay (1997, ch. 4)."
+        if st["conventions"] == "textbook"
+        else f"Variances: the '{st['conventions']}' conventions (backtest.study.spec).",
         "Pools: by direction and by the log's expected sign (names expected to fall and "
         "names expected to gain are never averaged together), plus signed pools (AR times "
         "expected sign). Confounders and events below the minimum confidence "
-        f"({spec.min_confidence}) are not pooled. The unit of inference is the calendar "
+        f"({run['min_confidence']}) are not pooled. The unit of inference is the calendar "
         "cluster (market and day-0 date); a security-day shared by several events enters "
-        f"each pooled statistic once (overlap policy '{spec.overlap}', tables/overlaps.csv). "
-        f"Placebo dates: {spec.placebo_draws} draws (seed {spec.seed}) avoiding every "
+        f"each pooled statistic once (overlap policy '{st['overlap']}', tables/overlaps.csv). "
+        f"Placebo dates: {st['placebo_draws']} draws (seed {st['seed']}) avoiding every "
         "catalog event and confounder, with the study's masks.",
         "The tests are led by those that hold their size when every security reacts on the "
         "same date and news days are more volatile than estimation days, decided by "
         "simulation (benchmarks/bench_rejection.py):",
         *(method_note(t) for t in ordered_tests()),
     ]
+
+
+def grid_note(run: Mapping[str, Any], specs: Mapping[str, Any]) -> str:
+    """What the robustness grid's cells are, counted from :func:`grid_models` and
+    :data:`GRID_POLICIES` (the same lists :func:`spec_grid` runs)."""
+    models = grid_models(with_factors=run.get("factors_dir") is not None)
+    return (
+        "Each cell is the statistic of a test on tightening events pooled across "
+        "events, on signed abnormal returns (AR times the log's expected sign: "
+        "positive = prices moved as expected; rows: group | normal-return model "
+        "| day-0 policy; 'alternate' moves date-only announcements to after the "
+        "close of business). "
+        f"{len(models) * len(GRID_POLICIES)} studies "
+        f"({len(models)} models x {len(GRID_POLICIES)} day-0 policies), "
+        f"tests {', '.join(grid_tests())}, "
+        f"{len(specs['study']['windows'])} windows."
+    )
+
+
+def backtest_note(specs: Mapping[str, Any]) -> str:
+    """The backtest in one paragraph, from the stored strategy spec and the sweeps run."""
+    import inspect
+
+    from backtest.strategy import robustness
+
+    sweeps = inspect.signature(robustness).parameters
+    lags, holds = list(sweeps["lags"].default), list(sweeps["holds"].default)
+    sp = specs["strategy"]
+    return (
+        f"Strategy {sp['strategy']}, hold {sp['hold']} sessions; entries only "
+        "at the first price set after the news was public on the security's "
+        "exchange; per-market fees, slippage and stamp duty; A-share T+1 and "
+        f"price limits. The robustness sweeps (entry lag {min(lags)}-{max(lags)}, holding "
+        f"period {min(holds)}-{max(holds)}, leave one event out) say how many "
+        "configurations were tried."
+    )
 
 
 def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
@@ -220,7 +249,7 @@ def run_catalog_study(
     alignment: Alignment,
     catalog: Catalog,
     sspec: StudySpec,
-    stage: str,
+    stage: StageChoice,
     factors: pd.DataFrame | None = None,
     min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
     *,
@@ -275,19 +304,9 @@ def study(
     import pandas as pd
 
     from backtest.eventlog.pooling import pool_table
-    from backtest.study.spec import StudySpec
     from backtest.summaries import caar_paths, pooled_car, spread_events
 
-    sspec = StudySpec.model_validate(
-        {
-            "model": spec.model,
-            "estimation": spec.estimation,
-            "windows": spec.windows,
-            "placebo_draws": spec.placebo_draws,
-            "seed": spec.seed,
-            "overlap": spec.overlap,
-        }
-    )
+    sspec = spec.study_spec()
     result, inputs, choice = run_catalog_study(
         panel,
         universe,
@@ -416,7 +435,7 @@ def benchmark_notes(tables: dict[str, pd.DataFrame]) -> tuple[str, ...]:
     return tuple(benchmark_lines(tables["benchmarks"], tables["attrition"]))
 
 
-def event_masks(catalog: Catalog, universe: Universe, stage: str) -> pd.DataFrame:
+def event_masks(catalog: Catalog, universe: Universe, stage: StageChoice) -> pd.DataFrame:
     """Day 0 of every catalog event (confounders included) on every security.
 
     The study masks each one's event span out of the estimation windows of the
@@ -425,7 +444,7 @@ def event_masks(catalog: Catalog, universe: Universe, stage: str) -> pd.DataFram
     """
     from backtest.align import AlignSpec, align
 
-    every = align(catalog.events, universe, AlignSpec(stage=stage, coverage="all"))  # type: ignore[arg-type]
+    every = align(catalog.events, universe, AlignSpec(stage=stage, coverage="all"))
     return every.instances[["security", "day0", "event_id"]]
 
 
@@ -433,10 +452,9 @@ def backtest(
     panel: PricePanel, universe: Universe, alignment: Alignment, spec: RunSpec
 ) -> dict[str, pd.DataFrame]:
     """The event strategy, its robustness sweeps and the benchmark comparison."""
-    from backtest.strategy import StrategySpec, robustness
+    from backtest.strategy import robustness
 
-    sspec = StrategySpec(strategy=spec.strategy, hold=spec.hold)  # type: ignore[arg-type]
-    out = robustness(panel, alignment.instances, universe, sspec).tables()
+    out = robustness(panel, alignment.instances, universe, spec.strategy_spec()).tables()
     out.update(legs_benchmark(panel, out["backtest_trades"], out["backtest_equity"]))
     return out
 
@@ -497,6 +515,14 @@ def legs_benchmark(
 
 
 GRID_MODELS = ("market", "market_adjusted", "constant_mean")
+FF3 = ("Mkt-RF", "SMB", "HML")
+GRID_POLICIES: tuple[tuple[str, bool], ...] = (("assumed", False), ("alternate", True))
+"""Day-0 policies of the grid: the run's own alignment, and ``AlignSpec.alternate``."""
+
+
+def grid_models(*, with_factors: bool) -> tuple[str, ...]:
+    """The grid's normal-return models; Fama-French three-factor when factors are given."""
+    return GRID_MODELS + (("ff3",) if with_factors else ())
 
 
 def grid_tests() -> tuple[str, ...]:
@@ -511,7 +537,6 @@ def grid_tests() -> tuple[str, ...]:
 
 
 GRID_GROUPS = ("us_incumbent", "cn_substitute")
-FF3 = ("Mkt-RF", "SMB", "HML")
 
 
 def spec_grid(
@@ -535,23 +560,24 @@ def spec_grid(
     """
     import pandas as pd
 
-    from backtest.align import AlignSpec, align
-    from backtest.pipeline import load_factors
+    from backtest.align import align
+    from backtest.inputs import load_factors
     from backtest.study.spec import StudySpec
 
     factors = load_factors(spec)
-    models = GRID_MODELS + (("ff3",) if factors is not None else ())
+    models = grid_models(with_factors=factors is not None)
     if masks is None:
         masks = event_masks(catalog, universe, spec.stage)
     rows = []
-    for policy, alternate in (("assumed", False), ("alternate", True)):
-        want = AlignSpec(stage=spec.stage, alternate=alternate)  # type: ignore[arg-type]
+    for policy, alternate in GRID_POLICIES:
+        want = spec.align_spec(alternate=alternate)
         if alignment is not None and alignment.spec == want:
             al = alignment
         else:
             al = align(catalog.events, universe, want)
-        inst = al.instances[al.instances["group"].isin(GRID_GROUPS)]
-        al = type(al)(instances=inst, attrition=al.attrition, spec=al.spec)
+        al = dataclasses.replace(
+            al, instances=al.instances[al.instances["group"].isin(GRID_GROUPS)]
+        )
         for model in models:
             kind = {"model": "factor", "factors": FF3} if model == "ff3" else {"model": model}
             sspec = StudySpec(

@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from backtest import fsio
 from backtest.errors import EventLogError
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -290,31 +289,16 @@ def dump_mapping(data: dict[str, Any]) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` via a fsynced temp file in the same directory."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    """Replace ``path`` by ``data`` via a fsynced temp file in the same directory.
+
+    :func:`backtest.fsio.atomic_write`: the log keeps its mode, the bytes (and so
+    the line endings) are written as given.
+    """
+    fsio.atomic_write(path, data)
 
 
 def _temp_name(path: Path) -> re.Pattern[str]:
-    # tempfile.mkstemp(prefix=".<name>.", suffix=".tmp") adds 8 characters of [a-z0-9_].
-    return re.compile(re.escape(f".{path.name}.") + r"[A-Za-z0-9_]{8}\.tmp")
+    return fsio.temp_pattern(path)
 
 
 def remove_stale_temps(path: Path) -> list[Path]:

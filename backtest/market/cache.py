@@ -34,7 +34,6 @@ import errno
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backtest import fsio
 from backtest.errors import DataError
 from backtest.market.panel import SeriesMeta
 from backtest.market.types import Issue, RawSeries, bars_hash
@@ -98,36 +98,13 @@ def _safe_name(symbol: str) -> str:
     return "".join(c if c.isalnum() or c in ".-" else "_" for c in symbol)
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
-    """Write ``target`` through a temp file in the same directory, fsync, then rename."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+    """Write ``target`` through ``write`` on a temp file in the same directory, fsync, rename.
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    The one atomic writer (:func:`backtest.fsio.atomic_write`); kept as this module's
+    name so every cache write goes through one point (tests simulate faults here).
+    """
+    fsio.atomic_write(target, write)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +446,7 @@ class PriceCache:
         for rel in rels:
             os.replace(self.root / rel, dest / Path(rel).name)
             out.append(dest / Path(rel).name)
-        _fsync_dir(self.root / "bars")
+        fsio.fsync_dir(self.root / "bars")
         return tuple(out)
 
     def _intact(self, rel: str, content_hash: str) -> bool:
