@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -107,6 +107,16 @@ def _choice(value: object, choices: tuple[str, ...], what: str, field: str) -> o
     if isinstance(value, str) and value not in choices:
         raise SpecError(what, field=field, value=value, expected=", ".join(choices))
     return value
+
+
+def stage_choice(value: str) -> StageChoice:
+    """``value`` as a stage choice, or a one-line :class:`SpecError` naming ``--stage``."""
+    choices = get_args(StageChoice)
+    if value not in choices:
+        raise SpecError(
+            "unknown event stage", field="--stage", value=value, expected=", ".join(choices)
+        )
+    return cast(StageChoice, value)
 
 
 class RunSpec(BaseModel):

@@ -144,8 +144,8 @@ def run(
     """
     from backtest.cli.options import log_version_number, price_choice
     from backtest.cli.run import step_printer
-    from backtest.pipeline import RunSpec
     from backtest.runio import check_output_folder, staged_folder
+    from backtest.runspec import RunSpec, stage_choice
     from backtest.strategy import robustness as sweep
     from backtest.strategy import run_backtest
 
@@ -154,7 +154,7 @@ def run(
     run = RunSpec(
         source=prices.source,
         prices_dir=prices.spec_dirs,
-        stage=stage,
+        stage=stage_choice(stage),
         log_path=str(log) if log else None,
         log_version=log_version_number(log_version, log),
         universe_path=str(universe_file) if universe_file else None,

@@ -198,7 +198,8 @@ def register(app: typer.Typer) -> None:
 
         from backtest.cli.options import check_choice, log_version_number, price_choice
         from backtest.errors import SpecError
-        from backtest.pipeline import DEFAULT_WINDOWS, RunSpec, run_pipeline
+        from backtest.pipeline import run_pipeline
+        from backtest.runspec import DEFAULT_WINDOWS, RunSpec, stage_choice
 
         prices = price_choice(demo, prices_dir, from_cache)
         check_choice(overlap, ("merge", "first", "drop"), "--overlap")
@@ -218,7 +219,7 @@ def register(app: typer.Typer) -> None:
             log_path=str(log) if log else None,
             log_version=log_version_number(log_version, log),
             universe_path=str(universe) if universe else None,
-            stage=stage,
+            stage=stage_choice(stage),
             min_confidence=cast(Confidence, min_confidence),
             overlap=cast(Overlap, overlap),
             seed=seed,

@@ -189,7 +189,7 @@ def run(
     source = prices.source
     if returns is None:
         from backtest.cli.backtest import default_run_dir
-        from backtest.pipeline import RunSpec
+        from backtest.runspec import RunSpec, stage_choice
 
         for flag, val in (("--benchmark", benchmark), ("--events", events)):
             if val is not None:
@@ -202,7 +202,7 @@ def run(
         run = RunSpec(
             source=source,
             prices_dir=prices.spec_dirs,
-            stage=stage,
+            stage=stage_choice(stage),
             log_path=str(log) if log else None,
             log_version=log_version_number(log_version, log),
             universe_path=str(universe) if universe else None,

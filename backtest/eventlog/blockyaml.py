@@ -359,7 +359,7 @@ def scalar_constructor(loader_cls: type) -> Callable[[str, str], Any]:
     """``(tag, value) -> object`` with the loader's own constructors (int, float, bool, null)."""
     loader = loader_cls("")
     try:
-        table = loader_cls.yaml_constructors
+        table = getattr(loader_cls, "yaml_constructors")  # noqa: B009 - set by PyYAML at runtime
         return lambda tag, value: table[tag](loader, ScalarNode(tag, value))
     finally:
         loader.dispose()

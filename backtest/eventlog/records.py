@@ -325,7 +325,8 @@ def validate_record(raw: object, where: Locator) -> Record:
 
 def event_payload(event: Event) -> dict[str, Any]:
     """The stored (JSON-compatible) form of an event: no nulls, no empty strings."""
-    return _prune(event.model_dump(mode="json", exclude_none=True))
+    payload: dict[str, Any] = _prune(event.model_dump(mode="json", exclude_none=True))
+    return payload
 
 
 def _prune(obj: Any) -> Any:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -46,7 +46,7 @@ class LogSyntaxError(EventLogError):
     """A log or curation file is not well-formed YAML (or has duplicate keys)."""
 
 
-class NoTimestampLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class NoTimestampLoader(_BaseLoader):  # type: ignore[misc]  # base chosen at import time
     """A safe YAML loader that leaves dates and timestamps as strings."""
 
 
@@ -227,9 +227,9 @@ def child(node: Node | None, key: str | int) -> Node | None:
     if isinstance(node, MappingNode):
         for k, v in node.value:
             if isinstance(k, ScalarNode) and k.value == str(key):
-                return v
+                return cast(Node, v)
     elif isinstance(node, SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-        return node.value[key]
+        return cast(Node, node.value[key])
     return None
 
 
