@@ -93,14 +93,13 @@ def intraday(
     volatility; the reaction interval and the shares of the first-session move. Writes
     tables/intraday_reaction.csv (and .parquet), tables/intraday_paths and one chart per
     event."""
-    import datetime as dt
 
     from backtest.alignment.spec import STAGE_CHOICES
     from backtest.errors import SpecError
     from backtest.eventlog import load_catalog
     from backtest.intraday.reaction import IntradaySpec, study_event
     from backtest.intraday.run import event_symbols, tables_from
-    from backtest.runio import check_output_folder
+    from backtest.runio import check_output_folder, manifest_header
     from backtest.universe import load_universe
 
     if stage not in STAGE_CHOICES:
@@ -144,12 +143,11 @@ def intraday(
         results,
         got,
         {
-            "mode": "intraday",
+            **manifest_header("intraday"),
             "events": list(event),
             "stage": stage,
             "log_version": str(cat.version),
             "spec": {k: getattr(spec, k) for k in spec.__slots__},
-            "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
     )
     _print_reactions(tables["intraday_reaction"])

@@ -27,14 +27,12 @@ edited in place is refused with the fix.  ``max_age=0`` always fetches.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import socket
 import ssl
-import tempfile
 import threading
 import time
 import urllib.error
@@ -203,17 +201,9 @@ class SourceCache:
 
 
 def _atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    from backtest.fsio import atomic_write
+
+    atomic_write(path, data)
 
 
 # -- the fetch -------------------------------------------------------------------------
