@@ -71,3 +71,29 @@ def test_slots_never_hold_two_legs_at_once_and_use_the_peak_count(legs):
     # rows where legs are open (entry..exit inclusive): the peak is the minimum slot count
     peak = max(int(((entry <= t) & (exit_ >= t)).sum()) for t in range(0, 62))
     assert slots.max() + 1 == peak
+
+
+def test_vectorbt_metrics_agree_with_the_hand_formulas_on_a_fixed_curve():
+    """vectorbt's own Sharpe, Sortino, volatility and drawdown equal the hand formulas
+    (the independent values) on a fixed equity curve."""
+    import pandas as pd
+    import vectorbt as vbt  # noqa: F401  (registers the .vbt accessor)
+
+    equity = np.array([1000.0, 1012, 1005, 990, 1021, 1030, 1001, 985, 1040, 1052, 1047])
+    p = performance(equity[1:], equity[0])
+    r = equity[1:] / equity[:-1] - 1.0
+    sharpe = r.mean() / r.std(ddof=1) * math.sqrt(252)
+    sortino = r.mean() / math.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) * math.sqrt(252)
+    vol = r.std(ddof=1) * math.sqrt(252)
+    peak = np.maximum.accumulate(equity)
+    worst = float(np.min(equity / peak - 1.0))
+    acc = pd.Series(r).vbt.returns(freq="1D", year_freq="252D")
+    for ours, theirs, hand in (
+        (p.sharpe, acc.sharpe_ratio(), sharpe),
+        (p.sortino, acc.sortino_ratio(), sortino),
+        (p.annual_volatility, acc.annualized_volatility(), vol),
+    ):
+        assert ours == pytest.approx(hand, rel=1e-12)
+        assert theirs == pytest.approx(hand, rel=1e-12)
+    assert p.max_drawdown == worst == pytest.approx(-(1030 - 985) / 1030, rel=1e-12)
+    assert float(pd.Series(equity).vbt.drawdown().min()) == worst

@@ -164,3 +164,82 @@ def test_entry_the_free_cash_cannot_fund_is_rejected_and_listed(panel):
     ]
     nv_pnl, _, _ = _short_pnl(panel.bars["NVDA"], "2024-04-10", "2024-04-15", Costs().us)
     assert res.equity.iloc[-1] - CASH == pytest.approx(nv_pnl * 12, rel=1e-10)
+
+
+def _random_orders(seed: int, rows: int = 60, slots: int = 4):
+    """Dense order arrays like execution._order_arrays: legs in slots, closes only at
+    each leg's own rows, entries sized in shares and exits to a target of zero."""
+    from backtest.strategy.execution import SIZE_AMOUNT, SIZE_TARGET_AMOUNT
+
+    rng = np.random.default_rng(seed)
+    shape = (rows, slots)
+    out = {
+        "close": np.full(shape, np.nan),
+        "size": np.full(shape, np.nan),
+        "size_type": np.full(shape, SIZE_AMOUNT, dtype=np.int64),
+        "price": np.full(shape, np.nan),
+        "fees": np.zeros(shape),
+        "slippage": np.zeros(shape),
+    }
+    for col in range(slots):
+        at = 1 + col
+        while at + 3 < rows:
+            i, j = at, at + int(rng.integers(2, 9))
+            j = min(j, rows - 1)
+            px = 50.0 * np.exp(np.cumsum(rng.normal(0, 0.02, j - i + 1)))
+            out["close"][i : j + 1, col] = px
+            out["size"][i, col] = rng.choice([-1.0, 1.0]) * 4_000.0 / px[0]
+            out["size"][j, col], out["size_type"][j, col] = 0.0, SIZE_TARGET_AMOUNT
+            out["price"][i, col], out["price"][j, col] = px[0], px[-1]
+            out["fees"][[i, j], col] = 0.001
+            out["slippage"][[i, j], col] = 0.0005
+            at = j + 1 + int(rng.integers(0, 5))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_order_rows_only_simulation_equals_vectorbt_on_every_row(seed):
+    """execution._simulate (order rows only, closes forward-filled) and _equity give the
+    order records and pf.value() of vectorbt run on every row."""
+    import vectorbt as vbt
+
+    from backtest.strategy.execution import _equity, _simulate
+
+    arrays = _random_orders(seed)
+    pf = vbt.Portfolio.from_orders(
+        **arrays,
+        direction="both",
+        init_cash=10_000.0,
+        cash_sharing=True,
+        group_by=True,
+        call_seq="auto",
+        allow_partial=False,
+        lock_cash=True,
+        ffill_val_price=True,
+        max_logs=0,
+    )
+    last = pd.DataFrame(arrays["close"]).ffill().to_numpy()
+    records = _simulate(arrays, last, 10_000.0, 100)
+    full = pf.order_records
+    assert len(full) > 10
+    for field in ("col", "idx", "size", "price", "fees", "side"):
+        assert np.array_equal(np.sort(records[field]), np.sort(full[field])), field
+    assert np.array_equal(_equity(records, last, 10_000.0), np.asarray(pf.value()))
+
+
+def test_leave_one_out_plan_equals_planning_the_remaining_legs(panel):
+    from backtest.strategy.engine import plan_without_event, prepare
+    from backtest.strategy.plan import make_plan
+
+    inst = instances(
+        [("rule-1", "tightening", NEWS), ("rule-2", "tightening", utc("2024-04-17 12:00"))],
+        ["NVDA", "688981.SS"],
+    )
+    prep = prepare(panel, inst, UNIVERSE, StrategySpec(hedge=True))
+    full = make_plan(prep.venue, prep.legs)
+    assert set(full[0]["event_id"]) == {"rule-1", "rule-2"}
+    for ev in ("rule-1", "rule-2"):
+        alone = make_plan(prep.venue, prep.without_event(ev).legs)
+        cut = plan_without_event(full, ev)
+        pd.testing.assert_frame_equal(cut[0], alone[0], check_exact=True)
+        pd.testing.assert_frame_equal(cut[1], alone[1], check_exact=True, check_dtype=False)

@@ -102,9 +102,11 @@ def test_prepared_shares_point_caches_only_when_points_would_not_change():
         UNIVERSE,
         StrategySpec(strategy="short_incumbents"),
     )
-    prep.venue.pts(UNIVERSE["NVDA"])
+    assert "NVDA" in prep.venue.points  # built when the legs are prepared, not on use
     longer = prep.with_spec(prep.venue.spec.model_copy(update={"hold": 9}))
     assert longer.venue.points is prep.venue.points and longer.venue.spec.hold == 9
     looser = prep.with_spec(prep.venue.spec.model_copy(update={"limit_tolerance": 0.01}))
-    assert looser.venue.points == {}
+    assert looser.venue.points is not prep.venue.points
+    assert set(looser.venue.points) == set(prep.venue.points)
+    assert looser.venue.clocks is not None and set(looser.venue.clocks) == set(prep.venue.clocks)
     assert len(prep.without_event("e").legs) == 0

@@ -105,7 +105,7 @@ def test_attrition_reasons_never_crash():
     summary = res.attrition_summary().set_index("stage")["instances"]
     assert summary["input"] == len(rows) and summary["used"] == 2
     assert summary.sum() - summary["input"] - summary["used"] == len(rows) - 2
-    assert "dropped: constant_returns" in res.summary()
+    assert "dropped: constant_returns" in str(res.summary())
     valid = res.tests[res.tests["valid"]]
     assert np.isfinite(valid["statistic"]).all() and np.isfinite(valid["pvalue"]).all()
     assert res.tests.loc[~res.tests["valid"], "reason"].str.len().gt(0).all()

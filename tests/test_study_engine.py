@@ -88,7 +88,7 @@ def test_frames_and_columns():
     assert res.to_frame().equals(res.tests)
     ci = res.conf_int(0.9)
     assert (ci["lower"] < ci["caar"]).all() and (ci["caar"] < ci["upper"]).all()
-    assert "Attrition" in res.summary() and "portfolio_t" in str(res)
+    assert "Attrition" in str(res.summary()) and "portfolio_t" in str(res.summary(full=True))
 
 
 def test_market_adjusted_zero_when_stock_is_market():
@@ -208,7 +208,8 @@ def test_factor_model_and_us_lag_regressor_match_statsmodels():
 def test_summary_leads_with_clustering_robust_tests():
     inst, rets, m = synth(n_sec=10, seed=6)
     res = run_study(inst, rets, m, StudySpec(**FAST))
-    lines = [ln for ln in res.summary().splitlines() if "[0,+1]" in ln and "event " in ln]
+    text = str(res.summary(full=True))
+    lines = [ln for ln in text.splitlines() if "[0,+1]" in ln and "event " in ln]
     tests = [ln.split()[4] for ln in lines if "cn_substitute" in ln]
     # The registry's lead tests first (kp_bmp_t holds its size under clustering and
     # event-induced variance); the portfolio t (over-rejects when event-day variance

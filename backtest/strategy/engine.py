@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from backtest.strategy.execution import execute, leg_returns
-from backtest.strategy.metrics import performance, trade_stats
-from backtest.strategy.plan import Venue, make_plan
+from backtest.strategy.metrics import Performance, TradeStats, performance, trade_stats
+from backtest.strategy.plan import Venue, make_plan, venue_symbols
 from backtest.strategy.result import TRADE_COLUMNS, BacktestResult
 from backtest.strategy.signals import select_legs
 from backtest.strategy.spec import StrategyError, StrategySpec, policy_notes
@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 
     from backtest.market.panel import PricePanel
     from backtest.strategy.execution import Execution
+    from backtest.strategy.timing import FloatArray
     from backtest.universe import Universe
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """Selected legs and cached execution points, reusable across specs of one selection."""
+    """Selected legs and their venue (clocks and execution points built once), reusable
+    across specs of one selection."""
 
     venue: Venue
     legs: pd.DataFrame
@@ -39,16 +41,10 @@ class Prepared:
     def with_spec(self, spec: StrategySpec) -> Prepared:
         """The same legs under another spec (hold, lag, stop, costs, ...).
 
-        The cached execution points are shared unless the spec changes how
-        they are built (``missing_open``, ``limit_tolerance``).
+        The execution points are shared unless the spec changes how they are
+        built (``missing_open``, ``limit_tolerance``; :meth:`Venue.with_spec`).
         """
-        old = self.venue.spec
-        same_points = (spec.missing_open, spec.limit_tolerance) == (
-            old.missing_open,
-            old.limit_tolerance,
-        )
-        points = self.venue.points if same_points else {}
-        return replace(self, venue=replace(self.venue, spec=spec, points=points))
+        return replace(self, venue=self.venue.with_spec(spec))
 
     def without_event(self, event_id: str) -> Prepared:
         return replace(self, legs=self.legs[self.legs["event_id"] != event_id])
@@ -59,7 +55,8 @@ def prepare(
 ) -> Prepared:
     """Select the legs of ``spec`` from the alignment's instance frame."""
     legs, attrition = select_legs(instances, universe, panel, spec)
-    return Prepared(venue=Venue.of(panel, universe, spec), legs=legs, attrition=attrition)
+    venue = Venue.of(panel, universe, spec, venue_symbols(legs, universe, spec))
+    return Prepared(venue=venue, legs=legs, attrition=attrition)
 
 
 def _ts(ns: pd.Series) -> pd.Series:
@@ -95,7 +92,7 @@ def _trades(plan: pd.DataFrame, exe: Execution) -> pd.DataFrame:
 
 
 def _daily(series: pd.Series, how: str = "last") -> pd.Series:
-    idx = series.index.tz_convert(None).normalize()  # type: ignore[attr-defined]
+    idx = series.index.tz_convert(None).normalize()
     out = series.groupby(idx).agg(how)
     out.index.name = "date"
     return out
@@ -140,12 +137,61 @@ def _no_trades(prep: Prepared) -> StrategyError:
     )
 
 
-def run_prepared(prep: Prepared, *, n_configurations: int = 1) -> BacktestResult:
-    """Plan, execute and summarise the legs of ``prep`` under its spec."""
+def _summary(
+    exe: Execution, returns: FloatArray, sessions_held: FloatArray, initial_cash: float
+) -> tuple[pd.Series, Performance, TradeStats]:
+    """Daily equity, performance and trade statistics of an execution (filled legs'
+    returns and sessions held)."""
+    daily = _daily(exe.equity)
+    gross_frac = _daily(exe.gross) / daily
+    perf = performance(daily.to_numpy(), initial_cash, intraday_equity=exe.equity.to_numpy())
+    stats = trade_stats(
+        returns, sessions_held, _daily(exe.gross, "max").to_numpy(), gross_frac.to_numpy()
+    )
+    return daily, perf, stats
+
+
+def sweep_summary(
+    prep: Prepared, planned: tuple[pd.DataFrame, pd.DataFrame] | None = None
+) -> tuple[Performance, TradeStats]:
+    """The performance and trade statistics :func:`run_prepared` reports, without the
+    tables, the benchmark and the attrition (what a robustness sweep row needs)."""
+    spec = prep.venue.spec
+    plan, _ = planned if planned is not None else make_plan(prep.venue, prep.legs)
+    if plan.empty:
+        raise _no_trades(prep)
+    exe = execute(
+        plan, prep.venue.points, initial_cash=spec.initial_cash, leg_fraction=spec.leg_fraction
+    )
+    f = exe.fills
+    filled = f["filled"].to_numpy()
+    _, ret = leg_returns(
+        plan["side"].to_numpy(dtype=np.float64),
+        f["size"].to_numpy(),
+        f["entry_fill"].to_numpy(),
+        f["exit_fill"].to_numpy(),
+        (f["entry_fees"] + f["exit_fees"]).to_numpy(),
+    )
+    held = plan["sessions_held"].to_numpy(dtype=np.float64)[filled]
+    _, perf, stats = _summary(exe, ret[filled], held, spec.initial_cash)
+    return perf, stats
+
+
+def run_prepared(
+    prep: Prepared,
+    *,
+    n_configurations: int = 1,
+    planned: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> BacktestResult:
+    """Plan, execute and summarise the legs of ``prep`` under its spec.
+
+    ``planned``: the ``(plan, attrition)`` of ``make_plan(prep.venue, prep.legs)``
+    when the caller already has it (see :func:`plan_without_event`).
+    """
     import pandas as pd
 
     spec = prep.venue.spec
-    plan, dropped = make_plan(prep.venue, prep.legs)
+    plan, dropped = planned if planned is not None else make_plan(prep.venue, prep.legs)
     if plan.empty:
         raise _no_trades(prep)
     exe = execute(
@@ -161,14 +207,11 @@ def run_prepared(prep: Prepared, *, n_configurations: int = 1) -> BacktestResult
         ignore_index=True,
     )
     trades = _trades(plan, exe)
-    daily = _daily(exe.equity)
-    gross_frac = _daily(exe.gross) / daily
-    perf = performance(daily.to_numpy(), spec.initial_cash, intraday_equity=exe.equity.to_numpy())
-    stats = trade_stats(
+    daily, perf, stats = _summary(
+        exe,
         trades["return"].to_numpy(dtype=np.float64),
         trades["sessions_held"].to_numpy(dtype=np.float64),
-        _daily(exe.gross, "max").to_numpy(),
-        gross_frac.to_numpy(),
+        spec.initial_cash,
     )
     bench = _benchmark_symbol(prep, plan)
     lo, hi = int(plan["entry_ns"].min()), int(plan["exit_ns"].max())
@@ -191,6 +234,21 @@ def run_prepared(prep: Prepared, *, n_configurations: int = 1) -> BacktestResult
         synthetic=bool(prep.venue.panel.synthetic),
         n_configurations=n_configurations,
     )
+
+
+def plan_without_event(
+    planned: tuple[pd.DataFrame, pd.DataFrame], event_id: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plan and attrition of the same legs without ``event_id``'s.
+
+    Each leg is planned on its own and the plan is sorted stably, so dropping an
+    event's rows from the full plan is the plan of the remaining legs (what
+    :func:`make_plan` returns for them, legs renumbered).
+    """
+    plan, dropped = planned
+    keep = plan[plan["event_id"] != event_id].reset_index(drop=True)
+    keep["leg"] = np.arange(len(keep), dtype=np.int64)
+    return keep, dropped[dropped["event_id"] != event_id].reset_index(drop=True)
 
 
 def run_backtest(

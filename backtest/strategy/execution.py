@@ -37,6 +37,8 @@ import numpy as np
 from backtest.strategy.timing import ExecutionPoints, FloatArray, IntArray
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
 BPS = 1e-4
@@ -58,7 +60,7 @@ class Execution:
     fills: pd.DataFrame
 
 
-def _row_index(plan: pd.DataFrame, points: dict[str, ExecutionPoints]) -> np.ndarray:
+def _row_index(plan: pd.DataFrame, points: Mapping[str, ExecutionPoints]) -> np.ndarray:
     lo, hi = int(plan["entry_ns"].min()), int(plan["exit_ns"].max())
     parts = []
     for sym in plan["security"].unique():
@@ -85,14 +87,36 @@ def assign_slots(entry_row: IntArray, exit_row: IntArray) -> IntArray:
     return slots
 
 
+def _leg_points(
+    plan: pd.DataFrame, points: Mapping[str, ExecutionPoints]
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """(instants, prices, leg of each) of every leg's own points from entry to exit."""
+    inst, price, owner = [], [], []
+    entry = plan["entry_ns"].to_numpy(dtype=np.int64)
+    exit_ = plan["exit_ns"].to_numpy(dtype=np.int64)
+    for sym, legs in plan.groupby("security", sort=False).indices.items():
+        pts = points[sym]
+        lo = np.searchsorted(pts.instant, entry[legs], side="left")
+        hi = np.searchsorted(pts.instant, exit_[legs], side="right")
+        counts = hi - lo
+        at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        inst.append(pts.instant[at])
+        price.append(pts.price[at])
+        owner.append(np.repeat(legs, counts))
+    return np.concatenate(inst), np.concatenate(price), np.concatenate(owner)
+
+
 def _order_arrays(
     plan: pd.DataFrame,
-    points: dict[str, ExecutionPoints],
+    points: Mapping[str, ExecutionPoints],
     rows: IntArray,
     slots: IntArray,
     notional: float,
 ) -> dict[str, np.ndarray]:
-    """Dense (rows x slots) arrays for vectorbt: close, size, size_type, price, fees, slippage."""
+    """Dense (rows x slots) arrays for vectorbt: close, size, size_type, price, fees, slippage.
+
+    A slot holds one leg at a time (:func:`assign_slots`), so no two legs write a cell.
+    """
     shape = (rows.shape[0], int(slots.max()) + 1)
     close = np.full(shape, np.nan)
     size = np.full(shape, np.nan)
@@ -100,19 +124,21 @@ def _order_arrays(
     price = np.full(shape, np.nan)
     fees = np.zeros(shape)
     slip = np.zeros(shape)
-    for leg, col in zip(plan.itertuples(index=False), slots, strict=True):
-        pts = points[leg.security]
-        inside = (pts.instant >= leg.entry_ns) & (pts.instant <= leg.exit_ns)
-        close[np.searchsorted(rows, pts.instant[inside]), col] = pts.price[inside]
-        i, j = np.searchsorted(rows, [leg.entry_ns, leg.exit_ns])
-        size[i, col] = leg.side * notional / leg.entry_price
-        size[j, col], size_type[j, col] = 0.0, SIZE_TARGET_AMOUNT
-        price[i, col], price[j, col] = leg.entry_price, leg.exit_price
-        entry_tax = leg.sell_tax_bps if leg.side < 0 else 0.0
-        exit_tax = leg.sell_tax_bps if leg.side > 0 else 0.0
-        fees[i, col] = (leg.fee_bps + entry_tax) * BPS
-        fees[j, col] = (leg.fee_bps + exit_tax) * BPS
-        slip[[i, j], col] = leg.slippage_bps * BPS
+    inst, px, owner = _leg_points(plan, points)
+    close[np.searchsorted(rows, inst), slots[owner]] = px
+    i = np.searchsorted(rows, plan["entry_ns"].to_numpy(dtype=np.int64))
+    j = np.searchsorted(rows, plan["exit_ns"].to_numpy(dtype=np.int64))
+    side = plan["side"].to_numpy()
+    entry_price = plan["entry_price"].to_numpy(dtype=np.float64)
+    fee = plan["fee_bps"].to_numpy(dtype=np.float64)
+    tax = plan["sell_tax_bps"].to_numpy(dtype=np.float64)
+    size[i, slots] = side * notional / entry_price
+    size[j, slots], size_type[j, slots] = 0.0, SIZE_TARGET_AMOUNT
+    price[i, slots] = entry_price
+    price[j, slots] = plan["exit_price"].to_numpy(dtype=np.float64)
+    fees[i, slots] = (fee + np.where(side < 0, tax, 0.0)) * BPS
+    fees[j, slots] = (fee + np.where(side > 0, tax, 0.0)) * BPS
+    slip[i, slots] = slip[j, slots] = plan["slippage_bps"].to_numpy(dtype=np.float64) * BPS
     return {
         "close": close,
         "size": size,
@@ -129,34 +155,63 @@ def _fills(
     """Per leg: its entry and exit orders, found by (slot, row)."""
     import pandas as pd
 
-    by_cell = {(int(r["col"]), int(r["idx"])): r for r in records}
-    n = slots.shape[0]
-    out = {
-        k: np.full(n, np.nan)
-        for k in ("size", "entry_fill", "exit_fill", "entry_fees", "exit_fees")
-    }
-    filled = np.zeros(n, dtype=bool)
-    for k in range(n):
-        entry = by_cell.get((int(slots[k]), int(entry_row[k])))
-        exit_ = by_cell.get((int(slots[k]), int(exit_row[k])))
-        if entry is None or exit_ is None:
-            continue
-        filled[k] = True
-        out["size"][k] = entry["size"]
-        out["entry_fill"][k], out["entry_fees"][k] = entry["price"], entry["fees"]
-        out["exit_fill"][k], out["exit_fees"][k] = exit_["price"], exit_["fees"]
-    frame = pd.DataFrame(out)
+    n_rows = int(max(entry_row.max(initial=0), exit_row.max(initial=0))) + 1
+    cell = records["col"].astype(np.int64) * n_rows + records["idx"].astype(np.int64)
+    order = np.argsort(cell, kind="stable")
+    cell = cell[order]
+
+    def find(row: IntArray) -> tuple[np.ndarray, np.ndarray]:
+        want = slots * n_rows + row
+        at = np.minimum(np.searchsorted(cell, want), max(cell.size - 1, 0))
+        hit = (cell[at] == want) if cell.size else np.zeros(want.shape, dtype=bool)
+        return hit, order[at] if cell.size else at
+
+    e_hit, e_at = find(entry_row)
+    x_hit, x_at = find(exit_row)
+    filled = e_hit & x_hit
+    nan = np.full(slots.shape[0], np.nan)
+    frame = pd.DataFrame(
+        {
+            "size": np.where(filled, records["size"][e_at], nan) if cell.size else nan,
+            "entry_fill": np.where(filled, records["price"][e_at], nan) if cell.size else nan,
+            "exit_fill": np.where(filled, records["price"][x_at], nan) if cell.size else nan,
+            "entry_fees": np.where(filled, records["fees"][e_at], nan) if cell.size else nan,
+            "exit_fees": np.where(filled, records["fees"][x_at], nan) if cell.size else nan,
+        }
+    )
     frame["filled"] = filled
     frame["slot"], frame["entry_row"], frame["exit_row"] = slots, entry_row, exit_row
     return frame
 
 
-def _gross(close: np.ndarray, fills: pd.DataFrame) -> FloatArray:
-    """Sum over legs of |shares x last price| while each leg is open (entry row to exit row)."""
+def _equity(records: np.ndarray, last: FloatArray, initial_cash: float) -> FloatArray:
+    """The cash-sharing group's value at every row from its order records and the
+    forward-filled closes ``last``: vectorbt's ``Portfolio.value()`` computed by the
+    same vectorbt kernels, without its pandas wrapping (which costs more than the
+    simulation).  ``test_strategy_pnl`` pins it equal to ``pf.value()``."""
     import pandas as pd
+    from vectorbt.portfolio import dispatch
+    from vectorbt.portfolio.enums import Direction
+    from vectorbt.records.dispatch import col_map
 
-    last = pd.DataFrame(close).ffill().to_numpy()
-    gross = np.zeros(close.shape[0])
+    shape = last.shape
+    cmap = col_map(records["col"], shape[1])
+    lens = np.array([shape[1]], dtype=np.int64)
+    flow = dispatch.cash_flow_grouped(dispatch.cash_flow(shape, records, cmap, False), lens)
+    init = dispatch.init_cash_grouped(np.array([initial_cash], dtype=np.float64), lens, True)
+    cash = dispatch.cash_grouped(shape, flow, lens, init)
+    assets = dispatch.assets(dispatch.asset_flow(shape, records, cmap, Direction.Both))
+    filled = pd.DataFrame(last).bfill().to_numpy(dtype=np.float64, copy=True)  # filled close
+    filled[assets == 0] = 0.0
+    held = dispatch.asset_value_grouped(dispatch.asset_value(filled, assets), lens)
+    value = dispatch.value(cash, held)
+    return np.asarray(value, dtype=np.float64)[:, 0]
+
+
+def _gross(last: FloatArray, fills: pd.DataFrame) -> FloatArray:
+    """Sum over legs of |shares x last price| while each leg is open (entry row to exit row);
+    ``last`` holds the forward-filled closes."""
+    gross = np.zeros(last.shape[0])
     for f in fills.itertuples(index=False):
         if f.filled:
             gross[f.entry_row : f.exit_row] += np.abs(
@@ -165,29 +220,27 @@ def _gross(close: np.ndarray, fills: pd.DataFrame) -> FloatArray:
     return gross
 
 
-def execute(
-    plan: pd.DataFrame,
-    points: dict[str, ExecutionPoints],
-    *,
-    initial_cash: float,
-    leg_fraction: float,
-) -> Execution:
-    """Simulate the plan in one cash-sharing vectorbt portfolio."""
-    import pandas as pd
+def _simulate(
+    arrays: dict[str, np.ndarray], last: FloatArray, initial_cash: float, n_legs: int
+) -> np.ndarray:
+    """vectorbt's order records of the plan, on the rows where an order is placed.
+
+    Rows without an order change neither cash nor positions, and with
+    ``ffill_val_price`` an order row values every slot at its last known close,
+    so simulating only the order rows, with the forward-filled closes, places
+    the same orders (``test_strategy_pnl`` pins it against the full grid).
+    Order records come back indexed by the full rows.
+    """
     import vectorbt as vbt
 
-    rows = _row_index(plan, points)
-    entry_row = np.searchsorted(rows, plan["entry_ns"].to_numpy(dtype=np.int64))
-    exit_row = np.searchsorted(rows, plan["exit_ns"].to_numpy(dtype=np.int64))
-    slots = assign_slots(entry_row, exit_row)
-    arrays = _order_arrays(plan, points, rows, slots, leg_fraction * initial_cash)
+    active = np.flatnonzero(np.isfinite(arrays["size"]).any(axis=1))
     pf = vbt.Portfolio.from_orders(
-        close=arrays["close"],
-        size=arrays["size"],
-        size_type=arrays["size_type"],
-        price=arrays["price"],
-        fees=arrays["fees"],
-        slippage=arrays["slippage"],
+        close=last[active],
+        size=arrays["size"][active],
+        size_type=arrays["size_type"][active],
+        price=arrays["price"][active],
+        fees=arrays["fees"][active],
+        slippage=arrays["slippage"][active],
         direction="both",
         init_cash=initial_cash,
         cash_sharing=True,
@@ -196,13 +249,35 @@ def execute(
         allow_partial=False,
         lock_cash=True,
         ffill_val_price=True,
-        max_orders=2 * len(plan) + 2,
+        max_orders=2 * n_legs + 2,
         max_logs=0,
     )
+    records = np.array(pf.order_records, copy=True)
+    records["idx"] = active[records["idx"]]
+    return records
+
+
+def execute(
+    plan: pd.DataFrame,
+    points: Mapping[str, ExecutionPoints],
+    *,
+    initial_cash: float,
+    leg_fraction: float,
+) -> Execution:
+    """Simulate the plan in one cash-sharing vectorbt portfolio."""
+    import pandas as pd
+
+    rows = _row_index(plan, points)
+    entry_row = np.searchsorted(rows, plan["entry_ns"].to_numpy(dtype=np.int64))
+    exit_row = np.searchsorted(rows, plan["exit_ns"].to_numpy(dtype=np.int64))
+    slots = assign_slots(entry_row, exit_row)
+    arrays = _order_arrays(plan, points, rows, slots, leg_fraction * initial_cash)
+    last = pd.DataFrame(arrays["close"]).ffill().to_numpy(dtype=np.float64)
+    records = _simulate(arrays, last, initial_cash, len(plan))
     index = pd.DatetimeIndex(pd.to_datetime(rows, utc=True), name="time")
-    fills = _fills(pf.orders.values, slots, entry_row, exit_row)
-    equity = pd.Series(np.asarray(pf.value(), dtype=np.float64), index=index, name="equity")
-    gross = pd.Series(_gross(arrays["close"], fills), index=index, name="gross")
+    fills = _fills(records, slots, entry_row, exit_row)
+    equity = pd.Series(_equity(records, last, initial_cash), index=index, name="equity")
+    gross = pd.Series(_gross(last, fills), index=index, name="gross")
     return Execution(equity=equity, gross=gross, fills=fills)
 
 

@@ -4,6 +4,13 @@ Conventions (stated in every result): the equity curve is sampled at the
 last instant of each UTC calendar date on which any of the traded exchanges
 had an open or close; returns are simple; 252 periods a year; the risk-free
 rate is zero; Sortino uses the root mean square of negative returns.
+
+The maximum drawdown is vectorbt's (its drawdown series).  Sharpe, Sortino and
+volatility are the same formulas as vectorbt's returns accessor
+(``sharpe_ratio``, ``sortino_ratio``, ``annualized_volatility`` with
+``year_freq="252D"``; ``test_strategy_metrics`` pins the agreement), written
+here with numpy's sums: vectorbt adds day by day, numpy pairwise, and the
+published figures keep numpy's last digits.
 """
 
 from __future__ import annotations
@@ -51,11 +58,14 @@ class TradeStats:
 
 
 def max_drawdown(equity: FloatArray) -> float:
-    """Largest peak-to-trough fall, as a negative fraction (0 when never below a peak)."""
+    """Largest peak-to-trough fall, as a negative fraction (0 when never below a peak):
+    the minimum of vectorbt's drawdown series, equity / expanding max - 1."""
     if equity.shape[0] == 0:
         return 0.0
-    peak = np.maximum.accumulate(equity)
-    return float(np.min(equity / peak - 1.0))
+    from vectorbt.generic import dispatch
+
+    eq = np.asarray(equity, dtype=np.float64)[:, None]
+    return float(np.min(eq / dispatch.expanding_max(eq) - 1.0))
 
 
 def performance(

@@ -9,7 +9,9 @@ its reason instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,29 +67,71 @@ PLAN_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Venue:
-    """Cached clocks and execution points of the securities a run touches."""
+    """Clocks and execution points of the securities a run touches, built once.
+
+    :meth:`of` builds them for the given symbols (a run's legs, their benchmarks and
+    the spec's benchmark); the mappings are read-only afterwards.  A security outside
+    them still gets its clock and points, computed on demand and not kept.
+    """
 
     panel: PricePanel
     universe: Universe
     spec: StrategySpec
-    clocks: dict[str, Clock]
-    points: dict[str, ExecutionPoints]
+    clocks: Mapping[str, Clock]
+    points: Mapping[str, ExecutionPoints]
 
     @classmethod
-    def of(cls, panel: PricePanel, universe: Universe, spec: StrategySpec) -> Venue:
-        return cls(panel=panel, universe=universe, spec=spec, clocks={}, points={})
+    def of(
+        cls,
+        panel: PricePanel,
+        universe: Universe,
+        spec: StrategySpec,
+        symbols: Iterable[str] = (),
+        clocks: Mapping[str, Clock] | None = None,
+    ) -> Venue:
+        """The venue of ``symbols`` (those in the universe and the panel), reusing
+        ``clocks`` (they do not depend on the spec)."""
+        secs = [universe[s] for s in dict.fromkeys(symbols) if s in universe and s in panel]
+        clk = dict(clocks or {})
+        for sec in secs:
+            if sec.calendar not in clk:
+                clk[sec.calendar] = clock(sec.calendar)
+        pts = {
+            sec.symbol: build_points(sec, panel.bars[sec.symbol], clk[sec.calendar], spec)
+            for sec in secs
+        }
+        return cls(panel, universe, spec, MappingProxyType(clk), MappingProxyType(pts))
 
     def clock(self, sec: Security) -> Clock:
-        if sec.calendar not in self.clocks:
-            self.clocks[sec.calendar] = clock(sec.calendar)
-        return self.clocks[sec.calendar]
+        got = self.clocks.get(sec.calendar)
+        return got if got is not None else clock(sec.calendar)
 
     def pts(self, sec: Security) -> ExecutionPoints:
-        if sec.symbol not in self.points:
-            self.points[sec.symbol] = build_points(
-                sec, self.panel.bars[sec.symbol], self.clock(sec), self.spec
-            )
-        return self.points[sec.symbol]
+        got = self.points.get(sec.symbol)
+        if got is not None:
+            return got
+        return build_points(sec, self.panel.bars[sec.symbol], self.clock(sec), self.spec)
+
+    def with_spec(self, spec: StrategySpec) -> Venue:
+        """The venue under another spec: the same points unless the spec changes how
+        they are built (``missing_open``, ``limit_tolerance``)."""
+        old = self.spec
+        if (spec.missing_open, spec.limit_tolerance) == (old.missing_open, old.limit_tolerance):
+            return replace(self, spec=spec)
+        return Venue.of(self.panel, self.universe, spec, self.points, self.clocks)
+
+
+def venue_symbols(legs: pd.DataFrame, universe: Universe, spec: StrategySpec) -> list[str]:
+    """The securities a backtest of ``legs`` may price: each leg's security, its
+    benchmarks (hedges, buy-and-hold comparison) and the spec's benchmark."""
+    out: list[str] = []
+    for sym in dict.fromkeys(legs["security"]):
+        out.append(str(sym))
+        if sym in universe:
+            out += list(universe[sym].benchmarks)
+    if spec.benchmark is not None:
+        out.append(spec.benchmark)
+    return out
 
 
 def _row(
@@ -206,6 +250,8 @@ def make_plan(venue: Venue, legs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
             dropped.append((leg.event_id, leg.stage, leg.security, got, ""))
             continue
         main = _row(venue, leg, sec, "signal", "", int(leg.side), *got)
+        entry_ns, exit_ns = main["entry_ns"], main["exit_ns"]
+        assert isinstance(entry_ns, int) and isinstance(exit_ns, int)
         rows.append(main)
         if not venue.spec.hedge:
             continue
@@ -213,9 +259,7 @@ def make_plan(venue: Venue, legs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
         hedged = (
             bench
             if isinstance(bench, str)
-            else _plan_hedge(
-                venue, bench, -int(leg.side), int(main["entry_ns"]), int(main["exit_ns"])
-            )
+            else _plan_hedge(venue, bench, -int(leg.side), int(entry_ns), int(exit_ns))
         )
         if isinstance(hedged, str):
             dropped.append((leg.event_id, leg.stage, leg.security, hedged, "traded unhedged"))

@@ -58,7 +58,7 @@ def venue_rules(sec: Security) -> tuple[bool, float | None]:
 def _column(bars: pd.DataFrame, name: str) -> np.ndarray:
     if name not in bars.columns:
         return np.full(len(bars), np.nan)
-    return bars[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(bars[name].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def build_points(

@@ -146,12 +146,17 @@ class BacktestResult:
         head = f"{'':<22}{'strategy':>12}{'buy&hold ' + (self.benchmark or '-'):>22}"
         lines += ["", head]
         rows = [
-            ("total return", p.total_return, b and b.total_return, _pct),
-            ("annual return", p.annual_return, b and b.annual_return, _pct),
-            ("annual volatility", p.annual_volatility, b and b.annual_volatility, _pct),
-            ("Sharpe", p.sharpe, b and b.sharpe, _num),
-            ("Sortino", p.sortino, b and b.sortino, _num),
-            ("max drawdown", p.max_drawdown, b and b.max_drawdown, _pct),
+            ("total return", p.total_return, b.total_return if b is not None else None, _pct),
+            ("annual return", p.annual_return, b.annual_return if b is not None else None, _pct),
+            (
+                "annual volatility",
+                p.annual_volatility,
+                b.annual_volatility if b is not None else None,
+                _pct,
+            ),
+            ("Sharpe", p.sharpe, b.sharpe if b is not None else None, _num),
+            ("Sortino", p.sortino, b.sortino if b is not None else None, _num),
+            ("max drawdown", p.max_drawdown, b.max_drawdown if b is not None else None, _pct),
         ]
         for name, v, bv, fmt in rows:
             lines.append(f"{name:<22}{fmt(v):>12}{fmt(bv) if bv is not None else 'n/a':>22}")

@@ -1,9 +1,11 @@
 """Robustness built in: entry-lag decay, holding-period sweep, leave-one-event-out.
 
 Every configuration re-plans and re-executes the same selected legs; only
-the swept setting changes.  The result counts every configuration tried
-(the base run included), so a reader can judge how much searching stands
-behind the headline number.
+the swept setting changes.  Leaving an event out drops its rows from the base
+plan (each leg is planned on its own), a configuration equal to the base spec
+is executed once, and a sweep row computes only the figures it reports.  The
+result counts every configuration tried (the base run included), so a reader
+can judge how much searching stands behind the headline number.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from backtest.strategy.engine import Prepared, prepare, run_prepared
+from backtest.strategy.engine import (
+    Prepared,
+    plan_without_event,
+    prepare,
+    run_prepared,
+    sweep_summary,
+)
+from backtest.strategy.plan import make_plan
 from backtest.strategy.spec import StrategyError, StrategySpec
 
 if TYPE_CHECKING:
@@ -20,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from backtest.market.panel import PricePanel
+    from backtest.strategy.metrics import Performance, TradeStats
     from backtest.strategy.result import BacktestResult
     from backtest.universe import Universe
 
@@ -97,10 +107,24 @@ def _with(spec: StrategySpec, **changes: int) -> StrategySpec:
     return StrategySpec.model_validate({**spec.model_dump(), **changes})
 
 
-def _row(sweep: str, value: object, prep: Prepared) -> dict[str, object]:
+def _row(
+    sweep: str,
+    value: object,
+    prep: Prepared,
+    planned: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    done: dict[str, tuple[Performance, TradeStats]] | None = None,
+) -> dict[str, object]:
+    """One table row; ``done`` holds the figures of specs already executed on the full
+    selection (the base spec recurs in the lag and the hold sweeps)."""
     nan = float("nan")
+    key = prep.venue.spec.model_dump_json() if done is not None else ""
     try:
-        res = run_prepared(prep)
+        if done is not None and key in done:
+            perf, stats = done[key]
+        else:
+            perf, stats = sweep_summary(prep, planned)
+            if done is not None:
+                done[key] = (perf, stats)
     except StrategyError as exc:
         return {
             "sweep": sweep,
@@ -116,12 +140,12 @@ def _row(sweep: str, value: object, prep: Prepared) -> dict[str, object]:
     return {
         "sweep": sweep,
         "value": str(value),
-        "n_trades": res.stats.n_trades,
-        "average_trade": res.stats.average_trade,
-        "hit_rate": res.stats.hit_rate,
-        "total_return": res.performance.total_return,
-        "sharpe": res.performance.sharpe,
-        "max_drawdown": res.performance.max_drawdown,
+        "n_trades": stats.n_trades,
+        "average_trade": stats.average_trade,
+        "hit_rate": stats.hit_rate,
+        "total_return": perf.total_return,
+        "sharpe": perf.sharpe,
+        "max_drawdown": perf.max_drawdown,
         "note": "",
     }
 
@@ -141,15 +165,17 @@ def robustness(
 
     spec = spec or StrategySpec()
     prep = prepare(panel, instances, universe, spec)
-    rows = [_row("lag", lag, prep.with_spec(_with(spec, entry_lag=lag))) for lag in lags]
-    rows += [_row("hold", h, prep.with_spec(_with(spec, hold=h))) for h in holds]
+    done: dict[str, tuple[Performance, TradeStats]] = {}
+    rows = [_row("lag", lag, prep.with_spec(_with(spec, entry_lag=lag)), done=done) for lag in lags]
+    rows += [_row("hold", h, prep.with_spec(_with(spec, hold=h)), done=done) for h in holds]
+    planned = make_plan(prep.venue, prep.legs)
     if leave_one_out:
         rows += [
-            _row("leave_one_out", ev, prep.without_event(ev))
+            _row("leave_one_out", ev, prep.without_event(ev), plan_without_event(planned, ev))
             for ev in sorted(prep.legs["event_id"].unique())
         ]
     n = len(rows) + 1
-    base = run_prepared(prep, n_configurations=n)
+    base = run_prepared(prep, n_configurations=n, planned=planned)
     return RobustnessResult(
         base=base, table=pd.DataFrame(rows, columns=list(SWEEP_COLUMNS)), n_configurations=n
     )

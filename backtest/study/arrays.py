@@ -16,6 +16,27 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+def window_label(start: int, end: int) -> str:
+    """``[-1,+1]``-style label of the window [start, end], used in every output frame."""
+
+    def f(x: int) -> str:
+        return f"{x:+d}" if x else "0"
+
+    return f"[{f(start)},{f(end)}]"
+
+
+def column_nanmean(x: FloatArray) -> FloatArray:
+    """Means of the columns of ``x`` over their finite entries; NaN where a column has none.
+
+    The one nan-mean of the study (portfolios of instances, the spread, estudy2's
+    cross-sectional means): rows are summed in order, then divided by their count.
+    """
+    ok = np.isfinite(x)
+    cnt = ok.sum(axis=0)
+    s = np.where(ok, x, 0.0).sum(axis=0)
+    return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
+
+
 @dataclass(frozen=True, slots=True)
 class AbnormalReturns:
     """Abnormal returns of n instances, with what the tests need.
@@ -73,7 +94,7 @@ class WindowCAR:
 
     @property
     def label(self) -> str:
-        return f"[{self.start:+d},{self.end:+d}]".replace("+0", "0")
+        return window_label(self.start, self.end)
 
     @property
     def scar(self) -> FloatArray:
@@ -107,3 +128,51 @@ class TestResult:
 
     def significant(self, level: float = 0.05) -> bool:
         return self.valid and self.pvalue < level
+
+
+@dataclass(frozen=True, slots=True)
+class DesignArrays:
+    """Returns and regressors of n instances on relative days (NaN = missing).
+
+    r_est (n, L), x_est (n, L, p): estimation window on ``est_days``.
+    r_evt (n, W), x_evt (n, W, p): event span on ``rel_days``.
+    colmask (n, p): regressor column j is used for instance i (optional columns
+    such as the US lag exist only for some securities).
+    evt_dates (n, W): session date of each event-span day (NaT outside the data).
+    cluster (n,): id of the calendar cluster (same market and day-0 date; see
+    :func:`backtest.study.design.calendar_clusters`).
+    est_masked (n,): estimation days with a return that were masked because another
+    event of the security (an instance or a ``masks`` row) covers them.
+    """
+
+    r_est: FloatArray
+    x_est: FloatArray
+    r_evt: FloatArray
+    x_evt: FloatArray
+    colmask: np.ndarray
+    est_days: IntArray
+    rel_days: IntArray
+    evt_dates: np.ndarray
+    cluster: IntArray
+    columns: tuple[str, ...]
+    est_masked: IntArray
+
+    @property
+    def n(self) -> int:
+        return int(self.r_evt.shape[0])
+
+    def take(self, keep: np.ndarray) -> DesignArrays:
+        """The rows ``keep`` (boolean mask or integer index)."""
+        return DesignArrays(
+            self.r_est[keep],
+            self.x_est[keep],
+            self.r_evt[keep],
+            self.x_evt[keep],
+            self.colmask[keep],
+            self.est_days,
+            self.rel_days,
+            self.evt_dates[keep],
+            self.cluster[keep],
+            self.columns,
+            self.est_masked[keep],
+        )

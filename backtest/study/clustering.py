@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from backtest.study.arrays import AbnormalReturns, FloatArray, IntArray, TestResult, WindowCAR
+from backtest.study.arrays import (
+    AbnormalReturns,
+    FloatArray,
+    IntArray,
+    TestResult,
+    WindowCAR,
+    column_nanmean,
+)
 from backtest.study.stats import (
     MIN_CROSS_SECTION,
     bmp_t,
@@ -131,22 +138,38 @@ def within_cluster_rbar(est: FloatArray, cluster: IntArray) -> CrossCorrelation:
     return CrossCorrelation(rbar, pairs, ordered / n if n else 0.0)
 
 
-# r̄ depends on the instances, not on the window; the last arrays' values are
-# kept per set of rows, keyed on the arrays' identity (strong reference held).
-_RBAR: dict[bytes, tuple[AbnormalReturns, CrossCorrelation]] = {}
+@dataclass(frozen=True, slots=True)
+class StatsMemo:
+    """Window-independent quantities of the tests of one :class:`AbnormalReturns`.
+
+    r̄ (by the rows it is taken over), each cluster portfolio's estimation-window
+    variance and daily abnormal returns (by its member rows) and the ranks of the
+    estimation ARs (GRANK) do not depend on the window, and a study tests many
+    windows and days of the same arrays.  The caller that owns the arrays makes one
+    memo for them and passes it to every test (``memo=``; see
+    :func:`backtest.study.registry.make_tests`); it is filled on first use and dropped
+    with the arrays.  Never share one memo between two AbnormalReturns.  Results do
+    not depend on it: without a memo every quantity is computed afresh.
+    """
+
+    rbar: dict[bytes, CrossCorrelation] = field(default_factory=dict)
+    est: dict[bytes, EstimationPortfolio] = field(default_factory=dict)
+    event: dict[bytes, FloatArray] = field(default_factory=dict)
+    by_window: dict[tuple[bytes, ...], PortfolioT] = field(default_factory=dict)
+    est_ranks: dict[str, FloatArray] = field(default_factory=dict)
 
 
-def _kp_inputs(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None) -> CrossCorrelation:
+def _kp_inputs(
+    ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None, memo: StatsMemo | None
+) -> CrossCorrelation:
     rows = standardised(ar, w, idx).rows
     key = rows.tobytes()
-    hit = _RBAR.get(key)
-    if hit is not None and hit[0] is ar:
-        return hit[1]
-    if len(_RBAR) > 256 or any(v[0] is not ar for v in _RBAR.values()):
-        _RBAR.clear()
-    cc = within_cluster_rbar(ar.est[rows], ar.cluster[rows])
-    _RBAR[key] = (ar, cc)
-    return cc
+    hit = memo.rbar.get(key) if memo is not None else None
+    if hit is None:
+        hit = within_cluster_rbar(ar.est[rows], ar.cluster[rows])
+        if memo is not None:
+            memo.rbar[key] = hit
+    return hit
 
 
 def kp_factor_bmp(cc: CrossCorrelation, n: int) -> float:
@@ -193,11 +216,12 @@ def _kp_adjusted(
     idx: IntArray | None,
     factor: Callable[[CrossCorrelation], float],
     pvalue: Callable[[float], float],
+    memo: StatsMemo | None = None,
 ) -> TestResult:
     """``base`` scaled by a Kolari-Pynnönen factor, or invalid with the reason."""
     if not base.valid:
         return TestResult.invalid(name, base.null, base.distribution, base.n, base.reason)
-    cc = _kp_inputs(ar, w, idx)
+    cc = _kp_inputs(ar, w, idx, memo)
     reason = _kp_invalid(cc, base.n)
     if reason:
         return TestResult.invalid(name, base.null, base.distribution, base.n, reason)
@@ -205,7 +229,13 @@ def _kp_adjusted(
     return TestResult(name, stat, pvalue(stat), base.null, base.distribution, base.n)
 
 
-def kp_bmp_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
+def kp_bmp_t(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    memo: StatsMemo | None = None,
+) -> TestResult:
     """BMP t adjusted for cross-correlation (Kolari and Pynnönen 2010), t(n - 1)."""
     base = bmp_t(ar, w, idx)
     return _kp_adjusted(
@@ -216,13 +246,20 @@ def kp_bmp_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> 
         idx,
         lambda cc: kp_factor_bmp(cc, base.n),
         lambda t: two_sided_t(t, base.n - 1),
+        memo,
     )
 
 
-def kp_patell_z(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
+def kp_patell_z(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    memo: StatsMemo | None = None,
+) -> TestResult:
     """Patell Z adjusted for cross-correlation (Kolari and Pynnönen 2010), N(0,1)."""
     return _kp_adjusted(
-        "kp_patell_z", patell_z(ar, w, idx), ar, w, idx, kp_factor_patell, two_sided_z
+        "kp_patell_z", patell_z(ar, w, idx), ar, w, idx, kp_factor_patell, two_sided_z, memo
     )
 
 
@@ -249,68 +286,146 @@ class PortfolioT:
     size: IntArray
 
 
-# The estimation-window portfolio of a cluster does not depend on the window, and a
-# study tests many windows and days of the same arrays: keep the last arrays' portfolios,
-# keyed on the object's identity (a strong reference is held so the identity cannot be
-# reused) and the member rows.  Results never depend on this cache.
-_EST_PORTFOLIO: dict[str, object] = {}
+@dataclass(frozen=True, slots=True)
+class EstimationPortfolio:
+    """The equally weighted portfolio of some instances over the estimation window.
+
+    ssq:  sum_t p_t^2 over the days where the portfolio has a residual p_t.
+    dof:  L_p - k (days with a residual minus the members' largest k).
+    """
+
+    ssq: float
+    dof: int
+
+    @property
+    def variance(self) -> float:
+        """s_p^2 = sum_t p_t^2 / (L_p - k); NaN when L_p - k < 1."""
+        return self.ssq / self.dof if self.dof >= 1 else math.nan
 
 
-def _estimation_portfolio(ar: AbnormalReturns, rows: IntArray) -> FloatArray:
-    if _EST_PORTFOLIO.get("ar") is not ar:
-        _EST_PORTFOLIO.clear()
-        _EST_PORTFOLIO["ar"] = ar
+def estimation_portfolio(
+    ar: AbnormalReturns, rows: IntArray, memo: StatsMemo | None = None
+) -> EstimationPortfolio:
+    """The estimation-window portfolio of ``rows`` (Brown and Warner 1980, 1985)."""
     key = rows.tobytes()
-    got = _EST_PORTFOLIO.get(key)
+    got = memo.est.get(key) if memo is not None else None
     if got is None:
         with np.errstate(invalid="ignore", divide="ignore"):
-            got = _nanmean_rows(ar.est[rows])
-        _EST_PORTFOLIO[key] = got
-    return got  # type: ignore[return-value]
+            p = column_nanmean(ar.est[rows])
+        p = p[np.isfinite(p)]
+        got = EstimationPortfolio(float(np.sum(p**2)), int(p.size - np.max(ar.k[rows])))
+        if memo is not None:
+            memo.est[key] = got
+    return got
 
 
-def _one_portfolio(ar: AbnormalReturns, w: WindowCAR, rows: IntArray) -> tuple[float, float, int]:
-    cols = ar.window_mask(w.start, w.end)
-    p_est = _estimation_portfolio(ar, rows)
+def car_variance_ratio(ar: AbnormalReturns, w: WindowCAR, rows: IntArray) -> FloatArray:
+    """Var(CAR_i) / sigma_i^2 of ``rows`` where finite: the forecast-error factor of each
+    member's CAR (its number of days when nothing is estimated)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        q = _nanmean_rows(ar.event[np.ix_(rows, np.flatnonzero(cols))])
-        f_i = w.var[rows] / ar.sigma[rows] ** 2
-    p_est = p_est[np.isfinite(p_est)]
-    dof = int(p_est.size - np.max(ar.k[rows]))
-    f_ok = f_i[np.isfinite(f_i)]
-    f = float(f_ok.mean()) if f_ok.size else float(np.isfinite(q).sum())
-    car = float(np.nansum(q))
-    if dof < 1 or not np.isfinite(q).any():
-        return car, math.nan, dof
-    s2 = float(np.sum(p_est**2)) / dof
-    stat = car / math.sqrt(s2 * f) if s2 > 0 and f > 0 else math.nan
-    return car, stat, dof
+        f = w.var[rows] / ar.sigma[rows] ** 2
+    return f[np.isfinite(f)]
 
 
-def _nanmean_rows(x: FloatArray) -> FloatArray:
-    """Column means over the finite entries; NaN where a column has none."""
-    ok = np.isfinite(x)
-    cnt = ok.sum(axis=0)
-    s = np.where(ok, x, 0.0).sum(axis=0)
-    return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
+def portfolio_car_variance(
+    ar: AbnormalReturns, w: WindowCAR, rows: IntArray, memo: StatsMemo | None = None
+) -> float:
+    """Var(CAR_p) = s_p^2 f of the equally weighted portfolio of ``rows`` (one cluster),
+    f the mean of its members' :func:`car_variance_ratio`; NaN when L_p - k < 1 or no
+    member has a CAR variance.  The one portfolio variance of the study: the
+    portfolio test and the portfolio standard error of the CAAR table use it."""
+    est = estimation_portfolio(ar, rows, memo)
+    fac = car_variance_ratio(ar, w, rows)
+    if est.dof < 1 or not fac.size:
+        return math.nan
+    return est.ssq / est.dof * float(fac.mean())
+
+
+def event_portfolio(
+    ar: AbnormalReturns, rows: IntArray, memo: StatsMemo | None = None, *, one_day: bool = False
+) -> FloatArray:
+    """The equally weighted portfolio's abnormal return on every event day (NaN where no
+    member has one).
+
+    ``one_day``: each day's mean summed as a one-day window's is (numpy sums a single
+    column pairwise and several columns row by row; the two can differ in the last bit,
+    and each window keeps the sums it always had).
+    """
+    key = rows.tobytes() + (b"1" if one_day else b"")
+    got = memo.event.get(key) if memo is not None else None
+    if got is None:
+        x = ar.event[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            got = column_nanmean(np.asfortranarray(x) if one_day else x)
+        if memo is not None:
+            memo.event[key] = got
+    return got
 
 
 def portfolio_by_cluster(
-    ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    memo: StatsMemo | None = None,
 ) -> PortfolioT:
-    """The portfolio t of every cluster of the group (instances without a CAR dropped)."""
+    """The portfolio t of every cluster of the group (instances without a CAR dropped).
+
+    Per cluster: CAR_p = sum over the window of the portfolio's daily AR q_t, f the
+    mean of the members' :func:`car_variance_ratio` (the number of days with a q_t when
+    no member has one), and t = CAR_p / sqrt(s_p^2 f) with s_p^2 of
+    :func:`estimation_portfolio`.
+    """
     rows = select(ar.n, idx)
     rows = rows[np.isfinite(w.car[rows])]
-    ids = np.unique(ar.cluster[rows])
-    out = [_one_portfolio(ar, w, rows[ar.cluster[rows] == c]) for c in ids]
-    sizes = np.array([np.sum(ar.cluster[rows] == c) for c in ids], dtype=np.int64)
-    car = np.array([o[0] for o in out], dtype=np.float64)
-    stat = np.array([o[1] for o in out], dtype=np.float64)
-    dof = np.array([o[2] for o in out], dtype=np.int64)
-    return PortfolioT(ids.astype(np.int64), car, stat, dof, sizes)
+    key = (rows.tobytes(), np.array([w.start, w.end]).tobytes(), w.car.tobytes(), w.var.tobytes())
+    hit = memo.by_window.get(key) if memo is not None else None
+    if hit is not None:
+        return hit
+    ids, inv = np.unique(ar.cluster[rows], return_inverse=True)
+    if not rows.size:
+        empty = np.zeros(0)
+        got = PortfolioT(
+            ids.astype(np.int64), empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        )
+        return got
+    order = np.argsort(inv, kind="stable") if ids.size > 1 else np.arange(rows.size)
+    cuts = np.flatnonzero(np.diff(inv[order])) + 1
+    parts = np.split(rows[order], cuts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.split((w.var[rows] / ar.sigma[rows] ** 2)[order], cuts)
+    cols = np.flatnonzero(ar.window_mask(w.start, w.end))
+    one = cols.size == 1
+    q = np.stack([event_portfolio(ar, part, memo, one_day=one) for part in parts])[:, cols]
+    ests = [estimation_portfolio(ar, part, memo) for part in parts]
+    ssq = np.array([e.ssq for e in ests], dtype=np.float64)
+    dof = np.array([e.dof for e in ests], dtype=np.int64)
+    has_q = np.isfinite(q)
+    f = np.array(
+        [
+            float(r[np.isfinite(r)].mean()) if np.isfinite(r).any() else float(n_q)
+            for r, n_q in zip(ratio, has_q.sum(axis=1), strict=True)
+        ],
+        dtype=np.float64,
+    )
+    car = np.array([np.nansum(r) for r in q], dtype=np.float64)  # 1-D sums, as per cluster
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = ssq / dof
+        stat = car / np.sqrt(s2 * f)
+    stat = np.where((dof >= 1) & has_q.any(axis=1) & (s2 > 0) & (f > 0), stat, np.nan)
+    sizes = np.array([part.size for part in parts], dtype=np.int64)
+    got = PortfolioT(ids.astype(np.int64), car, stat, dof, sizes)
+    if memo is not None:
+        memo.by_window[key] = got
+    return got
 
 
-def portfolio_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
+def portfolio_t(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    memo: StatsMemo | None = None,
+) -> TestResult:
     """Portfolio (clustered-date) test of the group.
 
     One cluster: the portfolio t ~ t(L_p - k) (Brown and Warner 1985's crude
@@ -320,7 +435,7 @@ def portfolio_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) 
     N(0,1).  Clusters whose portfolio t cannot be formed are dropped.
     """
     name, null = "portfolio_t", null_text(w)
-    pt = portfolio_by_cluster(ar, w, idx)
+    pt = portfolio_by_cluster(ar, w, idx, memo)
     ok = np.isfinite(pt.stat)
     n = int(pt.size[ok].sum())
     if not ok.any():
@@ -338,14 +453,20 @@ def portfolio_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) 
     return TestResult(name, z, two_sided_z(z), null, "N(0,1)", n)
 
 
-def portfolio_cs_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
+def portfolio_cs_t(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    memo: StatsMemo | None = None,
+) -> TestResult:
     """Cross-cluster t of the standardised portfolio CARs: mean(t_c) / (sd(t_c) / sqrt C).
 
     t(C - 1); needs C >= 2 clusters.  Like BMP across events: robust to
     event-induced variance that differs between events.
     """
     name, null = "portfolio_cs_t", null_text(w)
-    pt = portfolio_by_cluster(ar, w, idx)
+    pt = portfolio_by_cluster(ar, w, idx, memo)
     ok = np.isfinite(pt.stat)
     c, n = int(ok.sum()), int(pt.size[ok].sum())
     dist = f"t({c - 1})"
@@ -463,7 +584,7 @@ def _cluster_sums(
     _, inv = np.unique(ar.cluster[rows], return_inverse=True)
     sums = np.bincount(inv, weights=w.car[rows])
     counts = np.bincount(inv).astype(np.float64)
-    return sums, counts, int(rows.size)
+    return np.asarray(sums, dtype=np.float64), counts, int(rows.size)
 
 
 def _cluster_t(sums: FloatArray, counts: FloatArray) -> FloatArray:
@@ -473,7 +594,7 @@ def _cluster_t(sums: FloatArray, counts: FloatArray) -> FloatArray:
     resid = sums - counts * theta[..., None]
     var = c / (c - 1) * np.sum(resid**2, axis=-1) / big_n**2
     with np.errstate(invalid="ignore", divide="ignore"):
-        return theta / np.sqrt(var)
+        return np.asarray(theta / np.sqrt(var), dtype=np.float64)
 
 
 def wild_cluster_bootstrap_test(

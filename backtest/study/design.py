@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from backtest.errors import SpecError
-from backtest.study.arrays import FloatArray, IntArray
+from backtest.study.arrays import DesignArrays as DesignArrays  # re-exported
+from backtest.study.arrays import IntArray
+from backtest.study.kernels import covered_sessions
 from backtest.study.models import ModelDef, model_def
 from backtest.study.spec import StudySpec
 
@@ -39,55 +42,7 @@ AttritionCode = Literal[
 ATTRITION_COLUMNS = ("event_id", "security", "day0", "group", "reason", "detail")
 REQUIRED_INSTANCE_COLUMNS = ("event_id", "security", "day0")
 
-Regressors = Mapping[str, pd.DataFrame | pd.Series] | pd.DataFrame | pd.Series | None
-
-
-@dataclass(frozen=True, slots=True)
-class DesignArrays:
-    """Returns and regressors of n instances on relative days (NaN = missing).
-
-    r_est (n, L), x_est (n, L, p): estimation window on ``est_days``.
-    r_evt (n, W), x_evt (n, W, p): event span on ``rel_days``.
-    colmask (n, p): regressor column j is used for instance i (optional columns
-    such as the US lag exist only for some securities).
-    evt_dates (n, W): session date of each event-span day (NaT outside the data).
-    cluster (n,): id of the calendar cluster (same market and day-0 date; see
-    :func:`calendar_clusters`).
-    est_masked (n,): estimation days with a return that were masked because another
-    event of the security (an instance or a ``masks`` row) covers them.
-    """
-
-    r_est: FloatArray
-    x_est: FloatArray
-    r_evt: FloatArray
-    x_evt: FloatArray
-    colmask: np.ndarray
-    est_days: IntArray
-    rel_days: IntArray
-    evt_dates: np.ndarray
-    cluster: IntArray
-    columns: tuple[str, ...]
-    est_masked: IntArray
-
-    @property
-    def n(self) -> int:
-        return int(self.r_evt.shape[0])
-
-    def take(self, keep: np.ndarray) -> DesignArrays:
-        """The rows ``keep`` (boolean mask or integer index)."""
-        return DesignArrays(
-            self.r_est[keep],
-            self.x_est[keep],
-            self.r_evt[keep],
-            self.x_evt[keep],
-            self.colmask[keep],
-            self.est_days,
-            self.rel_days,
-            self.evt_dates[keep],
-            self.cluster[keep],
-            self.columns,
-            self.est_masked[keep],
-        )
+Regressors: TypeAlias = Mapping[str, pd.DataFrame | pd.Series] | pd.DataFrame | pd.Series | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +124,7 @@ def calendar_clusters(exchange: np.ndarray, day0: pd.Series) -> IntArray:
     """
     market = np.array([MARKET_OF_EXCHANGE.get(str(e), str(e)) for e in exchange], dtype=object)
     key = pd.Series(market).astype(str) + "|" + pd.to_datetime(day0).dt.strftime("%Y-%m-%d")
-    return pd.factorize(key.to_numpy())[0].astype(np.int64)
+    return np.asarray(pd.factorize(key.to_numpy())[0], dtype=np.int64)
 
 
 def _as_text(col: pd.Series | None, fill: str, n: int) -> np.ndarray:
@@ -190,7 +145,7 @@ def _values(s: pd.Series) -> np.ndarray:
     """A float64 view of a return series (NaN for missing)."""
     if s.dtype == np.float64:
         return np.asarray(s.to_numpy())
-    return s.to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(s.to_numpy(dtype=float, na_value=np.nan), dtype=np.float64)
 
 
 def _regressor_frame(market: Regressors, security: str) -> pd.DataFrame | None:
@@ -224,7 +179,7 @@ def _take(
         pad[..., lo : lo + T] = mat
         mat = pad
     view = np.lib.stride_tricks.sliding_window_view(mat, width, axis=-1)
-    return view[start + lo] if sec is None else view[sec, start + lo]
+    return np.asarray(view[start + lo] if sec is None else view[sec, start + lo])
 
 
 def _take_x(X: np.ndarray, start: np.ndarray, width: int, sec: np.ndarray | None) -> np.ndarray:
@@ -265,7 +220,7 @@ def _index_groups(
 ) -> list[tuple[pd.DatetimeIndex, list[str]]]:
     """Securities whose return series share one session index (same data, or equal)."""
     by_ptr: dict[tuple[int, int], tuple[pd.DatetimeIndex, list[str]]] = {}
-    groups: dict[tuple, list[tuple[pd.DatetimeIndex, list[str]]]] = {}
+    groups: dict[tuple[object, ...], list[tuple[pd.DatetimeIndex, list[str]]]] = {}
     for s in secs:
         idx = returns[s].index
         di = idx if isinstance(idx, pd.DatetimeIndex) else pd.DatetimeIndex(idx)
@@ -382,10 +337,7 @@ def _group_block(
         mpos, msec = np.concatenate([pos, mp[mp >= 0]]), np.concatenate([sec, ms[mp >= 0]])
     # Never let an instance's own mask reach into its own estimation window.
     m0, m1 = max(spec.mask_window[0], e1 + 1), spec.mask_window[1]
-    busy = np.zeros((len(secs), len(index) + 1), dtype=np.int32)
-    np.add.at(busy, (msec, np.clip(mpos + m0, 0, len(index))), 1)
-    np.add.at(busy, (msec, np.clip(mpos + m1 + 1, 0, len(index))), -1)
-    masked = np.where(np.cumsum(busy, axis=1)[:, :-1] > 0, np.nan, R)
+    masked = np.where(covered_sessions(mpos, msec, m0, m1, len(index), len(secs)), np.nan, R)
     lost = np.zeros((len(secs), len(index) + 1), dtype=np.int64)  # masked days with data
     np.cumsum(np.isnan(masked) & ~np.isnan(R), axis=1, out=lost[:, 1:])
     a, b = np.clip(pos + e0, 0, len(index)), np.clip(pos + e1 + 1, 0, len(index))
@@ -414,7 +366,7 @@ def _complete(r: np.ndarray, x: np.ndarray, colmask: np.ndarray) -> np.ndarray:
     ok = ~np.isnan(r)
     if x.shape[-1]:
         ok &= ~(np.isnan(x) & colmask[:, None, :]).any(axis=-1)
-    return ok
+    return np.asarray(ok)
 
 
 def _screen(block: _Block, spec: StudySpec, drops: list[tuple[int, str, str]]) -> np.ndarray:
@@ -453,7 +405,7 @@ def _screen(block: _Block, spec: StudySpec, drops: list[tuple[int, str, str]]) -
             "missing_event_day",
         )[c]
         drops.append((int(block.rows[i]), reason, detail))
-    return code == 0
+    return np.asarray(code == 0)
 
 
 def build_design(
@@ -518,11 +470,11 @@ def _assemble(
     p = len(model.columns)
     rows = np.concatenate([b.rows for b in blocks]) if blocks else np.zeros(0, np.int64)
 
-    def cat(name: str, shape: tuple[int, ...], dtype: object = float) -> np.ndarray:
+    def cat(name: str, shape: tuple[int, ...], dtype: npt.DTypeLike = float) -> np.ndarray:
         if not blocks:
             return np.zeros((0, *shape), dtype=dtype)
         if len(blocks) == 1:
-            return getattr(blocks[0], name)
+            return np.asarray(getattr(blocks[0], name))
         return np.concatenate([getattr(b, name) for b in blocks])
 
     labels = df.loc[

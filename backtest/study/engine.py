@@ -15,9 +15,14 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import SpecError
-from backtest.study.arrays import AbnormalReturns, TestResult, WindowCAR
-from backtest.study.design import Design, DesignArrays, Regressors, build_design
-from backtest.study.models import ModelFit, fit_model
+from backtest.study.arrays import AbnormalReturns, TestResult, WindowCAR, column_nanmean
+from backtest.study.clustering import StatsMemo, portfolio_car_variance
+from backtest.study.design import Design, Regressors, build_design
+from backtest.study.fitted import Fitted as Fitted  # re-exported
+from backtest.study.fitted import Subset, pools, signed_subsets, signed_view, unit_signs
+from backtest.study.fitted import event_key as event_key  # re-exported
+from backtest.study.fitted import subsets as subsets  # re-exported
+from backtest.study.models import fit_model
 from backtest.study.results import (
     CAAR_COLUMNS,
     TEST_COLUMNS,
@@ -43,26 +48,12 @@ def _multi_cluster_tests() -> frozenset[str]:
 MULTI_CLUSTER_TESTS = _multi_cluster_tests()
 
 
-@dataclass(frozen=True, slots=True)
-class Fitted:
-    """The usable instances after the model fit: arrays, labels, fit and AR contract."""
+def test_registry(spec: StudySpec, memo: StatsMemo | None = None) -> dict[str, TestFn]:
+    """The window tests named in ``spec.tests`` and ``spec.daily_tests``; ``memo`` when
+    every call will be on one AbnormalReturns (:func:`make_tests`)."""
+    from backtest.study.registry import make_tests
 
-    arrays: DesignArrays
-    labels: pd.DataFrame
-    fit: ModelFit
-    ar: AbnormalReturns
-    windows: tuple[WindowCAR, ...]
-    attrition: pd.DataFrame
-    slope_names: tuple[str, ...]
-    subsets: list[tuple[str, str, str, np.ndarray]]
-
-
-def test_registry(spec: StudySpec) -> dict[str, TestFn]:
-    """The window tests named in ``spec.tests`` and ``spec.daily_tests``."""
-    from backtest.study import registry
-
-    make = getattr(registry, "make_tests", None) or getattr(registry, "tests_with_seed", None)
-    reg = make(spec.seed, n_boot=spec.bootstrap_draws) if make else dict(registry.TESTS)
+    reg = make_tests(spec.seed, n_boot=spec.bootstrap_draws, memo=memo)
     unknown = [t for t in dict.fromkeys((*spec.tests, *spec.daily_tests)) if t not in reg]
     if unknown:
         raise SpecError(
@@ -104,9 +95,7 @@ def fit_instances(design: Design, spec: StudySpec) -> Fitted:
         mf.window(a, b, arrays.rel_days, log, missing=spec.missing) for a, b in spec.windows
     )
     slopes = tuple(c for c in arrays.columns if c != design.model.offset)
-    f = Fitted(arrays, labels, mf, ar, windows, attrition, slopes, [])
-    f.subsets.extend(subsets(f))
-    return f
+    return Fitted(arrays, labels, mf, ar, windows, attrition, slopes, pools(labels, arrays.cluster))
 
 
 def run_study(
@@ -133,7 +122,8 @@ def run_study(
     pooled, overlaps = apply_overlap_policy(instances, spec.overlap)
     design = build_design(pooled, returns, market, spec, masks)
     f = fit_instances(design, spec)
-    rows = group_tests(f, spec, reg) + spread_tests(f, spec, reg)
+    vs = views(f)
+    rows = group_tests(f, spec, vs) + spread_tests(f, spec, reg)
     if spec.conventions == "estudy2" and f.ar.n:
         from backtest.study.estudy2 import estudy2_rows
 
@@ -144,7 +134,7 @@ def run_study(
         rows += placebo_rows(f, returns, market, spec, masks)
     tests = pd.DataFrame(rows, columns=list(TEST_COLUMNS))
     tests["rel_day"] = tests["rel_day"].astype("Int64")
-    caar = pd.DataFrame(caar_rows(f, spec), columns=list(CAAR_COLUMNS))
+    caar = pd.DataFrame(caar_rows(f, spec, vs), columns=list(CAAR_COLUMNS))
     return StudyResult(
         spec=spec,
         ar=ar_frame(f),
@@ -159,138 +149,36 @@ def run_study(
     )
 
 
-def event_key(labels: pd.DataFrame) -> np.ndarray:
-    """The event an instance belongs to: event_id, with the stage when there is one."""
-    ev = labels["event_id"].to_numpy(dtype=object)
-    st = labels["stage"].to_numpy(dtype=object)
-    if not (st != "").any():
-        return ev
-    return np.array([e if not s else f"{e}:{s}" for e, s in zip(ev, st, strict=True)], dtype=object)
+@dataclass(frozen=True, slots=True)
+class View:
+    """ARs and window CARs to test with their subsets: the plain view, or the signed
+    view (AR times expected sign) with the signed pools.  ``sign`` multiplies the daily
+    ARs; ``memo`` keeps the window-independent parts of the tests of these ARs
+    (:class:`~backtest.study.clustering.StatsMemo`), shared by the tests and the
+    CAAR table."""
+
+    ar: AbnormalReturns
+    windows: tuple[WindowCAR, ...]
+    subsets: tuple[Subset, ...]
+    sign: np.ndarray
+    memo: StatsMemo
 
 
-def _split(keys: list[np.ndarray]) -> list[tuple[tuple, np.ndarray]]:
-    """Row indices of each distinct combination of ``keys`` (sorted by key)."""
-    if not len(keys[0]):
-        return []
-    combined = np.zeros(len(keys[0]), dtype=np.int64)
-    for k in keys:
-        codes, uniq = pd.factorize(k, sort=True)
-        combined = combined * (len(uniq) + 1) + codes
-    order = np.argsort(combined, kind="stable")
-    bounds = np.flatnonzero(np.diff(combined[order])) + 1
-    return [(tuple(k[part[0]] for k in keys), part) for part in np.split(order, bounds)]
-
-
-def _sign_label(v: float) -> str:
-    return f"sign={int(v):+d}"
-
-
-def subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
-    """(level, event, group, rows): each event x group, and the pools across events.
-
-    Pools take only instances flagged ``pool`` (the overlap policy and the pooling
-    policy decide) and need more than one calendar cluster.  Where instances carry
-    an expected sign, pools never mix names expected to fall with names expected to
-    gain: ``<type>,sign=-1`` and ``direction=<d>,sign=-1`` (and ``+1``) per group;
-    instances with sign 0 or none enter no signed pool.  Without any expected sign
-    (e.g. a bring-your-own study) the pools are by event type and by direction.
-    The signed pools (AR times expected sign) are in :func:`signed_subsets`.
-    """
-    lab = f.labels
-    grp = lab["group"].to_numpy(dtype=object)
-    out: list[tuple[str, str, str, np.ndarray]] = [
-        ("event", str(e), str(g), rows) for (e, g), rows in _split([event_key(lab), grp])
-    ]
-    sign = _signs(lab)
-    has_sign = np.isin(sign, (-1.0, 1.0))
-    sign_txt = np.array(
-        [_sign_label(v) if ok else "" for v, ok in zip(sign, has_sign, strict=True)], dtype=object
-    )
-    signed_study = bool(has_sign.any())
-    etype = lab["event_type"].replace("", "*").to_numpy(dtype=object)
-    direction = lab["direction"].to_numpy(dtype=object)
-    if signed_study:
-        etype = np.where(has_sign, etype.astype(str) + "," + sign_txt.astype(str), "")
-        direction = np.where(
-            has_sign & (direction != ""),
-            "direction=" + direction.astype(str) + "," + sign_txt.astype(str),
-            "",
-        )
-    else:
-        direction = np.where(direction != "", "direction=" + direction.astype(str), "")
-    pools = [
-        [(k, r) for k, r in _split([etype, grp]) if k[0]],
-        [(k, r) for k, r in _split([direction, grp]) if k[0]],
-    ]
-    pooled = _pool_flags(lab)
-    for pool in pools:
-        for (t, g), rows in pool:
-            rows = rows[pooled[rows]]
-            if len(np.unique(f.arrays.cluster[rows])) > 1:
-                out.append(("pooled", str(t), str(g), rows))
-    return out
-
-
-def _signs(lab: pd.DataFrame) -> np.ndarray:
-    if "expected_sign" not in lab:
-        return np.full(len(lab), np.nan)
-    return pd.to_numeric(lab["expected_sign"], errors="coerce").to_numpy(dtype=float)
-
-
-def _pool_flags(lab: pd.DataFrame) -> np.ndarray:
-    return lab["pool"].to_numpy(dtype=bool) if "pool" in lab else np.ones(len(lab), bool)
-
-
-def signed_subsets(f: Fitted) -> list[tuple[str, str, str, np.ndarray]]:
-    """Signed pools: instances with an expected sign of +1 or -1, per direction, per
-    group and across all groups (``*``), to be tested on the signed view
-    (:func:`signed_view`): "did prices move the way the log expects?"."""
-    lab = f.labels
-    sign = _signs(lab)
-    ok = np.isin(sign, (-1.0, 1.0)) & _pool_flags(lab)
-    direction = lab["direction"].to_numpy(dtype=object)
-    grp = lab["group"].to_numpy(dtype=object)
-    out = []
-    for d in sorted(set(direction[ok]) - {""}):
-        base = ok & (direction == d)
-        for g in [*sorted(set(grp[base])), "*"]:
-            rows = np.flatnonzero(base & ((grp == g) if g != "*" else True))
-            if len(np.unique(f.arrays.cluster[rows])) > 1:
-                out.append(("pooled", f"direction={d},signed", str(g), rows))
-    return out
-
-
-def signed_view(f: Fitted) -> tuple[AbnormalReturns, tuple[WindowCAR, ...]]:
-    """ARs and window CARs multiplied by each instance's expected sign (1 where none).
-
-    Variances are unchanged; a positive mean says prices moved as the log expects.
-    """
-    s = _signs(f.labels)
-    s = np.where(np.isin(s, (-1.0, 1.0)), s, 1.0)
-    ar = replace(
-        f.ar,
-        est=f.ar.est * s[:, None] if f.ar.est.size else f.ar.est,
-        event=f.ar.event * s[:, None],
-    )
-    wins = tuple(replace(w, car=w.car * s, bhar=w.bhar * s) for w in f.windows)
-    return ar, wins
-
-
-def views(f: Fitted) -> list[tuple[AbnormalReturns, tuple[WindowCAR, ...], list, np.ndarray]]:
-    """(ARs, window CARs, subsets, daily sign) to test: the plain view with every
-    subset, and the signed view (AR times expected sign) with the signed pools."""
-    out = [(f.ar, f.windows, f.subsets, np.ones(f.ar.n))]
+def views(f: Fitted) -> list[View]:
+    """The plain view with every subset, and the signed view with the signed pools."""
+    out = [View(f.ar, f.windows, f.subsets, np.ones(f.ar.n), StatsMemo())]
     signed = signed_subsets(f)
     if signed:
         ar, wins = signed_view(f)
-        s = _signs(f.labels)
-        out.append((ar, wins, signed, np.where(np.isin(s, (-1.0, 1.0)), s, 1.0)))
+        out.append(View(ar, wins, signed, unit_signs(f.labels), StatsMemo()))
     return out
 
 
-def group_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple]:
+def group_tests(
+    f: Fitted, spec: StudySpec, vs: list[View] | None = None
+) -> list[tuple[object, ...]]:
     """Window and daily tests of every level x event x group, signed pools included."""
-    rows: list[tuple] = []
+    rows: list[tuple[object, ...]] = []
     days = (
         {
             int(t): f.fit.window(
@@ -301,8 +189,9 @@ def group_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[t
         if spec.daily_tests
         else {}
     )
-    for ar, windows, subs, sign in views(f):
-        sdays = {t: replace(w, car=w.car * sign) for t, w in days.items()}
+    for v in vs if vs is not None else views(f):
+        ar, windows, subs, vreg = v.ar, v.windows, v.subsets, test_registry(spec, v.memo)
+        sdays = {t: replace(w, car=w.car * v.sign) for t, w in days.items()}
         for level, event, group, idx in subs:
             names = [t for t in spec.tests if level == "pooled" or t not in MULTI_CLUSTER_TESTS]
             for w in windows:
@@ -314,14 +203,14 @@ def group_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[t
                             group,
                             window_label(w.start, w.end),
                             None,
-                            reg[name](ar, w, idx),
+                            vreg[name](ar, w, idx),
                         )
                     )
             for t, w in sdays.items():
                 for name in spec.daily_tests:
                     if level == "event" and name in MULTI_CLUSTER_TESTS:
                         continue
-                    rows.append(test_row(level, event, group, "", t, reg[name](ar, w, idx)))
+                    rows.append(test_row(level, event, group, "", t, vreg[name](ar, w, idx)))
     return rows
 
 
@@ -341,8 +230,8 @@ def spread_portfolios(f: Fitted, spec: StudySpec) -> tuple[list[str], AbnormalRe
         if not ia.any() or not ib.any():
             continue
         with np.errstate(invalid="ignore"):
-            est.append(_nanmean(f.ar.est[ia]) - _nanmean(f.ar.est[ib]))
-            evt.append(_nanmean(f.ar.event[ia]) - _nanmean(f.ar.event[ib]))
+            est.append(column_nanmean(f.ar.est[ia]) - column_nanmean(f.ar.est[ib]))
+            evt.append(column_nanmean(f.ar.event[ia]) - column_nanmean(f.ar.event[ib]))
         ks.append(int(max(f.ar.k[ia].max(), f.ar.k[ib].max())))
         names.append(str(e))
     if not names:
@@ -365,12 +254,6 @@ def spread_portfolios(f: Fitted, spec: StudySpec) -> tuple[list[str], AbnormalRe
     return names, ar
 
 
-def _nanmean(x: np.ndarray) -> np.ndarray:
-    ok = np.isfinite(x)
-    cnt = ok.sum(axis=0)
-    return np.where(cnt > 0, np.where(ok, x, 0.0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
-
-
 def spread_window(ar: AbnormalReturns, start: int, end: int) -> WindowCAR:
     inside = ar.window_mask(start, end)
     present = np.isfinite(ar.event) & inside[None, :]
@@ -379,7 +262,7 @@ def spread_window(ar: AbnormalReturns, start: int, end: int) -> WindowCAR:
     return WindowCAR(start, end, car, ar.sigma**2 * days, days, np.full(ar.n, np.nan))
 
 
-def spread_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple]:
+def spread_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[tuple[object, ...]]:
     """The substitution spread: per event its time-series t; across events a
     cross-sectional t of the spread CARs (events on different dates are independent)."""
     from backtest.study.stats import time_series_t
@@ -390,7 +273,7 @@ def spread_tests(f: Fitted, spec: StudySpec, reg: Mapping[str, TestFn]) -> list[
     names, ar = got
     label = f"{spec.spread[0]}-{spec.spread[1]}"
     pools = _spread_pools(f, names)
-    rows: list[tuple] = []
+    rows: list[tuple[object, ...]] = []
     for a, b in spec.windows:
         w = spread_window(ar, a, b)
         wl = window_label(a, b)
@@ -423,7 +306,7 @@ def _spread_pools(f: Fitted, names: list[str]) -> list[tuple[str, np.ndarray]]:
     return pools
 
 
-def caar_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
+def caar_rows(f: Fitted, spec: StudySpec, vs: list[View] | None = None) -> list[tuple[object, ...]]:
     """CAAR per level x event x group x window, with two standard errors.
 
     se_cross_section = sd(CAR_i) / sqrt(n) (assumes independent instances).
@@ -432,14 +315,16 @@ def caar_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
     days and Var(CAR_c) = s_c^2 f_c (f_c the mean over members of Var(CAR_i)/sigma_i^2);
     the group's CAAR = sum_c (n_c / n) CAR_c, so se^2 = sum_c (n_c / n)^2 s_c^2 f_c.
     """
-    rows: list[tuple] = []
-    for ar, windows, subs, _ in views(f):
-        rows += _caar_rows(ar, windows, subs)
+    rows: list[tuple[object, ...]] = []
+    for v in vs if vs is not None else views(f):
+        rows += _caar_rows(v.ar, v.windows, v.subsets, v.memo)
     return rows
 
 
-def _caar_rows(ar: AbnormalReturns, windows: tuple[WindowCAR, ...], subs: list) -> list[tuple]:
-    rows: list[tuple] = []
+def _caar_rows(
+    ar: AbnormalReturns, windows: tuple[WindowCAR, ...], subs: tuple[Subset, ...], memo: StatsMemo
+) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
     for level, event, group, idx in subs:
         for w in windows:
             use = idx[np.isfinite(w.car[idx])]
@@ -450,7 +335,7 @@ def _caar_rows(ar: AbnormalReturns, windows: tuple[WindowCAR, ...], subs: list) 
             var = 0.0
             for c in clusters:
                 rows_c = use[ar.cluster[use] == c]
-                var += (len(rows_c) / n) ** 2 * _portfolio_var(ar, w, rows_c)
+                var += (len(rows_c) / n) ** 2 * portfolio_car_variance(ar, w, rows_c, memo)
             rows.append(
                 (
                     level,
@@ -465,15 +350,3 @@ def _caar_rows(ar: AbnormalReturns, windows: tuple[WindowCAR, ...], subs: list) 
                 )
             )
     return rows
-
-
-def _portfolio_var(ar: AbnormalReturns, w: WindowCAR, rows: np.ndarray) -> float:
-    p = _nanmean(ar.est[rows])
-    p = p[np.isfinite(p)]
-    dof = p.size - int(ar.k[rows].max())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fac = w.var[rows] / ar.sigma[rows] ** 2
-    fac = fac[np.isfinite(fac)]
-    if dof < 1 or not fac.size:
-        return np.nan
-    return float(np.sum(p**2) / dof * fac.mean())

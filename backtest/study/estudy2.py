@@ -35,10 +35,11 @@ import numpy as np
 from scipy import stats as sst
 
 from backtest.study.arrays import FloatArray, IntArray, TestResult
+from backtest.study.ranks import signrank_cdfs as signrank_cdfs  # the one exact null of W+
 from backtest.study.spec import StudySpec, window_label
 
 if TYPE_CHECKING:
-    from backtest.study.engine import Fitted
+    from backtest.study.fitted import Fitted
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +90,8 @@ class CarStat:
 def _two_sided(stat: np.ndarray, dist: str, df: np.ndarray | float | None) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         if dist == "t":
-            return 2.0 * sst.t.sf(np.abs(stat), df)
-        return 2.0 * sst.norm.sf(np.abs(stat))
+            return np.asarray(2.0 * sst.t.sf(np.abs(stat), df), dtype=np.float64)
+        return np.asarray(2.0 * sst.norm.sf(np.abs(stat)), dtype=np.float64)
 
 
 def _sum_star(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,14 +104,14 @@ def _sum_star(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _nanmean0(x: np.ndarray) -> np.ndarray:
     n = (~np.isnan(x)).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nansum(x, axis=0) / n
+        return np.asarray(np.nansum(x, axis=0) / n, dtype=np.float64)
 
 
 def _nansd(x: np.ndarray, axis: int) -> np.ndarray:
     n = (~np.isnan(x)).sum(axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
         m = np.nansum(x, axis=axis, keepdims=True) / np.expand_dims(n, axis)
-        return np.sqrt(np.nansum((x - m) ** 2, axis=axis) / (n - 1))
+        return np.asarray(np.sqrt(np.nansum((x - m) ** 2, axis=axis) / (n - 1)), dtype=np.float64)
 
 
 def _s85(x: Estudy2Input) -> float:
@@ -128,7 +129,7 @@ def _sar(x: Estudy2Input) -> np.ndarray:
     s = _nansd(x.ar_est, axis=1)
     mbar, sxx = _market_terms(x.m_est)
     c = 1.0 + 1.0 / x.n_est[:, None] + (x.m_evt - mbar[:, None]) ** 2 / sxx[:, None]
-    return x.ar_evt / (s[:, None] * np.sqrt(c))
+    return np.asarray(x.ar_evt / (s[:, None] * np.sqrt(c)), dtype=np.float64)
 
 
 def parametric(x: Estudy2Input) -> list[DailyStat]:
@@ -239,26 +240,6 @@ def nonparametric(x: Estudy2Input) -> list[DailyStat]:
 #: Largest n' (non-zero ARs of a day) with the exact signed-rank distribution; above it
 #: the p-value is the normal approximation and its distribution label says so.
 SIGNRANK_EXACT_MAX = 1000
-
-
-def signrank_cdfs(ns: set[int]) -> dict[int, np.ndarray]:
-    """Exact null CDFs of the Wilcoxon signed-rank sum V for each n in ``ns``.
-
-    One pass of the recursion P_j(v) = (P_{j-1}(v) + P_{j-1}(v - j)) / 2 (rank j is
-    positive or not with probability 1/2) up to the largest n; the CDF of n is kept
-    when the pass reaches it.  cdf[v] = P(V <= v), v = 0 .. n(n+1)/2.
-    """
-    out: dict[int, np.ndarray] = {}
-    top = max(ns, default=0)
-    pmf = np.zeros(top * (top + 1) // 2 + 1)
-    pmf[0] = 1.0
-    for j in range(1, top + 1):
-        m = j * (j + 1) // 2
-        pmf[j : m + 1] = (pmf[j : m + 1] + pmf[: m + 1 - j]) / 2.0  # the right side is a copy
-        pmf[:j] /= 2.0
-        if j in ns:
-            out[j] = np.cumsum(pmf[: m + 1])
-    return out
 
 
 def r_psignrank(q: float, n: int, cdf: np.ndarray) -> float:
@@ -410,7 +391,7 @@ def _day_label(t: int) -> str:
     return f"{t:+d}" if t else "0"
 
 
-def estudy2_rows(f: Fitted, spec: StudySpec) -> list[tuple]:
+def estudy2_rows(f: Fitted, spec: StudySpec) -> list[tuple[object, ...]]:
     """Rows of the tests table (level 'estudy2', all instances) for every estudy2 test."""
     from backtest.study.results import test_row
 

@@ -29,6 +29,37 @@ from backtest.study.arrays import FloatArray, IntArray
 SINGULAR_TOL = 1e-10
 
 
+def usable_design(
+    s: FloatArray, raw_diag: FloatArray, used: np.ndarray | None = None
+) -> np.ndarray:
+    """The one singularity rule of the study's OLS fits (per instance and per pseudo date).
+
+    ``s`` (.., p, p): the centred cross-product of the slope regressors (the raw one
+    without an intercept); ``raw_diag`` (.., p): their raw sums of squares; ``used``
+    (.., p): the columns in the model (all when None).  A design is usable when every
+    used column varies, s_jj > SINGULAR_TOL x its raw sum of squares, and, with several
+    columns, the smallest eigenvalue of their correlation matrix exceeds SINGULAR_TOL
+    (no column is nearly a combination of the others).
+    """
+    p = s.shape[-1]
+    if p == 0:
+        return np.ones(s.shape[:-2], dtype=bool)
+    used = np.ones(s.shape[:-1], dtype=bool) if used is None else used
+    diag = np.einsum("...ii->...i", s)
+    varies = (diag > SINGULAR_TOL * np.maximum(raw_diag, 1e-300)) | ~used
+    if p == 1:
+        return np.asarray(varies[..., 0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(used, np.sqrt(np.maximum(diag, 1e-300)), 1.0)
+        corr = s / scale[..., :, None] / scale[..., None, :]
+    off = used[..., :, None] & used[..., None, :]
+    eye = np.eye(p, dtype=bool)
+    corr = np.where(off, corr, np.where(eye, 1.0, 0.0))
+    corr = np.where(np.isfinite(corr), corr, 0.0)
+    ok = varies.all(axis=-1) & (np.linalg.eigvalsh(corr)[..., 0] > SINGULAR_TOL)
+    return np.asarray(ok)
+
+
 @dataclass(frozen=True, slots=True)
 class OLSFit:
     """Per-instance fit of y on an intercept (if any) and p slope columns.
@@ -56,7 +87,7 @@ class OLSFit:
 
 def _masked_mean(v: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(w, v, 0.0).sum(axis=1) / n
+        return np.asarray(np.where(w, v, 0.0).sum(axis=1) / n)
 
 
 FIT_CHUNK = 16_384
@@ -112,16 +143,15 @@ def _fit_ols(
         if not intercept:
             xbar = np.zeros_like(xbar)
         xc = np.where(m, x - xbar[:, None, :], 0.0)
+        raw = (np.where(m, x, 0.0) ** 2).sum(axis=1)
         if p == 1:
             s = np.einsum("nl,nl->n", xc[:, :, 0], xc[:, :, 0])
-            scale = (np.where(m[:, :, 0], x[:, :, 0], 0.0) ** 2).sum(axis=1)
-            ok = colmask[:, 0] & (s > SINGULAR_TOL * np.maximum(scale, 1e-300))
-            ok |= ~colmask[:, 0]
+            ok = usable_design(s[:, None, None], raw, colmask)
             s_safe = np.where(colmask[:, 0] & ok, s, 1.0)
             coef = (np.einsum("nl,nl->n", xc[:, :, 0], yc) / s_safe)[:, None]
             s_inv = (1.0 / s_safe)[:, None, None]
         else:
-            coef, s_inv, ok = _solve_centred(xc, yc, colmask)
+            coef, s_inv, ok = _solve_centred(xc, yc, colmask, raw)
         resid_c = yc - np.einsum("nlp,np->nl", xc, coef)
     resid = np.where(use, resid_c, np.nan)
     ssr = np.where(use, resid_c, 0.0)
@@ -146,9 +176,10 @@ def _fit_ols(
 
 
 def _solve_centred(
-    xc: np.ndarray, yc: np.ndarray, colmask: np.ndarray
+    xc: np.ndarray, yc: np.ndarray, colmask: np.ndarray, raw: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Slopes and inverse cross-products for p > 1 columns (unused columns get identity)."""
+    """Slopes and inverse cross-products for p > 1 columns (unused columns get identity);
+    ``raw`` (n, p) the raw sums of squares for :func:`usable_design`."""
     s = np.einsum("nlp,nlq->npq", xc, xc)
     sxy = np.einsum("nlp,nl->np", xc, yc)
     unused = ~colmask
@@ -159,8 +190,7 @@ def _solve_centred(
     corr[:, idx, idx] = np.where(unused, 1.0, corr[:, idx, idx])
     off = unused[:, :, None] | unused[:, None, :]
     corr = np.where(off & ~np.eye(s.shape[1], dtype=bool), 0.0, corr)
-    eig = np.linalg.eigvalsh(corr)
-    ok = (eig[:, 0] > SINGULAR_TOL) & (diag > 0).all(axis=1, where=colmask)
+    ok = usable_design(s, raw, colmask)
     corr = np.where(ok[:, None, None], corr, np.eye(s.shape[1]))
     cinv = np.linalg.inv(corr)
     s_inv = cinv / scale[:, :, None] / scale[:, None, :]
@@ -196,14 +226,27 @@ def car_variance_factor(x: FloatArray, present: np.ndarray, fit: OLSFit | None) 
     """
     d = present.sum(axis=1).astype(float)
     if fit is None or (not fit.intercept and x.shape[-1] == 0):
-        return d
+        return np.asarray(d, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = d + d * d / fit.n_obs
     if x.shape[-1]:
         u = np.where(present[:, :, None], np.nan_to_num(x - fit.xbar[:, None, :]), 0.0)
         s = u.sum(axis=1)
         out = out + np.einsum("np,npq,nq->n", s, fit.s_inv, s)
-    return out
+    return np.asarray(out, dtype=np.float64)
+
+
+def covered_sessions(
+    pos: IntArray, col: IntArray, start: int, end: int, n_sessions: int, n_cols: int
+) -> np.ndarray:
+    """(n_cols, n_sessions) mask of the sessions [pos + start, pos + end] of each
+    (pos, col) pair, clipped to the data: the one masking rule of the study (other
+    events' spans out of estimation windows, real event windows out of placebo draws).
+    """
+    busy = np.zeros((n_cols, n_sessions + 1), dtype=np.int32)
+    np.add.at(busy, (col, np.clip(pos + start, 0, n_sessions)), 1)
+    np.add.at(busy, (col, np.clip(pos + end + 1, 0, n_sessions)), -1)
+    return np.asarray(np.cumsum(busy, axis=1)[:, :-1] > 0)
 
 
 def window_sums(
@@ -232,7 +275,7 @@ def required_days(rel_days: IntArray, window: np.ndarray, missing: str) -> np.nd
     """
     if missing != "require_day0":
         return None
-    return window & (rel_days == 0)
+    return np.asarray(window & (rel_days == 0))
 
 
 def bhar(r: FloatArray, ar: FloatArray, window: np.ndarray, log: bool) -> FloatArray:
@@ -296,7 +339,8 @@ class SumsFit:
 
 
 def fit_from_sums(A: FloatArray, p: int, intercept: bool, k: int) -> SumsFit:
-    """OLS of y on [1,] x from the feature sums ``A`` (.., F) of the estimation window."""
+    """OLS of y on [1,] x from the feature sums ``A`` (.., F) of the estimation window;
+    NaN slopes where :func:`usable_design` rejects the design (as :func:`fit_ols`)."""
     n, sy, syy = A[..., 0], A[..., 1], A[..., 2]
     sx = A[..., 3 : 3 + p]
     sxx = A[..., 3 + p : 3 + p + p * p].reshape(*A.shape[:-1], p, p)
@@ -310,14 +354,15 @@ def fit_from_sums(A: FloatArray, p: int, intercept: bool, k: int) -> SumsFit:
         else:
             ybar, xbar = np.zeros_like(n), np.zeros_like(sx)
             scc, scy, tss = sxx, sxy, syy
+        raw = np.einsum("...ii->...i", sxx)
         if p == 0:
             s_inv = np.zeros((*n.shape, 0, 0))
         elif p == 1:
-            s_inv = 1.0 / scc
+            s_inv = np.where(usable_design(scc, raw)[..., None, None], 1.0 / scc, np.nan)
         else:
-            det_ok = np.linalg.det(scc) > 0
-            s_inv = np.linalg.inv(np.where(det_ok[..., None, None], scc, np.eye(p)))
-            s_inv = np.where(det_ok[..., None, None], s_inv, np.nan)
+            ok = usable_design(scc, raw)
+            s_inv = np.linalg.inv(np.where(ok[..., None, None], scc, np.eye(p)))
+            s_inv = np.where(ok[..., None, None], s_inv, np.nan)
         b = np.einsum("...ij,...j->...i", s_inv, scy)
         ssr = tss - np.einsum("...i,...i->...", b, scy)
         sigma2 = np.maximum(ssr, 0.0) / (n - k)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backtest.study.arrays import FloatArray, IntArray, WindowCAR
+from backtest.study.arrays import DesignArrays, FloatArray, IntArray, WindowCAR
 from backtest.study.kernels import (
     OLSFit,
     bhar,
@@ -34,8 +34,6 @@ from backtest.study.spec import Conventions, MissingPolicy, StudySpec
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from backtest.study.design import DesignArrays
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ for large problems; :func:`accumulate_numpy` is its plain twin (tested equal).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -26,11 +28,19 @@ import numpy as np
 import pandas as pd
 
 from backtest.study.arrays import FloatArray, IntArray, TestResult, WindowCAR
-from backtest.study.kernels import car_from_sums, estudy2_sums_fit, fit_from_sums, prefix_features
+from backtest.study.fitted import signed_subsets, unit_signs
+from backtest.study.kernels import (
+    SINGULAR_TOL,
+    car_from_sums,
+    covered_sessions,
+    estudy2_sums_fit,
+    fit_from_sums,
+    prefix_features,
+)
 
 if TYPE_CHECKING:
     from backtest.study.design import Regressors
-    from backtest.study.engine import Fitted
+    from backtest.study.fitted import Fitted
     from backtest.study.spec import StudySpec
 
 PlaceboStatistic = Literal["caar", "bmp"]
@@ -107,7 +117,7 @@ def _group_data(
         col = np.concatenate([col, pd.Index(secs).get_indexer(mk["security"])[mpos >= 0]])
         real = np.concatenate([real, mpos[mpos >= 0]])
     lo, hi = spec.event_span
-    y = np.where(_spans(real, col, lo, hi, T, S), np.nan, y)
+    y = np.where(covered_sessions(real, col, lo, hi, T, S).T, np.nan, y)
     pos = np.searchsorted(_day_numbers(index), cal, side="left")
     inside = (pos + spec.estimation[0] >= 0) & (pos + hi <= T - 1)
     return _GroupData(prefix_features(y, x), inside, pos.astype(np.int64), secs)
@@ -126,15 +136,7 @@ def _normal_masks(masks: pd.DataFrame | None) -> pd.DataFrame | None:
 
 def _day_numbers(index: pd.DatetimeIndex) -> np.ndarray:
     """Days since 1970-01-01 (independent of the index's time unit)."""
-    return index.to_numpy().astype("datetime64[D]").astype(np.int64)
-
-
-def _spans(pos: np.ndarray, col: np.ndarray, a: int, b: int, T: int, S: int) -> np.ndarray:
-    """(T, S) mask of the sessions [pos + a, pos + b] of each (pos, col) pair."""
-    busy = np.zeros((T + 1, S), dtype=np.int32)
-    np.add.at(busy, (np.clip(pos + a, 0, T), col), 1)
-    np.add.at(busy, (np.clip(pos + b + 1, 0, T), col), -1)
-    return np.cumsum(busy, axis=0)[:-1] > 0
+    return np.asarray(index.to_numpy().astype("datetime64[D]"), dtype=np.int64)
 
 
 def placebo_setup(
@@ -308,33 +310,35 @@ def accumulate_numpy(
     return acc
 
 
-prange = range  # replaced by numba.prange when the loop is compiled
+prange = range  # the plain loop's range; the compiled twin sees numba.prange instead
+singular_tol = SINGULAR_TOL  # a plain float the compiled loop reads as a constant
 
 
 def _accumulate_loop(
-    P,
-    base,
-    stride,
-    grp,
-    pos_table,
-    cal,
-    clus,
-    member,
-    e0,
-    e1,
-    wa,
-    wb,
-    p,
-    intercept,
-    k,
-    min_obs,
-    e2,
-    acc,
-):
-    """Loop of :func:`accumulate_numba` (p <= 1); plain Python until compiled, when
-    ``prange`` is numba's parallel range.  ``e2``: estudy2 conventions (residual
-    variance with n - 1 degrees of freedom around the residual mean, no
-    forecast-error factor), as :func:`backtest.study.kernels.estudy2_sums_fit`."""
+    P: FloatArray,
+    base: IntArray,
+    stride: IntArray,
+    grp: IntArray,
+    pos_table: IntArray,
+    cal: IntArray,
+    clus: IntArray,
+    member: IntArray,
+    e0: int,
+    e1: int,
+    wa: IntArray,
+    wb: IntArray,
+    p: int,
+    intercept: bool,
+    k: int,
+    min_obs: int,
+    e2: bool,
+    acc: FloatArray,
+) -> None:
+    """Loop of :func:`accumulate_numba` (p <= 1); plain Python here, and compiled by
+    :func:`compiled_accumulate_loop` with ``prange`` bound to numba's parallel range.
+    ``e2``: estudy2 conventions (residual variance with n - 1 degrees of freedom around
+    the residual mean, no forecast-error factor), as
+    :func:`backtest.study.kernels.estudy2_sums_fit`."""
     B, n, N = cal.shape[0], base.shape[0], P.shape[0]
     for b in prange(B):
         for i in range(n):
@@ -359,7 +363,7 @@ def _accumulate_loop(
                 sx, sxx, sxy = P[r1, 3] - P[r0, 3], P[r1, 4] - P[r0, 4], P[r1, 5] - P[r0, 5]
                 xbar = sx / nn if intercept else 0.0
                 scc, scy = sxx - sx * xbar, sxy - sx * ybar
-                if not scc > 0:
+                if not scc > singular_tol * max(sxx, 1e-300):  # kernels.usable_design
                     continue
                 sinv = 1.0 / scc
                 beta = scy * sinv
@@ -401,7 +405,20 @@ def _accumulate_loop(
                     acc[b, s, w, 3] += scar * scar
 
 
-_JIT: dict[str, object] = {}
+@functools.cache
+def compiled_accumulate_loop() -> Callable[..., None]:
+    """:func:`_accumulate_loop` compiled by numba (parallel over draws), built once.
+
+    The compiled function is the same code with its own globals, in which ``prange``
+    is ``numba.prange``; the module's globals are never rewritten, and the plain
+    loop stays plain Python (tested equal to the compiled one).
+    """
+    import numba
+
+    scope = {**_accumulate_loop.__globals__, "prange": numba.prange}
+    fn = types.FunctionType(_accumulate_loop.__code__, scope, "_accumulate_loop")
+    compiled: Callable[..., None] = numba.njit(parallel=True)(fn)
+    return compiled
 
 
 def accumulate_numba(
@@ -413,22 +430,17 @@ def accumulate_numba(
     windows: tuple[tuple[int, int], ...],
 ) -> FloatArray:
     """Compiled twin of :func:`accumulate_numpy` (models with at most one slope)."""
-    if "loop" not in _JIT:
-        import numba
-
-        globals()["prange"] = numba.prange
-        _JIT["loop"] = numba.njit(parallel=True, cache=True)(_accumulate_loop)
     acc = np.zeros((cal.shape[0], n_sub, len(windows), 4))
     wa = np.array([a for a, _ in windows], dtype=np.int64)
     wb = np.array([b for _, b in windows], dtype=np.int64)
-    _JIT["loop"](
+    compiled_accumulate_loop()(
         st.P,
         st.base,
         st.stride,
         st.grp,
         st.pos_table,
         cal,
-        st.clus,  # type: ignore[operator]
+        st.clus,
         member,
         spec.estimation[0],
         spec.estimation[1],
@@ -547,21 +559,15 @@ def placebo_rows(
     market: Regressors,
     spec: StudySpec,
     masks: pd.DataFrame | None = None,
-) -> list[tuple]:
+) -> list[tuple[object, ...]]:
     """Rows of the tests table: the placebo p-value of each level x event x group x window."""
-    from backtest.study.engine import signed_subsets
     from backtest.study.results import test_row
     from backtest.study.spec import window_label
 
     signed = signed_subsets(f)
     subs = [*f.subsets, *signed]
     is_signed = [False] * len(f.subsets) + [True] * len(signed)
-    sign = (
-        pd.to_numeric(f.labels["expected_sign"], errors="coerce").to_numpy(dtype=float)
-        if "expected_sign" in f.labels
-        else np.ones(f.ar.n)
-    )
-    signs = np.where(np.isin(sign, (-1.0, 1.0)), sign, 1.0)
+    signs = unit_signs(f.labels)
     dist, fewest = placebo_distribution(
         f, returns, market, spec, [s[3] for s in subs], signs=signs, signed=is_signed, masks=masks
     )

@@ -534,30 +534,50 @@ def _layout(dates: int, per_date: int) -> str:
 # --------------------------------------------------------------------------- loading
 
 
+def _int(v: object) -> int:
+    """A JSON integer (TypeError otherwise, reported by :func:`parse_registry`)."""
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise TypeError(f"not an integer: {v!r}")
+    return int(v)
+
+
+def _float(v: object) -> float:
+    """A JSON number (TypeError otherwise, reported by :func:`parse_registry`)."""
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise TypeError(f"not a number: {v!r}")
+    return float(v)
+
+
+def _mapping(v: object) -> Mapping[str, object]:
+    if not isinstance(v, Mapping):
+        raise TypeError(f"not a mapping: {v!r}")
+    return v
+
+
 def _scenario(key: str, d: Mapping[str, object]) -> Scenario:
     return Scenario(
         key,
         str(d["description"]),
-        int(d["dates"]),
-        int(d["per_date"]),  # type: ignore[call-overload]
-        float(d["rho"]),
-        float(d["tail_df"]),
-        float(d["event_var"]),  # type: ignore[arg-type]
-        int(d["events_per_date"]),
-        float(d["effect"]),
-    )  # type: ignore[call-overload, arg-type]
+        _int(d["dates"]),
+        _int(d["per_date"]),
+        _float(d["rho"]),
+        _float(d["tail_df"]),
+        _float(d["event_var"]),
+        _int(d["events_per_date"]),
+        _float(d["effect"]),
+    )
 
 
 def _rate(d: Mapping[str, object]) -> SimulatedRate:
     rate = d.get("rate")
     se = d.get("se")
     return SimulatedRate(
-        math.nan if rate is None else float(rate),  # type: ignore[arg-type]
-        math.nan if se is None else float(se),  # type: ignore[arg-type]
-        int(d["rejections"]),
-        int(d["valid"]),
-        int(d["studies"]),
-    )  # type: ignore[call-overload]
+        math.nan if rate is None else _float(rate),
+        math.nan if se is None else _float(se),
+        _int(d["rejections"]),
+        _int(d["valid"]),
+        _int(d["studies"]),
+    )
 
 
 def parse_registry(
@@ -567,21 +587,24 @@ def parse_registry(
 ) -> PropertyRegistry:
     """The registry from a parsed data file (``source`` names it in errors)."""
     try:
-        scen = {k: _scenario(k, v) for k, v in doc["scenarios"].items()}  # type: ignore[attr-defined]
+        scen = {k: _scenario(k, _mapping(v)) for k, v in _mapping(doc["scenarios"]).items()}
         sim = Simulation(
             str(doc["generator"]),
             str(doc["package_version"]),
             str(doc["date"]),
-            int(doc["seed"]),
-            int(doc["studies"]),  # type: ignore[call-overload]
-            float(doc["level"]),
+            _int(doc["seed"]),
+            _int(doc["studies"]),
+            _float(doc["level"]),
             MappingProxyType(scen),
-        )  # type: ignore[arg-type]
-        rates: Mapping[str, Mapping[str, object]] = doc["rates"]  # type: ignore[assignment]
+        )
+        rates = _mapping(doc["rates"])
         tests = {
             p.name: replace(
-                p, rates=MappingProxyType({k: _rate(v) for k, v in rates.get(p.name, {}).items()})
-            )  # type: ignore[attr-defined]
+                p,
+                rates=MappingProxyType(
+                    {k: _rate(_mapping(v)) for k, v in _mapping(rates.get(p.name, {})).items()}
+                ),
+            )
             for p in declared
         }
     except (KeyError, TypeError, ValueError, AttributeError) as err:

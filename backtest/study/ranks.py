@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats as sps
 
 from backtest.study.arrays import AbnormalReturns, FloatArray, IntArray, TestResult, WindowCAR
+from backtest.study.clustering import StatsMemo
 from backtest.study.stats import (
     MIN_CROSS_SECTION,
     null_text,
@@ -59,23 +60,17 @@ def standardised_ranks(x: FloatArray) -> FloatArray:
     k = average_ranks(x)
     t = np.sum(np.isfinite(x), axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return k / (t + 1.0) - 0.5
+        return np.asarray(k / (t + 1.0) - 0.5, dtype=np.float64)
 
 
-# Ranks of the estimation ARs do not depend on the window, and GRANK runs on many
-# windows of the same arrays.  The last arrays' ranks are kept, keyed on the object's
-# identity (a strong reference is held, so the identity cannot be reused).  Results
-# never depend on this cache.  (Corrado's ranks depend on the window: not cached.)
-_LAST: dict[str, tuple[AbnormalReturns, FloatArray]] = {}
-
-
-def _est_ranks(ar: AbnormalReturns) -> FloatArray:
-    hit = _LAST.get("est")
-    if hit is not None and hit[0] is ar:
-        return hit[1]
-    value = average_ranks(ar.est)
-    _LAST["est"] = (ar, value)
-    return value
+def _est_ranks(ar: AbnormalReturns, memo: StatsMemo | None) -> FloatArray:
+    """Average ranks of the estimation ARs (window-independent: kept in ``memo``)."""
+    hit = memo.est_ranks.get("est") if memo is not None else None
+    if hit is None:
+        hit = average_ranks(ar.est)
+        if memo is not None:
+            memo.est_ranks["est"] = hit
+    return hit
 
 
 def _column_means(u: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -153,7 +148,13 @@ def generalized_sign(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = N
     return TestResult(name, z, two_sided_z(z), null, dist, n)
 
 
-def grank_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
+def grank_t(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    memo: StatsMemo | None = None,
+) -> TestResult:
     """Generalised rank test of Kolari and Pynnönen (2011), t(T - 2).
 
     KP 2011, section 2:
@@ -177,7 +178,7 @@ def grank_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> T
     sd = float(np.std(s.scar, ddof=1))
     if not sd > 0:
         return TestResult.invalid(name, null, dist, n, "zero cross-sectional variance of SCARs")
-    u = _grank_u(ar, s.rows, s.scar / sd)
+    u = _grank_u(ar, s.rows, s.scar / sd, memo)
     ubar, n_t = _column_means(u)
     s_u, big_t = _rank_sd(ubar, n_t, n)
     dist = f"t({big_t - 2})"
@@ -188,7 +189,9 @@ def grank_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> T
     return TestResult(name, t, two_sided_t(t, big_t - 2), null, dist, n)
 
 
-def _grank_u(ar: AbnormalReturns, rows: IntArray, g: FloatArray) -> FloatArray:
+def _grank_u(
+    ar: AbnormalReturns, rows: IntArray, g: FloatArray, memo: StatsMemo | None
+) -> FloatArray:
     """U_it of [estimation SARs | SCAR*] per instance, from the cached estimation ranks.
 
     Adding g = SCAR*_i to the T_i estimation values raises each value's
@@ -198,22 +201,33 @@ def _grank_u(ar: AbnormalReturns, rows: IntArray, g: FloatArray) -> FloatArray:
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         sar = ar.est[rows] / ar.sigma[rows, None]
-    rank = _est_ranks(ar)[rows]
+    rank = _est_ranks(ar, memo)[rows]
     gg = g[:, None]
     rank = rank + (gg < sar) + 0.5 * (gg == sar)
     own = 1.0 + np.sum(sar < gg, axis=1) + 0.5 * np.sum(sar == gg, axis=1)
     t_i = np.sum(np.isfinite(sar), axis=1) + 1.0
     u = np.hstack([rank, own[:, None]]) / (t_i[:, None] + 1.0) - 0.5
-    return u
+    return np.asarray(u, dtype=np.float64)
 
 
-def _signed_rank_counts(n: int) -> FloatArray:
-    """Number of subsets of {1..n} with each sum 0..n(n+1)/2 (exact null of W+)."""
-    counts = np.zeros(n * (n + 1) // 2 + 1)
-    counts[0] = 1.0
-    for r in range(1, n + 1):
-        counts[r:] = counts[r:] + counts[:-r].copy()
-    return counts
+def signrank_cdfs(ns: set[int]) -> dict[int, np.ndarray]:
+    """Exact null CDFs of the Wilcoxon signed-rank sum V for each n in ``ns``.
+
+    One pass of the recursion P_j(v) = (P_{j-1}(v) + P_{j-1}(v - j)) / 2 (rank j is
+    positive or not with probability 1/2) up to the largest n; the CDF of n is kept
+    when the pass reaches it.  cdf[v] = P(V <= v), v = 0 .. n(n+1)/2.
+    """
+    out: dict[int, np.ndarray] = {}
+    top = max(ns, default=0)
+    pmf = np.zeros(top * (top + 1) // 2 + 1)
+    pmf[0] = 1.0
+    for j in range(1, top + 1):
+        m = j * (j + 1) // 2
+        pmf[j : m + 1] = (pmf[j : m + 1] + pmf[: m + 1 - j]) / 2.0  # the right side is a copy
+        pmf[:j] /= 2.0
+        if j in ns:
+            out[j] = np.cumsum(pmf[: m + 1])
+    return out
 
 
 def wilcoxon_signed_rank(
@@ -236,10 +250,9 @@ def wilcoxon_signed_rank(
     w_plus = float(ranks[x > 0].sum())
     _, ties = np.unique(np.abs(x), return_counts=True)
     if n <= WILCOXON_EXACT_MAX and np.all(ties == 1):
-        counts = _signed_rank_counts(n)
-        total = counts.sum()
+        cdf = signrank_cdfs({n})[n]
         k = round(w_plus)
-        p = 2.0 * min(counts[: k + 1].sum(), counts[k:].sum()) / total
+        p = 2.0 * min(cdf[k], 1.0 - cdf[k - 1] if k > 0 else 1.0)
         return TestResult(name, w_plus, min(1.0, p), null, f"signed-rank({n}) exact", n)
     mean = n * (n + 1) / 4.0
     var = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(ties**3 - ties)) / 48.0

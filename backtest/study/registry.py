@@ -35,6 +35,7 @@ import numpy as np
 
 from backtest.study.arrays import AbnormalReturns, IntArray, TestResult, WindowCAR
 from backtest.study.clustering import (
+    StatsMemo,
     cluster_bootstrap_test,
     kp_bmp_t,
     kp_patell_z,
@@ -92,20 +93,27 @@ DEFAULT_BOOT = 9_999
 
 
 def make_tests(
-    seed: int | np.random.Generator = DEFAULT_SEED, n_boot: int = DEFAULT_BOOT
+    seed: int | np.random.Generator = DEFAULT_SEED,
+    n_boot: int = DEFAULT_BOOT,
+    memo: StatsMemo | None = None,
 ) -> dict[str, TestFn]:
-    """All tests, with the cluster bootstrap bound to ``seed`` and ``n_boot`` draws."""
+    """All tests, with the cluster bootstrap bound to ``seed`` and ``n_boot`` draws.
+
+    ``memo``: a :class:`~backtest.study.clustering.StatsMemo` for tests that will all
+    be called on one and the same AbnormalReturns (it keeps what does not depend on
+    the window); the statistics are the same with or without it.
+    """
     return {
         "cross_sectional_t": cross_sectional_t,
         "patell_z": patell_z,
         "bmp_t": bmp_t,
-        "kp_patell_z": kp_patell_z,
-        "kp_bmp_t": kp_bmp_t,
-        "portfolio_t": portfolio_t,
-        "portfolio_cs_t": portfolio_cs_t,
+        "kp_patell_z": partial(kp_patell_z, memo=memo),
+        "kp_bmp_t": partial(kp_bmp_t, memo=memo),
+        "portfolio_t": partial(portfolio_t, memo=memo),
+        "portfolio_cs_t": partial(portfolio_cs_t, memo=memo),
         "corrado_rank": corrado_rank,
         "generalized_sign": generalized_sign,
-        "grank_t": grank_t,
+        "grank_t": partial(grank_t, memo=memo),
         "wilcoxon": wilcoxon_signed_rank,
         "cluster_bootstrap": partial(cluster_bootstrap_test, rng=seed, n_boot=n_boot),
         "wild_cluster_bootstrap": partial(wild_cluster_bootstrap_test, rng=seed, n_boot=n_boot),

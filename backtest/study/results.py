@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from backtest.api.summary import Summary
-    from backtest.study.engine import Fitted
+    from backtest.study.fitted import Fitted
 
 AR_COLUMNS = ("event_id", "security", "group", "rel_day", "date", "ar")
 CAR_COLUMNS = (

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backtest.errors import SpecError
+from backtest.study.arrays import window_label as window_label  # re-exported: the one labeller
 
 ModelName = Literal["constant_mean", "market_adjusted", "market", "factor", "benchmark"]
 """Normal-return model.
@@ -225,12 +226,3 @@ def parse_window(text: str, *, field: str = "window") -> tuple[int, int]:
             "window start is after its end", field=field, value=text, expected="START <= END"
         )
     return a, b
-
-
-def window_label(start: int, end: int) -> str:
-    """``[-1,+1]``-style label used in every output frame."""
-
-    def f(x: int) -> str:
-        return f"{x:+d}" if x else "0"
-
-    return f"[{f(start)},{f(end)}]"
