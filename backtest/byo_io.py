@@ -33,37 +33,14 @@ import pandas as pd
 
 from backtest.errors import InputFileError
 from backtest.study.byo import check_return_columns
-from backtest.study.results import StudyResult
+from backtest.study.design import ATTRITION_COLUMNS
+from backtest.study.results import AR_COLUMNS, CAR_COLUMNS, TEST_COLUMNS, StudyResult
 
-AR_CSV = ("event_id", "security", "rel_day", "date", "ar", "group")
-CAR_CSV = (
-    "event_id",
-    "security",
-    "window",
-    "car",
-    "car_se",
-    "group",
-    "bhar",
-    "days",
-    "t_stat",
-    "t_pvalue",
-)
-TESTS_CSV = (
-    "level",
-    "group",
-    "window",
-    "rel_day",
-    "test",
-    "statistic",
-    "pvalue",
-    "n",
-    "event",
-    "null",
-    "distribution",
-    "valid",
-    "reason",
-)
-ATTRITION_CSV = ("event_id", "security", "day0", "group", "reason", "detail")
+# The stable columns are the study result's own (one order, the README's).
+AR_CSV = AR_COLUMNS
+CAR_CSV = CAR_COLUMNS
+TESTS_CSV = TEST_COLUMNS
+ATTRITION_CSV = ATTRITION_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ these at its boundary and prints ``str(err)``: one line, no traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -74,17 +73,6 @@ class DataError(MibError):
 
 class SpecError(MibError):
     """A study, strategy or run specification is invalid."""
-
-
-@dataclass(frozen=True, slots=True)
-class AttritionReason:
-    """Why an event instance was dropped; a row of the attrition table."""
-
-    event_id: str
-    security: str
-    stage: str
-    reason: str
-    detail: str = ""
 
 
 def format_validation_error(exc: Exception, *, file: str | None = None) -> list[str]:

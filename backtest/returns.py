@@ -12,7 +12,11 @@ This is the one step between the price panel and the study engine:
   instance, and an instance that no listed benchmark covers is dropped with
   attrition reason ``benchmark_missing`` naming the benchmarks and the dates
   they lack.  A benchmark series that ends therefore never silently removes
-  a market from the sample.
+  a market from the sample;
+* a Chinese or Hong Kong security also gets the column ``us_market_prev``: the
+  return of a US benchmark on the last US session that closed before its own
+  session opened (:func:`previous_us_return`), the extra slope of
+  ``StudySpec(lagged_us=True)`` (non-synchronous trading, Dimson 1979).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from backtest.market.panel import PricePanel
@@ -107,6 +112,64 @@ def session_returns(
 
 
 US_CALENDARS = ("XNYS", "XNAS")
+LAGGED_US_MICS = ("XSHG", "XSHE", "XHKG")
+"""Exchanges whose sessions open after the previous US session closed (and close before
+the next one opens): their securities get the lagged US regressor."""
+US_LAG_COLUMN = "us_market_prev"
+US_LAG_GROUP = "us_semis"
+"""The group whose first US benchmark is the default lagged US regressor."""
+
+
+def default_us_lag_benchmark(universe: Universe) -> str | None:
+    """The first benchmark on a US calendar listed for the universe's US semiconductor
+    names (group ``us_semis``, in universe order); None if it lists none."""
+    for sec in universe.in_group(US_LAG_GROUP):
+        for b in sec.benchmarks:
+            if b in universe and universe[b].calendar in US_CALENDARS:
+                return b
+    return None
+
+
+def us_lag_column(us: pd.Series, calendar: str, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """:func:`previous_us_return` of ``us`` (returns on ``calendar``'s sessions within its
+    data span) on ``sessions``, with ``us`` first put on every session of ``calendar``
+    around them, so a date past the end of the US data gets NaN, not its last return."""
+    import numpy as np
+    import pandas as pd
+
+    from backtest.market.calendars import sessions as sessions_of
+
+    if not len(sessions):
+        return np.zeros(0)
+    cal = sessions_of(calendar, sessions[0] - pd.Timedelta(days=14), sessions[-1])
+    full = us.reindex(cal.union(us.index[(us.index >= cal[0]) & (us.index <= cal[-1])]))
+    return np.asarray(previous_us_return(full, sessions).to_numpy(), dtype=float)
+
+
+def previous_us_return(us: pd.Series, sessions: pd.DatetimeIndex) -> pd.Series:
+    """For each session date d of an Asian exchange, ``us`` on the last US session dated
+    strictly before d.
+
+    ``us`` is indexed by every US calendar session from before the first date of
+    ``sessions`` to its last (New York dates; NaN = a session without a return, which
+    stays NaN: an older session never stands in for it; see :func:`us_lag_column`).  A
+    US session dated u closes at 16:00 New York time, i.e. 04:00 or 05:00 on u + 1 in
+    Shanghai and Hong Kong, before their 09:30 open; the session dated d closes after
+    d's Asian session.  So "dated strictly before d" is exactly "closed before the
+    Asian session of d opened", across holidays on either side: after a US holiday
+    the Asian session sees the US session before the holiday (again), after an Asian
+    holiday it sees the last US session before its own date.  NaN before the first
+    US session.
+    """
+    import numpy as np
+    import pandas as pd
+
+    us = us.sort_index()
+    days = pd.DatetimeIndex(sessions).normalize()
+    pos = us.index.normalize().searchsorted(days, side="left") - 1
+    vals = us.to_numpy(dtype=float, na_value=np.nan)
+    out = np.where(pos >= 0, vals[np.maximum(pos, 0)] if len(vals) else np.nan, np.nan)
+    return pd.Series(out, index=sessions, name=US_LAG_COLUMN)
 
 
 def study_inputs(
@@ -115,13 +178,17 @@ def study_inputs(
     symbols: list[str] | tuple[str, ...],
     kind: ReturnKind = "simple",
     factors: pd.DataFrame | None = None,
+    us_lag: str | None = None,
 ) -> StudyInputs:
     """Returns, and regressors against every listed benchmark that has prices.
 
     With ``factors`` (Fama-French daily, decimals), securities on US sessions get
     the factor columns as extra regressors on their own dates; the factors are US
     factors, so other markets do not get them (a factor model drops them, counted
-    in the attrition table).
+    in the attrition table).  Securities on :data:`LAGGED_US_MICS` get the column
+    ``us_market_prev``: the previous US session's return of ``us_lag`` (default
+    :func:`default_us_lag_benchmark`), used only by ``StudySpec(lagged_us=True)``;
+    none when that benchmark has no prices.
     """
     import pandas as pd
 
@@ -132,6 +199,25 @@ def study_inputs(
     candidates: dict[str, tuple[str, ...]] = {}
     listed: dict[str, tuple[str, ...]] = {}
     bench_returns: dict[str, pd.Series] = {}
+    lag_sym = us_lag if us_lag is not None else default_us_lag_benchmark(universe)
+    if us_lag is not None and (
+        us_lag not in universe
+        or us_lag not in panel
+        or universe[us_lag].calendar not in US_CALENDARS
+    ):
+        from backtest.errors import SpecError
+
+        raise SpecError(
+            "lagged US benchmark unusable",
+            field="us_lag",
+            value=us_lag,
+            expected="a security of the universe on a US calendar, with prices",
+        )
+    lag_us = (
+        session_returns(panel, lag_sym, universe[lag_sym].calendar, kind)
+        if lag_sym is not None and lag_sym in universe and lag_sym in panel
+        else None
+    )
     for sym in symbols:
         if sym not in universe:
             missing[sym] = "not in the universe"
@@ -152,6 +238,8 @@ def study_inputs(
             regs = pd.DataFrame({"market": bench_returns[b].reindex(r.index)})
             if factors is not None and sec.calendar in US_CALENDARS:
                 regs = regs.join(factors.reindex(r.index))
+            if lag_us is not None and lag_sym is not None and sec.mic in LAGGED_US_MICS:
+                regs[US_LAG_COLUMN] = us_lag_column(lag_us, universe[lag_sym].calendar, r.index)
             market[regressor_key(sym, b, have[0])] = regs
         chosen[sym] = have[0]
         candidates[sym] = have

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from backtest.alignment.spec import AlignSpec, Coverage, StageChoice
 from backtest.errors import SpecError
-from backtest.strategy.spec import StrategyName, StrategySpec
-from backtest.study.spec import StudySpec
+from backtest.strategy.spec import DEFAULT_HOLD, StrategyName, StrategySpec
+from backtest.study.spec import DEFAULT_SEED, StudySpec
 from backtest.synth import Plant
 
 Source = Literal["demo", "yahoo", "csv", "cache"]
@@ -139,19 +139,26 @@ class RunSpec(BaseModel):
     min_confidence: MinConfidence = "medium"
     # A security-day shared by several events in pooled statistics (backtest.study.overlap).
     overlap: Overlap = "merge"
-    seed: int = Field(default=7, ge=0)
+    seed: int = Field(default=DEFAULT_SEED, ge=0)
     plants: tuple[Plant, ...] = DEMO_PLANTS
     estimation: tuple[int, int] = (-250, -11)
     windows: tuple[tuple[int, int], ...] = DEFAULT_WINDOWS
     model: RunModel = "market"
+    # The previous US session's return as one more slope for Chinese and Hong Kong names
+    # (StudySpec.lagged_us; the column comes from backtest.returns.study_inputs).
+    lagged_us: bool = False
     placebo_draws: int = Field(default=1000, ge=0)
     strategy: StrategyName = "substitution_spread"
-    hold: int = Field(default=5, ge=1, le=60)
+    hold: int = Field(default=DEFAULT_HOLD, ge=1, le=60)
     start: str = "2018-01-02"
     end: str | None = None
     out_root: str = "reports"
     run_id: str | None = None
     pdf: bool = True
+    # Optional intraday bar folders (priority order) and the zone of naive stamps:
+    # the "minutes after the news" tables (backtest.intraday.run.intraday_tables).
+    bars_dirs: tuple[str, ...] = ()
+    bars_tz: str | None = None
 
     @field_validator("stage", mode="before")
     @classmethod
@@ -210,6 +217,7 @@ class RunSpec(BaseModel):
         """The main study: the run's model, windows, placebo draws, seed and overlap policy."""
         return StudySpec(
             model=self.model,
+            lagged_us=self.lagged_us,
             estimation=self.estimation,
             windows=self.windows,
             placebo_draws=self.placebo_draws,

@@ -141,12 +141,6 @@ class SyntheticMarket:
     planted: pd.DataFrame
     spec: SynthSpec
 
-    def planted_effect(self, match: str, group: str) -> Plant | None:
-        for p in self.spec.plants:
-            if p.match == match and p.group == group:
-                return p
-        return None
-
 
 def _stream(seed: int, key: str) -> np.random.Generator:
     import numpy as np

@@ -17,10 +17,10 @@ import pytest
 import backtest
 
 try:
-    from cli_support import run_cli
+    from cli_support import one_error_line, run_cli
     from shared_support import require_shared
 except ImportError:  # pragma: no cover - when tests/ is a package
-    from tests.cli_support import run_cli
+    from tests.cli_support import one_error_line, run_cli
     from tests.shared_support import require_shared
 
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "estudy2"
@@ -237,6 +237,41 @@ def test_bad_options_and_spec_with_options():
         backtest.event_study(r, m, ev, spec=spec, placebo=5)
     with pytest.raises(backtest.MibError, match="no event instance survived"):
         backtest.event_study(r.iloc[-80:], m, ev, estimation=(-200, -11), min_obs=150, placebo=0)
+
+
+def test_there_is_no_benchmark_model_and_the_aliases_are_exact(tmp_path, capsys):
+    """``benchmark`` used to run market_adjusted under another name: now refused in one
+    line pointing to market_adjusted, by the API and by ``mib study run``; estudy2's names
+    give the very same numbers as mib's."""
+    from backtest.api.study import MODEL_ALIASES
+
+    r, m, ev = _small(n_events=1)
+    kw = {"estimation": (-200, -11), "min_obs": 150, "placebo": 0}
+    with pytest.raises(backtest.MibError) as err:
+        backtest.event_study(r, m, ev, model="benchmark", **kw)
+    assert "use market_adjusted" in str(err.value) and "\n" not in str(err.value)
+    assert "benchmark" not in MODEL_ALIASES
+    for alias, name in (
+        ("sim", "market"),
+        ("mean_adj", "constant_mean"),
+        ("mrkt_adj", "market_adjusted"),
+    ):
+        a = backtest.event_study(r, m, ev, model=alias, **kw)
+        b = backtest.event_study(r, m, ev, model=name, **kw)
+        assert a.spec.model == name
+        pd.testing.assert_frame_equal(a.car, b.car)
+    # market_adjusted: AR = R - the benchmark, whatever the benchmark is (no slope).
+    ma = backtest.event_study(r, m, ev, model="market_adjusted", **kw)
+    row = ma.ar.iloc[0]
+    want = r.loc[row["date"], row["security"]] - m.loc[row["date"]]
+    assert row["ar"] == pytest.approx(want, abs=1e-15)
+    r.to_csv(tmp_path / "R.csv", index_label="date")
+    m.to_frame("SPX").to_csv(tmp_path / "M.csv", index_label="date")
+    ev.to_csv(tmp_path / "E.csv", index=False)
+    args = ["study", "run", "--returns", str(tmp_path / "R.csv"), "--benchmark"]
+    args += [str(tmp_path / "M.csv"), "--events", str(tmp_path / "E.csv")]
+    code, _, err = run_cli(capsys, *args, "--model", "benchmark", "--out", str(tmp_path / "o"))
+    one_error_line(code, err, "--model", "use market_adjusted")
 
 
 def test_catalog_facade():

@@ -169,7 +169,6 @@ def fast_steps(monkeypatch, tmp_path_factory):
             windows=((0, 1),),
             min_estimation_obs=100,
             placebo_draws=0,
-            benchmark_column="market",
         ),
     )
     empty = pd.DataFrame(

@@ -105,7 +105,7 @@ def test_hedged_leg_takes_the_opposite_side_of_the_benchmark(panel):
         panel,
         inst,
         UNIVERSE,
-        StrategySpec(strategy="short_incumbents", hedge=True, initial_cash=CASH),
+        StrategySpec(strategy="short_incumbents", hedge=True, hold=3, initial_cash=CASH),
     )
     nv_pnl, _, _ = _short_pnl(panel.bars["NVDA"], "2024-04-10", "2024-04-15", costs.us)
     spy_pnl, spy_q, _ = _long_pnl(panel.bars["SPY"], "2024-04-10", "2024-04-15", costs.us)
@@ -118,12 +118,12 @@ def test_hedged_leg_takes_the_opposite_side_of_the_benchmark(panel):
 
 def test_fees_override_changes_pnl_by_the_fee_difference(panel):
     inst = instances([("rule-1", "easing", NEWS)], ["NVDA"])
-    base = run_backtest(panel, inst, UNIVERSE, StrategySpec(strategy="short_incumbents"))
+    base = run_backtest(panel, inst, UNIVERSE, StrategySpec(strategy="short_incumbents", hold=3))
     dearer = run_backtest(
         panel,
         inst,
         UNIVERSE,
-        StrategySpec(strategy="short_incumbents", costs=Costs().with_fee(10.0)),
+        StrategySpec(strategy="short_incumbents", hold=3, costs=Costs().with_fee(10.0)),
     )
     t0, t1 = base.trades.iloc[0], dearer.trades.iloc[0]
     assert t0["side"] == "long"  # easing -> long incumbents
@@ -133,7 +133,7 @@ def test_fees_override_changes_pnl_by_the_fee_difference(panel):
 
 def test_result_reports_benchmark_and_tables(panel):
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA", "688981.SS"])
-    res = run_backtest(panel, inst, UNIVERSE, StrategySpec())
+    res = run_backtest(panel, inst, UNIVERSE, StrategySpec(hold=3))
     assert res.benchmark == "SPY"  # the first signal leg's first benchmark
     spy = panel.bars["SPY"]
     # Same span as the strategy: from the first entry (NVDA, 04-10 open) to the last exit
@@ -157,7 +157,7 @@ def test_result_reports_benchmark_and_tables(panel):
 def test_entry_the_free_cash_cannot_fund_is_rejected_and_listed(panel):
     # Two legs at 60 % of cash each: vectorbt rejects the second (shorts need collateral too).
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA", "688981.SS"])
-    res = run_backtest(panel, inst, UNIVERSE, StrategySpec(leg_fraction=0.6))
+    res = run_backtest(panel, inst, UNIVERSE, StrategySpec(hold=3, leg_fraction=0.6))
     assert res.trades["security"].tolist() == ["NVDA"]
     assert res.attrition[["security", "reason"]].values.tolist() == [
         ["688981.SS", "insufficient_cash"]
@@ -235,7 +235,7 @@ def test_leave_one_out_plan_equals_planning_the_remaining_legs(panel):
         [("rule-1", "tightening", NEWS), ("rule-2", "tightening", utc("2024-04-17 12:00"))],
         ["NVDA", "688981.SS"],
     )
-    prep = prepare(panel, inst, UNIVERSE, StrategySpec(hedge=True))
+    prep = prepare(panel, inst, UNIVERSE, StrategySpec(hedge=True, hold=3))
     full = make_plan(prep.venue, prep.legs)
     assert set(full[0]["event_id"]) == {"rule-1", "rule-2"}
     for ev in ("rule-1", "rule-2"):

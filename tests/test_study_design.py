@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from backtest.errors import SpecError
+from backtest.returns import previous_us_return
 from backtest.study.design import build_design
 from backtest.study.engine import run_study
-from backtest.study.models import previous_session_return
 from backtest.study.spec import StudySpec, parse_window
 
 SPEC = StudySpec(
@@ -153,7 +153,7 @@ def test_previous_us_session_return():
         [0.01, 0.02, 0.03], index=pd.to_datetime(["2025-04-14", "2025-04-15", "2025-04-17"])
     )
     cn = pd.DatetimeIndex(pd.to_datetime(["2025-04-14", "2025-04-16", "2025-04-18"]))
-    got = previous_session_return(us, cn)
+    got = previous_us_return(us, cn)
     assert np.isnan(got.iloc[0])  # no US session strictly before
     assert got.iloc[1] == 0.02  # Wed 16th in Asia: the US Tue 15th close
     assert got.iloc[2] == 0.03
@@ -195,3 +195,32 @@ def test_confounder_masks_counted():
     est_pos = pos_b + d.arrays.est_days
     hit = (est_pos >= pos_a - 1) & (est_pos <= pos_a + 1)
     assert np.isnan(d.arrays.r_est[0][hit]).all() and not np.isnan(d.arrays.r_est[0][~hit]).any()
+
+
+def test_one_default_per_concept():
+    """Seed, bootstrap draws and holding period: one default each, the CLI's."""
+    from backtest.cli import options
+    from backtest.runspec import RunSpec
+    from backtest.strategy.spec import DEFAULT_HOLD, StrategySpec
+    from backtest.study import registry
+    from backtest.study.spec import DEFAULT_BOOTSTRAP_DRAWS, DEFAULT_SEED
+
+    assert (DEFAULT_SEED, DEFAULT_BOOTSTRAP_DRAWS, DEFAULT_HOLD) == (7, 999, 5)
+    spec = StudySpec()
+    assert (spec.seed, spec.bootstrap_draws) == (7, 999)
+    assert (registry.DEFAULT_SEED, registry.DEFAULT_BOOT) == (7, 999)
+    assert options.DEFAULT_SEED == RunSpec().seed == 7
+    assert options.DEFAULT_HOLD == RunSpec().hold == StrategySpec().hold == 5
+    # The registry's default bootstrap is the spec's: 999 draws give p on a 1/1000 grid.
+    boot = registry.TESTS["cluster_bootstrap"]
+    assert boot.keywords == {"rng": 7, "n_boot": 999}
+
+
+def test_the_run_window_option_is_the_one_window_parser():
+    from backtest.cli.run import _parse_window
+
+    assert _parse_window(" -5 : 10 ") == parse_window("-5:10") == (-5, 10)
+    for bad, msg in (("3:1", "window start is after its end"), ("zero", "not a window")):
+        with pytest.raises(SpecError, match=msg) as err:
+            _parse_window(bad)
+        assert err.value.field == "--window"

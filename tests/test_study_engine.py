@@ -54,20 +54,22 @@ def synth(
 def test_frames_and_columns():
     inst, rets, m = synth()
     res = run_study(inst, rets, m, StudySpec(**FAST))
-    assert list(res.ar.columns) == ["event_id", "security", "group", "rel_day", "date", "ar"]
-    assert list(res.car.columns)[:8] == [
+    # The README's "Output columns (stable)", the same in memory and in the CSV files.
+    assert list(res.ar.columns) == ["event_id", "security", "rel_day", "date", "ar", "group"]
+    assert list(res.car.columns) == [
         "event_id",
         "security",
-        "group",
         "window",
         "car",
         "car_se",
+        "group",
         "bhar",
         "days",
+        "t_stat",
+        "t_pvalue",
     ]
     assert list(res.tests.columns) == [
         "level",
-        "event",
         "group",
         "window",
         "rel_day",
@@ -75,6 +77,7 @@ def test_frames_and_columns():
         "statistic",
         "pvalue",
         "n",
+        "event",
         "null",
         "distribution",
         "valid",
@@ -188,7 +191,7 @@ def test_factor_model_and_us_lag_regressor_match_statsmodels():
         rets[s] = r
         market[s] = fac.assign(us_market_prev=lag) if has_lag else fac
     inst = pd.DataFrame({"event_id": "e", "security": ["CN", "US"], "day0": idx[170]})
-    spec = StudySpec(**FAST, model="factor", factors=("mkt", "smb"), nonsync_us_lag=True)
+    spec = StudySpec(**FAST, model="factor", factors=("mkt", "smb"), lagged_us=True)
     res = run_study(inst, rets, market, spec)
     par = res.params.set_index("security")
     est = slice(170 - 120, 170 - 10)

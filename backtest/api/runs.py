@@ -44,7 +44,7 @@ def study_spec_of_run(manifest: Mapping[str, Any], path: Path) -> Any:
         raise InputFileError(
             "run.json has no run spec", file=path / "run.json", field="spec", expected="an object"
         )
-    keys = ("model", "estimation", "windows", "placebo_draws", "seed", "overlap")
+    keys = ("model", "estimation", "windows", "placebo_draws", "seed", "overlap", "lagged_us")
     try:
         return StudySpec(**{k: spec[k] for k in keys if k in spec})
     except ValidationError as exc:

@@ -17,23 +17,46 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from backtest.study.results import StudyResult
-    from backtest.study.spec import Conventions, MissingPolicy, StudySpec
+    from backtest.study.spec import Conventions, MissingPolicy, ModelName, StudySpec
 
 Overlap = Literal["merge", "first", "drop"]
 
-MODEL_ALIASES: dict[str, str] = {
+MODEL_ALIASES: dict[str, ModelName] = {
     "market": "market",
     "sim": "market",
     "constant_mean": "constant_mean",
     "mean_adj": "constant_mean",
     "market_adjusted": "market_adjusted",
     "mrkt_adj": "market_adjusted",
-    "benchmark": "benchmark",
     "factor": "factor",
 }
-"""Model names accepted by :func:`event_study` (estudy2's names included)."""
+"""Model names accepted by :func:`event_study` and ``mib study run --model``: mib's own
+and estudy2's exact equivalents (``sim``, ``mean_adj``, ``mrkt_adj``)."""
 
-NEEDS_BENCHMARK = frozenset({"market", "market_adjusted", "benchmark"})
+NEEDS_BENCHMARK = frozenset({"market", "market_adjusted"})
+
+
+def model_name(value: str, field: str = "model") -> ModelName:
+    """The model ``value`` names (an alias resolved), or a one-line :class:`SpecError`.
+
+    ``benchmark`` is refused with a pointer to ``market_adjusted``: AR = R minus the
+    benchmark given for the security, which is what a benchmark model would compute.
+    """
+    if value == "benchmark":
+        raise SpecError(
+            "there is no 'benchmark' model: use market_adjusted (AR = return minus the "
+            "security's own benchmark column)",
+            field=field,
+            value=value,
+            expected="market_adjusted",
+        )
+    if value not in MODEL_ALIASES:
+        raise SpecError(
+            "unknown model", field=field, value=value, expected=" | ".join(MODEL_ALIASES)
+        )
+    return MODEL_ALIASES[value]
+
+
 LONG_COLUMNS = ("date", "security", "ret")
 EVENT_COLUMNS = ("event_id", "security", "day0")
 
@@ -76,9 +99,9 @@ def event_study(
     estimation, windows:
         Inclusive relative-day ranges (rows of ``returns``; day 0 = ``day0``).
     model:
-        ``market``, ``constant_mean``, ``market_adjusted``, ``benchmark`` or
-        ``factor`` (with ``factors``); estudy2's ``sim``, ``mean_adj``,
-        ``mrkt_adj`` also work.
+        ``market``, ``constant_mean``, ``market_adjusted`` (AR = return minus
+        the benchmark) or ``factor`` (with ``factors``); estudy2's ``sim``,
+        ``mean_adj``, ``mrkt_adj`` also work.
     conventions:
         ``textbook`` (Campbell, Lo and MacKinlay) or ``estudy2`` (estudy2 0.10's
         choices and tests, reproduced to 1e-10).
@@ -160,6 +183,14 @@ def event_study(
             missing=missing,
             log_returns=log_returns,
         )
+    if spec.lagged_us:
+        raise SpecError(
+            "lagged_us is not available here: event_study builds no US-lag column",
+            field="spec.lagged_us",
+            value=True,
+            expected="False; or run_study with regressors carrying spec.us_lag_column "
+            "(backtest.returns.previous_us_return builds it)",
+        )
     wide = wide_returns(returns)
     inst = instances(events, wide)
     studied = list(dict.fromkeys(inst["security"]))
@@ -195,11 +226,7 @@ def study_spec(
 
     from backtest.study.spec import StudySpec
 
-    if model not in MODEL_ALIASES:
-        raise SpecError(
-            "unknown model", field="model", value=model, expected=" | ".join(MODEL_ALIASES)
-        )
-    name = MODEL_ALIASES[model]
+    name = model_name(model)
     if factors and name != "factor":
         raise SpecError(
             "factors given to a model that does not use them",
@@ -211,7 +238,7 @@ def study_spec(
         raise SpecError("seed must not be negative", field="seed", value=seed, expected=">= 0")
     try:
         return StudySpec(
-            model=name,  # type: ignore[arg-type]  # checked against MODEL_ALIASES above
+            model=name,
             conventions=conventions,  # type: ignore[arg-type]  # pydantic validates the Literal
             estimation=tuple(estimation),  # type: ignore[arg-type]  # validated by pydantic
             windows=tuple((int(a), int(b)) for a, b in windows),
@@ -222,7 +249,6 @@ def study_spec(
             placebo_draws=placebo,
             seed=seed,
             factors=factors,
-            benchmark_column="market",
         )
     except ValidationError as exc:
         err = exc.errors()[0]

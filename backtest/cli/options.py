@@ -20,9 +20,9 @@ import typer
 if TYPE_CHECKING:
     from backtest.pipeline import Source
 
-DEFAULT_SEED = 7
+DEFAULT_SEED = 7  # = backtest.study.spec.DEFAULT_SEED (tests/test_study_design.py checks)
 DEFAULT_STAGE = "official"
-DEFAULT_HOLD = 5
+DEFAULT_HOLD = 5  # = backtest.strategy.spec.DEFAULT_HOLD (same test)
 DEFAULT_PLACEBO = 1000
 DEFAULT_OUT_ROOT = Path("reports")
 
@@ -101,6 +101,47 @@ PricesDirOpt = Annotated[
         "winning where they overlap; a join whose returns disagree is refused.",
     ),
 ]
+RunBarsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--bars",
+        metavar="DIR",
+        help="Optional: folder of intraday bar files (<SYMBOL>.csv); repeat for several, "
+        "in priority order. Adds the report's 'minutes after the news' section and the "
+        "intraday_reaction and intraday_paths tables.",
+    ),
+]
+RunTzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="With --bars: IANA zone of naive bar time stamps (e.g. America/New_York).",
+    ),
+]
+
+
+def bars_choice(bars: list[Path] | None, tz: str | None) -> tuple[tuple[str, ...], str | None]:
+    """``--bars`` folders (each must exist) and ``--tz`` (a known zone, only with --bars)."""
+    from backtest.errors import SpecError
+
+    if tz is not None and not bars:
+        raise SpecError("--tz needs --bars", field="--tz", value=tz, expected="--bars DIR")
+    for d in bars or []:
+        if not d.is_dir():
+            raise SpecError(
+                "bars directory not found",
+                field="--bars",
+                value=str(d),
+                expected="an existing directory",
+            )
+    if tz is not None:
+        from backtest.intraday.timezones import check_zone
+
+        check_zone(tz)
+    return tuple(str(d) for d in bars or []), tz
+
+
 FromCacheOpt = Annotated[
     bool,
     typer.Option(
@@ -138,6 +179,15 @@ HoldOpt = Annotated[
     int,
     typer.Option(
         "--hold", callback=_hold, help="Backtest holding period: sessions held (1 to 60)."
+    ),
+]
+LaggedUsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--lagged-us",
+        help="Market model: add the last US session that closed before the session opened "
+        "(the first US benchmark listed for the US semis, e.g. SPY) as one more slope for "
+        "Shanghai, Shenzhen and Hong Kong names (non-synchronous trading, Dimson 1979).",
     ),
 ]
 LogOpt = Annotated[

@@ -17,11 +17,14 @@ from backtest.cli.options import (
     DemoOpt,
     FromCacheOpt,
     HoldOpt,
+    LaggedUsOpt,
     LogOpt,
     LogVersionOpt,
     OutRootOpt,
     PlaceboOpt,
     PricesDirOpt,
+    RunBarsOpt,
+    RunTzOpt,
     SeedOpt,
     StageOpt,
     UniverseFileOpt,
@@ -36,22 +39,10 @@ ERROR_FINDINGS_SHOWN = 10
 
 
 def _parse_window(text: str) -> tuple[int, int]:
-    from backtest.errors import SpecError
+    """``--window START:END``: :func:`backtest.study.spec.parse_window`, naming the option."""
+    from backtest.study.spec import parse_window
 
-    try:
-        a, b = (int(x) for x in text.split(":"))
-    except ValueError:
-        raise SpecError(
-            "bad window",
-            field="--window",
-            value=text,
-            expected="START:END in sessions, e.g. -1:1 or 0:5",
-        ) from None
-    if a > b:
-        raise SpecError(
-            "window starts after it ends", field="--window", value=text, expected="START <= END"
-        )
-    return a, b
+    return parse_window(text, field="--window")
 
 
 class StepProgress:
@@ -187,6 +178,9 @@ def register(app: typer.Typer) -> None:
         hold: HoldOpt = DEFAULT_HOLD,
         out: OutRootOpt = DEFAULT_OUT_ROOT,
         no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip the PDF.")] = False,
+        bars: RunBarsOpt = None,
+        tz: RunTzOpt = None,
+        lagged_us: LaggedUsOpt = False,
     ) -> None:
         """Run the whole pipeline and write reports/<run-id>/ (HTML, PDF, tables, run.json).
 
@@ -196,12 +190,18 @@ def register(app: typer.Typer) -> None:
         """
         from typing import cast
 
-        from backtest.cli.options import check_choice, log_version_number, price_choice
+        from backtest.cli.options import (
+            bars_choice,
+            check_choice,
+            log_version_number,
+            price_choice,
+        )
         from backtest.errors import SpecError
         from backtest.pipeline import run_pipeline
         from backtest.runspec import DEFAULT_WINDOWS, RunSpec, stage_choice
 
         prices = price_choice(demo, prices_dir, from_cache)
+        bars_dirs, bars_tz = bars_choice(bars, tz)
         check_choice(overlap, ("merge", "first", "drop"), "--overlap")
         check_choice(min_confidence, ("low", "medium", "high"), "--min-confidence")
         windows = tuple(_parse_window(w) for w in window) if window else DEFAULT_WINDOWS
@@ -228,6 +228,9 @@ def register(app: typer.Typer) -> None:
             hold=hold,
             out_root=str(out),
             pdf=not no_pdf,
+            bars_dirs=bars_dirs,
+            bars_tz=bars_tz,
+            lagged_us=lagged_us,
         )
         with step_printer() as progress:
             outcome = run_pipeline(spec, progress)

@@ -14,6 +14,7 @@ from backtest.cli.options import (
     DEFAULT_STAGE,
     DemoOpt,
     FromCacheOpt,
+    LaggedUsOpt,
     LogOpt,
     LogVersionOpt,
     PlaceboOpt,
@@ -41,17 +42,6 @@ def _register_intraday() -> None:
 
 _register_intraday()
 
-MODEL_ALIASES = {
-    "market": "market",
-    "sim": "market",
-    "constant_mean": "constant_mean",
-    "mean_adj": "constant_mean",
-    "market_adjusted": "market_adjusted",
-    "mrkt_adj": "market_adjusted",
-    "benchmark": "benchmark",
-}
-
-
 STUDY_OPTIONS: dict[str, str] = {
     "min_estimation_obs": "--min-obs",
     "placebo_draws": "--placebo",
@@ -61,6 +51,7 @@ STUDY_OPTIONS: dict[str, str] = {
     "model": "--model",
     "missing": "--missing",
     "overlap": "--overlap",
+    "lagged_us": "--lagged-us",
 }
 """StudySpec fields and the option that sets each (errors name the option)."""
 
@@ -103,7 +94,7 @@ def run(
         str,
         typer.Option(
             "--model",
-            help="market | constant_mean | market_adjusted | benchmark "
+            help="market | constant_mean | market_adjusted "
             "(estudy2 names sim, mean_adj, mrkt_adj also accepted)",
         ),
     ] = "market",
@@ -161,6 +152,7 @@ def run(
     log: LogOpt = None,
     log_version: LogVersionOpt = None,
     universe: UniverseFileOpt = None,
+    lagged_us: LaggedUsOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run an event study and write ar.csv, car.csv, tests.csv, attrition.csv and run.json.
@@ -184,6 +176,7 @@ def run(
         placebo,
         seed,
         overlap,
+        lagged_us,
     )
     prices = price_choice(demo, prices_dir, from_cache)
     source = prices.source
@@ -212,6 +205,13 @@ def run(
         check_output_folder(target, field="--out", what="the study tables")
         _catalog_mode(spec, run, target, verbose=verbose)
         return
+    if lagged_us:
+        raise SpecError(
+            "--lagged-us needs the catalog mode (the universe says which names trade in "
+            "Asia and which benchmark is American)",
+            field="--lagged-us",
+            expected="no --returns, or a US column in your own regressors via the Python API",
+        )
     if source != "yahoo":
         raise SpecError(
             "a price source has no use in bring-your-own mode",
@@ -301,18 +301,17 @@ def _spec(
     placebo: int,
     seed: int,
     overlap: str = "merge",
+    lagged_us: bool = False,
 ) -> StudySpec:
     from typing import get_args
 
     from pydantic import ValidationError
 
+    from backtest.api.study import model_name
     from backtest.errors import SpecError
     from backtest.study.spec import MissingPolicy, StudySpec, parse_window
 
-    if model not in MODEL_ALIASES:
-        raise SpecError(
-            "unknown model", field="--model", value=model, expected=" | ".join(MODEL_ALIASES)
-        )
+    name = model_name(model, "--model")
     if conventions not in ("textbook", "estudy2"):
         raise SpecError(
             "unknown conventions",
@@ -337,7 +336,8 @@ def _spec(
     est = parse_window(estimation, field="--estimation")
     wins = tuple(parse_window(w, field="--window") for w in windows) if windows else None
     kw: dict[str, object] = {  # min_estimation_obs None: the conventions' own minimum
-        "model": MODEL_ALIASES[model],
+        "model": name,
+        "lagged_us": lagged_us,
         "conventions": conventions,
         "estimation": est,
         "min_estimation_obs": min_obs,
@@ -346,7 +346,6 @@ def _spec(
         "placebo_draws": placebo,
         "seed": seed,
         "overlap": overlap,
-        "benchmark_column": "market",
     }
     if wins:
         kw["windows"] = wins

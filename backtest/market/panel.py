@@ -76,13 +76,6 @@ class PricePanel:
         r = np.log(c / c.shift(1)) if log else c / c.shift(1) - 1.0
         return r.iloc[1:].rename(symbol)
 
-    def close_wide(self, symbols: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
-        """Closes on the union of all dates (NaN where a security has no row)."""
-        import pandas as pd
-
-        syms = list(symbols) if symbols is not None else list(self.bars)
-        return pd.concat({s: self.bars[s]["close"] for s in syms}, axis=1).sort_index()
-
     def content_hash(self) -> str:
         """One hash over every series' hash, in symbol order."""
         h = hashlib.sha256()

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backtest.errors import SpecError
 
+DEFAULT_HOLD = 5
+"""Sessions a leg is held (its exit is the close of the hold-th session after entry);
+also the default of ``--hold``."""
+
 StrategyName = Literal["short_incumbents", "long_substitutes", "substitution_spread"]
 STRATEGIES: tuple[str, ...] = ("short_incumbents", "long_substitutes", "substitution_spread")
 Market = Literal["us", "hk", "a_share"]
@@ -117,7 +121,10 @@ class StrategySpec(BaseModel):
         default="first", description="stage to trade; 'first' = earliest knowable stage per event"
     )
     hold: int = Field(
-        default=3, ge=1, le=250, description="exit at the close of the hold-th session after entry"
+        default=DEFAULT_HOLD,
+        ge=1,
+        le=250,
+        description="exit at the close of the hold-th session after entry",
     )
     stop_loss: float | None = Field(
         default=None, gt=0.0, lt=1.0, description="exit when the leg loses this fraction"

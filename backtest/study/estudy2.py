@@ -383,7 +383,7 @@ def estudy2_input(f: Fitted, spec: StudySpec) -> Estudy2Input:
         m_est,
         m_evt,
         f.ar.n_est,
-        spec.model == "market" and not spec.nonsync_us_lag,
+        spec.model == "market" and not spec.lagged_us,
     )
 
 

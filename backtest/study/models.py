@@ -5,8 +5,8 @@ model names, and :mod:`backtest.study.kernels` fits them.  Every model has the f
 
     AR_it = (R_it - offset_it) - X_it' b_i
 
-where ``offset`` is a fixed expected return (the market for market-adjusted, the
-benchmark for the benchmark model, 0 otherwise) and ``X`` the estimated part
+where ``offset`` is a fixed expected return (the security's benchmark for
+market-adjusted, 0 otherwise) and ``X`` the estimated part
 (intercept and regressors; empty for models without estimated parameters).
 Campbell, Lo and MacKinlay (1997, ch. 4) give the constant-mean and market
 models; the factor model is the same OLS with more columns.
@@ -15,7 +15,6 @@ models; the factor model is the same OLS with more columns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,9 +30,6 @@ from backtest.study.kernels import (
     window_sums,
 )
 from backtest.study.spec import Conventions, MissingPolicy, StudySpec
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +55,11 @@ class ModelDef:
 
 def model_def(spec: StudySpec) -> ModelDef:
     """The :class:`ModelDef` of ``spec.model`` (with the US-lag regressor if asked)."""
-    lag = (spec.us_lag_column,) if spec.nonsync_us_lag else ()
+    lag = (spec.us_lag_column,) if spec.lagged_us else ()
     if spec.model == "constant_mean":
         return ModelDef("constant_mean", None, (), True, ())
     if spec.model == "market_adjusted":
         return ModelDef("market_adjusted", spec.market_column, (), False, ())
-    if spec.model == "benchmark":
-        return ModelDef("benchmark", spec.benchmark_column, (), False, ())
     if spec.model == "market":
         return ModelDef("market", None, (spec.market_column,), True, lag)
     return ModelDef("factor", None, tuple(spec.factors), True, lag)
@@ -129,11 +123,10 @@ class ModelFit:
 def fit_model(a: DesignArrays, model: ModelDef, conventions: Conventions) -> ModelFit:
     """Fit ``model`` to every instance of the design.
 
-    textbook: sigma_i^2 = SSR_i / (L_i - k_i) (k = 0 for market-adjusted and
-    benchmark, so SSR is the plain sum of squared ARs), forecast-error factors of
-    Campbell, Lo and MacKinlay (1997, 4.4.7).  estudy2: sigma_i^2 = the sample
-    variance of the estimation ARs with L_i - 1 degrees of freedom (R's var),
-    no forecast-error factor.
+    textbook: sigma_i^2 = SSR_i / (L_i - k_i) (k = 0 for market-adjusted, so SSR is
+    the plain sum of squared ARs), forecast-error factors of Campbell, Lo and
+    MacKinlay (1997, 4.4.7).  estudy2: sigma_i^2 = the sample variance of the
+    estimation ARs with L_i - 1 degrees of freedom (R's var), no forecast-error factor.
     """
     cols = a.columns
     off = cols.index(model.offset) if model.offset else None
@@ -159,17 +152,3 @@ def fit_model(a: DesignArrays, model: ModelDef, conventions: Conventions) -> Mod
     return ModelFit(
         fit, fit.resid, ar_evt, a.r_evt, xs_evt, sigma2, k, fe, conventions == "textbook"
     )
-
-
-def previous_session_return(us_market: pd.Series, sessions: pd.DatetimeIndex) -> pd.Series:
-    """For each local session date d, the US market return of the last US session dated
-    strictly before d (it closed before the Asian session d opened).
-
-    Used as the extra regressor of the non-synchronous-trading option.
-    """
-    import pandas as pd
-
-    us = us_market.dropna().sort_index()
-    pos = np.searchsorted(us.index.to_numpy(), sessions.to_numpy(), side="left") - 1
-    vals = np.where(pos >= 0, us.to_numpy(dtype=float)[np.maximum(pos, 0)], np.nan)
-    return pd.Series(vals, index=sessions, name="us_market_prev")

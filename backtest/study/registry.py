@@ -52,6 +52,8 @@ from backtest.study.properties import (
     properties,
 )
 from backtest.study.ranks import corrado_rank, generalized_sign, grank_t, wilcoxon_signed_rank
+from backtest.study.spec import DEFAULT_BOOTSTRAP_DRAWS
+from backtest.study.spec import DEFAULT_SEED as SPEC_SEED
 from backtest.study.stats import bmp_t, cross_sectional_t, patell_z
 
 __all__ = [
@@ -88,8 +90,10 @@ TestName = Literal[
     "wild_cluster_bootstrap",
 ]
 
-DEFAULT_SEED = 20_250_415
-DEFAULT_BOOT = 9_999
+DEFAULT_SEED = SPEC_SEED
+"""The seed of :data:`TESTS`' bootstraps: :data:`backtest.study.spec.DEFAULT_SEED`."""
+DEFAULT_BOOT = DEFAULT_BOOTSTRAP_DRAWS
+"""The bootstrap draws of :data:`TESTS`: :data:`backtest.study.spec.DEFAULT_BOOTSTRAP_DRAWS`."""
 
 
 def make_tests(

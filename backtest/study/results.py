@@ -18,22 +18,23 @@ if TYPE_CHECKING:
     from backtest.api.summary import Summary
     from backtest.study.fitted import Fitted
 
-AR_COLUMNS = ("event_id", "security", "group", "rel_day", "date", "ar")
+AR_COLUMNS = ("event_id", "security", "rel_day", "date", "ar", "group")
+"""Columns of :attr:`StudyResult.ar` and ``ar.csv``, in the README's stable order."""
 CAR_COLUMNS = (
     "event_id",
     "security",
-    "group",
     "window",
     "car",
     "car_se",
+    "group",
     "bhar",
     "days",
     "t_stat",
     "t_pvalue",
 )
+"""Columns of :attr:`StudyResult.car` and ``car.csv``, in the README's stable order."""
 TEST_COLUMNS = (
     "level",
-    "event",
     "group",
     "window",
     "rel_day",
@@ -41,11 +42,13 @@ TEST_COLUMNS = (
     "statistic",
     "pvalue",
     "n",
+    "event",
     "null",
     "distribution",
     "valid",
     "reason",
 )
+"""Columns of :attr:`StudyResult.tests` and ``tests.csv``, in the README's stable order."""
 CAAR_COLUMNS = (
     "level",
     "event",
@@ -282,10 +285,9 @@ class StudyResult:
 def test_row(
     level: str, event: str, group: str, window: str, rel_day: int | None, r: TestResult
 ) -> tuple[object, ...]:
-    """A row of the tests table from a :class:`TestResult`."""
+    """A row of the tests table from a :class:`TestResult` (in :data:`TEST_COLUMNS` order)."""
     return (
         level,
-        event,
         group,
         window,
         rel_day,
@@ -293,6 +295,7 @@ def test_row(
         r.statistic,
         r.pvalue,
         r.n,
+        event,
         r.null,
         r.distribution,
         r.valid,
@@ -320,10 +323,10 @@ def ar_frame(f: Fitted) -> pd.DataFrame:
         {
             "event_id": lab["event_id"].to_numpy()[rep],
             "security": lab["security"].to_numpy()[rep],
-            "group": lab["group"].to_numpy()[rep],
             "rel_day": np.tile(f.ar.rel_days, n)[keep],
             "date": pd.to_datetime(f.arrays.evt_dates.ravel()[keep]),
             "ar": ev.ravel()[keep],
+            "group": lab["group"].to_numpy()[rep],
         }
     )
 
@@ -340,10 +343,10 @@ def car_frame(f: Fitted, spec: StudySpec) -> pd.DataFrame:
                 {
                     "event_id": f.labels["event_id"].to_numpy(),
                     "security": f.labels["security"].to_numpy(),
-                    "group": f.labels["group"].to_numpy(),
                     "window": window_label(w.start, w.end),
                     "car": w.car,
                     "car_se": np.sqrt(w.var),
+                    "group": f.labels["group"].to_numpy(),
                     "bhar": w.bhar,
                     "days": w.days,
                     "t_stat": ts.statistic,

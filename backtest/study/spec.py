@@ -14,15 +14,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from backtest.errors import SpecError
 from backtest.study.arrays import window_label as window_label  # re-exported: the one labeller
 
-ModelName = Literal["constant_mean", "market_adjusted", "market", "factor", "benchmark"]
+ModelName = Literal["constant_mean", "market_adjusted", "market", "factor"]
 """Normal-return model.
 
 constant_mean:    E[R_it] = mu_i (estimated mean over the estimation window).
-market_adjusted:  E[R_it] = R_mt (no estimated parameters).
+market_adjusted:  E[R_it] = R_mt (no estimated parameters); R_mt is the security's own
+                  benchmark column ``market_column`` (the first benchmark with prices
+                  that the universe lists for it, or the analyst's benchmark column).
 market:           E[R_it] = a_i + b_i R_mt (OLS; Campbell, Lo and MacKinlay 1997, 4.3.2).
 factor:           E[R_it] = a_i + sum_j b_ij F_jt (OLS on the named factor columns).
-benchmark:        E[R_it] = R_bt, the security's own benchmark (no estimated parameters).
+
+``lagged_us`` adds, to market and factor, the previous US session's benchmark return as
+one more slope (Dimson 1979) for the securities whose regressors carry it.
 """
+
+DEFAULT_SEED = 7
+"""Seed of every random draw of a study (placebo dates, cluster bootstraps), and of
+``mib``'s ``--seed``."""
+
+DEFAULT_BOOTSTRAP_DRAWS = 999
+"""Draws of the cluster bootstraps: p-values on a grid of 1/1000."""
 
 Conventions = Literal["textbook", "estudy2"]
 """textbook: residual variance SSR/(L-k), CLM forecast-error-corrected CAR variance.
@@ -85,15 +96,13 @@ class StudySpec(BaseModel):
 
     model: ModelName = "market"
     market_column: str = Field(default="market", description="regressor column of the market")
-    benchmark_column: str = Field(
-        default="benchmark", description="regressor column of the per-security benchmark"
-    )
     factors: tuple[str, ...] = Field(default=(), description="factor columns (model='factor')")
-    nonsync_us_lag: bool = Field(
+    lagged_us: bool = Field(
         default=False,
-        description="add the previous US session's market return as a regressor for "
-        "securities whose regressors carry `us_lag_column` (non-synchronous "
-        "trading of Chinese names)",
+        description="add the return of the last US session that closed before the "
+        "security's session opened as one more slope (Dimson 1979), for securities whose "
+        "regressors carry `us_lag_column` (Chinese and Hong Kong names: "
+        "backtest.returns.previous_us_return); model market or factor",
     )
     us_lag_column: str = "us_market_prev"
     estimation: tuple[int, int] = (-250, -11)
@@ -134,11 +143,15 @@ class StudySpec(BaseModel):
         ge=1,
         description="fewest distinct event-free pseudo dates per cluster for a valid placebo",
     )
-    seed: int = Field(default=20250415, description="seed of the numpy Generator for placebo")
+    seed: int = Field(
+        default=DEFAULT_SEED, ge=0, description="seed of the placebo draws and the bootstraps"
+    )
     tests: tuple[str, ...] = DEFAULT_TESTS
     daily_tests: tuple[str, ...] = DEFAULT_DAILY_TESTS
     bootstrap_draws: int = Field(
-        default=999, ge=99, description="draws of the event-level (cluster) bootstrap"
+        default=DEFAULT_BOOTSTRAP_DRAWS,
+        ge=99,
+        description="draws of the event-level (cluster) bootstraps",
     )
     spread: tuple[str, str] = Field(
         default=("cn_substitute", "us_incumbent"),
@@ -190,6 +203,11 @@ class StudySpec(BaseModel):
             )
         if self.model == "factor" and not self.factors:
             raise ValueError("model 'factor' needs at least one factor column")
+        if self.lagged_us and self.model not in ("market", "factor"):
+            raise ValueError(
+                f"lagged_us adds an estimated slope; model '{self.model}' estimates none "
+                "(use model 'market' or 'factor')"
+            )
         if self.min_estimation_obs > self.estimation[1] - self.estimation[0] + 1:
             raise ValueError(
                 f"min_estimation_obs={self.min_estimation_obs} exceeds the estimation "
