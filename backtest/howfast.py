@@ -91,9 +91,9 @@ MEASURES: dict[str, str] = {
     "car01": "CAR[0,+1]",
     "car05": "CAR[0,+5]",
     "car010": "CAR[0,+10]",
-    "post_2_10": "CAR[+2,+10] (continuation > 0, reversal < 0)",
+    "post_2_10": "days +2 to +10 (drift > 0, reversal < 0)",
     "share_first_open": "share of CAR[0,+1] in the first open",
-    "peak_day": "session of the peak |CAAR| (cumulated from day 0)",
+    "peak_day": "day of the largest |CAAR| from day 0",
 }
 MARKETS: dict[str, str] = {
     "XNYS": "US",
@@ -182,42 +182,65 @@ def open_split(
         beta = pd.Series(0.0, index=wide.index)
     else:
         beta = _beta(params).reindex(wide.index)
-    info = instances.drop_duplicates(["event_id", "security"]).set_index(["event_id", "security"])
+    info = (
+        instances.drop_duplicates(["event_id", "security"])
+        .set_index(["event_id", "security"])
+        .reindex(wide.index)
+    )
+    has = info.index.isin(instances.set_index(["event_id", "security"]).index)
+    if 0 not in wide.columns:
+        return pd.DataFrame(columns=list(SPLIT_COLUMNS))
+    # Every day's AR as one float matrix (days 0..10; a missing day is NaN), so the
+    # CARs are row sums: NaN unless every day of the window is present.
+    days = wide.reindex(columns=range(0, 11)).to_numpy(dtype=float)
+    cars = {
+        name: days[:, : hi + 1].sum(axis=1)
+        for name, hi in (("car01", 1), ("car05", 5), ("car010", 10))
+    }
+    d0s = dates[0].to_numpy()
+    d1s = dates[1].to_numpy() if 1 in dates.columns else np.full(len(dates), pd.NaT)
+    beta_v = beta.to_numpy(dtype=float)
+    col = {c: info[c].to_numpy() if c in info.columns else None for c in INFO_COLUMNS}
+    known_all = pd.to_datetime(info.get("knowable_at_utc"), utc=True)
+    open_all = pd.to_datetime(info.get("day0_open_utc"), utc=True)
+    close_all = pd.to_datetime(info.get("day0_close_utc"), utc=True)
     rows = []
-    for key in wide.index:
-        if 0 not in wide.columns or pd.isna(wide.at[key, 0]):
+    for i, key in enumerate(wide.index):
+        ar0 = float(days[i, 0])
+        if ar0 != ar0:
             continue
         sec = key[1]
         bars = panel.bars.get(sec)
         bsym = bench.get(key)
         bbars = panel.bars.get(bsym) if isinstance(bsym, str) else None
-        d0 = dates.at[key, 0]
-        d1 = dates.at[key, 1] if 1 in dates.columns else pd.NaT
-        b = float(beta.get(key, np.nan))
-        on0 = _overnight(bars, d0) - (b * _overnight(bbars, d0) if b else 0.0)
-        on1 = _overnight(bars, d1) - (b * _overnight(bbars, d1) if b else 0.0)
-        row = info.loc[key] if key in info.index else pd.Series(dtype=object)
-        known = pd.to_datetime(row.get("knowable_at_utc"), utc=True)
-        opened = pd.to_datetime(row.get("day0_open_utc"), utc=True)
+        b = float(beta_v[i])
+        on0 = _overnight(bars, d0s[i]) - (b * _overnight(bbars, d0s[i]) if b else 0.0)
+        on1 = _overnight(bars, d1s[i]) - (b * _overnight(bbars, d1s[i]) if b else 0.0)
+        known = known_all.iloc[i] if has[i] else pd.NaT
+        opened = open_all.iloc[i] if has[i] else pd.NaT
         before = bool(pd.notna(known) and pd.notna(opened) and known <= opened)
-        ar0 = float(wide.at[key, 0])
         first = on0 if before else ar0 + on1
         note = ""
         if on0 != on0:
             note = "no open price (security or benchmark) on day 0"
+
+        def get(c: str, default: Any, i: int = i) -> Any:
+            v = col[c]
+            return v[i] if has[i] and v is not None else default
+
         rows.append(
             {
                 "event_id": key[0],
                 "security": sec,
-                "group": row.get("group", ""),
-                "mic": row.get("mic", ""),
-                "direction": row.get("direction", ""),
-                "expected_sign": row.get("expected_sign", np.nan),
-                "cluster": row.get("cluster", key[0]),
-                "pool": bool(row.get("pool", True)),
+                "group": get("group", ""),
+                "mic": get("mic", ""),
+                "direction": get("direction", ""),
+                "expected_sign": get("expected_sign", np.nan),
+                "cluster": get("cluster", key[0]),
+                "pool": bool(get("pool", True)),
                 "knowable_at_utc": known,
                 "day0_open_utc": opened,
-                "day0_close_utc": pd.to_datetime(row.get("day0_close_utc"), utc=True),
+                "day0_close_utc": close_all.iloc[i] if has[i] else pd.NaT,
                 "news_before_open": before,
                 "beta": b,
                 "overnight0": on0,
@@ -225,35 +248,38 @@ def open_split(
                 "ar0": ar0,
                 "overnight1": on1,
                 "first_open": first,
-                "car01": _car(wide, key, 0, 1),
-                "car05": _car(wide, key, 0, 5),
-                "car010": _car(wide, key, 0, 10),
+                "car01": float(cars["car01"][i]),
+                "car05": float(cars["car05"][i]),
+                "car010": float(cars["car010"][i]),
                 "note": note,
             }
         )
     return pd.DataFrame(rows, columns=list(SPLIT_COLUMNS))
 
 
-def _car(wide: pd.DataFrame, key: Any, a: int, b: int) -> float:
-    """Sum of ARs over [a, b]; NaN unless every day is present."""
-    cols = list(range(a, b + 1))
-    if not set(cols) <= set(wide.columns):
-        return float("nan")
-    vals = wide.loc[key, cols].to_numpy(dtype=float)
-    return float(vals.sum()) if not (vals != vals).any() else float("nan")
+INFO_COLUMNS = ("group", "mic", "direction", "expected_sign", "cluster", "pool")
 
 
 def _cluster_stats(values: Any, clusters: Any) -> tuple[float, float, int, int]:
-    """Mean over clusters of each cluster's mean, its standard error, instances, clusters."""
+    """Mean over clusters of each cluster's mean, its standard error, instances, clusters.
+
+    Values that are NaN are left out; a missing cluster label counts as an instance
+    but joins no cluster (as in a pandas groupby).
+    """
+    import numpy as np
     import pandas as pd
 
-    s = pd.Series(values, dtype=float)
-    c = pd.Series(clusters).reset_index(drop=True)
-    s = s.reset_index(drop=True)
-    ok = s.notna()
-    per = s[ok].groupby(c[ok]).mean()
-    n = len(per)
-    mean = float(per.mean()) if n else float("nan")
+    v = np.asarray(values, dtype=float)
+    ok = ~np.isnan(v)
+    codes, uniq = pd.factorize(np.asarray(clusters, dtype=object)[ok])
+    keep = codes >= 0
+    n = len(uniq)
+    if not n:
+        return float("nan"), float("nan"), int(ok.sum()), 0
+    per = np.bincount(codes[keep], weights=v[ok][keep], minlength=n) / np.bincount(
+        codes[keep], minlength=n
+    )
+    mean = float(per.mean())
     se = float(per.std(ddof=1) / n**0.5) if n > 1 else float("nan")
     return mean, se, int(ok.sum()), n
 

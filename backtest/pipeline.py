@@ -130,6 +130,9 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     )
     say("Backtesting the event strategy (vectorbt)")
     tables.update(steps.backtest(panel, universe, alignment, spec))
+    if spec.bars_dirs:
+        say("Intraday bars: minutes after the news")
+        tables.update(steps.intraday(catalog, universe, spec))
     say("Writing tables and provenance")
     manifest = steps.manifest(spec, catalog, panel, universe, now, run_dir.name)
     with staged_folder(run_dir, replace=True) as stage:

@@ -459,6 +459,21 @@ def backtest(
     return out
 
 
+def intraday(catalog: Catalog, universe: Universe, spec: RunSpec) -> dict[str, pd.DataFrame]:
+    """``intraday_reaction`` and ``intraday_paths`` from the spec's bar folders (none: {}).
+
+    Every catalog event the folders cover, at the run's stage, benchmarked and
+    scaled by :mod:`backtest.intraday` (the report's "minutes after the news").
+    """
+    if not spec.bars_dirs:
+        return {}
+    from backtest.intraday.run import intraday_tables
+
+    return intraday_tables(
+        catalog, spec.bars_dirs, tz=spec.bars_tz, stage=spec.stage, universe=universe
+    )
+
+
 TRADING_DAYS = 252
 
 

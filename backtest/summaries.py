@@ -87,10 +87,20 @@ def _pool_frame(car: pd.DataFrame, instances: pd.DataFrame, by: str) -> pd.DataF
 def _across_clusters(g: pd.DataFrame) -> dict[str, float]:
     """Mean of per-cluster mean CARs, its standard error and t(n_clusters - 1) p-value."""
     import numpy as np
+    import pandas as pd
     from scipy.stats import t as student_t
 
-    per = g.groupby("cluster")["car"].mean().dropna()
-    n = len(per)
+    car = g["car"].to_numpy(dtype=float)
+    ok = ~np.isnan(car)
+    codes, uniq = pd.factorize(g["cluster"].to_numpy(dtype=object)[ok])
+    keep = codes >= 0
+    n = len(uniq)
+    per = (
+        np.bincount(codes[keep], weights=car[ok][keep], minlength=n)
+        / np.bincount(codes[keep], minlength=n)
+        if n
+        else np.empty(0)
+    )
     mean = float(per.mean()) if n else np.nan
     se = float(per.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
     t = mean / se if se and se == se and se > 0 else np.nan
@@ -100,9 +110,9 @@ def _across_clusters(g: pd.DataFrame) -> dict[str, float]:
         "se": se,
         "t": t,
         "pvalue": p,
-        "n_events": int(g.loc[g["car"].notna(), "event_id"].nunique()),
+        "n_events": int(pd.unique(g["event_id"].to_numpy(dtype=object)[ok]).size),
         "n_clusters": n,
-        "n_instances": int(g["car"].notna().sum()),
+        "n_instances": int(ok.sum()),
     }
 
 
@@ -163,39 +173,69 @@ def pooled_car(
     return out.replace({np.inf: np.nan})
 
 
+def _segments(df: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
+    """``df`` sorted by ``keys`` and the [start, stop) row ranges of each key combination
+    (the order a sorted groupby visits them)."""
+    import numpy as np
+
+    d = df.sort_values(keys, kind="stable").reset_index(drop=True)
+    if d.empty:
+        return d, []
+    change = np.zeros(len(d), dtype=bool)
+    change[0] = True
+    for k in keys:
+        v = d[k].to_numpy(dtype=object)
+        change[1:] |= v[1:] != v[:-1]
+    starts = np.flatnonzero(change)
+    stops = [*starts[1:], len(d)]
+    return d, [(int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+
+
+def _mean(v: Any) -> float:
+    """Mean of the non-NaN values (NaN when there are none), as pandas' ``mean``."""
+    import numpy as np
+
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
 def _spread_rows(df: pd.DataFrame, by: str, spread: tuple[str, str]) -> list[dict[str, Any]]:
     """Per event: gainers of ``spread[0]`` minus ``spread[1]``; the event is the unit."""
     import numpy as np
     import pandas as pd
 
     a, b = spread
-    rows = []
-    for (k, w), part in df.groupby([by, "window"]):
-        diffs = []
-        events = []
-        for ev, e in part.groupby("event_id"):
-            inc = e[e["group"] == b]
-            if inc.empty:
-                continue
-            if inc["sign_value"].isna().all() and e["sign_value"].isna().all():
-                gain = e[e["group"] == a]  # no expected signs: the whole groups
+    d, segs = _segments(df, [by, "window", "event_id"])
+    grp = d["group"].to_numpy(dtype=object)
+    sv = d["sign_value"].to_numpy(dtype=float)
+    car = d["car"].to_numpy(dtype=float)
+    ev_ids = d["event_id"].to_numpy(dtype=object)
+    kk, ww = d[by].to_numpy(dtype=object), d["window"].to_numpy(dtype=object)
+    found: dict[tuple[Any, Any], tuple[list[Any], list[float]]] = {}
+    for lo, hi in segs:
+        g, s, c = grp[lo:hi], sv[lo:hi], car[lo:hi]
+        is_inc, is_a = g == b, g == a
+        if not is_inc.any():
+            continue
+        if np.isnan(s[is_inc]).all() and np.isnan(s).all():
+            gain, inc = is_a, is_inc  # no expected signs: the whole groups
+        else:
+            inc_sign = np.sign(_mean(s[is_inc]))
+            if inc_sign:
+                gain, inc = is_a & (s == -inc_sign), is_inc & (s == inc_sign)
             else:
-                inc_sign = np.sign(inc["sign_value"].mean())
-                gain = (
-                    e[(e["group"] == a) & (e["sign_value"] == -inc_sign)]
-                    if inc_sign
-                    else e[(e["group"] == a) & (e["sign_value"] > 0)]
-                )
-                inc = inc[inc["sign_value"] == inc_sign] if inc_sign else inc
-            if gain.empty:
-                continue
-            diffs.append(gain["car"].mean() - inc["car"].mean())
-            events.append(ev)
+                gain, inc = is_a & (s > 0), is_inc
+        if not gain.any():
+            continue
+        events, diffs = found.setdefault((kk[lo], ww[lo]), ([], []))
+        events.append(ev_ids[lo])
+        diffs.append(_mean(c[gain]) - _mean(c[inc]))
+    rows = []
+    for (k, w), (events, diffs) in found.items():
         frame = pd.DataFrame({"cluster": events, "car": diffs, "event_id": events})
-        if len(frame):
-            rows.append(
-                {by: k, "sign": "spread", "group": SPREAD, "window": w, **_across_clusters(frame)}
-            )
+        rows.append(
+            {by: k, "sign": "spread", "group": SPREAD, "window": w, **_across_clusters(frame)}
+        )
     return rows
 
 
@@ -245,45 +285,53 @@ def spread_events(
             for s, d in zip(limit_hits["symbol"], limit_hits["date"], strict=False)
         }
     a, b = spread
+    d, segs = _segments(df, [by, "window", "event_id"])
+    grp = d["group"].to_numpy(dtype=object)
+    sv = d["sign_value"].to_numpy(dtype=float)
+    car = d["car"].to_numpy(dtype=float)
+    secs = d["security"].to_numpy(dtype=object)
+    ev_ids = d["event_id"].to_numpy(dtype=object)
+    kk, ww = d[by].to_numpy(dtype=object), d["window"].to_numpy(dtype=object)
+    # The AR rows on limit-hit sessions, once: (event_id, security) -> their rel_days.
+    limit_days: dict[tuple[Any, Any], list[int]] = {}
+    if hits and ar is not None:
+        on_hit = [
+            (str(x), pd.Timestamp(y)) in hits
+            for x, y in zip(ar["security"], ar["date"], strict=False)
+        ]
+        for e_, s_, r_ in ar.loc[on_hit, ["event_id", "security", "rel_day"]].itertuples(
+            index=False
+        ):
+            limit_days.setdefault((e_, s_), []).append(int(r_))
     rows = []
-    for (k, w), part in df.groupby([by, "window"]):
+    for lo_, hi_ in segs:
+        g, s, c = grp[lo_:hi_], sv[lo_:hi_], car[lo_:hi_]
+        w = ww[lo_]
         lo, hi = (int(x) for x in str(w).strip("[]").split(","))
-        for ev, e in part.groupby("event_id"):
-            inc = e[e["group"] == b]
-            if inc.empty:
-                continue
-            inc_sign = np.sign(inc["sign_value"].mean()) if inc["sign_value"].notna().any() else 0
-            gain = (
-                e[(e["group"] == a) & (e["sign_value"] == -inc_sign)]
-                if inc_sign
-                else e[(e["group"] == a) & ~(e["sign_value"] < 0)]
-            )
-            inc = inc[inc["sign_value"] == inc_sign] if inc_sign else inc
-            if gain.empty:
-                continue
-            members = set(gain["security"]) | set(inc["security"])
-            n_limit = 0
-            if hits and ar is not None:
-                days = ar[
-                    (ar["event_id"] == ev)
-                    & ar["security"].isin(members)
-                    & ar["rel_day"].between(lo, hi)
-                ]
-                n_limit = sum(
-                    (str(s), pd.Timestamp(d)) in hits
-                    for s, d in zip(days["security"], days["date"], strict=False)
-                )
-            rows.append(
-                {
-                    by: k,
-                    "window": w,
-                    "event_id": ev,
-                    "spread": float(gain["car"].mean() - inc["car"].mean()),
-                    "n_gainers": len(gain),
-                    "n_incumbents": len(inc),
-                    "limit_days": int(n_limit),
-                }
-            )
+        is_inc, is_a = g == b, g == a
+        if not is_inc.any():
+            continue
+        inc_sign = np.sign(_mean(s[is_inc])) if (~np.isnan(s[is_inc])).any() else 0
+        if inc_sign:
+            gain, inc = is_a & (s == -inc_sign), is_inc & (s == inc_sign)
+        else:
+            gain, inc = is_a & ~(s < 0), is_inc
+        if not gain.any():
+            continue
+        ev = ev_ids[lo_]
+        members = set(secs[lo_:hi_][gain]) | set(secs[lo_:hi_][inc])
+        n_limit = sum(lo <= r <= hi for m in members for r in limit_days.get((ev, m), []))
+        rows.append(
+            {
+                by: kk[lo_],
+                "window": w,
+                "event_id": ev,
+                "spread": float(_mean(c[gain]) - _mean(c[inc])),
+                "n_gainers": int(gain.sum()),
+                "n_incumbents": int(inc.sum()),
+                "limit_days": int(n_limit),
+            }
+        )
     out = pd.DataFrame(rows, columns=[c for c in cols if c != "contribution"])
     if out.empty:
         return pd.DataFrame(columns=cols)
@@ -292,18 +340,27 @@ def spread_events(
 
 
 def robust_centre(values: pd.Series, trim: float = 0.1) -> dict[str, float]:
-    """Mean, median and ``trim``-trimmed mean (proportion cut from each end) of values."""
-    from scipy.stats import trim_mean
+    """Mean, median and trimmed mean of values.
 
-    v = values.dropna().to_numpy(dtype=float)
-    if not len(v):
+    The trimmed mean drops ``max(1, floor(trim * n))`` of the lowest and as many of
+    the highest values when there are at least five (a 10 % trim of fewer than ten
+    values would drop nothing and repeat the mean); with fewer it is the mean.
+    ``trimmed_k`` is the number dropped from each end.
+    """
+    import numpy as np
+
+    v = np.sort(values.dropna().to_numpy(dtype=float))
+    n = len(v)
+    if not n:
         nan = float("nan")
-        return {"mean": nan, "median": nan, "trimmed_mean": nan, "n": 0}
+        return {"mean": nan, "median": nan, "trimmed_mean": nan, "trimmed_k": 0, "n": 0}
+    k = max(1, int(np.floor(trim * n))) if n >= 5 else 0
     return {
         "mean": float(v.mean()),
         "median": float(_median(v)),
-        "trimmed_mean": float(trim_mean(v, trim)),
-        "n": len(v),
+        "trimmed_mean": float(v[k : n - k].mean()),
+        "trimmed_k": k,
+        "n": n,
     }
 
 

@@ -148,7 +148,7 @@ def test_html_is_self_contained_and_marked_synthetic(tmp_path):
     assert html.count("SYNTHETIC DATA") >= len(SECTIONS)
     assert "http://" not in html.replace("http://www.w3.org", "")
     assert "https://" not in html
-    assert "data:image/svg+xml;base64," in html
+    assert "data:image/png;base64," in html  # charts are embedded PNGs (see charts.to_png)
 
 
 def test_real_data_report_has_no_synthetic_mark(tmp_path):

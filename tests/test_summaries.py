@@ -125,3 +125,17 @@ def test_pooled_car_by_expected_sign_with_calendar_clusters():
     out2 = pooled_car(car, inst.assign(pool=[True, True, True, True, True, False]))
     d2 = out2.set_index(["sign", "group"]).loc[("-1", "us_incumbent")]
     assert d2["mean_car"] == pytest.approx((-0.04 - 0.02) / 2)
+
+
+def test_robust_centre_trims_at_least_one_from_each_end_from_five_values():
+    import pandas as pd
+
+    from backtest.summaries import robust_centre
+
+    c = robust_centre(pd.Series([0.40, 0.01, 0.02, 0.03, -0.30, float("nan")]))
+    assert c["n"] == 5 and c["trimmed_k"] == 1
+    assert c["trimmed_mean"] == pytest.approx((0.01 + 0.02 + 0.03) / 3, abs=1e-15)
+    assert c["median"] == pytest.approx(0.02, abs=1e-15)
+    assert c["mean"] == pytest.approx(0.16 / 5, abs=1e-15)
+    three = robust_centre(pd.Series([0.1, 0.2, 0.9]))
+    assert three["trimmed_k"] == 0 and three["trimmed_mean"] == pytest.approx(0.4, abs=1e-15)

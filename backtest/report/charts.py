@@ -1,5 +1,5 @@
 """Chart helpers: each builds a :class:`matplotlib.figure.Figure` or draws on an axis it is
-given; :func:`to_svg` renders a figure.
+given; :func:`to_png` renders a figure.
 
 No statistics are computed here: every number drawn comes from a run table.  No
 pyplot and no ``matplotlib.use``: figures are built directly, so the user's
@@ -55,13 +55,20 @@ def figure(width: float = 8.0, height: float = 3.2, *, ncols: int = 1) -> tuple[
     return fig, axes[0] if ncols == 1 else axes
 
 
-def to_svg(fig: Figure) -> str:
-    """The figure as a standalone SVG document (text as text: small, no external files)."""
-    import matplotlib
+PNG_DPI = 150  # sharp on A4 at the report's chart widths; a tenth of an SVG's weight in the PDF
 
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mib"}):
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+
+def to_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
+    """The figure as a PNG at ``dpi`` (Agg canvas attached to this figure only).
+
+    Raster charts keep WeasyPrint fast: an SVG with thousands of points or cells
+    (equity curves, heatmaps) is laid out element by element in the PDF.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
 
 
@@ -130,13 +137,25 @@ def pooled_paths(axes: list[Axes], paths: pd.DataFrame, panels: list[dict[str, A
         ax.set_title(panel["title"], fontsize=8)
         ax.set_xlabel("sessions relative to day 0", fontsize=FONT)
         ax.set_ylabel("signed CAAR from day -5, %", fontsize=FONT)
-        ax.legend(fontsize=6.5, loc="upper left", frameon=False)
+        ax.legend(
+            fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, frameon=False
+        )
 
 
 def heatmap(
-    fig: Figure, values: pd.DataFrame, row_groups: list[str], col_labels: list[str], title: str
+    fig: Figure,
+    values: pd.DataFrame,
+    row_groups: list[str],
+    col_labels: list[str],
+    title: str,
+    row_names: dict[str, str] | None = None,
 ) -> None:
-    """Security x event matrix of abnormal returns (percent), signs coloured, ±10 % clip."""
+    """Security x event matrix of abnormal returns (percent), signs coloured, ±10 % clip.
+
+    ``col_labels`` are the events' day-0 dates (``YYYY-MM-DD``, columns in date
+    order); ``row_names`` turns group codes into words for the row labels.
+    """
+    row_names = row_names or {}
     import numpy as np
 
     ax = fig.add_subplot(1, 1, 1)
@@ -151,10 +170,20 @@ def heatmap(
     )
     ax.set_yticks(
         range(len(values.index)),
-        [f"{s} · {g}" for s, g in zip(values.index, row_groups, strict=False)],
+        [f"{s} · {row_names.get(g, g)}" for s, g in zip(values.index, row_groups, strict=False)],
         fontsize=6,
     )
-    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=5.5, rotation=90)
+    # Years as spans (columns are in date order, not evenly spaced in time): a thin line
+    # where each year starts, its label centred on years with room for one.
+    years = [str(c)[:4] for c in col_labels]
+    starts = [k for k, y in enumerate(years) if k == 0 or y != years[k - 1]]
+    ends = [*starts[1:], len(years)]
+    for k in starts[1:]:
+        ax.axvline(k - 0.5, color="#555555", linewidth=0.4)
+    wide = [(a, b) for a, b in zip(starts, ends, strict=True) if b - a >= 3]
+    ax.set_xticks([(a + b - 1) / 2 for a, b in wide], [years[a] for a, _ in wide], fontsize=FONT)
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlabel(f"{len(col_labels)} events in order of day 0, by year", fontsize=FONT)
     for k in range(1, len(row_groups)):
         if row_groups[k] != row_groups[k - 1]:
             ax.axhline(k - 0.5, color="black", linewidth=0.8)
@@ -191,7 +220,7 @@ def equity_curves(ax: Axes, curves: dict[str, pd.Series]) -> None:
             ax.plot(s.index, (s / s.iloc[0] - 1.0) * 100.0, label=name, linewidth=1.0)
     ax.axhline(0, color="black", linewidth=0.6, label="cash (0 %)")
     ax.set_ylabel("cumulative return, %", fontsize=FONT)
-    ax.legend(fontsize=6.5, frameon=False, loc="upper left")
+    ax.legend(fontsize=6.5, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3)
 
 
 def sweep(
@@ -256,7 +285,6 @@ def minutes(ax: Axes, paths: pd.DataFrame, title: str) -> None:
 def spec_grid(fig: Figure, table: pd.DataFrame) -> None:
     """Heatmap of a statistic over a specification grid (rows x columns), annotated."""
     ax = fig.add_subplot(1, 1, 1)
-    fig.subplots_adjust(left=0.30, right=0.97, bottom=0.30, top=0.97)
     im = ax.imshow(table.to_numpy(dtype=float), cmap="RdBu_r", vmin=-4, vmax=4, aspect="auto")
     ax.set_xticks(
         range(table.shape[1]), [str(c) for c in table.columns], fontsize=7, rotation=40, ha="right"
@@ -272,9 +300,9 @@ def spec_grid(fig: Figure, table: pd.DataFrame) -> None:
                     f"{v:.1f}",
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=6.5,
                     color="white" if abs(v) > 2.5 else "black",
                 )
-    cb = fig.colorbar(im, ax=ax, shrink=0.8)
+    cb = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.01)
     cb.set_label("test statistic", fontsize=FONT)
     cb.ax.tick_params(labelsize=FONT)

@@ -36,10 +36,9 @@ DIRT_CHECKS = (
 )
 
 
-def svg_uri(fig: Any) -> str:
-    """A chart as an SVG data URI (the HTML and the PDF embed the same vector image)."""
-    svg = charts.to_svg(fig)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+def chart_uri(fig: Any) -> str:
+    """A chart as a PNG data URI (the HTML and the PDF embed the same image)."""
+    return "data:image/png;base64," + base64.b64encode(charts.to_png(fig)).decode()
 
 
 def count(v: object) -> str:
@@ -60,13 +59,20 @@ def num(v: object, digits: int = 2) -> str:
     return "–" if f != f else f"{f:.{digits}f}"
 
 
+def _is_digest(text: str) -> bool:
+    return len(text) >= 16 and all(c in "0123456789abcdef" for c in text.lower())
+
+
 def short_hash(v: object, n: int = 12) -> str:
-    """A digest shortened for tables; ``v12:abcdef...`` keeps its version prefix."""
+    """A hex digest shortened for tables; ``v12:abcdef...`` keeps its version prefix.
+
+    Anything that is not a digest (a path, a date, a description) is returned whole.
+    """
     text = str(v or "")
-    if ":" in text:
-        head, _, digest = text.partition(":")
-        return f"{head}:{digest[:n]}" if len(digest) > n else text
-    return text[:n] if len(text) > n else text
+    head, sep, digest = text.rpartition(":")
+    if sep and _is_digest(digest):
+        return f"{head}:{digest[:n]}"
+    return text[:n] if _is_digest(text) else text
 
 
 def label(name: str) -> str:
@@ -107,9 +113,10 @@ def paths_chart(run: Run) -> str | None:
     panels = [p for p in PATH_PANELS if (paths["direction"] == p["direction"]).any()]
     if not panels:
         return None
-    fig, axes = charts.figure(10.0, 3.3, ncols=len(panels))
+    fig, axes = charts.figure(10.0, 3.6, ncols=len(panels))
+    fig.subplots_adjust(bottom=0.36, top=0.93)
     charts.pooled_paths(axes if isinstance(axes, list) else [axes], paths, panels)
-    return svg_uri(fig)
+    return chart_uri(fig)
 
 
 def pooled_rows(run: Run) -> list[dict[str, Any]]:
@@ -215,7 +222,7 @@ def cross_chart(run: Run) -> str | None:
         return None
     fig, ax = charts.figure(7.0, 2.6)
     charts.cross_market(ax, cross)
-    return svg_uri(fig)
+    return chart_uri(fig)
 
 
 def intraday(run: Run) -> list[dict[str, Any]]:
@@ -230,7 +237,7 @@ def intraday(run: Run) -> list[dict[str, Any]]:
         if len(p):
             fig, ax = charts.figure(7.0, 2.4)
             charts.minutes(ax, p, str(event_id))
-            chart = svg_uri(fig)
+            chart = chart_uri(fig)
         out.append(
             {
                 "event_id": event_id,
@@ -316,7 +323,7 @@ def timeline_chart(run: Run) -> str | None:
     if not prices.empty:
         series = prices.set_index("date")["close"].rename(str(prices["symbol"].iloc[0]))
     charts.timeline(ax, events, series)
-    return svg_uri(fig)
+    return chart_uri(fig)
 
 
 def heatmap_window(run: Run) -> str:
@@ -345,16 +352,18 @@ def heatmap_chart(run: Run) -> str | None:
     labels = [f"{first.get(e, pd.NaT):%Y-%m-%d}" for e in events]
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10.0, 1.6 + 0.14 * len(secs) + 0.02 * len(events)), dpi=96)
-    fig.subplots_adjust(left=0.17, right=1.0, bottom=0.7 / (1.6 + 0.14 * len(secs)), top=0.94)
+    height = 1.3 + 0.12 * len(secs)
+    fig = Figure(figsize=(10.0, height), dpi=96)
+    fig.subplots_adjust(left=0.17, right=1.0, bottom=0.75 / height, top=1 - 0.3 / height)
     charts.heatmap(
         fig,
         wide,
         [str(groups[s]) for s in secs],
         labels,
         f"CAR{w} by security (rows, grouped) and event (columns, by day 0); blue up, red down",
+        nar.GROUP_NAMES,
     )
-    return svg_uri(fig)
+    return chart_uri(fig)
 
 
 def ranked_events(run: Run) -> list[dict[str, Any]]:
@@ -473,7 +482,7 @@ def spread_section(run: Run) -> dict[str, Any]:
         charts.contributions(
             ax, head, f"Tightening, {HEADLINE_WINDOW}: each event's share of the mean spread"
         )
-        out["chart"] = svg_uri(fig)
+        out["chart"] = chart_uri(fig)
         out["limits"] = head[head["limit_days"] > 0].to_dict("records")
     return out
 
@@ -487,10 +496,10 @@ BT_ROWS = (
     ("sharpe", "Sharpe ratio", "num"),
     ("max_drawdown", "maximum drawdown", "pct"),
     ("n_trades", "trades", "count"),
-    ("hit_rate", "share of winning trades", "pct"),
+    ("hit_rate", "share of winning trades", "share"),
     ("average_trade", "mean trade return", "pct"),
-    ("time_in_market", "time in the market", "pct"),
-    ("average_gross_exposure", "average gross exposure", "pct"),
+    ("time_in_market", "time in the market", "share"),
+    ("average_gross_exposure", "average gross exposure", "share"),
 )
 
 
@@ -505,7 +514,12 @@ def backtest_section(run: Run) -> dict[str, Any]:
     m = dict(zip(metrics["metric"], metrics["strategy"], strict=False))
     legs_m = run.table("backtest_legs_metrics")
     lm = dict(zip(legs_m["metric"], legs_m["value"], strict=False)) if len(legs_m) else {}
-    fmt = {"pct": lambda v: nar.pct(v), "num": lambda v: num(v), "count": count}
+    fmt = {
+        "pct": lambda v: nar.pct(v),
+        "share": lambda v: nar.pct(v, sign=False),
+        "num": lambda v: num(v),
+        "count": count,
+    }
     rows = [
         {
             "name": name,
@@ -532,9 +546,10 @@ def backtest_section(run: Run) -> dict[str, Any]:
             legs["equity"].to_numpy(), pd.to_datetime(legs["date"])
         )
     if curves:
-        fig, ax = charts.figure(9.0, 2.5)
+        fig, ax = charts.figure(9.0, 2.3)
+        fig.subplots_adjust(top=0.86)
         charts.equity_curves(ax, curves)
-        out["equity"] = svg_uri(fig)
+        out["equity"] = chart_uri(fig)
     trades = run.table("backtest_trades")
     sd = float(trades["return"].std(ddof=1)) if len(trades) > 1 else float("nan")
     sweeps = []
@@ -554,7 +569,7 @@ def backtest_section(run: Run) -> dict[str, Any]:
             axes if isinstance(axes, list) else [axes], sweeps, strict=False
         ):
             charts.sweep(ax, f, x, xlabel)
-        out["sweeps"] = svg_uri(fig)
+        out["sweeps"] = chart_uri(fig)
     rob = run.table("backtest_robustness")
     fig_ = nar.trade_figures(metrics, rob, legs_m)
     if fig_ is not None:
@@ -589,7 +604,7 @@ def grid_chart(run: Run) -> tuple[str | None, str]:
             return t.replace("_", " ")
 
     g = grid.assign(
-        r=grid["group"].map(label)
+        r=grid["group"].map(_grid_group)
         + " | "
         + grid["model"].str.replace("_", " ")
         + " | "
@@ -599,9 +614,10 @@ def grid_chart(run: Run) -> tuple[str | None, str]:
     table = g.pivot_table(index="r", columns="c", values="statistic", aggfunc="first")
     from matplotlib.figure import Figure
 
-    fig = Figure(
-        figsize=(10.0, 2.6 + 0.2 * len(table) + 0.04 * max(len(c) for c in table.columns)), dpi=96
-    )
+    top = 0.15 + 0.045 * max(len(c) for c in table.columns)  # rotated column labels, inches
+    height = 0.3 + 0.16 * len(table) + top
+    fig = Figure(figsize=(10.0, height), dpi=96)
+    fig.subplots_adjust(left=0.3, right=0.99, bottom=top / height, top=1 - 0.15 / height)
     charts.spec_grid(fig, table)
     n_studies = grid[["model", "policy"]].drop_duplicates().shape[0]
     note = (
@@ -611,7 +627,14 @@ def grid_chart(run: Run) -> tuple[str | None, str]:
         "Cells: the statistic of each test on tightening events pooled, on signed abnormal "
         "returns (positive = prices moved as the log expects)."
     )
-    return svg_uri(fig), note
+    return chart_uri(fig), note
+
+
+def _grid_group(group: str) -> str:
+    """Grid rows: group names in words; the spread group reads as the spread."""
+    if "-" in group and group not in nar.GROUP_NAMES:
+        return "spread (substitutes - incumbents)"
+    return label(group)
 
 
 # --- 9. Data, appendix, header -------------------------------------------------------
@@ -659,9 +682,26 @@ def findings(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return g.reset_index().to_dict("records"), dirt.head(DIRT_ROWS).to_dict("records")
 
 
+APPENDIX_GROUP_WIDTH = 24
+APPENDIX_CELL_WIDTH = 10
+
+
+def appendix_line(cells: list[str]) -> str:
+    """One fixed-width line of an appendix block: a left-aligned label, right-aligned cells."""
+    head, *rest = cells
+    return f"{head[:APPENDIX_GROUP_WIDTH]:<{APPENDIX_GROUP_WIDTH}}" + "".join(
+        f"{c:>{APPENDIX_CELL_WIDTH}}" for c in rest
+    )
+
+
 def appendix(run: Run, ranked: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     """One compact block per event, in rank order: group CAARs per window, and the p-values
-    of the one-cluster lead tests in the headline window."""
+    of the one-cluster lead tests in the headline window.
+
+    Each block is fixed-width text (``text``: a header line and one line per group),
+    not a table: a PDF lays out eighty small tables several times slower than the
+    whole main body.  The column names in words come back first (the legend).
+    """
     from backtest.study.registry import lead_tests, properties
 
     car, tests = run.table("car_summary"), run.table("tests")
@@ -679,28 +719,37 @@ def appendix(run: Run, ranked: list[dict[str, Any]]) -> tuple[list[str], list[di
         t = t.assign(event_id=t["event"].astype(str).str.split(":").str[0])
     by_event = dict(tuple(car.groupby("event_id")))
     tests_by = dict(tuple(t.groupby("event_id"))) if len(t) else {}
+    header = appendix_line(
+        ["group", "n", *windows, *(f"p{k + 1} {HEADLINE_WINDOW}" for k in range(len(one)))]
+    )
     blocks = []
     for ev in ranked:
         sub = by_event.get(ev["event_id"])
         if sub is None:
-            blocks.append({**ev, "rows": []})
+            blocks.append({**ev, "text": ""})
             continue
         tt = tests_by.get(ev["event_id"])
-        rows = []
+        lines = [header]
         for group, g in sub.groupby("group", sort=True):
             caar = dict(zip(g["window"], g["caar"], strict=False))
             m = tt[tt["group"] == group] if tt is not None else None
             ps = dict(zip(m["test"], m["pvalue"], strict=False)) if m is not None else {}
-            rows.append(
-                {
-                    "group": label(str(group)),
-                    "n": count(g["n"].max()),
-                    "caar": [nar.pct(caar.get(w)) for w in windows],
-                    "p": [num(ps.get(x), 3) if x in ps else "–" for x in one],
-                }
+            lines.append(
+                appendix_line(
+                    [
+                        label(str(group)),
+                        count(g["n"].max()),
+                        *(nar.pct(caar.get(w)) for w in windows),
+                        *(num(ps.get(x), 3) if x in ps else "–" for x in one),
+                    ]
+                )
             )
-        blocks.append({**ev, "rows": rows})
-    return [*windows, *(f"{properties(x).label}, p {HEADLINE_WINDOW}" for x in one)], blocks
+        blocks.append({**ev, "text": "\n".join(lines)})
+    legend = [
+        f"p{k + 1}: {properties(x).label}, p-value over {HEADLINE_WINDOW}"
+        for k, x in enumerate(one)
+    ]
+    return legend, blocks
 
 
 def planted_rows(run: Run) -> list[dict[str, Any]]:
