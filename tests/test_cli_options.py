@@ -104,6 +104,7 @@ def test_log_version_with_a_digest_is_checked_before_the_run(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_align_table_keeps_day0_whole_in_a_120_column_terminal(monkeypatch, capsys):
     code, csv_out, _ = run_cli(capsys, "events", "align", "--format", "csv")
     assert code == 0

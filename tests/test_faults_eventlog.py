@@ -486,6 +486,7 @@ _value = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     records=st.lists(
@@ -656,6 +657,7 @@ def test_csv_export_neutralises_formulas(title, log, tmp_path, capsys):
 # ---------------------------------------------------------------- 5. killed writers
 
 
+@pytest.mark.slow
 def test_adds_killed_at_random_moments_leave_the_old_or_the_new_log(log, tmp_path):
     rng = random.Random(11)
     add = [

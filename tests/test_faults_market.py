@@ -670,6 +670,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_writers_killed_at_random_moments_leave_a_complete_cache(seeded, tmp_path, universe):
     import random
 

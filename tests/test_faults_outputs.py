@@ -370,6 +370,7 @@ def _disk_full_case(command: str, tmp: Path) -> tuple[list[str], Path]:
 
 @pytest.mark.parametrize("command", ["run", "backtest", "study_byo", "study_demo"])
 @pytest.mark.parametrize("n_ok", [0, 3])
+@pytest.mark.slow
 def test_disk_full_leaves_earlier_outputs_intact(
     fast_steps, monkeypatch, tmp_path, capsys, command, n_ok
 ):
@@ -505,6 +506,7 @@ def test_byo_inputs_that_are_not_returns(tmp_path, capsys, kind, needle):
 
 
 @pytest.mark.parametrize("command", ["run", "backtest", "study_byo", "study_demo"])
+@pytest.mark.slow
 def test_output_modes_follow_the_umask(fast_steps, tmp_path, capsys, command):
     args, _ = _disk_full_case(command, tmp_path)
     if command == "run":
@@ -532,6 +534,7 @@ def test_output_modes_follow_the_umask(fast_steps, tmp_path, capsys, command):
 
 
 @pytest.mark.parametrize("command", ["backtest", "study_demo"])
+@pytest.mark.slow
 def test_default_run_folder_progress_and_summary(
     fast_steps, monkeypatch, tmp_path, capsys, command
 ):

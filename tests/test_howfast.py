@@ -41,6 +41,7 @@ def _with_plants(split, planted):
     return split.merge(day0, on=["event_id", "security"], how="inner")
 
 
+@pytest.mark.slow
 def test_news_before_the_open_matches_where_the_market_planted_the_gap(synthetic_split):
     tables, planted, _ = synthetic_split
     both = _with_plants(tables["open_split"], planted)
@@ -53,6 +54,7 @@ def test_news_before_the_open_matches_where_the_market_planted_the_gap(synthetic
     assert (~both["overnight"].astype(bool)).sum() >= 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["overnight", "session"])
 def test_overnight_and_session_parts_recover_the_planted_gap(synthetic_split, where):
     tables, planted, _ = synthetic_split
@@ -96,6 +98,7 @@ def _planted_share(split, planted, direction, sign, group):
     return frame["first"].mean() / frame["car01"].mean()
 
 
+@pytest.mark.slow
 def test_share_of_the_reaction_in_the_first_open_matches_the_plant(synthetic_split):
     from backtest.howfast import pooled_speed
 

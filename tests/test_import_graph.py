@@ -15,6 +15,8 @@ from types import ModuleType
 
 import pytest
 
+pytestmark = pytest.mark.slow  # parses every module; run by .ci/run (pytest -m slow)
+
 SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "import_cycles.py"
 
 

@@ -169,6 +169,7 @@ def test_shared_early_close_bars_tagged_post() -> None:
     assert sess["2025-07-07 04:00"] == "pre" and sess["2025-07-07 16:00"] == "post"
 
 
+@pytest.mark.slow
 def test_import_all_shared_folders_and_cache_round_trip(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

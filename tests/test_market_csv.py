@@ -68,6 +68,7 @@ def _all_nan_rows(adjustment: str) -> int:
     return 2 if "two all-NaN rows" in adjustment else 0
 
 
+@pytest.mark.slow
 def test_every_shared_file_reads_with_provenance_rows_and_range(shared_prices, provenance_rows):
     for rel, rows, first, last, adjustment in provenance_rows:
         path = shared_prices.parent / rel

@@ -491,6 +491,7 @@ def test_real_no_overlap_for_0981():
     assert res.series.meta.last == "2025-10-30"
 
 
+@pytest.mark.slow
 def test_real_acceptance_command(capsys, tmp_path):
     _needs_shared()
     code, out, err = run(

@@ -120,6 +120,7 @@ def test_event_text_is_escaped_and_inert(tmp_path):
     assert "default-src 'none'" in html
 
 
+@pytest.mark.slow
 def test_summary_text_follows_the_numbers(tmp_path):
     strong = render_html(load_run(_fake_run(tmp_path / "a", incumbent_effect=-0.04)))
     none = render_html(load_run(_fake_run(tmp_path / "b", incumbent_effect=0.0)))
@@ -171,6 +172,7 @@ def test_pdf_has_every_section_and_the_mark_on_every_page(tmp_path):
     assert files.html.stat().st_size < 10 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_intraday_section_appears_only_with_intraday_tables(tmp_path):
     plain = render_html(load_run(_fake_run(tmp_path / "a")))
     assert 'id="minutes"' not in plain
@@ -221,6 +223,7 @@ def test_intraday_section_appears_only_with_intraday_tables(tmp_path):
     assert section.count('<tr><td class="l">') >= 2
 
 
+@pytest.mark.slow
 def test_counts_print_as_integers_and_hashes_are_short(tmp_path):
     from backtest.report.sections import count, short_hash
 

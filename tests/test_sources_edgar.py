@@ -414,6 +414,7 @@ def test_match_proposes_exact_filing_stages_and_the_amends_apply(tmp_path, capsy
     assert "0 amend proposal(s)" in stdout
 
 
+@pytest.mark.slow
 def test_amend_script_runs_once(tmp_path, capsys):
     log = _disclosure_log(tmp_path)
     out = tmp_path / "review"

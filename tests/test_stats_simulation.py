@@ -23,6 +23,8 @@ import pytest
 
 from backtest.study.properties import LEAD_BAND, PROPERTIES, lead_tests
 
+pytestmark = pytest.mark.slow  # simulations: run by .ci/run (pytest -m slow)
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rejection.py"
 
 

@@ -44,6 +44,7 @@ def fake_pipeline(monkeypatch):
     monkeypatch.setattr(cli_backtest, "load_inputs", _fake_inputs)
 
 
+@pytest.mark.slow
 def test_run_writes_tables_and_manifest(fake_pipeline, tmp_path, capsys):
     main(
         [
@@ -74,6 +75,7 @@ def test_run_writes_tables_and_manifest(fake_pipeline, tmp_path, capsys):
     assert manifest["data"]["synthetic"] is True and manifest["configurations_tried"] == 1
 
 
+@pytest.mark.slow
 def test_run_with_robustness_states_the_configurations(fake_pipeline, tmp_path, capsys):
     main(["backtest", "run", "--demo", "--strategy", "short_incumbents", "--out", str(tmp_path)])
     out = capsys.readouterr().out
@@ -111,6 +113,7 @@ def test_bad_options_name_the_field(fake_pipeline, capsys, args, field):
     assert len(err) == 1 and field in err[0]
 
 
+@pytest.mark.slow
 def test_verbose_prints_the_robustness_sweep(fake_pipeline, tmp_path, capsys):
     main(["backtest", "run", "--demo", "--verbose", "--out", str(tmp_path)])
     out = capsys.readouterr().out

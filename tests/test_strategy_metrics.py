@@ -73,6 +73,7 @@ def test_slots_never_hold_two_legs_at_once_and_use_the_peak_count(legs):
     assert slots.max() + 1 == peak
 
 
+@pytest.mark.slow
 def test_vectorbt_metrics_agree_with_the_hand_formulas_on_a_fixed_curve():
     """vectorbt's own Sharpe, Sortino, volatility and drawdown equal the hand formulas
     (the independent values) on a fixed equity curve."""

@@ -26,6 +26,9 @@ import pytest
 from backtest.strategy import StrategySpec, robustness, run_backtest
 from backtest.synth import Plant, SynthSpec, make_market
 
+# A whole simulated market per fixture: run by .ci/run (pytest -m slow).
+pytestmark = pytest.mark.slow
+
 try:
     from test_strategy_support import UNIVERSE, instances
 except ImportError:  # pragma: no cover - when tests/ is a package

@@ -105,6 +105,7 @@ def test_pseudo_dates_shared_in_cluster_and_event_free(setup):
 
 
 @pytest.mark.parametrize("conventions", ["textbook", "estudy2"])
+@pytest.mark.slow
 def test_numba_twin_equals_numpy(setup, conventions):
     f, _, _, st = setup
     spec = SPEC.model_copy(update={"conventions": conventions})
