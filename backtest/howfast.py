@@ -201,9 +201,17 @@ def open_split(
     d1s = dates[1].to_numpy() if 1 in dates.columns else np.full(len(dates), pd.NaT)
     beta_v = beta.to_numpy(dtype=float)
     col = {c: info[c].to_numpy() if c in info.columns else None for c in INFO_COLUMNS}
-    known_all = pd.to_datetime(info.get("knowable_at_utc"), utc=True)
-    open_all = pd.to_datetime(info.get("day0_open_utc"), utc=True)
-    close_all = pd.to_datetime(info.get("day0_close_utc"), utc=True)
+
+    def utc(name: str) -> pd.Series:
+        """A timing column as UTC times; all NaT when the instances lack it."""
+        if name not in info.columns:
+            return pd.Series(pd.NaT, index=info.index, dtype="datetime64[ns, UTC]")
+        times: pd.Series = pd.to_datetime(info[name], utc=True)
+        return times
+
+    known_all = utc("knowable_at_utc")
+    open_all = utc("day0_open_utc")
+    close_all = utc("day0_close_utc")
     rows = []
     for i, key in enumerate(wide.index):
         ar0 = float(days[i, 0])

@@ -112,24 +112,28 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     panel, planted = inputs.panel, inputs.planted
     tables["events"] = steps.events_table(catalog)
     tables.update(steps.data_tables(panel, universe, alignment, planted))
-    say("Running the event study")
     # Every catalog event's day 0 on every security, aligned once and shared by the
     # main study and every study of the robustness grid.
     masks = steps.event_masks(catalog, universe, spec.stage)
-    study = steps.study(
-        panel, universe, alignment, catalog, spec, masks=masks, findings=tables["findings"]
-    )
-    tables.update(study)
-    if not planted.empty:
-        tables["plant_check"] = steps.plant_check(
-            planted, study["ar"], alignment.instances, spec.plants
+
+    def grid_and_backtest() -> tuple[Any, dict[str, Any]]:
+        grid = steps.spec_grid(panel, universe, catalog, spec, alignment=alignment, masks=masks)
+        return grid, steps.backtest(panel, universe, alignment, spec)
+
+    say("Running the event study (robustness grid and backtest alongside, on a second core)")
+    with steps.Background(grid_and_backtest) as side:
+        study = steps.study(
+            panel, universe, alignment, catalog, spec, masks=masks, findings=tables["findings"]
         )
-    say("Robustness: model x window x test x day-0 policy")
-    tables["spec_grid"] = steps.spec_grid(
-        panel, universe, catalog, spec, alignment=alignment, masks=masks
-    )
-    say("Backtesting the event strategy (vectorbt)")
-    tables.update(steps.backtest(panel, universe, alignment, spec))
+        tables.update(study)
+        if not planted.empty:
+            tables["plant_check"] = steps.plant_check(
+                planted, study["ar"], alignment.instances, spec.plants
+            )
+        say("Robustness: model x window x test x day-0 policy; backtesting the event strategy")
+        grid, backtest_tables = side.result()
+    tables["spec_grid"] = grid
+    tables.update(backtest_tables)
     if spec.bars_dirs:
         say("Intraday bars: minutes after the news")
         tables.update(steps.intraday(catalog, universe, spec))

@@ -774,7 +774,23 @@ def planted_rows(run: Run) -> list[dict[str, Any]]:
 
 
 def report_context(run: Run) -> dict[str, Any]:
-    """Everything the template shows, charts included."""
+    """Everything the template shows, charts included.
+
+    The heaviest charts (the specification grid, the heatmap, the backtest's) are
+    drawn in a child process on a second core while the rest is prepared here
+    (:class:`backtest.steps.Background`); the figures are the same either way.
+    """
+    from backtest.steps import Background
+
+    with Background(lambda: (grid_chart(run), heatmap_chart(run), backtest_section(run))) as side:
+        ctx = _report_context(run)
+        (grid, grid_note), heatmap, bt = side.result()
+    ctx.update(grid_chart=grid, grid_note=grid_note, heatmap_chart=heatmap, bt=bt)
+    return ctx
+
+
+def _report_context(run: Run) -> dict[str, Any]:
+    """:func:`report_context` without the charts drawn alongside."""
     from backtest.coverage import sample_sentence, used_instances
 
     m = run.manifest
@@ -783,7 +799,6 @@ def report_context(run: Run) -> dict[str, Any]:
     app_cols, app_blocks = appendix(run, ranked)
     speed_cols, speed = speed_rows(run)
     sig_cols, sig = significance(run)
-    grid, grid_note = grid_chart(run)
     find, dirt = findings(run)
     cov = run.table("coverage")
     sample = (
@@ -828,17 +843,13 @@ def report_context(run: Run) -> dict[str, Any]:
         "sig_cols": sig_cols,
         "sig_rows": sig,
         "timeline_chart": timeline_chart(run),
-        "heatmap_chart": heatmap_chart(run),
         "heatmap_window": heatmap_window(run),
         "ranked": ranked[:TOP_EVENTS],
         "n_ranked": len(ranked),
         "n_events": len(run.table("events")),
         "by_type": by_type_rows(run),
         "spread": spread_section(run),
-        "bt": backtest_section(run),
         "bt_note": m.get("backtest_note", ""),
-        "grid_chart": grid,
-        "grid_note": grid_note,
         "attrition": attrition_rows(run),
         "coverage": cov.to_dict("records"),
         "fallbacks": fallbacks(run),

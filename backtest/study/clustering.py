@@ -156,6 +156,7 @@ class StatsMemo:
     est: dict[bytes, EstimationPortfolio] = field(default_factory=dict)
     event: dict[bytes, FloatArray] = field(default_factory=dict)
     by_window: dict[tuple[bytes, ...], PortfolioT] = field(default_factory=dict)
+    clusters: dict[tuple[bytes, bool], _Clusters] = field(default_factory=dict)
     est_ranks: dict[str, FloatArray] = field(default_factory=dict)
 
 
@@ -362,6 +363,47 @@ def event_portfolio(
     return got
 
 
+@dataclass(frozen=True, slots=True)
+class _Clusters:
+    """The window-independent part of :func:`portfolio_by_cluster` for one set of rows:
+    the clusters, each one's members, event-day portfolio ARs and estimation portfolio."""
+
+    ids: IntArray
+    order: IntArray
+    cuts: IntArray
+    parts: list[IntArray]
+    q: FloatArray  # (clusters, event days)
+    ssq: FloatArray
+    dof: IntArray
+    sizes: IntArray
+
+
+def _clusters(ar: AbnormalReturns, rows: IntArray, one: bool, memo: StatsMemo | None) -> _Clusters:
+    key = (rows.tobytes(), one)
+    hit = memo.clusters.get(key) if memo is not None else None
+    if hit is not None:
+        return hit
+    ids, inv = np.unique(ar.cluster[rows], return_inverse=True)
+    order = np.argsort(inv, kind="stable") if ids.size > 1 else np.arange(rows.size)
+    cuts = np.flatnonzero(np.diff(inv[order])) + 1
+    parts = np.split(rows[order], cuts)
+    q = np.stack([event_portfolio(ar, part, memo, one_day=one) for part in parts])
+    ests = [estimation_portfolio(ar, part, memo) for part in parts]
+    got = _Clusters(
+        ids,
+        order,
+        cuts,
+        parts,
+        q,
+        np.array([e.ssq for e in ests], dtype=np.float64),
+        np.array([e.dof for e in ests], dtype=np.int64),
+        np.array([part.size for part in parts], dtype=np.int64),
+    )
+    if memo is not None:
+        memo.clusters[key] = got
+    return got
+
+
 def portfolio_by_cluster(
     ar: AbnormalReturns,
     w: WindowCAR,
@@ -381,24 +423,19 @@ def portfolio_by_cluster(
     hit = memo.by_window.get(key) if memo is not None else None
     if hit is not None:
         return hit
-    ids, inv = np.unique(ar.cluster[rows], return_inverse=True)
     if not rows.size:
         empty = np.zeros(0)
         got = PortfolioT(
-            ids.astype(np.int64), empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int64)
+            np.zeros(0, np.int64), empty, empty, np.zeros(0, np.int64), np.zeros(0, np.int64)
         )
         return got
-    order = np.argsort(inv, kind="stable") if ids.size > 1 else np.arange(rows.size)
-    cuts = np.flatnonzero(np.diff(inv[order])) + 1
-    parts = np.split(rows[order], cuts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.split((w.var[rows] / ar.sigma[rows] ** 2)[order], cuts)
     cols = np.flatnonzero(ar.window_mask(w.start, w.end))
     one = cols.size == 1
-    q = np.stack([event_portfolio(ar, part, memo, one_day=one) for part in parts])[:, cols]
-    ests = [estimation_portfolio(ar, part, memo) for part in parts]
-    ssq = np.array([e.ssq for e in ests], dtype=np.float64)
-    dof = np.array([e.dof for e in ests], dtype=np.int64)
+    cl = _clusters(ar, rows, one, memo)
+    ids, order, cuts, ssq, dof, sizes = cl.ids, cl.order, cl.cuts, cl.ssq, cl.dof, cl.sizes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.split((w.var[rows] / ar.sigma[rows] ** 2)[order], cuts)
+    q = cl.q[:, cols]
     has_q = np.isfinite(q)
     f = np.array(
         [
@@ -407,12 +444,14 @@ def portfolio_by_cluster(
         ],
         dtype=np.float64,
     )
-    car = np.array([np.nansum(r) for r in q], dtype=np.float64)  # 1-D sums, as per cluster
+    if one:  # a one-day window: each cluster's sum is its single day's value or 0
+        car = np.where(np.isnan(q[:, 0]), 0.0, q[:, 0])
+    else:
+        car = np.array([np.nansum(r) for r in q], dtype=np.float64)  # 1-D sums, as per cluster
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = ssq / dof
         stat = car / np.sqrt(s2 * f)
     stat = np.where((dof >= 1) & has_q.any(axis=1) & (s2 > 0) & (f > 0), stat, np.nan)
-    sizes = np.array([part.size for part in parts], dtype=np.int64)
     got = PortfolioT(ids.astype(np.int64), car, stat, dof, sizes)
     if memo is not None:
         memo.by_window[key] = got

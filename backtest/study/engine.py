@@ -149,6 +149,48 @@ def run_study(
     )
 
 
+def study_tests(
+    instances: pd.DataFrame,
+    returns: Mapping[str, pd.Series],
+    market: Regressors,
+    spec: StudySpec | None = None,
+    *,
+    masks: pd.DataFrame | None = None,
+    keep: Callable[[str, str], bool] | None = None,
+) -> pd.DataFrame:
+    """The ``tests`` table of :func:`run_study` alone, its rows limited to the (level,
+    event) pairs ``keep`` accepts (all when None).
+
+    For callers that report a few test rows (the robustness grid): the subsets
+    ``keep`` rejects are never tested and the other tables (ARs, CARs, CAARs) are
+    not built.  Every row kept is the row :func:`run_study` computes, in its order.
+    """
+    from backtest.study.overlap import apply_overlap_policy
+
+    spec = spec or StudySpec()
+    reg = test_registry(spec)
+    pooled, _ = apply_overlap_policy(instances, spec.overlap)
+    design = build_design(pooled, returns, market, spec, masks)
+    f = fit_instances(design, spec)
+    vs = views(f)
+    if keep is not None:
+        vs = [replace(v, subsets=tuple(s for s in v.subsets if keep(s[0], s[1]))) for v in vs]
+    rows = group_tests(f, spec, vs)
+    extra = spread_tests(f, spec, reg)
+    if spec.conventions == "estudy2" and f.ar.n:
+        from backtest.study.estudy2 import estudy2_rows
+
+        extra += estudy2_rows(f, spec)
+    if spec.placebo_draws and f.ar.n:
+        from backtest.study.placebo import placebo_rows
+
+        extra += placebo_rows(f, returns, market, spec, masks)
+    rows += [r for r in extra if keep is None or keep(str(r[0]), str(r[8]))]
+    tests = pd.DataFrame(rows, columns=list(TEST_COLUMNS))
+    tests["rel_day"] = tests["rel_day"].astype("Int64")
+    return tests
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """ARs and window CARs to test with their subsets: the plain view, or the signed
