@@ -503,10 +503,7 @@ def timeline(
     log_version: VersionOpt = None,
 ) -> None:
     """Draw events by authority (rows) and type (marker) over time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from backtest.eventlog.timeline import plot_timeline
+    from backtest.report.timeline import plot_timeline
 
     _check_choice(out.suffix.lower(), (".png", ".svg", ".pdf"), "--out suffix")
     fig = plot_timeline(_catalog(log, log_version).filter(types=types))
