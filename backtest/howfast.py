@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from backtest.summaries import cluster_mean, t_interval
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -268,40 +270,6 @@ def open_split(
 INFO_COLUMNS = ("group", "mic", "direction", "expected_sign", "cluster", "pool")
 
 
-def _cluster_stats(values: Any, clusters: Any) -> tuple[float, float, int, int]:
-    """Mean over clusters of each cluster's mean, its standard error, instances, clusters.
-
-    Values that are NaN are left out; a missing cluster label counts as an instance
-    but joins no cluster (as in a pandas groupby).
-    """
-    import numpy as np
-    import pandas as pd
-
-    v = np.asarray(values, dtype=float)
-    ok = ~np.isnan(v)
-    codes, uniq = pd.factorize(np.asarray(clusters, dtype=object)[ok])
-    keep = codes >= 0
-    n = len(uniq)
-    if not n:
-        return float("nan"), float("nan"), int(ok.sum()), 0
-    per = np.bincount(codes[keep], weights=v[ok][keep], minlength=n) / np.bincount(
-        codes[keep], minlength=n
-    )
-    mean = float(per.mean())
-    se = float(per.std(ddof=1) / n**0.5) if n > 1 else float("nan")
-    return mean, se, int(ok.sum()), n
-
-
-def _band(mean: float, se: float, n: int) -> tuple[float, float]:
-    """A 95 % interval from t(n - 1)."""
-    from scipy.stats import t as student_t
-
-    if not (n > 1 and se == se):
-        return float("nan"), float("nan")
-    q = float(student_t.ppf(0.975, n - 1))
-    return mean - q * se, mean + q * se
-
-
 def _ratio(a: Any, b: Any, clusters: Any) -> tuple[float, float, int, int]:
     """Ratio of cluster means mean(a) / mean(b), with a delta-method standard error."""
     import numpy as np
@@ -331,7 +299,7 @@ def _pool_rows(
     out = []
 
     def add(measure: str, mean: float, se: float, n_i: int, n_c: int) -> None:
-        lo, hi = _band(mean, se, n_c)
+        lo, hi = t_interval(mean, se, n_c)
         out.append(
             {
                 "direction": direction,
@@ -354,11 +322,11 @@ def _pool_rows(
         ("ar0", "ar0_before_open"),
     ):
         v = part[col].to_numpy(dtype=float) * sign
-        add(name, *_cluster_stats(v[before], cl[before]))
+        add(name, *cluster_mean(v[before], cl[before]))
     for col in ("first_open", "car01", "car05", "car010"):
-        add(col, *_cluster_stats(part[col].to_numpy(dtype=float) * sign, cl))
+        add(col, *cluster_mean(part[col].to_numpy(dtype=float) * sign, cl))
     post = (part["car010"] - part["car01"]).to_numpy(dtype=float) * sign
-    add("post_2_10", *_cluster_stats(post, cl))
+    add("post_2_10", *cluster_mean(post, cl))
     add(
         "share_first_open",
         *_ratio(
@@ -455,8 +423,8 @@ def signed_path(
     )
     rows = []
     for day, g in sub.groupby("rel_day", sort=True):
-        mean, se, n_i, n_c = _cluster_stats(g["car"].to_numpy(), g["cluster"].astype(str))
-        lo, hi = _band(mean, se, n_c)
+        mean, se, n_i, n_c = cluster_mean(g["car"].to_numpy(), g["cluster"].astype(str))
+        lo, hi = t_interval(mean, se, n_c)
         rows.append(
             {
                 "rel_day": int(day),
@@ -517,7 +485,7 @@ def cross_market(split: pd.DataFrame) -> pd.DataFrame:
             ("close", g["ar0"] * sign, g["day0_close_utc"]),
         ):
             hours = (at - g["knowable_at_utc"]).dt.total_seconds() / 3600.0
-            mean, se, n_i, n_e = _cluster_stats(value.to_numpy(), g["event_id"].astype(str))
+            mean, se, n_i, n_e = cluster_mean(value.to_numpy(), g["event_id"].astype(str))
             rows.append(
                 {
                     "market": market,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from backtest import steps
+from backtest.background import Background
 
 # Re-exported: callers import the spec and the loaders from here (the CLI, the API, tests).
 from backtest.inputs import Inputs as Inputs
@@ -121,7 +122,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
         return grid, steps.backtest(panel, universe, alignment, spec)
 
     say("Running the event study (robustness grid and backtest alongside, on a second core)")
-    with steps.Background(grid_and_backtest) as side:
+    with Background(grid_and_backtest) as side:
         study = steps.study(
             panel, universe, alignment, catalog, spec, masks=masks, findings=tables["findings"]
         )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from backtest.eventlog.pooling import DEFAULT_MIN_CONFIDENCE, MinConfidence
 
@@ -30,143 +30,6 @@ if TYPE_CHECKING:
     from backtest.universe import Universe
 
 TIMELINE_SYMBOL = ("SOXX", "^SOX", "SMH", "SPY")
-
-T = TypeVar("T")
-
-
-class Background(Generic[T]):
-    """``fn()`` computed in a forked child process while the caller goes on; :meth:`result`
-    waits for it.
-
-    Used to put independent steps of a run on a second core (the robustness grid and
-    the backtest while the main study runs; some report charts while the rest of the
-    report is prepared).  The child computes exactly what the caller would have, on
-    a copy of the caller's memory (same inputs, same code, same seeds), and sends the
-    value back pickled, so the numbers do not depend on it.  Warnings the child
-    raises are raised again in the caller.  If the child fails or dies, ``fn()`` is
-    run again in the caller, so an error surfaces as it would have without a child.
-    Without ``fork``, on one core, inside a daemon process or with ``MIB_SERIAL`` set,
-    ``fn()`` runs at once in the caller.  :meth:`close` (also on leaving a ``with``
-    block) ends a child whose result is no longer wanted.
-    """
-
-    def __init__(self, fn: Callable[[], T]) -> None:
-        import multiprocessing as mp
-        import os
-        import sys
-
-        self._fn = fn
-        self._proc: Any = None
-        self._recv: Any = None
-        self._done = False
-        self._value: T | None = None
-        serial = (
-            bool(os.environ.get("MIB_SERIAL"))
-            or (os.cpu_count() or 1) < 2
-            or "fork" not in mp.get_all_start_methods()
-            or mp.current_process().daemon
-        )
-        if serial:
-            self._value, self._done = fn(), True
-            return
-        ctx = mp.get_context("fork")
-        recv, send = ctx.Pipe(duplex=False)
-        for stream in (sys.stdout, sys.stderr):  # the child would flush their buffers again
-            try:
-                stream.flush()
-            except (AttributeError, OSError, ValueError):
-                pass
-        self._proc = ctx.Process(target=_background_child, args=(fn, recv, send), daemon=True)
-        self._proc.start()
-        send.close()
-        self._recv = recv
-
-    def result(self) -> T:
-        """The value of ``fn()`` (waiting for the child)."""
-        import warnings
-
-        if self._done:
-            return cast(T, self._value)
-        try:
-            if self._answered():
-                status, value, caught = self._recv.recv()
-            else:  # the child is stuck (e.g. a lock inherited through fork): do it here
-                status, value, caught = "failed", None, []
-        except (EOFError, OSError):
-            status, value, caught = "failed", None, []
-        finally:
-            self.close()
-        for message, category, filename, lineno in caught:
-            warnings.warn_explicit(message, category, filename, lineno)
-        self._value = value if status == "ok" else self._fn()
-        self._done = True
-        return cast(T, self._value)
-
-    def _answered(self) -> bool:
-        """Wait for the child's answer; False when it has used no CPU for
-        :data:`STUCK_AFTER` seconds without answering (a deadlock, not slow work)."""
-        idle, last = 0.0, _cpu_ticks(self._proc.pid)
-        while not self._recv.poll(POLL_EVERY):
-            if not self._proc.is_alive():
-                return bool(self._recv.poll())
-            now = _cpu_ticks(self._proc.pid)
-            idle = idle + POLL_EVERY if now is not None and now == last else 0.0
-            last = now
-            if idle >= STUCK_AFTER:
-                return False
-        return True
-
-    def close(self) -> None:
-        """Stop waiting: close the pipe and end the child if it still runs."""
-        if self._recv is not None:
-            self._recv.close()
-            self._recv = None
-        if self._proc is not None:
-            self._proc.join(timeout=0.5)
-            if self._proc.is_alive():
-                self._proc.terminate()
-                self._proc.join()
-            self._proc = None
-
-    def __enter__(self) -> Background[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-POLL_EVERY = 1.0  # seconds between looks at a background child
-STUCK_AFTER = 30.0  # seconds without CPU use after which a silent child counts as stuck
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """User + system CPU ticks of process ``pid`` (Linux ``/proc``), None where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _background_child(fn: Callable[[], Any], recv: Any, send: Any) -> None:
-    """In the child: run ``fn`` recording warnings, send (status, value, warnings)."""
-    import warnings
-
-    recv.close()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            value = fn()
-        notes = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
-        send.send(("ok", value, notes))
-    except BaseException:  # the caller runs fn again and raises the error itself
-        try:
-            send.send(("failed", None, []))
-        except Exception:  # the caller sees EOF and runs fn again
-            pass
-    finally:
-        send.close()
 
 
 def events_table(catalog: Catalog) -> pd.DataFrame:

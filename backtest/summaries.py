@@ -84,6 +84,40 @@ def _pool_frame(car: pd.DataFrame, instances: pd.DataFrame, by: str) -> pd.DataF
     return df[df["pool"] & df[by].notna() & (df[by].astype(str) != "")]
 
 
+def cluster_mean(values: Any, clusters: Any) -> tuple[float, float, int, int]:
+    """Mean over clusters of each cluster's mean, its standard error, instances, clusters.
+
+    The calendar cluster is the unit (DESIGN section 4): values that are NaN are left
+    out; a missing cluster label counts as an instance but joins no cluster (as in a
+    pandas groupby).
+    """
+    import numpy as np
+    import pandas as pd
+
+    v = np.asarray(values, dtype=float)
+    ok = ~np.isnan(v)
+    codes, uniq = pd.factorize(np.asarray(clusters, dtype=object)[ok])
+    keep = codes >= 0
+    n = len(uniq)
+    if not n:
+        return float("nan"), float("nan"), int(ok.sum()), 0
+    per = np.bincount(codes[keep], weights=v[ok][keep], minlength=n) / np.bincount(
+        codes[keep], minlength=n
+    )
+    se = float(per.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return float(per.mean()), se, int(ok.sum()), n
+
+
+def t_interval(mean: float, se: float, n: int) -> tuple[float, float]:
+    """The 95 % interval ``mean +/- t(n - 1, 0.975) * se``; NaNs without two clusters."""
+    from scipy.stats import t as student_t
+
+    if not (n > 1 and se == se):
+        return float("nan"), float("nan")
+    q = float(student_t.ppf(0.975, n - 1))
+    return mean - q * se, mean + q * se
+
+
 def _across_clusters(g: pd.DataFrame) -> dict[str, float]:
     """Mean of per-cluster mean CARs, its standard error and t(n_clusters - 1) p-value."""
     import numpy as np
@@ -91,20 +125,10 @@ def _across_clusters(g: pd.DataFrame) -> dict[str, float]:
     from scipy.stats import t as student_t
 
     car = g["car"].to_numpy(dtype=float)
-    ok = ~np.isnan(car)
-    codes, uniq = pd.factorize(g["cluster"].to_numpy(dtype=object)[ok])
-    keep = codes >= 0
-    n = len(uniq)
-    per = (
-        np.bincount(codes[keep], weights=car[ok][keep], minlength=n)
-        / np.bincount(codes[keep], minlength=n)
-        if n
-        else np.empty(0)
-    )
-    mean = float(per.mean()) if n else np.nan
-    se = float(per.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+    mean, se, n_ok, n = cluster_mean(car, g["cluster"].to_numpy(dtype=object))
     t = mean / se if se and se == se and se > 0 else np.nan
     p = float(2.0 * student_t.sf(abs(t), n - 1)) if t == t else np.nan
+    ok = ~np.isnan(car)
     return {
         "mean_car": mean,
         "se": se,
@@ -112,7 +136,7 @@ def _across_clusters(g: pd.DataFrame) -> dict[str, float]:
         "pvalue": p,
         "n_events": int(pd.unique(g["event_id"].to_numpy(dtype=object)[ok]).size),
         "n_clusters": n,
-        "n_instances": int(ok.sum()),
+        "n_instances": n_ok,
     }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from backtest.summaries import t_interval
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -56,16 +58,6 @@ def pvalue(p: object) -> str:
     return "p < 0.001" if f < 0.001 else f"p = {f:.3f}"
 
 
-def band(mean: float, se: float, n: int) -> tuple[float, float]:
-    """A 95 % interval from t(n - 1) around ``mean``."""
-    from scipy.stats import t as student_t
-
-    if not (n > 1 and se == se):
-        return float("nan"), float("nan")
-    q = float(student_t.ppf(0.975, n - 1))
-    return mean - q * se, mean + q * se
-
-
 def pool_name(direction: str, sign: str, group: str) -> str:
     """``US incumbents expected to fall on tightening``; ``all names (signed) on easing``."""
     name = GROUP_NAMES.get(group, group)
@@ -90,7 +82,7 @@ class PoolFigure:
 
     @property
     def interval(self) -> tuple[float, float]:
-        return band(self.mean_car, self.se, self.n_clusters)
+        return t_interval(self.mean_car, self.se, self.n_clusters)
 
     def phrase(self) -> str:
         lo, hi = self.interval

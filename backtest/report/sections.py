@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from backtest.report import charts
 from backtest.report import narrative as nar
+from backtest.summaries import t_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,7 +133,7 @@ def pooled_rows(run: Run) -> list[dict[str, Any]]:
             if (d, s, g, w) not in sub.index:
                 continue
             r = sub.loc[(d, s, g, w)]
-            lo, hi = nar.band(float(r["mean_car"]), float(r["se"]), int(r["n_clusters"]))
+            lo, hi = t_interval(float(r["mean_car"]), float(r["se"]), int(r["n_clusters"]))
             rows.append(
                 {
                     "pool": nar.pool_name(d, s, g),
@@ -429,7 +430,7 @@ def by_type_rows(run: Run) -> list[dict[str, Any]]:
                 cells[group] = {"v": "–", "b": "", "n": ""}
                 continue
             r0 = r.iloc[0]
-            lo, hi = nar.band(float(r0["mean_car"]), float(r0["se"]), int(r0["n_clusters"]))
+            lo, hi = t_interval(float(r0["mean_car"]), float(r0["se"]), int(r0["n_clusters"]))
             cells[group] = {
                 "v": nar.pct(r0["mean_car"]),
                 "b": f"{nar.pct(lo)} to {nar.pct(hi)}" if lo == lo else "",
@@ -759,7 +760,7 @@ def planted_rows(run: Run) -> list[dict[str, Any]]:
         return []
     rows = []
     for r in pc.itertuples(index=False):
-        lo, hi = nar.band(float(r.estimated), float(r.se), int(r.n_clusters))
+        lo, hi = t_interval(float(r.estimated), float(r.se), int(r.n_clusters))
         rows.append(
             {
                 "effect": f"{r.match} · {label(str(r.group))} · {r.component}",
@@ -778,9 +779,9 @@ def report_context(run: Run) -> dict[str, Any]:
 
     The heaviest charts (the specification grid, the heatmap, the backtest's) are
     drawn in a child process on a second core while the rest is prepared here
-    (:class:`backtest.steps.Background`); the figures are the same either way.
+    (:class:`backtest.background.Background`); the figures are the same either way.
     """
-    from backtest.steps import Background
+    from backtest.background import Background
 
     with Background(lambda: (grid_chart(run), heatmap_chart(run), backtest_section(run))) as side:
         ctx = _report_context(run)

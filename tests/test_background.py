@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-import backtest.steps as steps
+import backtest.background as background
 
 
 def test_value_from_the_child_equals_the_value_computed_here(monkeypatch):
     monkeypatch.delenv("MIB_SERIAL", raising=False)
-    with steps.Background(lambda: (os.getpid(), sum(range(10_000)))) as job:
+    with background.Background(lambda: (os.getpid(), sum(range(10_000)))) as job:
         pid, total = job.result()
     assert total == 49_995_000
     if (os.cpu_count() or 1) >= 2:
@@ -27,8 +27,8 @@ def test_a_child_deadlocked_on_an_inherited_lock_is_abandoned_and_the_work_done_
     if (os.cpu_count() or 1) < 2:
         pytest.skip("runs in-process on one core")
     monkeypatch.delenv("MIB_SERIAL", raising=False)
-    monkeypatch.setattr(steps, "STUCK_AFTER", 1.0)
-    monkeypatch.setattr(steps, "POLL_EVERY", 0.2)
+    monkeypatch.setattr(background, "STUCK_AFTER", 1.0)
+    monkeypatch.setattr(background, "POLL_EVERY", 0.2)
     lock = threading.Lock()
     release = threading.Event()
 
@@ -45,7 +45,7 @@ def test_a_child_deadlocked_on_an_inherited_lock_is_abandoned_and_the_work_done_
             return os.getpid()
 
     start = time.monotonic()
-    job = steps.Background(work)
+    job = background.Background(work)
     threading.Timer(2.5, release.set).start()  # the parent's lock frees up later
     assert job.result() == os.getpid()  # computed in the parent after the child was given up
     assert time.monotonic() - start < 8
