@@ -122,9 +122,9 @@ def fast_steps(monkeypatch, tmp_path_factory):
     import backtest.cli.backtest as cli_backtest
     import backtest.pipeline as pipeline
     import backtest.steps as steps
+    from backtest.byo_io import read_inputs
     from backtest.returns import BenchmarkChoice
     from backtest.runio import load_run
-    from backtest.study.byo import read_inputs
     from backtest.study.engine import run_study
     from backtest.study.spec import StudySpec
 

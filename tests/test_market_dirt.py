@@ -16,7 +16,8 @@ except ImportError:  # pragma: no cover
 
 from backtest.errors import DataError
 from backtest.market import PricePanel, SeriesMeta, read_price_csv, verify
-from backtest.market.compare import compare_with, read_reference, return_disagreements
+from backtest.market.compare import compare_with, return_disagreements
+from backtest.market.csvsource import read_reference
 from backtest.universe import load_universe
 
 REPO = Path(__file__).resolve().parent.parent

@@ -31,9 +31,9 @@ from backtest.sources.edgar import (
     EASTERN,
     expected_filing_date,
     parse_acceptance,
-    parse_filings,
 )
 from backtest.sources.errors import SourceError
+from backtest.sources.filings import parse_filings
 from backtest.sources.http import read_file
 from backtest.sources.proposals import match_edgar
 from backtest.universe import load_universe

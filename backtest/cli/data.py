@@ -572,7 +572,7 @@ def verify_cmd(
         panel = load_prices("cache", symbols or None, universe=u, cache_dir=cache_dir)
     reference = None
     if against is not None:
-        from backtest.market.compare import read_reference
+        from backtest.market.csvsource import read_reference
 
         reference = read_reference(against, panel.symbols)
     findings = verify(panel, u, against=reference)

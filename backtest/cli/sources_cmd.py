@@ -305,7 +305,8 @@ def _edgar_from_file(
     uni: Universe, path: Path, picked: list[Security]
 ) -> tuple[Security, FilingList, list[Answer]]:
     from backtest.errors import MibError
-    from backtest.sources.edgar import parse_filings, with_cik
+    from backtest.sources.edgar import with_cik
+    from backtest.sources.filings import parse_filings
     from backtest.sources.http import read_file
 
     answer = read_file(path)
@@ -349,7 +350,8 @@ def _edgar_fetch(
     base_url: str,
 ) -> tuple[Security, FilingList, list[Answer]]:
     from backtest.errors import MibError
-    from backtest.sources.edgar import combine, parse_filings, submissions_url, with_cik
+    from backtest.sources.edgar import combine, submissions_url, with_cik
+    from backtest.sources.filings import parse_filings
     from backtest.sources.http import contact_from, fetch, user_agent
 
     if not sec.cik:

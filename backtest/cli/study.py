@@ -242,8 +242,8 @@ def run(
 
 def _write(result: StudyResult, out: Path, provenance: dict[str, object]) -> list[str]:
     """The study's files, staged beside ``out`` and moved in once complete."""
+    from backtest.byo_io import write_outputs
     from backtest.runio import staged_folder
-    from backtest.study.byo import write_outputs
 
     with staged_folder(out) as stage:
         paths = write_outputs(result, stage, provenance)

@@ -21,9 +21,8 @@ interval, because only common dates are used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -108,29 +107,3 @@ class Reference:
     series: Mapping[str, RawSeries]
     issues: tuple[Issue, ...] = ()  # not_compared: unreadable files
     absent: tuple[str, ...] = ()  # symbols without a file there
-
-
-def read_reference(directory: Path, symbols: Sequence[str]) -> Reference:
-    """The files of ``symbols`` in ``directory``, read with the layout rules of the CSV source.
-
-    A file that cannot be read becomes a ``not_compared`` finding carrying its
-    one-line error; symbols without a file there are listed in ``absent``.
-    """
-    from backtest.errors import MibError
-    from backtest.market.csvsource import find_symbol_file, read_price_csv
-
-    series: dict[str, RawSeries] = {}
-    issues: list[Issue] = []
-    absent: list[str] = []
-    for sym in symbols:
-        path = find_symbol_file(directory, sym)
-        if path is None:
-            absent.append(sym)
-            continue
-        try:
-            series[sym] = read_price_csv(path, sym)
-        except MibError as err:
-            issues.append(Issue(sym, "", "not_compared", "info", f"not read: {err}"))
-    return Reference(
-        label=str(directory), series=series, issues=tuple(issues), absent=tuple(absent)
-    )

@@ -48,6 +48,7 @@ import numpy as np
 
 from backtest.errors import DataError, InputFileError
 from backtest.market.checks import CheckPolicy, absurd_values, change_mismatches
+from backtest.market.compare import Reference
 from backtest.market.layouts import (
     CHANGE_FIELDS,
     ENCODINGS,
@@ -798,3 +799,28 @@ def clip_dates(raw: RawSeries, start: str | None, end: str | None) -> RawSeries:
         content_hash=bars_hash(b),
     )
     return RawSeries(bars=b, meta=meta, issues=raw.issues)
+
+
+def read_reference(directory: Path, symbols: Sequence[str]) -> Reference:
+    """The files of ``symbols`` in ``directory``, read with the layout rules of the CSV source.
+
+    A file that cannot be read becomes a ``not_compared`` finding carrying its
+    one-line error; symbols without a file there are listed in ``absent``.
+    """
+    from backtest.errors import MibError
+
+    series: dict[str, RawSeries] = {}
+    issues: list[Issue] = []
+    absent: list[str] = []
+    for sym in symbols:
+        path = find_symbol_file(directory, sym)
+        if path is None:
+            absent.append(sym)
+            continue
+        try:
+            series[sym] = read_price_csv(path, sym)
+        except MibError as err:
+            issues.append(Issue(sym, "", "not_compared", "info", f"not read: {err}"))
+    return Reference(
+        label=str(directory), series=series, issues=tuple(issues), absent=tuple(absent)
+    )

@@ -482,15 +482,3 @@ def with_cik(filings: FilingList, cik: str) -> FilingList:
     """A page without its own CIK, attributed to ``cik``."""
     fixed = tuple(replace(f, cik=cik) for f in filings.filings)
     return replace(filings, cik=cik, filings=fixed)
-
-
-def parse_filings(data: bytes, where: str, cik: str | None = None) -> FilingList:
-    """A submissions document, one of its older pages, or an Atom feed (sniffed)."""
-    from backtest.sources.formats import looks_like_html
-
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:5]
-    if head.startswith(b"<") and not looks_like_html(data):
-        from backtest.sources.atom import parse_atom
-
-        return parse_atom(data, where)
-    return parse_submissions(data, where, cik)

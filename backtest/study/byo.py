@@ -12,38 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
 from backtest.study.results import StudyResult
-
-MOVED_TO_BYO_IO = frozenset(
-    {
-        "AR_CSV",
-        "ATTRITION_CSV",
-        "ByoInputs",
-        "CAR_CSV",
-        "TESTS_CSV",
-        "output_frames",
-        "read_events",
-        "read_inputs",
-        "read_wide",
-        "write_outputs",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The file readers and writers now live in :mod:`backtest.byo_io`; kept for callers."""
-    if name in MOVED_TO_BYO_IO:
-        from backtest import byo_io
-
-        return getattr(byo_io, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 # What decimal returns look like (check_return_columns).  A daily, weekly or monthly
 # simple return series has a median |r| of a few percent at most; a price can never
