@@ -355,7 +355,7 @@ def _study_tables(
     import pandas as pd
 
     from backtest.eventlog.pooling import pool_table
-    from backtest.summaries import caar_paths, pooled_car, spread_events
+    from backtest.summaries import caar_paths, pooled_car, spread_events, spread_summary
 
     events = events_table(catalog)
     pools = pool_table(catalog.events, spec.min_confidence)
@@ -373,6 +373,12 @@ def _study_tables(
         ]
     )
     attrition = pd.concat([result.attrition, choice.dropped, missing], ignore_index=True)
+    spread = spread_events(
+        result.car,
+        used,
+        result.ar,
+        limit_hits=_limit_hits(_findings(panel, universe) if findings is None else findings),
+    )
     return {
         "ar": result.ar,
         "car": result.car,
@@ -384,12 +390,8 @@ def _study_tables(
         "car_summary": car_summary,
         "pooled": pooled_car(result.car, used, by="direction"),
         "pooled_by_type": pooled_car(result.car, used, by="event_type"),
-        "spread_events": spread_events(
-            result.car,
-            used,
-            result.ar,
-            limit_hits=_limit_hits(_findings(panel, universe) if findings is None else findings),
-        ),
+        "spread_events": spread,
+        "spread_summary": spread_summary(spread),
         "pools": pools,
         "overlaps": result.overlaps,
         "study_instances": used,

@@ -363,6 +363,50 @@ def spread_events(
     return out[cols]
 
 
+SPREAD_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "direction",
+    "window",
+    "n_events",
+    "mean",
+    "median",
+    "trimmed_mean",
+    "trimmed_k",
+    "top_event",
+    "top_share",
+    "limit_events",
+)
+
+
+def spread_summary(events: pd.DataFrame) -> pd.DataFrame:
+    """Per (direction, window) of :func:`spread_events`: the mean, median and trimmed
+    mean of the event spreads (:func:`robust_centre`), the event with the largest
+    absolute contribution and its share of the sum of absolute contributions, and
+    the number of events with a limit-hit session inside the window."""
+    import pandas as pd
+
+    rows = []
+    if len(events):
+        for (d, w), g in events.groupby(["direction", "window"], sort=True):
+            c = robust_centre(g["spread"])
+            contrib = g["contribution"].abs()
+            total = float(contrib.sum())
+            rows.append(
+                {
+                    "direction": d,
+                    "window": w,
+                    "n_events": int(c["n"]),
+                    "mean": c["mean"],
+                    "median": c["median"],
+                    "trimmed_mean": c["trimmed_mean"],
+                    "trimmed_k": int(c["trimmed_k"]),
+                    "top_event": str(g.loc[contrib.idxmax(), "event_id"]) if total > 0 else "",
+                    "top_share": float(contrib.max()) / total if total > 0 else float("nan"),
+                    "limit_events": int((g["limit_days"] > 0).sum()),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(SPREAD_SUMMARY_COLUMNS))
+
+
 def robust_centre(values: pd.Series, trim: float = 0.1) -> dict[str, float]:
     """Mean, median and trimmed mean of values.
 

@@ -131,3 +131,15 @@ def test_robustness_sweeps_show_the_drift_decaying_with_lag(markets):
         tables["lag_decay"]["mean_trade_return"].tolist()
         == rp.sweep("lag")["average_trade"].tolist()
     )
+    # Bands: the row of the base spec (entry lag SPEC.entry_lag) has the dispersion of
+    # the base run's own trades, and its band is mean +/- t(n-1) sd / sqrt(n) (scipy).
+    from scipy import stats as st
+
+    base = tables["lag_decay"][tables["lag_decay"]["lag"] == SPEC.entry_lag].iloc[0]
+    r = tables["backtest_trades"]["return"].to_numpy()
+    assert base["n_trades"] == len(r)
+    assert base["trade_sd"] == pytest.approx(r.std(ddof=1), rel=1e-12)
+    half = st.t.ppf(0.975, len(r) - 1) * r.std(ddof=1) / len(r) ** 0.5
+    assert base["band_lo"] == pytest.approx(r.mean() - half, rel=1e-9)
+    assert base["band_hi"] == pytest.approx(r.mean() + half, rel=1e-9)
+    assert "band_lo" not in tables["leave_one_out"]

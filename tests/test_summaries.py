@@ -139,3 +139,32 @@ def test_robust_centre_trims_at_least_one_from_each_end_from_five_values():
     assert c["mean"] == pytest.approx(0.16 / 5, abs=1e-15)
     three = robust_centre(pd.Series([0.1, 0.2, 0.9]))
     assert three["trimmed_k"] == 0 and three["trimmed_mean"] == pytest.approx(0.4, abs=1e-15)
+
+
+def test_spread_summary_by_hand_with_the_top_contributor_and_limit_events():
+    from backtest.summaries import spread_summary
+
+    spreads = [0.10, -0.02, 0.03, 0.05, 0.40, 0.01]
+    ev = pd.DataFrame(
+        {
+            "direction": "tightening",
+            "window": "[0,+1]",
+            "event_id": [f"e{k}" for k in range(6)],
+            "spread": spreads,
+            "contribution": [s / 6 for s in spreads],
+            "limit_days": [0, 0, 2, 0, 5, 0],
+        }
+    )
+    other = ev.assign(direction="easing", spread=0.01, contribution=0.01 / 6, limit_days=0)
+    s = spread_summary(pd.concat([ev, other.iloc[:2]], ignore_index=True))
+    assert s["direction"].tolist() == ["easing", "tightening"]  # sorted
+    t = s[s["direction"] == "tightening"].iloc[0]
+    assert t["n_events"] == 6 and t["trimmed_k"] == 1
+    assert t["mean"] == pytest.approx(0.57 / 6, abs=1e-15)
+    assert t["median"] == pytest.approx((0.03 + 0.05) / 2, abs=1e-15)
+    # sorted -0.02 0.01 0.03 0.05 0.10 0.40: one dropped from each end
+    assert t["trimmed_mean"] == pytest.approx((0.01 + 0.03 + 0.05 + 0.10) / 4, abs=1e-15)
+    assert t["top_event"] == "e4"
+    assert t["top_share"] == pytest.approx(0.40 / 0.61, abs=1e-12)  # of sum |contribution|
+    assert t["limit_events"] == 2
+    assert spread_summary(ev.iloc[:0]).empty

@@ -450,28 +450,24 @@ def by_type_rows(run: Run) -> list[dict[str, Any]]:
 
 
 def spread_section(run: Run) -> dict[str, Any]:
-    """Mean, median and trimmed mean of the event spreads, and each event's contribution."""
-    from backtest.summaries import robust_centre
-
+    """Mean, median and trimmed mean of the event spreads (the run's ``spread_summary``
+    table), and each event's contribution (``spread_events``)."""
     se = run.table("spread_events")
     if se.empty:
         return {}
     out: dict[str, Any] = {"rows": [], "chart": None, "limits": []}
-    for (d, w), g in se.groupby(["direction", "window"], sort=True):
-        c = robust_centre(g["spread"])
+    for r in run.table("spread_summary").itertuples(index=False):
         out["rows"].append(
             {
-                "direction": d,
-                "window": w,
-                "mean": nar.pct(c["mean"]),
-                "median": nar.pct(c["median"]),
-                "trimmed": nar.pct(c["trimmed_mean"]),
-                "n": count(c["n"]),
-                "top": str(g.loc[g["contribution"].abs().idxmax(), "event_id"]),
-                "top_share": nar.pct(
-                    g["contribution"].abs().max() / g["contribution"].abs().sum(), 0, sign=False
-                ),
-                "limit_events": count((g["limit_days"] > 0).sum()),
+                "direction": r.direction,
+                "window": r.window,
+                "mean": nar.pct(r.mean),
+                "median": nar.pct(r.median),
+                "trimmed": nar.pct(r.trimmed_mean),
+                "n": count(r.n_events),
+                "top": str(r.top_event),
+                "top_share": nar.pct(r.top_share, 0, sign=False),
+                "limit_events": count(r.limit_events),
             }
         )
     head = se[(se["direction"] == "tightening") & (se["window"] == HEADLINE_WINDOW)]
@@ -506,7 +502,6 @@ BT_ROWS = (
 
 def backtest_section(run: Run) -> dict[str, Any]:
     """Strategy vs cash vs the equal-weight legs, in percent; equity, lag decay, sweeps."""
-    import numpy as np
     import pandas as pd
 
     metrics = run.table("backtest_metrics")
@@ -551,8 +546,6 @@ def backtest_section(run: Run) -> dict[str, Any]:
         fig.subplots_adjust(top=0.86)
         charts.equity_curves(ax, curves)
         out["equity"] = chart_uri(fig)
-    trades = run.table("backtest_trades")
-    sd = float(trades["return"].std(ddof=1)) if len(trades) > 1 else float("nan")
     sweeps = []
     for name, x, xlabel in (
         ("lag_decay", "lag", "entry delay, sessions"),
@@ -561,8 +554,9 @@ def backtest_section(run: Run) -> dict[str, Any]:
         f = run.table(name)
         if f.empty:
             continue
-        half = 1.96 * sd / np.sqrt(f["n_trades"].clip(lower=1))
-        f = f.assign(lo=f["mean_trade_return"] - half, hi=f["mean_trade_return"] + half)
+        has_band = {"band_lo", "band_hi"} <= set(f.columns)  # run folders before 2026-11-30
+        nan = float("nan")
+        f = f.assign(lo=f["band_lo"] if has_band else nan, hi=f["band_hi"] if has_band else nan)
         sweeps.append((f, x, xlabel))
     if sweeps:
         fig, axes = charts.figure(10.0, 2.5, ncols=len(sweeps))

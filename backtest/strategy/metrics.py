@@ -49,6 +49,7 @@ class TradeStats:
     hit_rate: float
     average_trade: float
     median_trade: float
+    trade_sd: float  # sample standard deviation of the trade returns (ddof 1)
     average_sessions_held: float
     time_in_market: float
     average_gross_exposure: float
@@ -110,6 +111,7 @@ def trade_stats(
         hit_rate=float(np.mean(r > 0)) if n else nan,
         average_trade=float(np.mean(r)) if n else nan,
         median_trade=float(np.median(r)) if n else nan,
+        trade_sd=float(np.std(r, ddof=1)) if n > 1 else nan,
         average_sessions_held=float(np.mean(sessions_held)) if len(sessions_held) else nan,
         time_in_market=float(np.mean(in_market > 0)) if len(in_market) else nan,
         average_gross_exposure=float(np.mean(gross_fraction)) if len(gross_fraction) else nan,

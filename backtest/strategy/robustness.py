@@ -38,6 +38,7 @@ SWEEP_COLUMNS: tuple[str, ...] = (
     "value",
     "n_trades",
     "average_trade",
+    "trade_sd",
     "hit_rate",
     "total_return",
     "sharpe",
@@ -60,7 +61,16 @@ class RobustnessResult:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The base run's tables, ``backtest_robustness`` (every configuration) and one
         table per sweep for the report: ``lag_decay`` (lag), ``hold_sweep`` (hold) and
-        ``leave_one_out`` (event_id), each with ``strategy`` and ``mean_trade_return``."""
+        ``leave_one_out`` (event_id), each with ``strategy`` and ``mean_trade_return``.
+
+        The lag and hold tables also carry ``band_lo``/``band_hi``: the 95 % interval
+        of the mean trade return, mean +/- t(n - 1, 0.975) x trade_sd / sqrt(n) over
+        the configuration's n trades.  It treats trades as independent; legs of one
+        event share its dates, so the band is narrower than the truth.
+        """
+        from backtest.summaries import t_interval
+
+        nan = float("nan")
         out = {**self.base.tables(), "backtest_robustness": self.to_frame()}
         for sweep, name, key in (
             ("lag", "lag_decay", "lag"),
@@ -72,6 +82,15 @@ class RobustnessResult:
             if key != "event_id":
                 part[key] = part[key].astype("int64")
             part.insert(0, "strategy", self.base.spec.strategy)
+            if key != "event_id":
+                bands = [
+                    t_interval(float(m), float(sd) / float(n) ** 0.5 if n else nan, int(n))
+                    for m, sd, n in zip(
+                        part["mean_trade_return"], part["trade_sd"], part["n_trades"], strict=True
+                    )
+                ]
+                part["band_lo"] = [b[0] for b in bands]
+                part["band_hi"] = [b[1] for b in bands]
             out[name] = part
         return out
 
@@ -131,6 +150,7 @@ def _row(
             "value": str(value),
             "n_trades": 0,
             "average_trade": nan,
+            "trade_sd": nan,
             "hit_rate": nan,
             "total_return": nan,
             "sharpe": nan,
@@ -142,6 +162,7 @@ def _row(
         "value": str(value),
         "n_trades": stats.n_trades,
         "average_trade": stats.average_trade,
+        "trade_sd": stats.trade_sd,
         "hit_rate": stats.hit_rate,
         "total_return": perf.total_return,
         "sharpe": perf.sharpe,
