@@ -232,3 +232,14 @@ def test_counts_print_as_integers_and_hashes_are_short(tmp_path):
     assert short_hash("b" * 64, 16) == "b" * 16
     html = render_html(load_run(_fake_run(tmp_path)))
     assert "134.000" not in html and ".000<" not in html
+
+
+def test_loss_reasons_are_words_not_codes():
+    from backtest.report.sections import lost_in_words, reason_words
+
+    assert reason_words("day0_outside_data") == "day 0 outside the security's price file"
+    assert reason_words("some_new_code") == "some new code"
+    assert lost_in_words("day0_outside_data 7; before_listing 2") == (
+        "day 0 outside the security's price file (7); day 0 before the listing date (2)"
+    )
+    assert lost_in_words("") == ""

@@ -635,6 +635,22 @@ def _grid_group(group: str) -> str:
 # --- 9. Data, appendix, header -------------------------------------------------------
 
 
+def reason_words(code: str) -> str:
+    """An attrition code in words (``day0_outside_data`` -> "day 0 outside the
+    security's price file"); an unknown code with its underscores as spaces."""
+    from backtest.coverage import REASON_WORDS
+
+    return REASON_WORDS.get(code, code.replace("_", " "))
+
+
+def lost_in_words(codes: str) -> str:
+    """The coverage table's ``lost_reasons`` ("code n; code n") in words: "words (n); ..."."""
+    parts = [p.rsplit(" ", 1) for p in str(codes).split("; ") if p.strip()]
+    return "; ".join(
+        f"{reason_words(p[0])} ({p[1]})" if len(p) == 2 else reason_words(p[0]) for p in parts
+    )
+
+
 def attrition_rows(run: Run) -> list[dict[str, Any]]:
     rows = []
     for step in ("align_attrition", "attrition"):
@@ -644,7 +660,7 @@ def attrition_rows(run: Run) -> list[dict[str, Any]]:
                 rows.append(
                     {
                         "step": "alignment" if step == "align_attrition" else "study",
-                        "reason": str(reason).replace("_", " "),
+                        "reason": reason_words(str(reason)),
                         "n": count(n),
                     }
                 )
@@ -846,7 +862,11 @@ def _report_context(run: Run) -> dict[str, Any]:
         "spread": spread_section(run),
         "bt_note": m.get("backtest_note", ""),
         "attrition": attrition_rows(run),
-        "coverage": cov.to_dict("records"),
+        "coverage": (
+            cov.assign(lost_reasons=cov["lost_reasons"].map(lost_in_words))
+            if "lost_reasons" in cov.columns
+            else cov
+        ).to_dict("records"),
         "fallbacks": fallbacks(run),
         "findings": find,
         "dirt": dirt,
