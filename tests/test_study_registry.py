@@ -249,3 +249,12 @@ def test_readme_lists_the_registry_lead_tests():
     block = re.search(r"<!-- lead-tests:.*?-->\s*(.*?)\s*<!-- /lead-tests -->", text, re.S)
     assert block is not None
     assert block.group(1).strip() == "lead: " + ", ".join(lead_tests())
+
+
+def test_the_default_tests_are_exactly_the_registry_in_the_declared_order() -> None:
+    from typing import get_args
+
+    from backtest.study.spec import DEFAULT_TESTS, TestName
+
+    assert DEFAULT_TESTS == get_args(TestName)
+    assert list(DEFAULT_TESTS) == list(TESTS)  # one list of names, the registry's order

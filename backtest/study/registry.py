@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Literal
 
 import numpy as np
 
@@ -54,6 +53,7 @@ from backtest.study.properties import (
 from backtest.study.ranks import corrado_rank, generalized_sign, grank_t, wilcoxon_signed_rank
 from backtest.study.spec import DEFAULT_BOOTSTRAP_DRAWS
 from backtest.study.spec import DEFAULT_SEED as SPEC_SEED
+from backtest.study.spec import TestName as TestName  # defined beside DEFAULT_TESTS
 from backtest.study.stats import bmp_t, cross_sectional_t, patell_z
 
 __all__ = [
@@ -74,21 +74,6 @@ __all__ = [
 
 TestFn = Callable[[AbnormalReturns, WindowCAR, IntArray | None], TestResult]
 
-TestName = Literal[
-    "cross_sectional_t",
-    "patell_z",
-    "bmp_t",
-    "kp_patell_z",
-    "kp_bmp_t",
-    "portfolio_t",
-    "portfolio_cs_t",
-    "corrado_rank",
-    "generalized_sign",
-    "grank_t",
-    "wilcoxon",
-    "cluster_bootstrap",
-    "wild_cluster_bootstrap",
-]
 
 DEFAULT_SEED = SPEC_SEED
 """The seed of :data:`TESTS`' bootstraps: :data:`backtest.study.spec.DEFAULT_SEED`."""

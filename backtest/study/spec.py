@@ -7,7 +7,7 @@ records the spec it was run with.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -64,7 +64,7 @@ estudy2 keeps except those with 1 or 2 estimation observations."""
 
 ReturnKind = Literal["simple", "log"]
 
-DEFAULT_TESTS: tuple[str, ...] = (
+TestName = Literal[
     "cross_sectional_t",
     "patell_z",
     "bmp_t",
@@ -78,7 +78,10 @@ DEFAULT_TESTS: tuple[str, ...] = (
     "wilcoxon",
     "cluster_bootstrap",
     "wild_cluster_bootstrap",
-)
+]
+"""Every window test :mod:`backtest.study.registry` implements, in report order."""
+
+DEFAULT_TESTS: tuple[str, ...] = get_args(TestName)
 """Window tests, by their names in :mod:`backtest.study.registry`."""
 
 DEFAULT_DAILY_TESTS: tuple[str, ...] = ("cross_sectional_t", "bmp_t", "portfolio_t")
