@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.test_strategy_support import UNIVERSE, instances, make_panel, random_bars, utc
 
 # One xdist worker runs every test that simulates with vectorbt, so a cold numba cache
-# is compiled once per session, not once per worker (see addopts in pyproject.toml).
+# is compiled once per session, not once per worker (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group("vectorbt")
 
 

@@ -14,7 +14,7 @@ from backtest.strategy.execution import assign_slots, leg_returns
 from backtest.strategy.metrics import max_drawdown, performance, trade_stats
 
 # One xdist worker runs every test that simulates with vectorbt, so a cold numba cache
-# is compiled once per session, not once per worker (see addopts in pyproject.toml).
+# is compiled once per session, not once per worker (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group("vectorbt")
 
 

@@ -220,6 +220,34 @@ def _gross(last: FloatArray, fills: pd.DataFrame) -> FloatArray:
     return gross
 
 
+# What an added row or column holds: no order (size NaN), a harmless price and costs.
+_PAD = {"size": np.nan, "price": np.nan, "fees": 0.0, "slippage": 0.0, "close": 1.0}
+
+
+def _two_by_two(grid: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The order grid with at least two rows and two columns, the additions without orders.
+
+    numba compiles vectorbt's simulator once per argument layout, and a grid with a
+    single row or column is both C- and F-contiguous, which it types apart from the
+    usual grid: a one-leg plan or a one-row simulation would compile the simulator a
+    second time (about 15 s on a cold cache).  An added column (slot) never trades
+    (size NaN; its close 1.0 values its zero position at 0) and sits after the real
+    ones; an added row repeats the last closes with no order.  Neither changes an
+    order, so the order records are those of the grid as given.
+    """
+    rows, cols = grid["size"].shape
+    out = dict(grid)
+    if cols < 2:
+        for k, a in out.items():
+            fill = _PAD.get(k, a[0, 0] if a.size else 0)
+            out[k] = np.concatenate([a, np.full((rows, 1), fill, dtype=a.dtype)], axis=1)
+    if rows < 2:
+        for k, a in out.items():
+            extra = a[-1:].copy() if k in ("close", "size_type") else np.full_like(a[-1:], _PAD[k])
+            out[k] = np.concatenate([a, extra], axis=0)
+    return out
+
+
 def _simulate(
     arrays: dict[str, np.ndarray], last: FloatArray, initial_cash: float, n_legs: int
 ) -> np.ndarray:
@@ -234,13 +262,17 @@ def _simulate(
     import vectorbt as vbt
 
     active = np.flatnonzero(np.isfinite(arrays["size"]).any(axis=1))
+    grid = _two_by_two(
+        {k: arrays[k][active] for k in ("size", "size_type", "price", "fees", "slippage")}
+        | {"close": last[active]}
+    )
     pf = vbt.Portfolio.from_orders(
-        close=last[active],
-        size=arrays["size"][active],
-        size_type=arrays["size_type"][active],
-        price=arrays["price"][active],
-        fees=arrays["fees"][active],
-        slippage=arrays["slippage"][active],
+        close=grid["close"],
+        size=grid["size"],
+        size_type=grid["size_type"],
+        price=grid["price"],
+        fees=grid["fees"],
+        slippage=grid["slippage"],
         direction="both",
         init_cash=initial_cash,
         cash_sharing=True,
