@@ -15,15 +15,6 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """With ``-n`` (pytest-xdist), schedule by group: the tests marked
-    ``xdist_group("vectorbt")`` share one worker, so on a fresh install numba compiles
-    vectorbt's simulator (about 36 s) once per session instead of once per worker.
-    Without xdist (or with ``-p no:xdist``) nothing changes."""
-    if getattr(config.option, "dist", None) == "load":
-        config.option.dist = "loadgroup"
-
-
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout (read-only test data)."""

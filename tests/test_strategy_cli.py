@@ -15,10 +15,6 @@ try:
 except ImportError:  # pragma: no cover - when tests/ is a package
     from tests.test_strategy_support import UNIVERSE, instances, make_panel, random_bars, utc
 
-# One xdist worker runs every test that simulates with vectorbt, so a cold numba cache
-# is compiled once per session, not once per worker (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("vectorbt")
-
 
 def _fake_inputs(spec):
     assert spec.source == "demo"

@@ -13,10 +13,6 @@ from hypothesis import strategies as st
 from backtest.strategy.execution import assign_slots, leg_returns
 from backtest.strategy.metrics import max_drawdown, performance, trade_stats
 
-# One xdist worker runs every test that simulates with vectorbt, so a cold numba cache
-# is compiled once per session, not once per worker (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("vectorbt")
-
 
 def test_max_drawdown_is_the_worst_fall_from_a_peak():
     assert max_drawdown(np.array([100.0, 120, 90, 130, 65, 140])) == pytest.approx(-0.5)

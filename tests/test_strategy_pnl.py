@@ -20,10 +20,6 @@ except ImportError:  # pragma: no cover - when tests/ is a package
         utc,
     )
 
-# One xdist worker runs every test that simulates with vectorbt, so a cold numba cache
-# is compiled once per session, not once per worker (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("vectorbt")
-
 CASH = 1_000_000.0
 NOTIONAL = 0.05 * CASH
 NEWS = utc("2024-04-10 12:00")  # Wednesday, before the New York open (13:30 UTC)

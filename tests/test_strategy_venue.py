@@ -22,10 +22,6 @@ except ImportError:  # pragma: no cover - when tests/ is a package
         utc,
     )
 
-# One xdist worker runs every test that simulates with vectorbt, so a cold numba cache
-# is compiled once per session, not once per worker (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("vectorbt")
-
 NEWS = utc("2024-04-10 12:00")  # after Shanghai's close on 04-10: first price is the 04-11 open
 DAY0 = "2024-04-11"
 LONG = StrategySpec(strategy="long_substitutes", hold=3)
