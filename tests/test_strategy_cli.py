@@ -120,6 +120,7 @@ def test_verbose_prints_the_robustness_sweep(fake_pipeline, tmp_path, capsys):
     assert "entry lag (sessions)" in out and "--verbose prints" not in out
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_default_hold_is_the_one_of_mib_run(fake_pipeline, tmp_path):
     from backtest.cli.options import DEFAULT_HOLD
     from backtest.pipeline import RunSpec

@@ -14,11 +14,13 @@ from backtest.strategy.execution import assign_slots, leg_returns
 from backtest.strategy.metrics import max_drawdown, performance, trade_stats
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_max_drawdown_is_the_worst_fall_from_a_peak():
     assert max_drawdown(np.array([100.0, 120, 90, 130, 65, 140])) == pytest.approx(-0.5)
     assert max_drawdown(np.array([1.0, 2, 3])) == 0.0
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_performance_matches_the_formulas():
     r = np.array([0.01, -0.02, 0.015, 0.0, -0.005, 0.02])
     equity = 1000.0 * np.cumprod(1 + r)
@@ -34,6 +36,7 @@ def test_performance_matches_the_formulas():
     assert p.periods == 6
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_flat_equity_has_no_ratio_rather_than_a_fake_number():
     p = performance(np.full(5, 100.0), 100.0)
     assert p.total_return == 0.0 and math.isnan(p.sharpe) and math.isnan(p.sortino)

@@ -62,6 +62,7 @@ def _long_pnl(bars: pd.DataFrame, entry: str, exit_: str, cost: CostModel):
     return q * (f_out - f_in) - fees, q, f_in
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_spread_pnl_equals_hand_computation(panel):
     costs = Costs()
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA", "688981.SS"])
@@ -98,6 +99,7 @@ def test_spread_pnl_equals_hand_computation(panel):
     )
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_hedged_leg_takes_the_opposite_side_of_the_benchmark(panel):
     costs = Costs()
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA"])
@@ -116,6 +118,7 @@ def test_hedged_leg_takes_the_opposite_side_of_the_benchmark(panel):
     assert res.equity.iloc[-1] - CASH == pytest.approx(nv_pnl + spy_pnl, rel=1e-10)
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_fees_override_changes_pnl_by_the_fee_difference(panel):
     inst = instances([("rule-1", "easing", NEWS)], ["NVDA"])
     base = run_backtest(panel, inst, UNIVERSE, StrategySpec(strategy="short_incumbents", hold=3))
@@ -131,6 +134,7 @@ def test_fees_override_changes_pnl_by_the_fee_difference(panel):
     assert t0["pnl"] - t1["pnl"] == pytest.approx(9e-4 * (notional_in + notional_out), rel=1e-9)
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_result_reports_benchmark_and_tables(panel):
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA", "688981.SS"])
     res = run_backtest(panel, inst, UNIVERSE, StrategySpec(hold=3))
@@ -154,6 +158,7 @@ def test_result_reports_benchmark_and_tables(panel):
     assert m.loc["total_return", "strategy"] == pytest.approx(res.equity.iloc[-1] / 1e6 - 1)
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_entry_the_free_cash_cannot_fund_is_rejected_and_listed(panel):
     # Two legs at 60 % of cash each: vectorbt rejects the second (shorts need collateral too).
     inst = instances([("rule-1", "tightening", NEWS)], ["NVDA", "688981.SS"])
@@ -197,6 +202,7 @@ def _random_orders(seed: int, rows: int = 60, slots: int = 4):
     return out
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_order_rows_only_simulation_equals_vectorbt_on_every_row(seed):
     """execution._simulate (order rows only, closes forward-filled) and _equity give the

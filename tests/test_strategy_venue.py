@@ -60,12 +60,14 @@ def _run(symbol: str, bars: pd.DataFrame, spec: StrategySpec = LONG, direction="
     return run_backtest(panel, instances([("ev", direction, NEWS)], [symbol]), UNIVERSE, spec)
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_unblocked_a_share_enters_at_the_first_open_after_the_news():
     t = _run("688981.SS", _bars("688981.SS")).trades.iloc[0]
     assert (t["entry_date"], t["entry_phase"], t["entry_delay"]) == (pd.Timestamp(DAY0), "open", 0)
     assert t["exit_date"] == pd.Timestamp("2024-04-16") and t["exit_reason"] == "hold"
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_limit_up_entry_day_delays_the_entry_to_the_next_session():
     bars = _bars("688981.SS", ret={DAY0: 0.20}, gap={DAY0: 0.20})  # STAR: locked at +20 %
     t = _run("688981.SS", bars).trades.iloc[0]
@@ -76,6 +78,7 @@ def test_limit_up_entry_day_delays_the_entry_to_the_next_session():
     assert t["exit_date"] == pd.Timestamp("2024-04-17")
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_main_board_limit_is_ten_percent_within_the_tolerance():
     locked = _bars("002371.SZ", ret={DAY0: 0.0995}, gap={DAY0: 0.0995})
     assert _run("002371.SZ", locked).trades.iloc[0]["entry_waits"] == "limit_up"
@@ -83,6 +86,7 @@ def test_main_board_limit_is_ten_percent_within_the_tolerance():
     assert _run("002371.SZ", free).trades.iloc[0]["entry_delay"] == 0
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_entry_blocked_longer_than_max_wait_is_skipped_and_listed():
     days = session_dates("688981.SS", DAY0, "2024-04-22")
     locked = {f"{d:%Y-%m-%d}": 0.20 for d in days}
@@ -103,6 +107,7 @@ def test_entry_blocked_longer_than_max_wait_is_skipped_and_listed():
     assert dropped["reason"].tolist() == ["entry_wait_exceeded"]
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_stop_hit_on_the_entry_session_exits_next_session_under_t_plus_one():
     spec = StrategySpec(strategy="long_substitutes", hold=3, stop_loss=0.05)
     bars = _bars("688981.SS", low={DAY0: 0.90})  # trades 10 % below the open on the entry day
@@ -113,6 +118,7 @@ def test_stop_hit_on_the_entry_session_exits_next_session_under_t_plus_one():
     assert t["exit_price"] == pytest.approx(bars.loc["2024-04-12", "open"])
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_us_stop_fills_at_the_level_on_the_entry_session():
     spec = StrategySpec(strategy="short_incumbents", hold=3, stop_loss=0.05)
     bars = _bars("NVDA", low={"2024-04-10": 0.90})
@@ -123,18 +129,21 @@ def test_us_stop_fills_at_the_level_on_the_entry_session():
     assert t["exit_price"] == pytest.approx(0.95 * t["entry_price"], rel=1e-12)
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_suspended_entry_session_moves_the_entry_to_the_next_bar():
     t = _run("688981.SS", _bars("688981.SS", drop=(DAY0,))).trades.iloc[0]
     assert (t["entry_date"], t["entry_phase"]) == (pd.Timestamp("2024-04-12"), "open")
     assert (t["entry_delay"], t["entry_waits"]) == (1, "suspended")
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_suspended_exit_session_exits_at_the_next_price():
     t = _run("688981.SS", _bars("688981.SS", drop=("2024-04-16",))).trades.iloc[0]
     assert (t["exit_date"], t["exit_phase"]) == (pd.Timestamp("2024-04-17"), "open")
     assert (t["exit_delay"], t["exit_waits"], t["exit_reason"]) == (1, "suspended", "hold")
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_limit_down_exit_session_waits_for_the_next_session():
     bars = _bars("688981.SS", ret={"2024-04-16": -0.20})
     t = _run("688981.SS", bars).trades.iloc[0]
@@ -142,12 +151,14 @@ def test_limit_down_exit_session_waits_for_the_next_session():
     assert (t["exit_delay"], t["exit_waits"]) == (1, "limit_down")
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_us_listing_has_no_price_limit_or_t_plus_one():
     bars = _bars("NVDA", ret={"2024-04-10": 0.30}, gap={"2024-04-10": 0.30})
     t = _run("NVDA", bars, StrategySpec(strategy="short_incumbents"), "easing").trades.iloc[0]
     assert (t["entry_date"], t["entry_delay"]) == (pd.Timestamp("2024-04-10"), 0)
 
 
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
 def test_close_only_bars_enter_at_the_first_close_after_the_news():
     bars = _bars("0981.HK").assign(open=np.nan)
     res = _run("0981.HK", bars)
