@@ -611,8 +611,11 @@ def grid_chart(run: Run) -> tuple[str | None, str]:
 
     top = 0.15 + 0.045 * max(len(c) for c in table.columns)  # rotated column labels, inches
     height = 0.3 + 0.16 * len(table) + top
-    fig = Figure(figsize=(10.0, height), dpi=96)
-    fig.subplots_adjust(left=0.3, right=0.99, bottom=top / height, top=1 - 0.15 / height)
+    width = 10.0
+    # Row labels at 7 pt take about 0.055 in a character: the left margin fits the longest.
+    left = min(0.5, (0.2 + 0.055 * max(len(str(r)) for r in table.index)) / width)
+    fig = Figure(figsize=(width, height), dpi=96)
+    fig.subplots_adjust(left=left, right=0.99, bottom=top / height, top=1 - 0.15 / height)
     charts.spec_grid(fig, table)
     n_studies = grid[["model", "policy"]].drop_duplicates().shape[0]
     note = (
