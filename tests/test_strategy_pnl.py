@@ -146,6 +146,8 @@ def test_result_reports_benchmark_and_tables(panel):
     assert res.benchmark_performance.total_return == pytest.approx(expected, rel=1e-12)
     text = res.summary()
     assert "SYNTHETIC DATA" in text and "buy&hold SPY" in text and "trades 2" in text
+    vol = next(ln for ln in text.splitlines() if ln.startswith("annual volatility"))
+    assert "+" not in vol and f"{res.performance.annual_volatility:.2%}" in vol  # unsigned
     tables = res.tables()
     assert set(tables) == {
         "backtest_trades",

@@ -48,6 +48,11 @@ def _pct(x: float) -> str:
     return "n/a" if x != x else f"{x:+.2%}"
 
 
+def _share(x: float) -> str:
+    """An unsigned percentage (a volatility, a share): no '+' in front."""
+    return "n/a" if x != x else f"{x:.2%}"
+
+
 def _num(x: float) -> str:
     return "n/a" if x != x else f"{x:.2f}"
 
@@ -152,7 +157,7 @@ class BacktestResult:
                 "annual volatility",
                 p.annual_volatility,
                 b.annual_volatility if b is not None else None,
-                _pct,
+                _share,
             ),
             ("Sharpe", p.sharpe, b.sharpe if b is not None else None, _num),
             ("Sortino", p.sortino, b.sortino if b is not None else None, _num),
