@@ -290,6 +290,25 @@ def test_listing_from_a_saved_document(capsys):
     assert "sha256" in out and "read as UTC" in out
 
 
+def _match(capsys, log: Path, out: Path) -> tuple[int, str, str]:
+    """`mib events sources edgar --match` on the saved NVIDIA document against ``log``."""
+    return run(
+        capsys,
+        "events",
+        "sources",
+        "edgar",
+        "--from-file",
+        str(FIX / "edgar_small.json"),
+        "--match",
+        "--log",
+        str(log),
+        "--out",
+        str(out),
+        "--universe",
+        UNIVERSE,
+    )
+
+
 def _disclosure_log(tmp_path: Path) -> Path:
     return new_log(
         tmp_path / "log.yaml",
@@ -336,21 +355,7 @@ def _disclosure_log(tmp_path: Path) -> Path:
 def test_match_proposes_exact_filing_stages_and_the_amends_apply(tmp_path, capsys):
     log = _disclosure_log(tmp_path)
     out = tmp_path / "review"
-    code, stdout, err = run(
-        capsys,
-        "events",
-        "sources",
-        "edgar",
-        "--from-file",
-        str(FIX / "edgar_small.json"),
-        "--match",
-        "--log",
-        str(log),
-        "--out",
-        str(out),
-        "--universe",
-        UNIVERSE,
-    )
+    code, stdout, err = _match(capsys, log, out)
     assert code == 0, err
     assert "2 propose" in stdout
     folder = out / "edgar-NVDA"
@@ -394,21 +399,7 @@ def test_match_proposes_exact_filing_stages_and_the_amends_apply(tmp_path, capsy
     assert "exact 2" in stdout
 
     # a second match finds them pinned and proposes nothing
-    code, stdout, err = run(
-        capsys,
-        "events",
-        "sources",
-        "edgar",
-        "--from-file",
-        str(FIX / "edgar_small.json"),
-        "--match",
-        "--log",
-        str(log),
-        "--out",
-        str(out),
-        "--universe",
-        UNIVERSE,
-    )
+    code, stdout, err = _match(capsys, log, out)
     assert code == 0, err
     assert "match: 2 stages compared: 2 pinned" in stdout
     assert "0 amend proposal(s)" in stdout
@@ -418,21 +409,7 @@ def test_match_proposes_exact_filing_stages_and_the_amends_apply(tmp_path, capsy
 def test_amend_script_runs_once(tmp_path, capsys):
     log = _disclosure_log(tmp_path)
     out = tmp_path / "review"
-    code, _, err = run(
-        capsys,
-        "events",
-        "sources",
-        "edgar",
-        "--from-file",
-        str(FIX / "edgar_small.json"),
-        "--match",
-        "--log",
-        str(log),
-        "--out",
-        str(out),
-        "--universe",
-        UNIVERSE,
-    )
+    code, _, err = _match(capsys, log, out)
     assert code == 0, err
     wrapper = tmp_path / "mib"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m backtest "$@"\n')
@@ -466,21 +443,7 @@ def test_conflicting_exact_time_is_reported_not_proposed(tmp_path, capsys):
             ],
         ),
     )
-    code, stdout, err = run(
-        capsys,
-        "events",
-        "sources",
-        "edgar",
-        "--from-file",
-        str(FIX / "edgar_small.json"),
-        "--match",
-        "--log",
-        str(log),
-        "--out",
-        str(tmp_path / "o"),
-        "--universe",
-        UNIVERSE,
-    )
+    code, stdout, err = _match(capsys, log, tmp_path / "o")
     assert code == 0, err
     assert "1 conflict" in stdout
     script = (tmp_path / "o" / "edgar-NVDA" / "amend.sh").read_text()

@@ -11,7 +11,6 @@ neutralise spreadsheet formulas: a text cell starting with ``=``, ``+``, ``-``,
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -68,24 +67,6 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _check_choice(value: str, allowed: tuple[str, ...], option: str) -> None:
-    from backtest.errors import MibError
-
-    if value not in allowed:
-        raise MibError("invalid choice", field=option, value=value, expected=", ".join(allowed))
-
-
-def _date_opt(value: str | None, option: str) -> dt.date | None:
-    from backtest.errors import MibError
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise MibError("invalid date", field=option, value=value, expected="YYYY-MM-DD") from None
-
-
 @app.command("list")
 def list_events(
     types: Annotated[
@@ -120,8 +101,8 @@ def list_events(
     from backtest.eventlog.models import EVENT_TYPES
 
     for t in types or ():
-        _check_choice(t, EVENT_TYPES, "--type")
-    start, end = _date_opt(since, "--since"), _date_opt(until, "--until")
+        options.check_choice(t, EVENT_TYPES, "--type")
+    start, end = options.parse_date(since, "--since"), options.parse_date(until, "--until")
     cat = _catalog(log, log_version).filter(
         types=types, authorities=authorities, start=start, end=end
     )
@@ -289,7 +270,7 @@ def audit(
     from backtest.alignment.audit import audit_events, audit_summary
     from backtest.alignment.spec import STAGE_CHOICES
 
-    _check_choice(stage, STAGE_CHOICES, "--stage")
+    options.check_choice(stage, STAGE_CHOICES, "--stage")
     if bars:
         from backtest.cli.intraday_cmd import tape_witness
 
@@ -505,7 +486,7 @@ def timeline(
     """Draw events by authority (rows) and type (marker) over time."""
     from backtest.report.timeline import plot_timeline
 
-    _check_choice(out.suffix.lower(), (".png", ".svg", ".pdf"), "--out suffix")
+    options.check_choice(out.suffix.lower(), (".png", ".svg", ".pdf"), "--out suffix")
     fig = plot_timeline(_catalog(log, log_version).filter(types=types))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=150)

@@ -11,6 +11,7 @@ Only typer is imported at module level (``mib --help`` stays instant).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -284,5 +285,17 @@ def check_choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     from backtest.errors import SpecError
 
     if value not in allowed:
-        raise SpecError("unknown value", field=field, value=value, expected=", ".join(allowed))
+        raise SpecError("invalid choice", field=field, value=value, expected=", ".join(allowed))
     return value
+
+
+def parse_date(value: str | None, field: str) -> dt.date | None:
+    """``value`` (YYYY-MM-DD) as a date, None as None; else a SpecError naming ``field``."""
+    from backtest.errors import SpecError
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise SpecError("invalid date", field=field, value=value, expected="YYYY-MM-DD") from None

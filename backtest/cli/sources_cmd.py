@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from backtest.cli import options
+
 if TYPE_CHECKING:
     from backtest.eventlog.catalog import Catalog
     from backtest.sources.edgar import FilingList
@@ -97,17 +99,6 @@ MatchOpt = Annotated[
     bool,
     typer.Option("--match", help="Compare with the log and write amend proposals for review."),
 ]
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    from backtest.errors import MibError
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise MibError("invalid date", field=option, value=value, expected="YYYY-MM-DD") from None
 
 
 def _check_numbers(timeout: float, max_age: float) -> None:
@@ -237,7 +228,7 @@ def edgar(
     from backtest.universe import load_universe
 
     _check_numbers(timeout, max_age)
-    start = _date(since, "--since")
+    start = options.parse_date(since, "--since")
     uni = load_universe(universe)
     wanted = tuple(f.upper() for f in (forms or DEFAULT_FORMS))
     picked = _edgar_symbols(uni, symbols, all_symbols, bool(from_file))
@@ -489,7 +480,7 @@ def federal_register(
     from backtest.universe import load_universe
 
     _check_numbers(timeout, max_age)
-    start, end = _date(since, "--since"), _date(until, "--until")
+    start, end = options.parse_date(since, "--since"), options.parse_date(until, "--until")
     uni = load_universe(universe)
     catalog = _catalog(log, uni)  # read first: a broken log fails before any network call
     if from_file:
