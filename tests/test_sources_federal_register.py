@@ -41,6 +41,22 @@ def _answer(name: str):
     return parse_answer(path.read_bytes(), str(path))
 
 
+def _from_saved(capsys, *args: str) -> tuple[int, str, str]:
+    """`mib events sources federal-register` on the saved documents and public-inspection
+    answers, with ``args``."""
+    return run(
+        capsys,
+        "events",
+        "sources",
+        "federal-register",
+        "--from-file",
+        str(FIX / "fr_documents.json"),
+        "--from-file",
+        str(FIX / "fr_public_inspection.json"),
+        *args,
+    )
+
+
 def test_documents_answer():
     answer = _answer("fr_documents.json")
     assert answer.count == 5 and not answer.next_page_url
@@ -130,15 +146,8 @@ def test_candidates_round_trip_through_events_add(tmp_path, capsys):
     shutil.copyfile(LOG, log)
     before = load_catalog(log)
     out = tmp_path / "review"
-    code, stdout, err = run(
+    code, stdout, err = _from_saved(
         capsys,
-        "events",
-        "sources",
-        "federal-register",
-        "--from-file",
-        str(FIX / "fr_documents.json"),
-        "--from-file",
-        str(FIX / "fr_public_inspection.json"),
         "--candidates",
         "--log",
         str(log),
@@ -234,15 +243,8 @@ def _publication_log(tmp_path: Path) -> Path:
 def test_match_proposes_exact_publication_from_public_inspection(tmp_path, capsys):
     log = _publication_log(tmp_path)
     out = tmp_path / "review"
-    code, stdout, err = run(
+    code, stdout, err = _from_saved(
         capsys,
-        "events",
-        "sources",
-        "federal-register",
-        "--from-file",
-        str(FIX / "fr_documents.json"),
-        "--from-file",
-        str(FIX / "fr_public_inspection.json"),
         "--match",
         "--log",
         str(log),
