@@ -27,38 +27,87 @@ class Background(Generic[T]):
     Without ``fork``, on one core, inside a daemon process or with ``MIB_SERIAL`` set,
     ``fn()`` runs at once in the caller.  :meth:`close` (also on leaving a ``with``
     block) ends a child whose result is no longer wanted.
+
+    ``deferred=True`` starts the child before its inputs exist: it runs ``warm()``
+    (imports, say) at once, then waits for :meth:`give`, whose arguments it passes
+    to ``fn``.  The caller meanwhile prepares those arguments, so the warm-up costs
+    no time on its side.  Without a child, ``give`` computes ``fn(*args)`` at once.
     """
 
-    def __init__(self, fn: Callable[[], T]) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., T],
+        *,
+        deferred: bool = False,
+        warm: Callable[[], object] | None = None,
+    ) -> None:
         import multiprocessing as mp
         import os
         import sys
 
         self._fn = fn
+        self._args: tuple[Any, ...] = ()
+        self._given = False
+        self._sender: Any = None
         self._proc: Any = None
         self._recv: Any = None
+        self._give: Any = None
+        self._deferred = deferred
         self._done = False
         self._value: T | None = None
-        serial = (
+        self._serial = (
             bool(os.environ.get("MIB_SERIAL"))
             or (os.cpu_count() or 1) < 2
             or "fork" not in mp.get_all_start_methods()
             or mp.current_process().daemon
         )
-        if serial:
-            self._value, self._done = fn(), True
+        if self._serial:
+            if not deferred:
+                self._value, self._done = fn(), True
             return
         ctx = mp.get_context("fork")
         recv, send = ctx.Pipe(duplex=False)
+        args_recv, self._give = ctx.Pipe(duplex=False) if deferred else (None, None)
         for stream in (sys.stdout, sys.stderr):  # the child would flush their buffers again
             try:
                 stream.flush()
             except (AttributeError, OSError, ValueError):
                 pass
-        self._proc = ctx.Process(target=_background_child, args=(fn, recv, send), daemon=True)
+        self._proc = ctx.Process(
+            target=_background_child,
+            args=(fn, recv, send, args_recv, self._give, warm),
+            daemon=True,
+        )
         self._proc.start()
         send.close()
+        if args_recv is not None:
+            args_recv.close()
         self._recv = recv
+
+    def give(self, *args: Any) -> None:
+        """The arguments of a ``deferred`` job: the child (already started, and warmed
+        up by ``warm()``) computes ``fn(*args)`` from here on.  They are sent pickled
+        by a thread, so the caller goes on while the child still warms up."""
+        import threading
+
+        if not self._deferred or self._given:
+            raise RuntimeError("give() is for a deferred job, once")
+        self._args, self._given = args, True
+        if self._serial:
+            self._value, self._done = self._fn(*args), True
+            return
+        pipe, self._give = self._give, None
+
+        def send() -> None:
+            try:
+                pipe.send(args)
+            except (OSError, ValueError):  # the child is gone: result() computes it here
+                pass
+            finally:
+                pipe.close()
+
+        self._sender = threading.Thread(target=send, daemon=True)
+        self._sender.start()
 
     def result(self) -> T:
         """The value of ``fn()`` (waiting for the child)."""
@@ -66,6 +115,10 @@ class Background(Generic[T]):
 
         if self._done:
             return cast(T, self._value)
+        if self._deferred and not self._given:
+            raise RuntimeError("a deferred job needs give() before result()")
+        if self._sender is not None:
+            self._sender.join()
         try:
             if self._answered():
                 status, value, caught = self._recv.recv()
@@ -74,10 +127,10 @@ class Background(Generic[T]):
         except (EOFError, OSError):
             status, value, caught = "failed", None, []
         finally:
-            self.close()
+            self.close(answered=True)
         for message, category, filename, lineno in caught:
             warnings.warn_explicit(message, category, filename, lineno)
-        self._value = value if status == "ok" else self._fn()
+        self._value = value if status == "ok" else self._fn(*self._args)
         self._done = True
         return cast(T, self._value)
 
@@ -95,13 +148,17 @@ class Background(Generic[T]):
                 return False
         return True
 
-    def close(self) -> None:
-        """Stop waiting: close the pipe and end the child if it still runs."""
-        if self._recv is not None:
-            self._recv.close()
-            self._recv = None
+    def close(self, *, answered: bool = False) -> None:
+        """Stop waiting: close the pipes and end the child if it still runs (at once
+        unless it has ``answered``: nobody will read its result)."""
+        for end in ("_give", "_recv"):
+            pipe = getattr(self, end)
+            if pipe is not None:
+                pipe.close()
+                setattr(self, end, None)
         if self._proc is not None:
-            self._proc.join(timeout=0.5)
+            if answered:
+                self._proc.join(timeout=0.5)
             if self._proc.is_alive():
                 self._proc.terminate()
                 self._proc.join()
@@ -128,15 +185,35 @@ def _cpu_ticks(pid: int) -> int | None:
         return None
 
 
-def _background_child(fn: Callable[[], Any], recv: Any, send: Any) -> None:
-    """In the child: run ``fn`` recording warnings, send (status, value, warnings)."""
+def _background_child(
+    fn: Callable[..., Any],
+    recv: Any,
+    send: Any,
+    args_recv: Any = None,
+    give: Any = None,
+    warm: Callable[[], object] | None = None,
+) -> None:
+    """In the child: warm up, wait for the arguments of a deferred job, run ``fn``
+    recording warnings, send (status, value, warnings)."""
     import warnings
 
     recv.close()
+    if give is not None:
+        give.close()
     try:
+        args: tuple[Any, ...] = ()
+        if args_recv is not None:
+            if warm is not None:
+                warm()
+            try:
+                args = args_recv.recv()
+            except EOFError:  # the caller gave up before giving the arguments
+                return
+            finally:
+                args_recv.close()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            value = fn()
+            value = fn(*args)
         notes = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
         send.send(("ok", value, notes))
     except BaseException:  # the caller runs fn again and raises the error itself

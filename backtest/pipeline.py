@@ -104,25 +104,30 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     run_dir = run_folder(spec, now)
     check_output_folder(run_dir, field="--out", need_bytes=RUN_FOLDER_BYTES, what="a run folder")
     tables: dict[str, Any] = {}
-    say(
-        "Loading the event log, aligning events to each exchange's sessions, loading prices"
-        + (" (synthetic market)" if spec.source == "demo" else "")
-    )
-    inputs = prepare_inputs(spec)
-    catalog, universe, alignment = inputs.catalog, inputs.universe, inputs.alignment
-    panel, planted = inputs.panel, inputs.planted
-    tables["events"] = steps.events_table(catalog)
-    tables.update(steps.data_tables(panel, universe, alignment, planted))
-    # Every catalog event's day 0 on every security, aligned once and shared by the
-    # main study and every study of the robustness grid.
-    masks = steps.event_masks(catalog, universe, spec.stage)
 
-    def grid_and_backtest() -> tuple[Any, dict[str, Any]]:
+    def grid_and_backtest(
+        panel: Any, universe: Any, alignment: Any, catalog: Any, masks: Any
+    ) -> tuple[Any, dict[str, Any]]:
         grid = steps.spec_grid(panel, universe, catalog, spec, alignment=alignment, masks=masks)
         return grid, steps.backtest(panel, universe, alignment, spec)
 
-    say("Running the event study (robustness grid and backtest alongside, on a second core)")
-    with Background(grid_and_backtest) as side:
+    # The robustness grid and the backtest run on the second core.  Their child starts
+    # now and imports vectorbt (seconds) while this process loads the inputs.
+    with Background(grid_and_backtest, deferred=True, warm=steps.warm_backtest) as side:
+        say(
+            "Loading the event log, aligning events to each exchange's sessions, loading prices"
+            + (" (synthetic market)" if spec.source == "demo" else "")
+        )
+        inputs = prepare_inputs(spec)
+        catalog, universe, alignment = inputs.catalog, inputs.universe, inputs.alignment
+        panel, planted = inputs.panel, inputs.planted
+        tables["events"] = steps.events_table(catalog)
+        tables.update(steps.data_tables(panel, universe, alignment, planted))
+        # Every catalog event's day 0 on every security, aligned once and shared by the
+        # main study and every study of the robustness grid.
+        masks = steps.event_masks(catalog, universe, spec.stage)
+        side.give(panel, universe, alignment, catalog, masks)
+        say("Running the event study (robustness grid and backtest alongside, on a second core)")
         study = steps.study(
             panel, universe, alignment, catalog, spec, masks=masks, findings=tables["findings"]
         )

@@ -489,6 +489,13 @@ def event_masks(catalog: Catalog, universe: Universe, stage: StageChoice) -> pd.
     return every.instances[["security", "day0", "event_id"]]
 
 
+def warm_backtest() -> None:
+    """Import what :func:`backtest` needs (vectorbt takes seconds), ahead of its inputs."""
+    import vectorbt  # noqa: F401
+
+    import backtest.strategy.execution  # noqa: F401
+
+
 def backtest(
     panel: PricePanel, universe: Universe, alignment: Alignment, spec: RunSpec
 ) -> dict[str, pd.DataFrame]:

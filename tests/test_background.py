@@ -50,3 +50,77 @@ def test_a_child_deadlocked_on_an_inherited_lock_is_abandoned_and_the_work_done_
     assert job.result() == os.getpid()  # computed in the parent after the child was given up
     assert time.monotonic() - start < 8
     holder.join()
+
+
+def _child_only(monkeypatch):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("runs in-process on one core")
+    monkeypatch.delenv("MIB_SERIAL", raising=False)
+
+
+WARMED: list[int] = []
+
+
+def _warm() -> None:
+    WARMED.append(os.getpid())
+
+
+def test_a_deferred_job_warms_up_in_the_child_then_computes_from_the_given_arguments(
+    monkeypatch,
+):
+    _child_only(monkeypatch)
+    WARMED.clear()
+
+    def work(a: int, b: list[int]) -> tuple[int, int, list[int]]:
+        return os.getpid(), a + sum(b), list(WARMED)
+
+    with background.Background(work, deferred=True, warm=_warm) as job:
+        job.give(5, list(range(100_000)))  # larger than a pipe buffer: sent by a thread
+        pid, total, warmed = job.result()
+    assert total == 5 + 4_999_950_000
+    assert pid != os.getpid() and warmed == [pid]  # warm() ran in the child, before work
+    assert WARMED == []  # and not here
+
+
+def test_a_deferred_job_refuses_result_before_give_and_a_second_give(monkeypatch):
+    _child_only(monkeypatch)
+    with background.Background(lambda x: x, deferred=True) as job:
+        with pytest.raises(RuntimeError, match="give"):
+            job.result()
+        job.give(1)
+        with pytest.raises(RuntimeError, match="once"):
+            job.give(2)
+        assert job.result() == 1
+
+
+def test_a_deferred_job_abandoned_before_give_ends_its_child_at_once(monkeypatch):
+    _child_only(monkeypatch)
+    job = background.Background(lambda: 1, deferred=True, warm=lambda: time.sleep(30))
+    proc = job._proc
+    start = time.monotonic()
+    job.close()  # e.g. the input files were refused: nobody will give the arguments
+    assert time.monotonic() - start < 2
+    assert not proc.is_alive()
+
+
+def test_a_deferred_job_whose_child_fails_is_computed_here(monkeypatch):
+    _child_only(monkeypatch)
+    parent = os.getpid()
+
+    def work(x: int) -> tuple[int, int]:
+        if os.getpid() != parent:
+            raise RuntimeError("only in the child")
+        return x * 2, os.getpid()
+
+    with background.Background(work, deferred=True) as job:
+        job.give(21)
+        assert job.result() == (42, parent)
+
+
+def test_without_a_child_give_computes_at_once(monkeypatch):
+    monkeypatch.setenv("MIB_SERIAL", "1")
+    calls: list[int] = []
+    job = background.Background(lambda x: calls.append(x) or x + 1, deferred=True, warm=_warm)
+    assert calls == []
+    job.give(1)
+    assert calls == [1] and job.result() == 2
