@@ -137,6 +137,7 @@ def package_versions() -> dict[str, str]:
         "pydantic",
         "matplotlib",
         "weasyprint",
+        "pypdf",
     ):
         try:
             out[name] = version(name)

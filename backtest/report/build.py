@@ -1,7 +1,8 @@
 """Build ``report.html`` and ``report.pdf`` from a run folder (a pure function of its tables).
 
-The context of every section comes from :mod:`backtest.report.sections`; this
-module renders the template and writes the files.
+The context of every section comes from :mod:`backtest.report.sections`, the PDF
+from :mod:`backtest.report.pdf`; this module renders the template and writes the
+files.
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backtest.report.pdf import html_to_pdf
 from backtest.report.sections import report_context
 
 if TYPE_CHECKING:
     from backtest.runio import Run
 
-__all__ = ["ReportFiles", "build_report", "html_to_pdf", "render_html", "report_context"]
+__all__ = [
+    "ReportFiles",
+    "build_report",
+    "html_to_pdf",
+    "render_html",
+    "render_report",
+    "report_context",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +43,35 @@ def _template() -> Any:
     return env.get_template("report.html.j2")
 
 
+def _render(ctx: dict[str, Any], part: str = "all") -> str:
+    html: str = _template().render(**ctx, part=part)
+    return html
+
+
 def render_html(run: Run) -> str:
     """The report's HTML for a loaded run."""
-    html: str = _template().render(**report_context(run))
-    return html
+    return _render(report_context(run))
+
+
+def render_report(run: Run, *, pdf: bool = True) -> tuple[str, bytes | None]:
+    """The report's HTML and (``pdf``) its PDF for a loaded run.
+
+    The PDF's main body is rendered in a child process, started (and WeasyPrint
+    warmed up) before the context is built; this process renders the appendix
+    meanwhile, and the two are joined (:mod:`backtest.report.pdf`).
+    """
+    if not pdf:
+        return render_html(run), None
+    from backtest.background import Background
+    from backtest.report.pdf import join_parts, render_part, warm
+
+    with Background(render_part, deferred=True, warm=warm) as side:
+        ctx = report_context(run)
+        side.give(_render(ctx, "main"))
+        html = _render(ctx)
+        appendix = render_part(_render(ctx, "appendix"))
+        main = side.result()
+    return html, join_parts(main, appendix)
 
 
 def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
@@ -53,13 +87,13 @@ def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
 
     run = load_run(run_dir)
     check_writable_folder(run.path, field="RUN_DIR", need_bytes=8 * MB, what="the report")
-    html = render_html(run)
     html_path = run.path / "report.html"
     pdf_path = run.path / "report.pdf" if pdf else None
+    html, pdf_bytes = render_report(run, pdf=pdf)
     try:
         _atomic_write_bytes(html_path, html.encode("utf-8"))
-        if pdf_path is not None:
-            _atomic_write_bytes(pdf_path, html_to_pdf(html))
+        if pdf_path is not None and pdf_bytes is not None:
+            _atomic_write_bytes(pdf_path, pdf_bytes)
     except OSError as exc:
         raise OutputError(
             f"writing the report failed: {exc.strerror or exc}; any earlier report is untouched",
@@ -67,27 +101,3 @@ def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
             expected="free disk space and write permission",
         ) from exc
     return ReportFiles(html=html_path, pdf=pdf_path)
-
-
-def html_to_pdf(html: str) -> bytes:
-    """Render the report HTML to PDF with WeasyPrint; only ``data:`` URLs are fetched."""
-    import logging
-
-    from weasyprint import HTML
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    try:  # WeasyPrint >= 66: a fetcher object restricted to data: URLs
-        from weasyprint.urls import URLFetcher
-
-        fetcher: Any = URLFetcher(allowed_protocols={"data"})
-    except ImportError:  # older WeasyPrint: a plain function
-        from weasyprint.urls import default_url_fetcher
-
-        def fetcher(url: str) -> Any:
-            if not url.startswith("data:"):
-                raise ValueError(f"report refers to an external resource: {url}")
-            return default_url_fetcher(url)
-
-    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
-    return pdf
