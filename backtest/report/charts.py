@@ -72,6 +72,15 @@ def to_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     return buf.getvalue()
 
 
+def warm() -> None:
+    """Import matplotlib and draw a tiny figure with text (fonts and glyph caches loaded):
+    done once before the report forks its chart child, which then starts warm."""
+    fig, ax = figure(1.0, 0.5)
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("0.0% −", fontsize=FONT, fontweight="bold")
+    to_png(fig, dpi=20)
+
+
 def timeline(ax: Axes, events: pd.DataFrame, prices: pd.Series | None = None) -> None:
     """Events by authority (rows) and type (marker), over a normalised price line."""
     import pandas as pd

@@ -787,8 +787,9 @@ def planted_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-def report_context(run: Run) -> dict[str, Any]:
-    """Everything the template shows, charts included.
+def report_context(run: Run, *, with_appendix: bool = True) -> dict[str, Any]:
+    """Everything the template shows, charts included (the appendix's blocks only
+    ``with_appendix``; :func:`appendix_context` gives them separately).
 
     The heaviest charts (the specification grid, the heatmap, the backtest's) are
     drawn in a child process on a second core while the rest is prepared here
@@ -796,8 +797,11 @@ def report_context(run: Run) -> dict[str, Any]:
     """
     from backtest.background import Background
 
+    charts.warm()  # once here, not in each process
     with Background(lambda: (grid_chart(run), heatmap_chart(run), backtest_section(run))) as side:
         ctx = _report_context(run)
+        if with_appendix:
+            ctx.update(appendix_context(run))
         (grid, grid_note), heatmap, bt = side.result()
     ctx.update(grid_chart=grid, grid_note=grid_note, heatmap_chart=heatmap, bt=bt)
     return ctx
@@ -810,7 +814,6 @@ def _report_context(run: Run) -> dict[str, Any]:
     m = run.manifest
     spec = m.get("spec", {})
     ranked = ranked_events(run)
-    app_cols, app_blocks = appendix(run, ranked)
     speed_cols, speed = speed_rows(run)
     sig_cols, sig = significance(run)
     find, dirt = findings(run)
@@ -877,11 +880,15 @@ def _report_context(run: Run) -> dict[str, Any]:
         "method": m.get("method", []),
         "provenance": provenance,
         "price_meta": run.table("price_meta").to_dict("records"),
-        "appendix_cols": app_cols,
-        "appendix": app_blocks,
         "count": count,
         "short_hash": short_hash,
     }
+
+
+def appendix_context(run: Run) -> dict[str, Any]:
+    """The appendix's legend and its block per event, ranked (:func:`appendix`)."""
+    cols, blocks = appendix(run, ranked_events(run))
+    return {"appendix_cols": cols, "appendix": blocks}
 
 
 def _excluded(run: Run) -> list[dict[str, Any]]:
