@@ -791,18 +791,19 @@ def report_context(run: Run, *, with_appendix: bool = True) -> dict[str, Any]:
     """Everything the template shows, charts included (the appendix's blocks only
     ``with_appendix``; :func:`appendix_context` gives them separately).
 
-    The heaviest charts (the specification grid, the heatmap, the backtest's) are
+    The heaviest charts (the specification grid and the heatmap) are
     drawn in a child process on a second core while the rest is prepared here
     (:class:`backtest.background.Background`); the figures are the same either way.
     """
     from backtest.background import Background
 
     charts.warm()  # once here, not in each process
-    with Background(lambda: (grid_chart(run), heatmap_chart(run), backtest_section(run))) as side:
+    with Background(lambda: (grid_chart(run), heatmap_chart(run))) as side:
         ctx = _report_context(run)
+        bt = backtest_section(run)
         if with_appendix:
             ctx.update(appendix_context(run))
-        (grid, grid_note), heatmap, bt = side.result()
+        (grid, grid_note), heatmap = side.result()
     ctx.update(grid_chart=grid, grid_note=grid_note, heatmap_chart=heatmap, bt=bt)
     return ctx
 
