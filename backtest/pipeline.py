@@ -113,6 +113,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
 
     # The robustness grid and the backtest run on the second core.  Their child starts
     # now and imports vectorbt (seconds) while this process loads the inputs.
+    steps.preload()
     with Background(grid_and_backtest, deferred=True, warm=steps.warm_backtest) as side:
         say(
             "Loading the event log, aligning events to each exchange's sessions, loading prices"
