@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_run.py            # demo, then ../shared real data
     .venv/bin/python benchmarks/bench_run.py --demo-only
     .venv/bin/python benchmarks/bench_run.py --cli        # also `mib run` as a new process
+    .venv/bin/python benchmarks/bench_run.py --cli-only --repeats 5
 
 Each run is done twice in one process (the first warms imports, numba caches and
 the exchange calendars) and the second is reported: wall-clock seconds between
@@ -11,8 +12,10 @@ separately, with the PDF's page count.  Timings depend on what else runs on the
 machine; quote them with the load average printed at the end.
 
 ``--cli`` also times the command a user types, ``mib run ...`` as a new process
-(interpreter start, imports, numba's cached kernels, everything), twice with the
-same caches; the second is the warm figure.
+(interpreter start, imports, numba's cached kernels, everything): a warm-up run,
+then ``--repeats`` timed runs with the same caches, reported as their median and
+range (run-to-run spread on this machine is one to three seconds) with the CPU
+seconds of all the run's processes.
 """
 
 from __future__ import annotations
@@ -85,42 +88,54 @@ def bench(name: str, spec_kwargs: dict[str, object]) -> None:
     print(f"  {both_s:6.1f} s  report HTML and PDF (WeasyPrint, two parts on two cores)")
 
 
-def bench_cli(name: str, args: list[str]) -> None:
-    """``mib ARGS`` as a new process, twice; wall-clock seconds of each."""
+def bench_cli(name: str, args: list[str], repeats: int) -> None:
+    """``mib ARGS`` as a new process: one warm-up run, then ``repeats`` timed runs; the
+    median and range of their wall-clock seconds, and the CPU seconds they used (all
+    of the run's processes, user + system)."""
+    import resource
+    import statistics
+
     mib = Path(sys.executable).parent / "mib"
-    times = []
+    walls, cpus = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(2):
+        for k in range(repeats + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             done = subprocess.run(
                 [str(mib), *args, "--out", tmp], capture_output=True, text=True, check=False
             )
-            times.append(time.perf_counter() - t0)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if done.returncode:
                 print(f"\n{name}: mib exited {done.returncode}: {done.stderr.strip()[-300:]}")
                 return
-    print(f"\n{name} as a new process: {times[1]:.1f} s warm (first {times[0]:.1f} s)")
+            if k:  # the first run warms the caches
+                walls.append(wall)
+                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    print(
+        f"\n{name} as a new process, {repeats} warm runs: median {statistics.median(walls):.1f} s "
+        f"(range {min(walls):.1f}-{max(walls):.1f} s); CPU {statistics.median(cpus):.1f} s "
+        "(median, all processes)"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo-only", action="store_true")
     parser.add_argument("--cli", action="store_true", help="also time `mib run` as a new process")
+    parser.add_argument(
+        "--cli-only", action="store_true", help="only time `mib run` as a new process"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each command")
     args = parser.parse_args()
     os.chdir(REPO)
     real = not args.demo_only and (SHARED / "prices").is_dir()
-    bench("demo (mib run --demo)", {"source": "demo"})
-    if real:
-        bench(
-            "real data (mib run --prices-dir ../shared/data/prices --factors-dir ...)",
-            {
-                "source": "csv",
-                "prices_dir": str(SHARED / "prices"),
-                "factors_dir": str(SHARED / "factors"),
-            },
-        )
+    if args.cli_only:
+        args.cli = True
+    else:
+        bench_in_process(real)
     if args.cli:
-        bench_cli("mib run --demo", ["run", "--demo"])
+        bench_cli("mib run --demo", ["run", "--demo"], args.repeats)
         if real:
             bench_cli(
                 "mib run --prices-dir ../shared/data/prices --factors-dir ../shared/data/factors",
@@ -131,9 +146,23 @@ def main() -> int:
                     "--factors-dir",
                     str(SHARED / "factors"),
                 ],
+                args.repeats,
             )
     print(f"\nload average (1, 5, 15 min): {os.getloadavg()}")
     return 0
+
+
+def bench_in_process(real: bool) -> None:
+    bench("demo (mib run --demo)", {"source": "demo"})
+    if real:
+        bench(
+            "real data (mib run --prices-dir ../shared/data/prices --factors-dir ...)",
+            {
+                "source": "csv",
+                "prices_dir": str(SHARED / "prices"),
+                "factors_dir": str(SHARED / "factors"),
+            },
+        )
 
 
 if __name__ == "__main__":
