@@ -138,6 +138,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
                 planted, study["ar"], alignment.instances, spec.plants
             )
         say("Robustness: model x window x test x day-0 policy; backtesting the event strategy")
+        steps.warm_report()
         grid, backtest_tables = side.result()
     tables["spec_grid"] = grid
     tables.update(backtest_tables)

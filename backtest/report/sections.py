@@ -797,7 +797,7 @@ def report_context(run: Run, *, with_appendix: bool = True) -> dict[str, Any]:
     """
     from backtest.background import Background
 
-    charts.warm()  # once here, not in each process
+    charts.warm()  # before the fork: the chart child starts with fonts loaded
     with Background(lambda: (grid_chart(run), heatmap_chart(run))) as side:
         ctx = _report_context(run)
         bt = backtest_section(run)
