@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as sps
 
 from backtest.study.arrays import AbnormalReturns, FloatArray, IntArray, TestResult, WindowCAR
 from backtest.study.clustering import StatsMemo
@@ -246,7 +245,7 @@ def wilcoxon_signed_rank(
     n = int(x.size)
     if n < MIN_CROSS_SECTION:
         return TestResult.invalid(name, null, "signed-rank", n, f"n = {n} < 2 non-zero CARs")
-    ranks = sps.rankdata(np.abs(x))
+    ranks = average_ranks(np.abs(x)[None, :])[0]
     w_plus = float(ranks[x > 0].sum())
     _, ties = np.unique(np.abs(x), return_counts=True)
     if n <= WILCOXON_EXACT_MAX and np.all(ties == 1):

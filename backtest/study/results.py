@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sst
+from scipy import special
 
 from backtest.study.arrays import TestResult
 from backtest.study.spec import StudySpec, window_label
@@ -237,7 +237,7 @@ class StudyResult:
         """
         if not 0 < level < 1:
             raise ValueError(f"level must be in (0, 1), got {level}")
-        z = float(sst.norm.ppf(0.5 + level / 2.0))
+        z = float(special.ndtri(0.5 + level / 2.0))  # the normal quantile
         out = self.caar.copy()
         out["lower"] = out["caar"] - z * out["se_portfolio"]
         out["upper"] = out["caar"] + z * out["se_portfolio"]

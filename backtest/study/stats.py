@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
-from scipy import stats as sps
 
 from backtest.study.arrays import AbnormalReturns, FloatArray, IntArray, TestResult, WindowCAR
 
@@ -97,7 +96,7 @@ def time_series_t_all(ar: AbnormalReturns, w: WindowCAR) -> InstanceT:
     dof = (ar.n_est - ar.k).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         stat = np.where((w.var > 0) & (dof > 0), w.car / np.sqrt(w.var), np.nan)
-        p = 2.0 * sps.t.sf(np.abs(stat), np.maximum(dof, 1))
+        p = 2.0 * special.stdtr(np.maximum(dof, 1), -np.abs(stat))  # = 2 t.sf(|stat|)
     return InstanceT(stat, np.where(np.isfinite(stat), p, np.nan), dof)
 
 
