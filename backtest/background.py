@@ -101,7 +101,7 @@ class Background(Generic[T]):
         def send() -> None:
             try:
                 pipe.send(args)
-            except (OSError, ValueError):  # the child is gone: result() computes it here
+            except Exception:  # unpicklable, or the child is gone: result() computes it here
                 pass
             finally:
                 pipe.close()

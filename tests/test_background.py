@@ -124,3 +124,13 @@ def test_without_a_child_give_computes_at_once(monkeypatch):
     assert calls == []
     job.give(1)
     assert calls == [1] and job.result() == 2
+
+
+def test_a_deferred_job_with_arguments_that_cannot_be_pickled_is_computed_here(monkeypatch):
+    _child_only(monkeypatch)
+    parent = os.getpid()
+    local = lambda: 5  # noqa: E731  # a local lambda cannot be pickled
+
+    with background.Background(lambda f: (f(), os.getpid()), deferred=True) as job:
+        job.give(local)
+        assert job.result() == (5, parent)
