@@ -490,8 +490,8 @@ def event_masks(catalog: Catalog, universe: Universe, stage: StageChoice) -> pd.
 
 
 def preload() -> None:
-    """Import what both processes of a run need (pandas, scipy.stats, the study engine,
-    the exchange calendars: about 1.5 s), once, before the run forks its child."""
+    """Import what both processes of a run need (pandas, scipy.special, the study engine,
+    the exchange calendars: about 1.1 s), once, before the run forks its child."""
     import exchange_calendars  # noqa: F401
 
     import backtest.study.engine  # noqa: F401
