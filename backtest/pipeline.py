@@ -96,6 +96,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     folder); the run folder is written into a hidden folder beside it and renamed
     into place at the end, so a failure leaves a complete run folder or none.
     """
+    from backtest.report import charts
     from backtest.report.build import build_report
     from backtest.runio import check_output_folder, staged_folder
 
@@ -138,7 +139,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
                 planted, study["ar"], alignment.instances, spec.plants
             )
         say("Robustness: model x window x test x day-0 policy; backtesting the event strategy")
-        steps.warm_report()
+        charts.warm()  # matplotlib and its fonts (about 1 s), while waiting for the child
         grid, backtest_tables = side.result()
     tables["spec_grid"] = grid
     tables.update(backtest_tables)

@@ -497,14 +497,6 @@ def preload() -> None:
     import backtest.study.engine  # noqa: F401
 
 
-def warm_report() -> None:
-    """Load matplotlib and its fonts (the report's first chart would, about 1 s), while
-    the main process waits for the backtest child anyway."""
-    from backtest.report import charts
-
-    charts.warm()
-
-
 def warm_backtest() -> None:
     """Import what :func:`backtest` needs (vectorbt takes seconds), ahead of its inputs."""
     import vectorbt  # noqa: F401

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backtest.report.pdf import html_to_pdf
 from backtest.report.sections import report_context
 
 if TYPE_CHECKING:
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ReportFiles",
     "build_report",
-    "html_to_pdf",
     "render_html",
     "render_report",
     "report_context",
