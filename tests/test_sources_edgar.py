@@ -273,17 +273,23 @@ def test_network_needs_a_cik_and_a_contact(tmp_path, capsys, monkeypatch):
 # -- listing and matching ------------------------------------------------------------------
 
 
-def test_listing_from_a_saved_document(capsys):
-    code, out, err = run(
+def _from_saved(capsys, *args: str) -> tuple[int, str, str]:
+    """`mib events sources edgar` on the saved NVIDIA document, with ``args``."""
+    return run(
         capsys,
         "events",
         "sources",
         "edgar",
         "--from-file",
         str(FIX / "edgar_small.json"),
+        *args,
         "--universe",
         UNIVERSE,
     )
+
+
+def test_listing_from_a_saved_document(capsys):
+    code, out, err = _from_saved(capsys)
     assert code == 0, err
     assert "NVIDIA CORP (CIK 0001045810, NVDA): 3" in out
     assert "0001045810-22-000146  2022-08-31  2022-08-31T21:00:22Z  17:00:22 EDT  8.01" in out
@@ -292,21 +298,7 @@ def test_listing_from_a_saved_document(capsys):
 
 def _match(capsys, log: Path, out: Path) -> tuple[int, str, str]:
     """`mib events sources edgar --match` on the saved NVIDIA document against ``log``."""
-    return run(
-        capsys,
-        "events",
-        "sources",
-        "edgar",
-        "--from-file",
-        str(FIX / "edgar_small.json"),
-        "--match",
-        "--log",
-        str(log),
-        "--out",
-        str(out),
-        "--universe",
-        UNIVERSE,
-    )
+    return _from_saved(capsys, "--match", "--log", str(log), "--out", str(out))
 
 
 def _disclosure_log(tmp_path: Path) -> Path:
