@@ -251,3 +251,52 @@ def test_leave_one_out_plan_equals_planning_the_remaining_legs(panel):
         cut = plan_without_event(full, ev)
         pd.testing.assert_frame_equal(cut[0], alone[0], check_exact=True)
         pd.testing.assert_frame_equal(cut[1], alone[1], check_exact=True, check_dtype=False)
+
+
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
+def test_simulator_gets_what_from_orders_would_give_it(monkeypatch):
+    """execution.simulation_args hands vectorbt's simulator the arguments
+    ``Portfolio.from_orders`` passes it for the same grid: equal values, dtypes, array
+    layouts and read-only flags (numba's types, so no second compilation), and the
+    same options."""
+    import numba
+    import vectorbt as vbt
+    from vectorbt.portfolio import base, dispatch
+
+    from backtest.strategy.execution import simulation_args
+
+    arrays = _random_orders(4)
+    seen: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    real = dispatch.simulate_from_orders
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append((args, dict(kwargs)))  # as given: a copy would lose read-only flags
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base.dispatch, "simulate_from_orders", spy)
+    vbt.Portfolio.from_orders(
+        **arrays,
+        direction="both",
+        init_cash=10_000.0,
+        cash_sharing=True,
+        group_by=True,
+        call_seq="auto",
+        allow_partial=False,
+        lock_cash=True,
+        ffill_val_price=True,
+        max_orders=2 * 100 + 2,
+        max_logs=0,
+    )
+    ((want, want_kw),) = seen
+    got, got_kw = simulation_args(arrays, 10_000.0, 100)
+    assert got_kw == want_kw
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        if isinstance(w, tuple):
+            assert g == w and all(type(x) is int for x in g), k
+            continue
+        assert numba.typeof(g) == numba.typeof(w), (k, numba.typeof(g), numba.typeof(w))
+        if k == 3:  # call_seq: from_orders' copy was re-sorted in place by the simulation
+            assert g.shape == w.shape
+            continue
+        assert np.array_equal(g, w, equal_nan=True), k

@@ -1,4 +1,5 @@
-"""Execute a trade plan with vectorbt ``Portfolio.from_orders``.
+"""Execute a trade plan with vectorbt's order simulator (what ``Portfolio.from_orders``
+runs, called with the arguments it would build, :func:`simulation_args`).
 
 Why ``from_orders``: the plan already fixes each leg's entry and exit point
 (with venue rules applied), so the simulator only has to fill two orders per
@@ -30,7 +31,7 @@ filled value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -248,6 +249,61 @@ def _two_by_two(grid: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def simulation_args(
+    grid: dict[str, np.ndarray], initial_cash: float, n_legs: int
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments ``vbt.Portfolio.from_orders`` would hand vectorbt's simulator for
+    ``grid`` (one cash-sharing group, ``direction="both"``, ``call_seq="auto"``,
+    ``lock_cash``, no partial fills, ``ffill_val_price``), built without its pandas
+    wrapping, which costs about 18 ms a call, more than the simulation.
+
+    Same values, dtypes, layouts and read-only flags as ``from_orders`` gives (numba
+    compiles the simulator once per argument types), which
+    ``test_strategy_pnl`` pins against a captured ``from_orders`` call.
+    """
+    from vectorbt.portfolio.enums import Direction
+    from vectorbt.portfolio.nb import build_call_seq
+
+    rows, cols = grid["size"].shape
+    shape = (int(rows), int(cols))
+    group_lens = np.array([cols], dtype=np.int64)
+    init_cash = np.require(np.broadcast_to(initial_cash, (1,)), dtype=np.float64)
+    args: tuple[Any, ...] = (
+        shape,
+        group_lens,
+        init_cash,
+        build_call_seq(shape, group_lens),
+        grid["size"],
+        grid["price"],
+        grid["size_type"],
+        np.asarray(Direction.Both),
+        grid["fees"],
+        np.asarray(0.0),  # fixed_fees
+        grid["slippage"],
+        np.asarray(1e-8),  # min_size (vectorbt's default)
+        np.asarray(np.inf),  # max_size
+        np.asarray(np.nan),  # size_granularity
+        np.asarray(0.0),  # reject_prob
+        np.asarray(True),  # lock_cash
+        np.asarray(False),  # allow_partial
+        np.asarray(False),  # raise_reject
+        np.asarray(False),  # log
+        np.asarray(np.inf),  # val_price
+        grid["close"],
+    )
+    options: dict[str, Any] = {
+        "auto_call_seq": True,
+        "ffill_val_price": True,
+        "update_value": False,
+        "max_orders": 2 * n_legs + 2,
+        "max_logs": 1,
+        "init_temp_records": False,
+        "flex_2d": True,
+        "engine": None,
+    }
+    return args, options
+
+
 def _simulate(
     arrays: dict[str, np.ndarray], last: FloatArray, initial_cash: float, n_legs: int
 ) -> np.ndarray:
@@ -256,35 +312,19 @@ def _simulate(
     Rows without an order change neither cash nor positions, and with
     ``ffill_val_price`` an order row values every slot at its last known close,
     so simulating only the order rows, with the forward-filled closes, places
-    the same orders (``test_strategy_pnl`` pins it against the full grid).
-    Order records come back indexed by the full rows.
+    the same orders (``test_strategy_pnl`` pins it against ``from_orders`` on the
+    full grid).  Order records come back indexed by the full rows.
     """
-    import vectorbt as vbt
+    from vectorbt.portfolio import dispatch
 
     active = np.flatnonzero(np.isfinite(arrays["size"]).any(axis=1))
     grid = _two_by_two(
         {k: arrays[k][active] for k in ("size", "size_type", "price", "fees", "slippage")}
         | {"close": last[active]}
     )
-    pf = vbt.Portfolio.from_orders(
-        close=grid["close"],
-        size=grid["size"],
-        size_type=grid["size_type"],
-        price=grid["price"],
-        fees=grid["fees"],
-        slippage=grid["slippage"],
-        direction="both",
-        init_cash=initial_cash,
-        cash_sharing=True,
-        group_by=True,
-        call_seq="auto",
-        allow_partial=False,
-        lock_cash=True,
-        ffill_val_price=True,
-        max_orders=2 * n_legs + 2,
-        max_logs=0,
-    )
-    records = np.array(pf.order_records, copy=True)
+    args, options = simulation_args(grid, initial_cash, n_legs)
+    order_records, _ = dispatch.simulate_from_orders(*args, **options)
+    records = np.array(order_records, copy=True)
     records["idx"] = active[records["idx"]]
     return records
 
