@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backtest.strategy.execution import execute, leg_returns
+from backtest.strategy.execution import execute, leg_returns, utc_index
 from backtest.strategy.metrics import Performance, TradeStats, performance, trade_stats
 from backtest.strategy.plan import Venue, make_plan, venue_symbols
 from backtest.strategy.result import TRADE_COLUMNS, BacktestResult
@@ -59,10 +59,11 @@ def prepare(
     return Prepared(venue=venue, legs=legs, attrition=attrition)
 
 
-def _ts(ns: pd.Series) -> pd.Series:
-    import pandas as pd
+NS_PER_DAY = 86_400_000_000_000
 
-    return pd.to_datetime(ns.to_numpy(dtype=np.int64), utc=True)
+
+def _ts(ns: pd.Series) -> pd.DatetimeIndex:
+    return utc_index(ns.to_numpy(dtype=np.int64))
 
 
 def _trades(plan: pd.DataFrame, exe: Execution) -> pd.DataFrame:
@@ -92,10 +93,29 @@ def _trades(plan: pd.DataFrame, exe: Execution) -> pd.DataFrame:
 
 
 def _daily(series: pd.Series, how: str = "last") -> pd.Series:
-    idx = series.index.tz_convert(None).normalize()
-    out = series.groupby(idx).agg(how)
-    out.index.name = "date"
-    return out
+    """The last (``how="max"``: largest) value of each UTC calendar day, indexed by the
+    day (``date``).  The index is in time order, so a day's rows are consecutive; with
+    NaNs, pandas' groupby (which skips them) decides."""
+    import pandas as pd
+
+    index = series.index
+    ns = index.asi8 if getattr(index, "tz", None) is not None and index.unit == "ns" else None
+    values = series.to_numpy(dtype=np.float64)
+    if ns is None or np.isnan(values).any() or (ns.size and (np.diff(ns) < 0).any()):
+        idx = series.index.tz_convert(None).normalize()
+        out = series.groupby(idx).agg(how)
+        out.index.name = "date"
+        return out
+    day = ns - ns % NS_PER_DAY
+    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if ns.size else ns
+    if how == "last":
+        got = values[np.r_[starts[1:], ns.size] - 1] if ns.size else values
+    elif how == "max":
+        got = np.maximum.reduceat(values, starts) if ns.size else values
+    else:
+        raise ValueError(f"how: {how!r}, expected 'last' or 'max'")
+    index = pd.DatetimeIndex(day[starts].view("datetime64[ns]"), name="date")
+    return pd.Series(got, index=index, name=series.name)
 
 
 def _benchmark_symbol(prep: Prepared, plan: pd.DataFrame) -> str | None:
@@ -123,7 +143,7 @@ def _benchmark_equity(prep: Prepared, symbol: str, lo: int, hi: int) -> pd.Serie
     inside = (pts.instant >= lo) & (pts.instant <= hi)
     px = pts.price[inside]
     eq = prep.venue.spec.initial_cash * px / px[0] if px.shape[0] else px
-    return _daily(pd.Series(eq, index=pd.to_datetime(pts.instant[inside], utc=True)))
+    return _daily(pd.Series(eq, index=utc_index(pts.instant[inside])))
 
 
 def _no_trades(prep: Prepared) -> StrategyError:
