@@ -7,21 +7,7 @@ import pandas as pd
 import pytest
 
 from backtest.strategy.engine import _daily
-from backtest.strategy.execution import fill_down, utc_index
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_fill_down_is_pandas_ffill_and_bfill(seed):
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(40, 6))
-    a[rng.random(a.shape) < 0.6] = np.nan
-    a[:3, 0] = np.nan  # leading NaNs stay
-    a[-4:, 1] = np.nan  # trailing NaNs stay
-    a[:, 2] = np.nan  # an empty column stays empty
-    frame = pd.DataFrame(a)
-    assert np.array_equal(fill_down(a), frame.ffill().to_numpy(), equal_nan=True)
-    assert np.array_equal(fill_down(a, backward=True), frame.bfill().to_numpy(), equal_nan=True)
-    assert fill_down(a, backward=True).flags.c_contiguous
+from backtest.strategy.execution import utc_index
 
 
 def test_utc_index_is_to_datetime_utc():

@@ -70,18 +70,6 @@ def utc_index(ns: IntArray, name: str | None = None) -> pd.DatetimeIndex:
     return naive.tz_localize("UTC")
 
 
-def fill_down(a: FloatArray, *, backward: bool = False) -> FloatArray:
-    """Each NaN replaced by the last value above it in its column (``backward``: the next
-    value below), leading (trailing) NaNs kept: ``DataFrame.ffill()`` (``bfill()``) on
-    an array, without building a frame."""
-    src = a[::-1] if backward else a
-    rows = np.arange(src.shape[0])[:, None]
-    at = np.where(np.isnan(src), 0, rows)
-    np.maximum.accumulate(at, axis=0, out=at)
-    out = np.take_along_axis(src, at, axis=0)
-    return np.ascontiguousarray(out[::-1]) if backward else out
-
-
 def _row_index(plan: pd.DataFrame, points: Mapping[str, ExecutionPoints]) -> np.ndarray:
     lo, hi = int(plan["entry_ns"].min()), int(plan["exit_ns"].max())
     parts = []
@@ -211,6 +199,7 @@ def _equity(records: np.ndarray, last: FloatArray, initial_cash: float) -> Float
     forward-filled closes ``last``: vectorbt's ``Portfolio.value()`` computed by the
     same vectorbt kernels, without its pandas wrapping (which costs more than the
     simulation).  ``test_strategy_pnl`` pins it equal to ``pf.value()``."""
+    import pandas as pd
     from vectorbt.portfolio import dispatch
     from vectorbt.portfolio.enums import Direction
     from vectorbt.records.dispatch import col_map
@@ -222,7 +211,7 @@ def _equity(records: np.ndarray, last: FloatArray, initial_cash: float) -> Float
     init = dispatch.init_cash_grouped(np.array([initial_cash], dtype=np.float64), lens, True)
     cash = dispatch.cash_grouped(shape, flow, lens, init)
     assets = dispatch.assets(dispatch.asset_flow(shape, records, cmap, Direction.Both))
-    filled = fill_down(last, backward=True)  # filled close
+    filled = pd.DataFrame(last).bfill().to_numpy(dtype=np.float64, copy=True)  # filled close
     filled[assets == 0] = 0.0
     held = dispatch.asset_value_grouped(dispatch.asset_value(filled, assets), lens)
     value = dispatch.value(cash, held)
@@ -365,7 +354,7 @@ def execute(
     exit_row = np.searchsorted(rows, plan["exit_ns"].to_numpy(dtype=np.int64))
     slots = assign_slots(entry_row, exit_row)
     arrays = _order_arrays(plan, points, rows, slots, leg_fraction * initial_cash)
-    last = fill_down(arrays["close"])
+    last = pd.DataFrame(arrays["close"]).ffill().to_numpy(dtype=np.float64)
     records = _simulate(arrays, last, initial_cash, len(plan))
     index = utc_index(rows, name="time")
     fills = _fills(records, slots, entry_row, exit_row)

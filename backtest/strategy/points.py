@@ -25,12 +25,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """Sessions of one exchange calendar: labels and UTC open/close nanoseconds."""
+    """Sessions of one exchange calendar: labels and UTC open/close nanoseconds.
+
+    ``labels``: the session labels as Timestamps (``sessions[i]`` without boxing one
+    per plan row)."""
 
     name: str
     sessions: pd.DatetimeIndex
     open_ns: IntArray
     close_ns: IntArray
+    labels: tuple[pd.Timestamp, ...]
 
 
 def clock(calendar: str) -> Clock:
@@ -40,11 +44,13 @@ def clock(calendar: str) -> Clock:
     from backtest.market.calendars import session_bounds
 
     b = session_bounds(calendar)
+    sessions = pd.DatetimeIndex(b.index)
     return Clock(
         name=calendar,
-        sessions=pd.DatetimeIndex(b.index),
+        sessions=sessions,
         open_ns=pd.DatetimeIndex(b["open"]).as_unit("ns").asi8.astype(np.int64),
         close_ns=pd.DatetimeIndex(b["close"]).as_unit("ns").asi8.astype(np.int64),
+        labels=tuple(sessions),
     )
 
 
