@@ -139,7 +139,10 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
                 planted, study["ar"], alignment.instances, spec.plants
             )
         say("Robustness: model x window x test x day-0 policy; backtesting the event strategy")
-        charts.warm()  # matplotlib and its fonts (about 1 s), while waiting for the child
+        # While the child finishes: matplotlib and its fonts (about 1 s), and the study's
+        # tables turned into the bytes of their files.
+        charts.warm()
+        encoded = steps.encode_tables(tables)
         grid, backtest_tables = side.result()
     tables["spec_grid"] = grid
     tables.update(backtest_tables)
@@ -149,7 +152,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     say("Writing tables and provenance")
     manifest = steps.manifest(spec, catalog, panel, universe, now, run_dir.name)
     with staged_folder(run_dir, replace=True) as stage:
-        steps.write_run(stage, tables, manifest)
+        steps.write_run(stage, tables, manifest, encoded)
         say("Building the HTML and PDF report")
         files = build_report(stage, pdf=spec.pdf)
     return RunOutcome(

@@ -83,21 +83,38 @@ def _tidy_for_disk(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_table(run_dir: Path, name: str, frame: pd.DataFrame) -> dict[str, str]:
-    """Write ``tables/<name>.parquet`` and ``tables/<name>.csv``.
+@dataclass(frozen=True)
+class EncodedTable:
+    """A table's two files as bytes (:func:`encode_table`), ready to write; ``frame`` is
+    the table they were made from (the writer checks it is still the one it is given)."""
+
+    frame: pd.DataFrame
+    parquet: bytes
+    csv: bytes
+
+
+def encode_table(frame: pd.DataFrame) -> EncodedTable:
+    """The parquet and CSV bytes of ``frame`` (index dropped, mixed columns as text)."""
+    tidy = _tidy_for_disk(frame.reset_index(drop=True))
+    buf = io.BytesIO()
+    tidy.to_parquet(buf, index=False)
+    return EncodedTable(frame, buf.getvalue(), tidy.to_csv(index=False).encode("utf-8"))
+
+
+def write_table(
+    run_dir: Path, name: str, frame: pd.DataFrame, encoded: EncodedTable | None = None
+) -> dict[str, str]:
+    """Write ``tables/<name>.parquet`` and ``tables/<name>.csv`` (from ``encoded`` when it
+    was made from this very frame).
 
     Returns each file's path relative to ``run_dir`` and its SHA-256.
     """
     tables = run_dir / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    tidy = _tidy_for_disk(frame.reset_index(drop=True))
-    buf = io.BytesIO()
-    tidy.to_parquet(buf, index=False)
+    enc = encoded if encoded is not None and encoded.frame is frame else encode_table(frame)
     return {
-        f"tables/{name}.parquet": write_file(tables / f"{name}.parquet", buf.getvalue()),
-        f"tables/{name}.csv": write_file(
-            tables / f"{name}.csv", tidy.to_csv(index=False).encode("utf-8")
-        ),
+        f"tables/{name}.parquet": write_file(tables / f"{name}.parquet", enc.parquet),
+        f"tables/{name}.csv": write_file(tables / f"{name}.csv", enc.csv),
     }
 
 
@@ -158,16 +175,21 @@ def file_list(hashes: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def write_run_folder(
-    run_dir: Path, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]
+    run_dir: Path,
+    tables: Mapping[str, pd.DataFrame],
+    manifest: Mapping[str, Any],
+    encoded: Mapping[str, EncodedTable] | None = None,
 ) -> None:
     """Every table as parquet and CSV, then ``run.json`` listing them with their SHA-256.
 
-    ``run.json`` comes last: its presence marks a complete run.
+    ``encoded``: tables already encoded (:func:`encode_table`) while the caller had
+    time to spare.  ``run.json`` comes last: its presence marks a complete run.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     hashes: dict[str, str] = {}
+    done = encoded or {}
     for name, frame in sorted(tables.items()):
-        hashes.update(write_table(run_dir, name, frame))
+        hashes.update(write_table(run_dir, name, frame, done.get(name)))
     write_manifest(run_dir, {**manifest, "tables": file_list(hashes)})
 
 

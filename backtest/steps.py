@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from backtest.eventlog.catalog import Catalog
     from backtest.market.panel import PricePanel
     from backtest.returns import BenchmarkChoice, StudyInputs
+    from backtest.runio import EncodedTable
     from backtest.runspec import RunSpec
     from backtest.study.results import StudyResult
     from backtest.study.spec import StudySpec
@@ -230,17 +231,32 @@ def backtest_note(specs: Mapping[str, Any]) -> str:
     )
 
 
-def write_run(run_dir: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
+def encode_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, EncodedTable]:
+    """The parquet and CSV bytes of ``tables`` (:func:`backtest.runio.encode_table`), for
+    :func:`write_run` to write later; a run encodes its study tables while the
+    backtest finishes on the other core."""
+    from backtest.runio import encode_table
+
+    return {name: encode_table(frame) for name, frame in tables.items()}
+
+
+def write_run(
+    run_dir: Path,
+    tables: dict[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    encoded: Mapping[str, EncodedTable] | None = None,
+) -> None:
     """Every table as parquet and CSV, then ``run.json`` last (its presence marks a run).
 
     ``run.json`` lists every table file with its SHA-256, so ``mib report build``
     refuses a run folder whose tables are missing or changed
     (:func:`backtest.runio.verify_run`).  Callers write into a staged folder
     (:func:`backtest.runio.staged_folder`) so a failure leaves nothing behind.
+    ``encoded``: tables :func:`encode_tables` already turned into bytes.
     """
     from backtest.runio import write_run_folder
 
-    write_run_folder(run_dir, tables, manifest)
+    write_run_folder(run_dir, tables, manifest, encoded)
 
 
 def run_catalog_study(

@@ -576,3 +576,26 @@ def test_bad_dates_of_data_commands_are_one_line(args, field, tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"mib: error: {field}:")
     assert not cache.exists()  # checked before any work: nothing written
+
+
+def test_tables_encoded_ahead_are_written_as_encoding_them_then_would(tmp_path):
+    """write_run_folder writes a pre-encoded table's bytes only when they were made from
+    the very frame it is given; a table replaced since is encoded again."""
+    a = pd.DataFrame({"x": [1.5, np.nan], "s": ["a", None], "m": [1, "mixed"]})
+    b = pd.DataFrame({"y": [3, 4]})
+    stale = runio.encode_table(pd.DataFrame({"y": [0]}))  # made from another frame
+    manifest = {"kind": "run"}
+    runio.write_run_folder(tmp_path / "plain", {"a": a, "b": b}, manifest)
+    runio.write_run_folder(
+        tmp_path / "ahead",
+        {"a": a, "b": b},
+        manifest,
+        encoded={"a": runio.encode_table(a), "b": stale},
+    )
+    for name in ("a.parquet", "a.csv", "b.parquet", "b.csv"):
+        plain = (tmp_path / "plain" / "tables" / name).read_bytes()
+        assert (tmp_path / "ahead" / "tables" / name).read_bytes() == plain, name
+    assert pd.read_csv(tmp_path / "ahead" / "tables" / "b.csv")["y"].tolist() == [3, 4]
+    assert (tmp_path / "plain" / "run.json").read_bytes() == (
+        tmp_path / "ahead" / "run.json"
+    ).read_bytes()
