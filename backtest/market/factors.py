@@ -42,32 +42,47 @@ def parse_ff_text(text: str, *, name: str = "<text>") -> pd.DataFrame:
     start = _find_first_data(lines, name)
     header = [h.strip() for h in lines[start - 1].split(",")]
     names = ["Mom" if h.lower() == "mom" else h for h in header[1:]]
-    dates: list[str] = []
-    rows: list[list[float]] = []
-    for k in range(start, len(lines)):
-        cells = lines[k].split(",")
-        if not _DATE.match(cells[0]):
-            break  # blank line before the footer
-        if len(cells) != len(header):
-            raise DataError(f"{len(cells)} fields, header has {len(header)}", file=name, line=k + 1)
-        try:
-            rows.append([float(c) for c in cells[1:]])
-        except ValueError:
-            raise DataError(
-                "non-numeric factor value",
-                file=name,
-                line=k + 1,
-                value=lines[k],
-                expected="numbers in percent",
-            ) from None
-        dates.append(cells[0].strip().replace("-", ""))
-    values = np.array(rows, dtype=float)
+    end = start
+    while end < len(lines) and _DATE.match(lines[end].split(",", 1)[0]):
+        end += 1  # the data stop at the blank line before the footer
+    cells = [line.split(",") for line in lines[start:end]]
+    width = len(header) - 1
+    try:
+        if any(len(row) != len(header) for row in cells):
+            raise ValueError
+        flat = np.fromiter(
+            (float(c) for row in cells for c in row[1:]), dtype=float, count=len(cells) * width
+        )
+    except ValueError:
+        _raise_first_bad_row(cells, len(header), start, name)
+        raise
+    values = flat.reshape(len(cells), width)
+    dates = [row[0].strip().replace("-", "") for row in cells]
     values[np.isin(values, MISSING_CODES)] = np.nan
     idx = pd.DatetimeIndex(pd.to_datetime(dates, format="%Y%m%d"), name="date")
     frame = pd.DataFrame(values / 100.0, index=idx, columns=names)
     if idx.has_duplicates or not idx.is_monotonic_increasing:
         raise DataError("factor dates are not strictly increasing", file=name)
     return frame
+
+
+def _raise_first_bad_row(cells: list[list[str]], width: int, start: int, name: str) -> None:
+    """The error of the first data row, in file order, with the wrong number of fields or
+    a value that is not a number."""
+    for k, row in enumerate(cells):
+        if len(row) != width:
+            raise DataError(f"{len(row)} fields, header has {width}", file=name, line=start + k + 1)
+        try:
+            for c in row[1:]:
+                float(c)
+        except ValueError:
+            raise DataError(
+                "non-numeric factor value",
+                file=name,
+                line=start + k + 1,
+                value=",".join(row),
+                expected="numbers in percent",
+            ) from None
 
 
 def _find_first_data(lines: list[str], name: str) -> int:
