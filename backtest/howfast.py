@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from backtest.summaries import cluster_mean, t_interval
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from backtest.market.panel import PricePanel
@@ -109,8 +110,15 @@ MARKETS: dict[str, str] = {
 MAX_OVERNIGHT = 0.5
 
 
-def _overnight(bars: pd.DataFrame | None, day: Any) -> float:
-    """Open of ``day`` over the previous bar's close, minus one (NaN if unknown)."""
+def _overnight(
+    bars: pd.DataFrame | None,
+    day: Any,
+    columns: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> float:
+    """Open of ``day`` over the previous bar's close, minus one (NaN if unknown).
+
+    ``columns``: the open and close columns of bar frames already read, by frame id
+    (reading a column of a frame costs more than the rest of this function)."""
     import numpy as np
     import pandas as pd
 
@@ -120,8 +128,13 @@ def _overnight(bars: pd.DataFrame | None, day: Any) -> float:
     pos = int(idx.searchsorted(pd.Timestamp(day)))
     if pos <= 0 or pos >= len(idx) or idx[pos] != pd.Timestamp(day):
         return float("nan")
-    op = float(bars["open"].iat[pos])
-    prev = float(bars["close"].iat[pos - 1])
+    got = columns.get(id(bars)) if columns is not None else None
+    if got is None:
+        got = (bars["open"].to_numpy(), bars["close"].to_numpy())
+        if columns is not None:
+            columns[id(bars)] = got
+    op = float(got[0][pos])
+    prev = float(got[1][pos - 1])
     if not (op > 0 and prev > 0):
         return float("nan")
     r = op / prev - 1.0
@@ -215,6 +228,7 @@ def open_split(
     open_all = utc("day0_open_utc")
     close_all = utc("day0_close_utc")
     rows = []
+    read: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # bar columns, by frame
     for i, key in enumerate(wide.index):
         ar0 = float(days[i, 0])
         if ar0 != ar0:
@@ -224,8 +238,8 @@ def open_split(
         bsym = bench.get(key)
         bbars = panel.bars.get(bsym) if isinstance(bsym, str) else None
         b = float(beta_v[i])
-        on0 = _overnight(bars, d0s[i]) - (b * _overnight(bbars, d0s[i]) if b else 0.0)
-        on1 = _overnight(bars, d1s[i]) - (b * _overnight(bbars, d1s[i]) if b else 0.0)
+        on0 = _overnight(bars, d0s[i], read) - (b * _overnight(bbars, d0s[i], read) if b else 0.0)
+        on1 = _overnight(bars, d1s[i], read) - (b * _overnight(bbars, d1s[i], read) if b else 0.0)
         known = known_all.iloc[i] if has[i] else pd.NaT
         opened = open_all.iloc[i] if has[i] else pd.NaT
         before = bool(pd.notna(known) and pd.notna(opened) and known <= opened)
@@ -380,6 +394,7 @@ def pooled_speed(split: pd.DataFrame, ar: pd.DataFrame) -> pd.DataFrame:
     if split.empty:
         return pd.DataFrame(columns=list(SPEED_COLUMNS))
     rows: list[dict[str, Any]] = []
+    ar = ar[ar["rel_day"].between(0, 10)]  # the days _peak_day reads, selected once
     for direction, sign, group, part in _pools(split):
         pool_rows = _pool_rows(direction, sign, group, part)
         peak, n_i, n_c = _peak_day(part, ar)
@@ -421,9 +436,17 @@ def signed_path(
         .groupby([sub["event_id"], sub["security"]])
         .cumsum()
     )
+    # Each relative day's rows in their order in ``sub`` (what groupby("rel_day") gives).
+    import numpy as np
+
+    day_of = sub["rel_day"].to_numpy()
+    order = np.argsort(day_of, kind="stable")
+    car = sub["car"].to_numpy()[order]
+    cluster = sub["cluster"].astype(str).to_numpy(dtype=object)[order]
+    days, starts = np.unique(day_of[order], return_index=True)
     rows = []
-    for day, g in sub.groupby("rel_day", sort=True):
-        mean, se, n_i, n_c = cluster_mean(g["car"].to_numpy(), g["cluster"].astype(str))
+    for day, a, b in zip(days, starts, [*starts[1:], order.size], strict=True):
+        mean, se, n_i, n_c = cluster_mean(car[a:b], cluster[a:b])
         lo, hi = t_interval(mean, se, n_c)
         rows.append(
             {
@@ -445,6 +468,7 @@ def pooled_paths(split: pd.DataFrame, ar: pd.DataFrame) -> pd.DataFrame:
 
     cols = ["direction", "sign", "group", "rel_day", "caar", "se", "lo", "hi"]
     parts = []
+    ar = ar[ar["rel_day"].between(-5, 10)]  # the days signed_path reads, selected once
     for direction, sign, group, part in _pools(split):
         path = signed_path(part, ar)
         if len(path):

@@ -258,3 +258,18 @@ def test_group_of_a_study_equals_the_group_as_its_own_study() -> None:
     for fn in BOOT.values():
         _same(fn(ar, w, idx), fn(sub_ar, sub_w, None))
         _same(fn(ar, w, None), fn(*permute(ar, w, np.arange(25)), None))
+
+
+def test_mean_sd_is_numpys_mean_and_std_bit_for_bit():
+    """stats.mean_sd replaces np.mean and np.std(ddof=1) in the small tests: equal to the
+    last bit on sizes around numpy's pairwise-summation blocks, scales and strides."""
+    import numpy as np
+
+    from backtest.study.stats import mean_sd
+
+    rng = np.random.default_rng(11)
+    for _ in range(3000):
+        n = int(rng.integers(2, 300))
+        x = rng.standard_t(3, size=2 * n) * 10 ** rng.uniform(-6, 3)
+        for v in (x[:n], x[::2]):
+            assert mean_sd(v) == (float(np.mean(v)), float(np.std(v, ddof=1)))

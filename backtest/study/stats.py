@@ -135,15 +135,26 @@ def cross_sectional_t(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = 
     return _mean_t("cross_sectional_t", null_text(w), car, "CARs")
 
 
+def mean_sd(x: FloatArray) -> tuple[float, float]:
+    """``(np.mean(x), np.std(x, ddof=1))`` of a 1-D array with n >= 2, bit for bit: the
+    same ufunc reductions in the same order, without the wrappers' per-call overhead
+    (a tenth of a millisecond, paid by tens of thousands of small tests a run)."""
+    n = x.shape[0]
+    total = np.add.reduce(x)
+    dev = x - total / n
+    var = float(np.add.reduce(dev * dev)) / (n - 1)
+    return float(total) / n, math.sqrt(var)
+
+
 def _mean_t(name: str, null: str, x: FloatArray, what: str) -> TestResult:
     n = int(x.size)
     dist = f"t({n - 1})"
     if n < MIN_CROSS_SECTION:
         return TestResult.invalid(name, null, dist, n, f"n = {n} < {MIN_CROSS_SECTION} {what}")
-    sd = float(np.std(x, ddof=1))
+    mean, sd = mean_sd(x)
     if not sd > 0:
         return TestResult.invalid(name, null, dist, n, f"zero cross-sectional variance of {what}")
-    stat = float(np.mean(x)) / (sd / math.sqrt(n))
+    stat = mean / (sd / math.sqrt(n))
     return TestResult(name, stat, two_sided_t(stat, n - 1), null, dist, n)
 
 
