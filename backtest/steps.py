@@ -304,10 +304,15 @@ def study_sample(
     sspec: StudySpec,
     factors: pd.DataFrame | None = None,
     min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
+    *,
+    returns_of: dict[tuple[str, ...], StudyInputs] | None = None,
 ) -> tuple[StudyInputs, BenchmarkChoice]:
     """The returns and the benchmark chosen per instance for :func:`run_catalog_study`.
 
     Depends on the study spec only through its estimation window and event span.
+    ``returns_of``: the returns already read for a set of securities (same panel and
+    factors), reused and filled in (the robustness grid reads them once for both
+    day-0 policies).
     """
     from backtest.eventlog.pooling import pool_table
     from backtest.returns import choose_benchmarks, study_inputs
@@ -316,7 +321,12 @@ def study_sample(
     inst = alignment.instances.assign(
         pool=lambda d: d["event_id"].map(pooled).fillna(True).astype(bool)
     )
-    inputs = study_inputs(panel, universe, sorted(inst["security"].unique()), factors=factors)
+    secs = tuple(sorted(inst["security"].unique()))
+    inputs = returns_of.get(secs) if returns_of is not None else None
+    if inputs is None:
+        inputs = study_inputs(panel, universe, list(secs), factors=factors)
+        if returns_of is not None:
+            returns_of[secs] = inputs
     keep = inst[inst["security"].isin(list(inputs.returns))]
     choice = choose_benchmarks(keep, inputs, sspec.estimation, sspec.event_span)
     return inputs, choice
@@ -665,6 +675,7 @@ def spec_grid(
     if masks is None:
         masks = event_masks(catalog, universe, spec.stage)
     rows = []
+    returns_of: dict[tuple[str, ...], StudyInputs] = {}
     for policy, alternate in GRID_POLICIES:
         want = spec.align_spec(alternate=alternate)
         if alignment is not None and alignment.spec == want:
@@ -689,7 +700,14 @@ def spec_grid(
             # once per policy; only the reported rows of the tests are computed.
             if sample is None:
                 sample = study_sample(
-                    panel, universe, al, catalog, sspec, factors, spec.min_confidence
+                    panel,
+                    universe,
+                    al,
+                    catalog,
+                    sspec,
+                    factors,
+                    spec.min_confidence,
+                    returns_of=returns_of,
                 )
             inputs, choice = sample
             keep = study_tests(
