@@ -144,7 +144,8 @@ class StatsMemo:
 
     r̄ (by the rows it is taken over), each cluster portfolio's estimation-window
     variance and daily abnormal returns (by its member rows) and the ranks of the
-    estimation ARs (GRANK) do not depend on the window, and a study tests many
+    estimation ARs (GRANK) do not depend on the window; each instance's standardised
+    ranks over estimation + window days (Corrado) do not depend on the group, and a study tests many
     windows and days of the same arrays.  The caller that owns the arrays makes one
     memo for them and passes it to every test (``memo=``; see
     :func:`backtest.study.registry.make_tests`); it is filled on first use and dropped
@@ -158,6 +159,7 @@ class StatsMemo:
     by_window: dict[tuple[bytes, ...], PortfolioT] = field(default_factory=dict)
     clusters: dict[tuple[bytes, bool], _Clusters] = field(default_factory=dict)
     est_ranks: dict[str, FloatArray] = field(default_factory=dict)
+    window_ranks: dict[tuple[int, int], FloatArray] = field(default_factory=dict)
 
 
 def _kp_inputs(

@@ -88,7 +88,13 @@ def _rank_sd(ubar: FloatArray, n_t: FloatArray, n: int) -> tuple[float, int]:
     return math.sqrt(s2) if s2 > 0 else math.nan, big_t
 
 
-def corrado_rank(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:
+def corrado_rank(
+    ar: AbnormalReturns,
+    w: WindowCAR,
+    idx: IntArray | None = None,
+    *,
+    memo: StatsMemo | None = None,
+) -> TestResult:
     """Corrado (1989) rank test, N(0,1), on the window's mean standardised ranks.
 
     Ranks within each instance over the estimation window and the days of the window
@@ -109,7 +115,7 @@ def corrado_rank(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None)
     if n < 1:
         return TestResult.invalid(name, null, dist, 0, "no instance with a CAR")
     in_w = np.flatnonzero(ar.window_mask(w.start, w.end))
-    u = standardised_ranks(np.hstack([ar.est[rows], ar.event[rows][:, in_w]]))
+    u = _window_ranks(ar, w, in_w, memo)[rows]
     ubar, n_t = _column_means(u)
     s_u, _ = _rank_sd(ubar, n_t, n)
     cols = ar.est.shape[1] + np.arange(in_w.size)
@@ -120,6 +126,21 @@ def corrado_rank(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None)
         return TestResult.invalid(name, null, dist, n, "no abnormal return in the window")
     z = float(np.sum(ubar[cols]) / (s_u * math.sqrt(n * np.sum(1.0 / n_t[cols]))))
     return TestResult(name, z, two_sided_z(z), null, dist, n)
+
+
+def _window_ranks(
+    ar: AbnormalReturns, w: WindowCAR, in_w: IntArray, memo: StatsMemo | None
+) -> FloatArray:
+    """Every instance's standardised ranks over its estimation days and the window's
+    days: row by row, so the rows of a group are the group's own ranks (kept in
+    ``memo`` per window, shared by every group tested on it)."""
+    key = (w.start, w.end)
+    hit = memo.window_ranks.get(key) if memo is not None else None
+    if hit is None:
+        hit = standardised_ranks(np.hstack([ar.est, ar.event[:, in_w]]))
+        if memo is not None:
+            memo.window_ranks[key] = hit
+    return hit
 
 
 def generalized_sign(ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None) -> TestResult:

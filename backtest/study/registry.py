@@ -100,7 +100,7 @@ def make_tests(
         "kp_bmp_t": partial(kp_bmp_t, memo=memo),
         "portfolio_t": partial(portfolio_t, memo=memo),
         "portfolio_cs_t": partial(portfolio_cs_t, memo=memo),
-        "corrado_rank": corrado_rank,
+        "corrado_rank": partial(corrado_rank, memo=memo),
         "generalized_sign": generalized_sign,
         "grank_t": partial(grank_t, memo=memo),
         "wilcoxon": wilcoxon_signed_rank,
