@@ -211,7 +211,7 @@ def test_order_rows_only_simulation_equals_vectorbt_on_every_row(seed):
     order records and pf.value() of vectorbt run on every row."""
     import vectorbt as vbt
 
-    from backtest.strategy.execution import _equity, _simulate
+    from backtest.strategy.execution import ORDER_FIELDS, _equity, _simulate
 
     arrays = _random_orders(seed)
     pf = vbt.Portfolio.from_orders(
@@ -227,7 +227,9 @@ def test_order_rows_only_simulation_equals_vectorbt_on_every_row(seed):
         max_logs=0,
     )
     last = pd.DataFrame(arrays["close"]).ffill().to_numpy()
-    records = _simulate(arrays, last, 10_000.0, 100)
+    active = np.flatnonzero(np.isfinite(arrays["size"]).any(axis=1))  # the order rows
+    orders = {k: arrays[k][active] for k in ORDER_FIELDS}
+    records = _simulate(orders, active, last, 10_000.0, 100)
     full = pf.order_records
     assert len(full) > 10
     for field in ("col", "idx", "size", "price", "fees", "side"):

@@ -116,28 +116,38 @@ def _leg_points(
     return np.concatenate(inst), np.concatenate(price), np.concatenate(owner)
 
 
+ORDER_FIELDS = ("size", "size_type", "price", "fees", "slippage")
+
+
 def _order_arrays(
     plan: pd.DataFrame,
     points: Mapping[str, ExecutionPoints],
     rows: IntArray,
     slots: IntArray,
     notional: float,
-) -> dict[str, np.ndarray]:
-    """Dense (rows x slots) arrays for vectorbt: close, size, size_type, price, fees, slippage.
+) -> tuple[FloatArray, dict[str, np.ndarray], IntArray]:
+    """``(close, orders, active)`` for vectorbt.
 
-    A slot holds one leg at a time (:func:`assign_slots`), so no two legs write a cell.
+    close: (rows x slots), each leg's prices at its own instants in its slot, NaN
+    elsewhere.  orders: size, size_type, price, fees, slippage on the ``active`` rows
+    only (those where some slot places an order: a leg's entry or exit); a grid of
+    every row would hold nothing else.  A slot holds one leg at a time
+    (:func:`assign_slots`), so no two legs write a cell.
     """
-    shape = (rows.shape[0], int(slots.max()) + 1)
-    close = np.full(shape, np.nan)
+    n_slots = int(slots.max()) + 1
+    close = np.full((rows.shape[0], n_slots), np.nan)
+    inst, px, owner = _leg_points(plan, points)
+    close[np.searchsorted(rows, inst), slots[owner]] = px
+    i_full = np.searchsorted(rows, plan["entry_ns"].to_numpy(dtype=np.int64))
+    j_full = np.searchsorted(rows, plan["exit_ns"].to_numpy(dtype=np.int64))
+    cand = np.unique(np.concatenate([i_full, j_full]))
+    i, j = np.searchsorted(cand, i_full), np.searchsorted(cand, j_full)
+    shape = (cand.shape[0], n_slots)
     size = np.full(shape, np.nan)
     size_type = np.full(shape, SIZE_AMOUNT, dtype=np.int64)
     price = np.full(shape, np.nan)
     fees = np.zeros(shape)
     slip = np.zeros(shape)
-    inst, px, owner = _leg_points(plan, points)
-    close[np.searchsorted(rows, inst), slots[owner]] = px
-    i = np.searchsorted(rows, plan["entry_ns"].to_numpy(dtype=np.int64))
-    j = np.searchsorted(rows, plan["exit_ns"].to_numpy(dtype=np.int64))
     side = plan["side"].to_numpy()
     entry_price = plan["entry_price"].to_numpy(dtype=np.float64)
     fee = plan["fee_bps"].to_numpy(dtype=np.float64)
@@ -149,14 +159,10 @@ def _order_arrays(
     fees[i, slots] = (fee + np.where(side < 0, tax, 0.0)) * BPS
     fees[j, slots] = (fee + np.where(side > 0, tax, 0.0)) * BPS
     slip[i, slots] = slip[j, slots] = plan["slippage_bps"].to_numpy(dtype=np.float64) * BPS
-    return {
-        "close": close,
-        "size": size,
-        "size_type": size_type,
-        "price": price,
-        "fees": fees,
-        "slippage": slip,
-    }
+    keep = np.isfinite(size).any(axis=1)  # a row whose every size is NaN places no order
+    orders = {"size": size, "size_type": size_type, "price": price, "fees": fees}
+    orders["slippage"] = slip
+    return close, {k: a[keep] for k, a in orders.items()}, cand[keep]
 
 
 def _fills(
@@ -315,10 +321,15 @@ def simulation_args(
 
 
 def _simulate(
-    arrays: dict[str, np.ndarray], last: FloatArray, initial_cash: float, n_legs: int
+    orders: dict[str, np.ndarray],
+    active: IntArray,
+    last: FloatArray,
+    initial_cash: float,
+    n_legs: int,
 ) -> np.ndarray:
     """vectorbt's order records of the plan, on the rows where an order is placed.
 
+    ``orders`` holds the order arrays (``ORDER_FIELDS``) of the ``active`` rows only.
     Rows without an order change neither cash nor positions, and with
     ``ffill_val_price`` an order row values every slot at its last known close,
     so simulating only the order rows, with the forward-filled closes, places
@@ -327,11 +338,7 @@ def _simulate(
     """
     from vectorbt.portfolio import dispatch
 
-    active = np.flatnonzero(np.isfinite(arrays["size"]).any(axis=1))
-    grid = _two_by_two(
-        {k: arrays[k][active] for k in ("size", "size_type", "price", "fees", "slippage")}
-        | {"close": last[active]}
-    )
+    grid = _two_by_two({k: orders[k] for k in ORDER_FIELDS} | {"close": last[active]})
     args, options = simulation_args(grid, initial_cash, n_legs)
     order_records, _ = dispatch.simulate_from_orders(*args, **options)
     records = np.array(order_records, copy=True)
@@ -353,9 +360,9 @@ def execute(
     entry_row = np.searchsorted(rows, plan["entry_ns"].to_numpy(dtype=np.int64))
     exit_row = np.searchsorted(rows, plan["exit_ns"].to_numpy(dtype=np.int64))
     slots = assign_slots(entry_row, exit_row)
-    arrays = _order_arrays(plan, points, rows, slots, leg_fraction * initial_cash)
-    last = pd.DataFrame(arrays["close"]).ffill().to_numpy(dtype=np.float64)
-    records = _simulate(arrays, last, initial_cash, len(plan))
+    close, orders, active = _order_arrays(plan, points, rows, slots, leg_fraction * initial_cash)
+    last = pd.DataFrame(close).ffill().to_numpy(dtype=np.float64)
+    records = _simulate(orders, active, last, initial_cash, len(plan))
     index = utc_index(rows, name="time")
     fills = _fills(records, slots, entry_row, exit_row)
     equity = pd.Series(_equity(records, last, initial_cash), index=index, name="equity")
