@@ -104,3 +104,32 @@ def test_nothing_outside_the_report_is_fetched(tmp_path):
     html = _doc(f'<img src="{secret.as_uri()}"><img src="http://127.0.0.1:9/x.png">')
     page = pypdf.PdfReader(io.BytesIO(html_to_pdf(html))).pages[0]
     assert len(page.images) == 0
+
+
+def test_charts_are_rgb_pngs_with_savefigs_pixels():
+    """charts.to_png writes an opaque figure as RGB with exactly the pixels matplotlib's
+    savefig gives at the same dpi; a figure with transparency keeps its alpha."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from backtest.report import charts
+
+    def drawn(transparent: bool) -> object:
+        fig, ax = charts.figure(4.0, 2.0)
+        ax.plot([0, 1, 2], [0.0, 0.02, -0.01], label="CAAR")
+        ax.set_title("signed CAAR, 95 % band", fontsize=charts.FONT)
+        ax.legend(fontsize=charts.FONT)
+        if transparent:
+            fig.patch.set_alpha(0.0)
+        return fig
+
+    got = Image.open(io.BytesIO(charts.to_png(drawn(False), dpi=110)))
+    buf = io.BytesIO()
+    drawn(False).savefig(buf, format="png", dpi=110)
+    want = np.asarray(Image.open(buf))
+    assert got.mode == "RGB"
+    assert (want[..., 3] == 255).all()
+    assert np.array_equal(np.asarray(got), want[..., :3])
+    assert Image.open(io.BytesIO(charts.to_png(drawn(True), dpi=110))).mode == "RGBA"

@@ -62,13 +62,23 @@ def to_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     """The figure as a PNG at ``dpi`` (Agg canvas attached to this figure only).
 
     Raster charts keep WeasyPrint fast: an SVG with thousands of points or cells
-    (equity curves, heatmaps) is laid out element by element in the PDF.
+    (equity curves, heatmaps) is laid out element by element in the PDF.  An opaque
+    figure (every chart here) is written as RGB, without the alpha channel, which
+    WeasyPrint would otherwise split off and compress again as a separate mask in
+    every PDF part; a figure with any transparency keeps it (RGBA).
     """
+    import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
 
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    canvas.draw()  # type: ignore[no-untyped-call]
+    rgba = np.asarray(canvas.buffer_rgba())  # type: ignore[no-untyped-call]
+    opaque = bool((rgba[..., 3] == 255).all())
+    image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]) if opaque else rgba)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    image.save(buf, format="PNG")
     return buf.getvalue()
 
 
