@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -204,17 +206,13 @@ def _random_orders(seed: int, rows: int = 60, slots: int = 4):
     return out
 
 
-@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_order_rows_only_simulation_equals_vectorbt_on_every_row(seed):
-    """execution._simulate (order rows only, closes forward-filled) and _equity give the
-    order records and pf.value() of vectorbt run on every row."""
+def _vbt_portfolio(arrays: dict[str, np.ndarray], **extra: object) -> Any:
+    """vectorbt's own Portfolio.from_orders on dense order arrays, with the options
+    execution._simulate promises to reproduce (one cash-sharing group, both directions,
+    automatic call order, locked cash, no partial fills, forward-filled valuation)."""
     import vectorbt as vbt
 
-    from backtest.strategy.execution import ORDER_FIELDS, _equity, _simulate
-
-    arrays = _random_orders(seed)
-    pf = vbt.Portfolio.from_orders(
+    return vbt.Portfolio.from_orders(
         **arrays,
         direction="both",
         init_cash=10_000.0,
@@ -225,7 +223,20 @@ def test_order_rows_only_simulation_equals_vectorbt_on_every_row(seed):
         lock_cash=True,
         ffill_val_price=True,
         max_logs=0,
+        **extra,
     )
+
+
+@pytest.mark.slow  # calls vectorbt: its numba kernels compile on first use (~40 s cold)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_order_rows_only_simulation_equals_vectorbt_on_every_row(seed):
+    """execution._simulate (order rows only, closes forward-filled) and _equity give the
+    order records and pf.value() of vectorbt run on every row."""
+
+    from backtest.strategy.execution import ORDER_FIELDS, _equity, _simulate
+
+    arrays = _random_orders(seed)
+    pf = _vbt_portfolio(arrays)
     last = pd.DataFrame(arrays["close"]).ffill().to_numpy()
     active = np.flatnonzero(np.isfinite(arrays["size"]).any(axis=1))  # the order rows
     orders = {k: arrays[k][active] for k in ORDER_FIELDS}
@@ -262,7 +273,6 @@ def test_simulator_gets_what_from_orders_would_give_it(monkeypatch):
     layouts and read-only flags (numba's types, so no second compilation), and the
     same options."""
     import numba
-    import vectorbt as vbt
     from vectorbt.portfolio import base, dispatch
 
     from backtest.strategy.execution import simulation_args
@@ -276,19 +286,7 @@ def test_simulator_gets_what_from_orders_would_give_it(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(base.dispatch, "simulate_from_orders", spy)
-    vbt.Portfolio.from_orders(
-        **arrays,
-        direction="both",
-        init_cash=10_000.0,
-        cash_sharing=True,
-        group_by=True,
-        call_seq="auto",
-        allow_partial=False,
-        lock_cash=True,
-        ffill_val_price=True,
-        max_orders=2 * 100 + 2,
-        max_logs=0,
-    )
+    _vbt_portfolio(arrays, max_orders=2 * 100 + 2)
     ((want, want_kw),) = seen
     got, got_kw = simulation_args(arrays, 10_000.0, 100)
     assert got_kw == want_kw
