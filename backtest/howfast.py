@@ -29,7 +29,7 @@ that the two parts add up to the day-0 AR exactly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from backtest.summaries import cluster_mean, t_interval
 
@@ -110,31 +110,33 @@ MARKETS: dict[str, str] = {
 MAX_OVERNIGHT = 0.5
 
 
-def _overnight(
-    bars: pd.DataFrame | None,
-    day: Any,
-    columns: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
-) -> float:
-    """Open of ``day`` over the previous bar's close, minus one (NaN if unknown).
+class _Bars(NamedTuple):
+    """A security's bar dates with its open and close columns as arrays (read once)."""
 
-    ``columns``: the open and close columns of bar frames already read, by frame id
-    (reading a column of a frame costs more than the rest of this function)."""
+    index: pd.DatetimeIndex
+    open: np.ndarray
+    close: np.ndarray
+
+
+def _bars_with_open(bars: pd.DataFrame | None) -> _Bars | None:
+    if bars is None or "open" not in bars.columns:
+        return None
+    return _Bars(bars.index, bars["open"].to_numpy(), bars["close"].to_numpy())
+
+
+def _overnight(bars: _Bars | None, day: Any) -> float:
+    """Open of ``day`` over the previous bar's close, minus one (NaN if unknown)."""
     import numpy as np
     import pandas as pd
 
-    if bars is None or "open" not in bars.columns or pd.isna(day):
+    if bars is None or pd.isna(day):
         return float("nan")
     idx = bars.index
     pos = int(idx.searchsorted(pd.Timestamp(day)))
     if pos <= 0 or pos >= len(idx) or idx[pos] != pd.Timestamp(day):
         return float("nan")
-    got = columns.get(id(bars)) if columns is not None else None
-    if got is None:
-        got = (bars["open"].to_numpy(), bars["close"].to_numpy())
-        if columns is not None:
-            columns[id(bars)] = got
-    op = float(got[0][pos])
-    prev = float(got[1][pos - 1])
+    op = float(bars.open[pos])
+    prev = float(bars.close[pos - 1])
     if not (op > 0 and prev > 0):
         return float("nan")
     r = op / prev - 1.0
@@ -228,18 +230,24 @@ def open_split(
     open_all = utc("day0_open_utc")
     close_all = utc("day0_close_utc")
     rows = []
-    read: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # bar columns, by frame
+    read: dict[str, _Bars | None] = {}
+
+    def bars_of(sym: object) -> _Bars | None:
+        if not isinstance(sym, str):
+            return None
+        if sym not in read:
+            read[sym] = _bars_with_open(panel.bars.get(sym))
+        return read[sym]
+
     for i, key in enumerate(wide.index):
         ar0 = float(days[i, 0])
         if ar0 != ar0:
             continue
         sec = key[1]
-        bars = panel.bars.get(sec)
-        bsym = bench.get(key)
-        bbars = panel.bars.get(bsym) if isinstance(bsym, str) else None
+        bars, bbars = bars_of(sec), bars_of(bench.get(key))
         b = float(beta_v[i])
-        on0 = _overnight(bars, d0s[i], read) - (b * _overnight(bbars, d0s[i], read) if b else 0.0)
-        on1 = _overnight(bars, d1s[i], read) - (b * _overnight(bbars, d1s[i], read) if b else 0.0)
+        on0 = _overnight(bars, d0s[i]) - (b * _overnight(bbars, d0s[i]) if b else 0.0)
+        on1 = _overnight(bars, d1s[i]) - (b * _overnight(bbars, d1s[i]) if b else 0.0)
         known = known_all.iloc[i] if has[i] else pd.NaT
         opened = open_all.iloc[i] if has[i] else pd.NaT
         before = bool(pd.notna(known) and pd.notna(opened) and known <= opened)

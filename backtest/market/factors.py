@@ -47,9 +47,9 @@ def parse_ff_text(text: str, *, name: str = "<text>") -> pd.DataFrame:
         end += 1  # the data stop at the blank line before the footer
     cells = [line.split(",") for line in lines[start:end]]
     width = len(header) - 1
+    if any(len(row) != len(header) for row in cells):
+        _raise_first_bad_row(cells, len(header), start, name)
     try:
-        if any(len(row) != len(header) for row in cells):
-            raise ValueError
         flat = np.fromiter(
             (float(c) for row in cells for c in row[1:]), dtype=float, count=len(cells) * width
         )

@@ -65,7 +65,8 @@ def to_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     (equity curves, heatmaps) is laid out element by element in the PDF.  An opaque
     figure (every chart here) is written as RGB, without the alpha channel, which
     WeasyPrint would otherwise split off and compress again as a separate mask in
-    every PDF part; a figure with any transparency keeps it (RGBA).
+    every PDF part; a figure with any transparency keeps it (RGBA).  The figure is
+    left at ``dpi`` (it is drawn once, for this image).
     """
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -101,17 +101,17 @@ def _daily(series: pd.Series, how: str = "last") -> pd.Series:
     index = series.index
     ns = index.asi8 if getattr(index, "tz", None) is not None and index.unit == "ns" else None
     values = series.to_numpy(dtype=np.float64)
-    if ns is None or np.isnan(values).any() or (ns.size and (np.diff(ns) < 0).any()):
+    if ns is None or not ns.size or np.isnan(values).any() or (np.diff(ns) < 0).any():
         idx = series.index.tz_convert(None).normalize()
         out = series.groupby(idx).agg(how)
         out.index.name = "date"
         return out
     day = ns - ns % NS_PER_DAY
-    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if ns.size else ns
+    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
     if how == "last":
-        got = values[np.r_[starts[1:], ns.size] - 1] if ns.size else values
+        got = values[np.r_[starts[1:], ns.size] - 1]
     elif how == "max":
-        got = np.maximum.reduceat(values, starts) if ns.size else values
+        got = np.maximum.reduceat(values, starts)
     else:
         raise ValueError(f"how: {how!r}, expected 'last' or 'max'")
     index = pd.DatetimeIndex(day[starts].view("datetime64[ns]"), name="date")

@@ -160,8 +160,7 @@ def _order_arrays(
     fees[j, slots] = (fee + np.where(side > 0, tax, 0.0)) * BPS
     slip[i, slots] = slip[j, slots] = plan["slippage_bps"].to_numpy(dtype=np.float64) * BPS
     keep = np.isfinite(size).any(axis=1)  # a row whose every size is NaN places no order
-    orders = {"size": size, "size_type": size_type, "price": price, "fees": fees}
-    orders["slippage"] = slip
+    orders = dict(zip(ORDER_FIELDS, (size, size_type, price, fees, slip), strict=True))
     return close, {k: a[keep] for k, a in orders.items()}, cand[keep]
 
 

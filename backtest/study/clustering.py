@@ -145,9 +145,9 @@ class StatsMemo:
     r̄ (by the rows it is taken over), each cluster portfolio's estimation-window
     variance and daily abnormal returns (by its member rows) and the ranks of the
     estimation ARs (GRANK) do not depend on the window; each instance's standardised
-    ranks over estimation + window days (Corrado) do not depend on the group, and a study tests many
-    windows and days of the same arrays.  The caller that owns the arrays makes one
-    memo for them and passes it to every test (``memo=``; see
+    ranks over estimation + window days (Corrado) do not depend on the group; and a
+    study tests many windows, days and groups of the same arrays.  The caller that
+    owns the arrays makes one memo for them and passes it to every test (``memo=``; see
     :func:`backtest.study.registry.make_tests`); it is filled on first use and dropped
     with the arrays.  Never share one memo between two AbnormalReturns.  Results do
     not depend on it: without a memo every quantity is computed afresh.
