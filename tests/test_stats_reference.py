@@ -34,7 +34,9 @@ ESTUDY = SHARED / "estudy2" / "input"
 EVSTUDY = SHARED / "eventstudy-r"
 
 
-@pytest.fixture(autouse=True)
+# Module scope: it must run before the module-scoped fixtures that read the reference files
+# (pytest sets up wider scopes first), or a missing ../shared errors instead of skipping.
+@pytest.fixture(scope="module", autouse=True)
 def _reference_present() -> None:
     require_shared(EVSTUDY)
     require_shared(ESTUDY)

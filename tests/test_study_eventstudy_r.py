@@ -33,7 +33,9 @@ from backtest.study.spec import StudySpec
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
 
 
-@pytest.fixture(autouse=True)
+# Module scope: it must run before the module-scoped fixtures that read the reference files
+# (pytest sets up wider scopes first), or a missing ../shared errors instead of skipping.
+@pytest.fixture(scope="module", autouse=True)
 def _reference_present() -> None:
     require_shared(SHARED)
 
