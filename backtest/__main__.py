@@ -1,4 +1,4 @@
-from backtest.cli.main import main
+from backtest.cli.main import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

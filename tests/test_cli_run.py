@@ -40,6 +40,55 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"mib {__version__}"
 
 
+def _entry(tmp_path, *args):
+    """``mib ARGS`` through the console script's :func:`entry`, in a fresh interpreter
+    that registers an exit handler and keeps a global whose ``__del__`` only the
+    interpreter's own teardown would call; each leaves a file when it runs."""
+    code = (
+        "import atexit, pathlib, sys\n"
+        f"out = pathlib.Path({str(tmp_path)!r})\n"
+        "atexit.register(lambda: (out / 'atexit').write_text('ran'))\n"
+        "class Teardown:\n"
+        "    def __del__(self):\n"
+        "        (out / 'teardown').write_text('ran')\n"
+        "keep = Teardown()\n"
+        f"sys.argv = ['mib', *{list(args)!r}]\n"
+        "from backtest.cli.main import entry\n"
+        "entry()\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_console_script_ends_promptly_with_mains_status_and_output(tmp_path):
+    done = _entry(tmp_path, "--version")
+    assert (done.returncode, done.stdout.strip()) == (0, f"mib {__version__}")
+    # exit handlers ran (logging, multiprocessing, the user's own) ...
+    assert (tmp_path / "atexit").read_text() == "ran"
+    # ... but not the interpreter's teardown, which a run would spend about 1 s in
+    assert not (tmp_path / "teardown").exists()
+    bad = _entry(tmp_path, "run", "--bogus")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("mib: error: No such option: --bogus")
+
+
+def test_the_installed_script_and_module_call_entry():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["mib"] == "backtest.cli.main:entry"
+    assert "entry()" in (root / "backtest" / "__main__.py").read_text()
+
+
+@pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (3, 3), ("boom", 1)])
+def test_exit_status_is_pythons(code, status, capsys):
+    from backtest.cli.main import exit_status
+
+    assert exit_status(code) == status
+    assert capsys.readouterr().err == ("boom\n" if code == "boom" else "")
+
+
 @pytest.mark.parametrize(
     ("args", "needle", "status"),
     [
