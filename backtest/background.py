@@ -194,9 +194,19 @@ def _background_child(
     warm: Callable[[], object] | None = None,
 ) -> None:
     """In the child: warm up, wait for the arguments of a deferred job, run ``fn``
-    recording warnings, send (status, value, warnings)."""
+    recording warnings, send (status, value, warnings).
+
+    Everything inherited from the caller is first moved out of the garbage
+    collector's sight (:func:`gc.freeze`): the child is short-lived, and each full
+    collection would otherwise walk the caller's several hundred thousand objects
+    again, writing to their headers and so copying their memory pages (a forked PDF
+    part renders in 2.7-3.5 s instead of 3.8-4.2 s).  Only objects that become
+    garbage inside a reference cycle stay uncollected, until the child exits.
+    """
+    import gc
     import warnings
 
+    gc.freeze()
     recv.close()
     if give is not None:
         give.close()

@@ -20,6 +20,20 @@ def test_value_from_the_child_equals_the_value_computed_here(monkeypatch):
         assert pid != os.getpid()  # it really ran elsewhere
 
 
+def test_the_child_keeps_what_it_inherited_out_of_the_garbage_collector(monkeypatch):
+    import gc
+
+    monkeypatch.delenv("MIB_SERIAL", raising=False)
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("no child on one core")
+    inherited = [[k] for k in range(1000)]  # objects the collector tracks
+    with background.Background(lambda: (gc.get_freeze_count(), len(inherited))) as job:
+        frozen, n = job.result()
+    assert n == 1000
+    assert frozen >= len(inherited)  # every object alive at the fork, these included
+    assert gc.get_freeze_count() == 0  # the caller's collector is untouched
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
 def test_a_child_deadlocked_on_an_inherited_lock_is_abandoned_and_the_work_done_here(
     monkeypatch,
