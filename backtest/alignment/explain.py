@@ -25,14 +25,9 @@ from backtest.alignment.sessions import SessionTable
 
 @lru_cache(maxsize=16)
 def _named_holidays(calendar: str) -> dict[dt.date, str]:
-    from backtest.market.calendars import get_calendar
+    from backtest.market.calendars import calendar_data
 
-    cal = get_calendar(calendar)
-    rules = cal.regular_holidays
-    if rules is None:
-        return {}
-    named = rules.holidays(cal.first_session, cal.last_session, return_name=True)
-    return {ts.date(): str(name) for ts, name in named.items()}
+    return {dt.date.fromisoformat(d): name for d, name in calendar_data(calendar).holidays}
 
 
 def _ts(ns: int, tz: str) -> dt.datetime:

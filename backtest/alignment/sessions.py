@@ -78,11 +78,10 @@ class SessionTable:
 @lru_cache(maxsize=16)
 def session_table(calendar: str) -> SessionTable:
     """The cached :class:`SessionTable` of an exchange_calendars calendar."""
-    from backtest.market.calendars import get_calendar, session_bounds
+    from backtest.market.calendars import calendar_data, session_bounds
 
-    cal = get_calendar(calendar)
     bounds = session_bounds(calendar)
-    tz = str(cal.tz)
+    tz = calendar_data(calendar).tz
     local_close = bounds["close"].dt.tz_convert(tz).dt.time
     regular = local_close.value_counts().index[0]
     return SessionTable(

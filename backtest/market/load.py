@@ -558,11 +558,11 @@ def _covers(first: str, last: str, start: str | None, end: str | None, slack_day
 
 
 def _default_yahoo(universe: Universe, timeout: float | None = None) -> PriceSource:
-    from backtest.market.calendars import get_calendar
+    from backtest.market.calendars import calendar_data
     from backtest.market.yahoo import YahooSource
 
     def tz_of(symbol: str) -> str | None:
-        return str(get_calendar(universe[symbol].calendar).tz) if symbol in universe else None
+        return calendar_data(universe[symbol].calendar).tz if symbol in universe else None
 
     if timeout is None:
         return YahooSource(tz_of=tz_of)
