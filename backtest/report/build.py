@@ -55,21 +55,19 @@ def render_report(run: Run, *, pdf: bool = True) -> tuple[str, bytes | None]:
     """The report's HTML and (``pdf``) its PDF for a loaded run.
 
     The PDF's main body is rendered in a child process, started (and WeasyPrint
-    warmed up) before the context is built; this process builds and renders the
-    appendix meanwhile, and the two are joined (:mod:`backtest.report.pdf`).
+    warmed up) before the context is built; this process renders the appendix
+    meanwhile, and the two are joined (:mod:`backtest.report.pdf`).
     """
     if not pdf:
         return render_html(run), None
     from backtest.background import Background
     from backtest.report.pdf import join_parts, render_part, warm
-    from backtest.report.sections import appendix_context
 
     with Background(render_part, deferred=True, warm=warm) as side:
-        ctx = report_context(run, with_appendix=False)
+        ctx = report_context(run)
         side.give(_render(ctx, "main"))
-        ctx.update(appendix_context(run))
-        html = _render(ctx)
         appendix = render_part(_render(ctx, "appendix"))
+        html = _render(ctx)
         main = side.result()
     return html, join_parts(main, appendix)
 

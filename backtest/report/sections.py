@@ -791,19 +791,21 @@ def report_context(run: Run, *, with_appendix: bool = True) -> dict[str, Any]:
     """Everything the template shows, charts included (the appendix's blocks only
     ``with_appendix``; :func:`appendix_context` gives them separately).
 
-    The heaviest charts (the specification grid and the heatmap) are
-    drawn in a child process on a second core while the rest is prepared here
-    (:class:`backtest.background.Background`); the figures are the same either way.
+    The heaviest charts (the specification grid and the heatmap) and the appendix's
+    blocks are made in a child process on a second core while the rest is prepared
+    here (:class:`backtest.background.Background`); they are the same either way.
     """
     from backtest.background import Background
 
+    def aside() -> tuple[tuple[str | None, str], str | None, dict[str, Any]]:
+        return grid_chart(run), heatmap_chart(run), appendix_context(run) if with_appendix else {}
+
     charts.warm()  # before the fork: the chart child starts with fonts loaded
-    with Background(lambda: (grid_chart(run), heatmap_chart(run))) as side:
+    with Background(aside) as side:
         ctx = _report_context(run)
         bt = backtest_section(run)
-        if with_appendix:
-            ctx.update(appendix_context(run))
-        (grid, grid_note), heatmap = side.result()
+        (grid, grid_note), heatmap, appendix_ctx = side.result()
+    ctx.update(appendix_ctx)
     ctx.update(grid_chart=grid, grid_note=grid_note, heatmap_chart=heatmap, bt=bt)
     return ctx
 
