@@ -406,6 +406,31 @@ def _clusters(ar: AbnormalReturns, rows: IntArray, one: bool, memo: StatsMemo | 
     return got
 
 
+def finite_segment_means(x: FloatArray, cuts: IntArray, empty: FloatArray) -> FloatArray:
+    """The mean of the finite values of each segment of ``x`` (split before each index
+    in ``cuts``, as :func:`numpy.split`), ``empty[i]`` for a segment with none.
+
+    Bit for bit ``seg[np.isfinite(seg)].mean()`` segment by segment: the segments with
+    the same number of finite values are the rows of one C-ordered matrix, and numpy
+    sums each row of it exactly as it sums that row alone (first value plus the
+    pairwise sum of the rest), then divides by the count.
+    """
+    n_seg = cuts.size + 1
+    seg = np.zeros(x.size, np.int64)
+    seg[cuts] = 1
+    seg = np.cumsum(seg)
+    fin = np.isfinite(x)
+    vals = x[fin]
+    counts = np.bincount(seg[fin], minlength=n_seg)
+    starts = np.cumsum(counts) - counts
+    out = np.array(empty, dtype=np.float64, copy=True)
+    for k in np.unique(counts[counts > 0]):
+        which = np.flatnonzero(counts == k)
+        block = vals[starts[which][:, None] + np.arange(k)]
+        out[which] = block.sum(axis=1) / k
+    return out
+
+
 def portfolio_by_cluster(
     ar: AbnormalReturns,
     w: WindowCAR,
@@ -436,20 +461,14 @@ def portfolio_by_cluster(
     cl = _clusters(ar, rows, one, memo)
     ids, order, cuts, ssq, dof, sizes = cl.ids, cl.order, cl.cuts, cl.ssq, cl.dof, cl.sizes
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.split((w.var[rows] / ar.sigma[rows] ** 2)[order], cuts)
-    q = cl.q[:, cols]
+        ratio = (w.var[rows] / ar.sigma[rows] ** 2)[order]
+    q = np.ascontiguousarray(cl.q[:, cols])
     has_q = np.isfinite(q)
-    f = np.array(
-        [
-            float(r[np.isfinite(r)].mean()) if np.isfinite(r).any() else float(n_q)
-            for r, n_q in zip(ratio, has_q.sum(axis=1), strict=True)
-        ],
-        dtype=np.float64,
-    )
+    f = finite_segment_means(ratio, cuts, has_q.sum(axis=1).astype(np.float64))
     if one:  # a one-day window: each cluster's sum is its single day's value or 0
         car = np.where(np.isnan(q[:, 0]), 0.0, q[:, 0])
-    else:
-        car = np.array([np.nansum(r) for r in q], dtype=np.float64)  # 1-D sums, as per cluster
+    else:  # row by row: numpy reduces each row of a C-ordered matrix as it would alone
+        car = np.nansum(q, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = ssq / dof
         stat = car / np.sqrt(s2 * f)
