@@ -410,21 +410,35 @@ def finite_segment_means(x: FloatArray, cuts: IntArray, empty: FloatArray) -> Fl
     """The mean of the finite values of each segment of ``x`` (split before each index
     in ``cuts``, as :func:`numpy.split`), ``empty[i]`` for a segment with none.
 
-    Bit for bit ``seg[np.isfinite(seg)].mean()`` segment by segment: the segments with
-    the same number of finite values are the rows of one C-ordered matrix, and numpy
-    sums each row of it exactly as it sums that row alone (first value plus the
-    pairwise sum of the rest), then divides by the count.
+    Bit for bit ``seg[np.isfinite(seg)].mean()`` segment by segment, summed in numpy's
+    own order: fewer than 8 values one after another (here a column at a time, for all
+    such segments at once); 8 or more pairwise, as the rows of one C-ordered matrix per
+    count, which numpy reduces row by row exactly as each row alone.  Then divided by
+    the count.  A property test holds this to numpy's result on random segments.
     """
-    n_seg = cuts.size + 1
+    fin = np.isfinite(x)
+    if not cuts.size:  # one segment (one cluster: an event's own group)
+        v = x[fin]
+        return np.array([np.add.reduce(v) / v.size if v.size else empty[0]], dtype=np.float64)
     seg = np.zeros(x.size, np.int64)
     seg[cuts] = 1
-    seg = np.cumsum(seg)
-    fin = np.isfinite(x)
-    vals = x[fin]
-    counts = np.bincount(seg[fin], minlength=n_seg)
+    np.cumsum(seg, out=seg)
+    vals, of = x[fin], seg[fin]
+    counts = np.bincount(of, minlength=cuts.size + 1)
     starts = np.cumsum(counts) - counts
-    out = np.array(empty, dtype=np.float64, copy=True)
-    for k in np.unique(counts[counts > 0]):
+    out = np.array(empty, dtype=np.float64)
+    small = counts < 8
+    width = int(counts[small].max(initial=0))
+    if width:
+        keep = small[of]
+        grid = np.zeros((counts.size, width))
+        grid[of[keep], (np.arange(vals.size) - starts[of])[keep]] = vals[keep]
+        total = grid[:, 0].copy()
+        for j in range(1, width):
+            np.add(total, grid[:, j], out=total, where=counts > j)
+        has = small & (counts > 0)
+        out[has] = total[has] / counts[has]
+    for k in np.flatnonzero(np.bincount(counts)[8:]) + 8:
         which = np.flatnonzero(counts == k)
         block = vals[starts[which][:, None] + np.arange(k)]
         out[which] = block.sum(axis=1) / k
