@@ -200,8 +200,9 @@ def _background_child(
     collector's sight (:func:`gc.freeze`): the child is short-lived, and each full
     collection would otherwise walk the caller's several hundred thousand objects
     again, writing to their headers and so copying their memory pages (a forked PDF
-    part renders in 2.7-3.5 s instead of 3.8-4.2 s).  Only objects that become
-    garbage inside a reference cycle stay uncollected, until the child exits.
+    part renders in 2.7-3.5 s instead of 3.8-4.2 s).  What ``warm()`` loads is
+    frozen in turn.  Only objects that become garbage inside a reference cycle
+    before a freeze stay uncollected, until the child exits.
     """
     import gc
     import warnings
@@ -215,6 +216,7 @@ def _background_child(
         if args_recv is not None:
             if warm is not None:
                 warm()
+                gc.freeze()  # what the warm-up loaded (modules, mostly) is long-lived too
             try:
                 args = args_recv.recv()
             except EOFError:  # the caller gave up before giving the arguments

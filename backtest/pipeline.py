@@ -95,7 +95,17 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
     The output folder is checked before any computation (writable, room for a run
     folder); the run folder is written into a hidden folder beside it and renamed
     into place at the end, so a failure leaves a complete run folder or none.
+    Each step's results are kept out of the garbage collector's passes until the run
+    ends (:mod:`backtest.longlived`).
     """
+    from backtest.longlived import long_lived
+
+    with long_lived():
+        return _run_pipeline(spec, progress)
+
+
+def _run_pipeline(spec: RunSpec, progress: Progress | None) -> RunOutcome:
+    from backtest.longlived import settle
     from backtest.report import charts
     from backtest.report.build import build_report
     from backtest.runio import check_output_folder, staged_folder
@@ -129,6 +139,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
         # main study and every study of the robustness grid.
         masks = steps.event_masks(catalog, universe, spec.stage)
         side.give(panel, universe, alignment, catalog, masks)
+        settle()
         say("Running the event study (robustness grid and backtest alongside, on a second core)")
         study = steps.study(
             panel, universe, alignment, catalog, spec, masks=masks, findings=tables["findings"]
@@ -139,6 +150,7 @@ def run_pipeline(spec: RunSpec, progress: Progress | None = None) -> RunOutcome:
                 planted, study["ar"], alignment.instances, spec.plants
             )
         say("Robustness: model x window x test x day-0 policy; backtesting the event strategy")
+        settle()
         # While the child finishes: matplotlib and its fonts (about 1 s), and the study's
         # tables turned into the bytes of their files.
         charts.warm()

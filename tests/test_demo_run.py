@@ -126,3 +126,12 @@ def test_report_sets_planted_beside_estimated_for_every_plant(planted_run):
     block = html.split("Planted vs estimated")[1].split("</table>")[0]
     assert f"{day0['planted'] * 100:+.2f}%" in block
     assert f"{day0['estimated'] * 100:+.2f}%" in block
+
+
+def test_the_run_hands_every_frozen_object_back_to_the_collector(planted_run, null_run):
+    """run_pipeline keeps its steps' results out of the collector's passes
+    (backtest.longlived) and unfreezes them when it returns, report included."""
+    import gc
+
+    assert planted_run.pdf is not None and null_run.pdf is None
+    assert gc.get_freeze_count() == 0

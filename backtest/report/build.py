@@ -81,13 +81,15 @@ def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
     writable.  Each report file is replaced at once, so a failure (disk full) keeps
     the previous one.
     """
+    from backtest.longlived import long_lived
     from backtest.runio import MB, OutputError, _atomic_write_bytes, check_writable_folder, load_run
 
     run = load_run(run_dir)
     check_writable_folder(run.path, field="RUN_DIR", need_bytes=8 * MB, what="the report")
     html_path = run.path / "report.html"
     pdf_path = run.path / "report.pdf" if pdf else None
-    html, pdf_bytes = render_report(run, pdf=pdf)
+    with long_lived():  # the loaded run lives to the end: out of the collector's passes
+        html, pdf_bytes = render_report(run, pdf=pdf)
     try:
         _atomic_write_bytes(html_path, html.encode("utf-8"))
         if pdf_path is not None and pdf_bytes is not None:
