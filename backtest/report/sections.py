@@ -731,28 +731,35 @@ def appendix(run: Run, ranked: list[dict[str, Any]]) -> tuple[list[str], list[di
             & (tests["window"] == HEADLINE_WINDOW)
         ]
         t = t.assign(event_id=t["event"].astype(str).str.split(":").str[0])
-    by_event = dict(tuple(car.groupby("event_id")))
-    tests_by = dict(tuple(t.groupby("event_id"))) if len(t) else {}
+    # Plain dictionaries first: a pandas selection per event and group cost 0.5-0.7 s.
+    n_max = car.groupby(["event_id", "group"], sort=False)["n"].max().to_dict()
+    caars: dict[tuple[object, object], dict[object, object]] = {}
+    for key in zip(car["event_id"], car["group"], car["window"], car["caar"], strict=True):
+        caars.setdefault(key[:2], {})[key[2]] = key[3]
+    groups: dict[object, list[object]] = {}
+    for ev_id, group in caars:
+        groups.setdefault(ev_id, []).append(group)
+    pvalues: dict[tuple[object, object], dict[object, object]] = {}
+    if len(t):
+        for key in zip(t["event_id"], t["group"], t["test"], t["pvalue"], strict=True):
+            pvalues.setdefault(key[:2], {})[key[2]] = key[3]
     header = appendix_line(
         ["group", "n", *windows, *(f"p{k + 1} {HEADLINE_WINDOW}" for k in range(len(one)))]
     )
     blocks = []
     for ev in ranked:
-        sub = by_event.get(ev["event_id"])
-        if sub is None:
+        if ev["event_id"] not in groups:
             blocks.append({**ev, "text": ""})
             continue
-        tt = tests_by.get(ev["event_id"])
         lines = [header]
-        for group, g in sub.groupby("group", sort=True):
-            caar = dict(zip(g["window"], g["caar"], strict=False))
-            m = tt[tt["group"] == group] if tt is not None else None
-            ps = dict(zip(m["test"], m["pvalue"], strict=False)) if m is not None else {}
+        for group in sorted(groups[ev["event_id"]]):
+            caar = caars[(ev["event_id"], group)]
+            ps = pvalues.get((ev["event_id"], group), {})
             lines.append(
                 appendix_line(
                     [
                         label(str(group)),
-                        count(g["n"].max()),
+                        count(n_max[(ev["event_id"], group)]),
                         *(nar.pct(caar.get(w)) for w in windows),
                         *(num(ps.get(x), 3) if x in ps else "–" for x in one),
                     ]
