@@ -733,13 +733,13 @@ def appendix(run: Run, ranked: list[dict[str, Any]]) -> tuple[list[str], list[di
         t = t.assign(event_id=t["event"].astype(str).str.split(":").str[0])
     # Plain dictionaries first: a pandas selection per event and group cost 0.5-0.7 s.
     n_max = car.groupby(["event_id", "group"], sort=False)["n"].max().to_dict()
-    caars: dict[tuple[object, object], dict[object, object]] = {}
+    caars: dict[tuple[Any, Any], dict[Any, Any]] = {}
     for key in zip(car["event_id"], car["group"], car["window"], car["caar"], strict=True):
         caars.setdefault(key[:2], {})[key[2]] = key[3]
-    groups: dict[object, list[object]] = {}
+    groups: dict[Any, list[Any]] = {}
     for ev_id, group in caars:
         groups.setdefault(ev_id, []).append(group)
-    pvalues: dict[tuple[object, object], dict[object, object]] = {}
+    pvalues: dict[tuple[Any, Any], dict[Any, Any]] = {}
     if len(t):
         for key in zip(t["event_id"], t["group"], t["test"], t["pvalue"], strict=True):
             pvalues.setdefault(key[:2], {})[key[2]] = key[3]
