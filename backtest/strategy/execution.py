@@ -86,15 +86,15 @@ def assign_slots(entry_row: IntArray, exit_row: IntArray) -> IntArray:
     on an earlier row, so no column ever holds two positions at once.
     """
     free_at: list[int] = []  # last exit row of each slot
-    slots = np.empty(entry_row.shape[0], dtype=np.int64)
-    for k in range(entry_row.shape[0]):
-        free = [s for s, busy_until in enumerate(free_at) if busy_until < entry_row[k]]
-        slot = free[0] if free else len(free_at)
-        if not free:
+    slots: list[int] = []
+    for entry, exit_ in zip(entry_row.tolist(), exit_row.tolist(), strict=True):
+        slot = next((s for s, busy_until in enumerate(free_at) if busy_until < entry), None)
+        if slot is None:
+            slot = len(free_at)
             free_at.append(-1)
-        slots[k] = slot
-        free_at[slot] = int(exit_row[k])
-    return slots
+        slots.append(slot)
+        free_at[slot] = exit_
+    return np.array(slots, dtype=np.int64)
 
 
 def _leg_points(

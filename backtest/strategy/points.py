@@ -9,6 +9,7 @@ price limit, judged against the previous bar's close.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,8 +38,11 @@ class Clock:
     labels: tuple[pd.Timestamp, ...]
 
 
+@lru_cache(maxsize=16)
 def clock(calendar: str) -> Clock:
-    """The :class:`Clock` of an exchange_calendars calendar."""
+    """The :class:`Clock` of an exchange_calendars calendar (made once per process: a
+    venue asks again for calendars it does not hold, such as a benchmark's, and the
+    session labels alone take about 0.1 s to box)."""
     import pandas as pd
 
     from backtest.market.calendars import session_bounds
