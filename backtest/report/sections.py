@@ -794,9 +794,8 @@ def planted_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-def report_context(run: Run, *, with_appendix: bool = True) -> dict[str, Any]:
-    """Everything the template shows, charts included (the appendix's blocks only
-    ``with_appendix``; :func:`appendix_context` gives them separately).
+def report_context(run: Run) -> dict[str, Any]:
+    """Everything the template shows, charts and the appendix's blocks included.
 
     The heaviest charts (the specification grid and the heatmap) and the appendix's
     blocks are made in a child process on a second core while the rest is prepared
@@ -805,7 +804,7 @@ def report_context(run: Run, *, with_appendix: bool = True) -> dict[str, Any]:
     from backtest.background import Background
 
     def aside() -> tuple[tuple[str | None, str], str | None, dict[str, Any]]:
-        return grid_chart(run), heatmap_chart(run), appendix_context(run) if with_appendix else {}
+        return grid_chart(run), heatmap_chart(run), appendix_context(run)
 
     charts.warm()  # before the fork: the chart child starts with fonts loaded
     with Background(aside) as side:

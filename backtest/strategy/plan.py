@@ -69,9 +69,10 @@ PLAN_COLUMNS: tuple[str, ...] = (
 class Venue:
     """Clocks and execution points of the securities a run touches, built once.
 
-    :meth:`of` builds them for the given symbols (a run's legs, their benchmarks and
-    the spec's benchmark); the mappings are read-only afterwards.  A security outside
-    them still gets its clock and points, computed on demand and not kept.
+        :meth:`of` builds them for the given symbols (a run's legs, their benchmarks and
+        the spec's benchmark); the mappings are read-only afterwards.  A security outside
+        them still gets its points, computed on demand and not kept, and its clock (made once
+    per process by :func:`backtest.strategy.points.clock`).
     """
 
     panel: PricePanel
