@@ -135,3 +135,12 @@ def test_the_run_hands_every_frozen_object_back_to_the_collector(planted_run, nu
 
     assert planted_run.pdf is not None and null_run.pdf is None
     assert gc.get_freeze_count() == 0
+
+
+def test_the_run_leaves_no_child_process_behind(planted_run, null_run):
+    """The backtest child, the PDF child started when the study ends, and the report's
+    chart child have all ended when run_pipeline returns."""
+    import multiprocessing
+
+    assert planted_run.pdf is not None
+    assert multiprocessing.active_children() == []

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.report.build import build_report, render_html
+from backtest.report.build import build_report, pdf_renderer, render_html, render_report
 from backtest.runio import load_run
 from backtest.steps import write_run
 from backtest.summaries import caar_paths, pooled_car
@@ -170,6 +170,34 @@ def test_pdf_has_every_section_and_the_mark_on_every_page(tmp_path):
     for section in SECTIONS:
         assert section in joined
     assert files.html.stat().st_size < 10 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_a_pdf_child_started_early_gives_the_same_report_and_ends(tmp_path):
+    """The pipeline starts the PDF child when its study ends; the report it gives is
+    the one render_report makes with a child of its own, and the child is closed."""
+    pypdf = pytest.importorskip("pypdf")
+    run = load_run(_fake_run(tmp_path))
+    early = pdf_renderer()
+    child = early._proc
+    html_early, pdf_early = render_report(run, renderer=early)
+    html_own, pdf_own = render_report(run)
+    assert html_early == html_own
+    pages = [
+        [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+        for pdf in (pdf_early, pdf_own)
+    ]
+    assert pages[0] == pages[1] and len(pages[0]) >= 2
+    assert child is None or not child.is_alive()
+
+
+def test_an_unused_pdf_child_is_ended_when_no_pdf_is_wanted(tmp_path):
+    run = load_run(_fake_run(tmp_path))
+    early = pdf_renderer()
+    child = early._proc
+    html, pdf = render_report(run, pdf=False, renderer=early)
+    assert pdf is None and "<html" in html
+    assert child is None or not child.is_alive()
 
 
 @pytest.mark.slow

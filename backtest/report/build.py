@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 from backtest.report.sections import report_context
 
 if TYPE_CHECKING:
+    from backtest.background import Background
+    from backtest.report.pdf import PdfPart
     from backtest.runio import Run
 
 __all__ = [
     "ReportFiles",
     "build_report",
+    "pdf_renderer",
     "render_html",
     "render_report",
     "report_context",
@@ -51,19 +54,36 @@ def render_html(run: Run) -> str:
     return _render(report_context(run))
 
 
-def render_report(run: Run, *, pdf: bool = True) -> tuple[str, bytes | None]:
+def pdf_renderer() -> Background[PdfPart]:
+    """A child process that imports WeasyPrint and loads its fonts at once, then lays
+    out the HTML it is given as one PDF part (:func:`backtest.report.pdf.render_part`).
+
+    :func:`render_report` starts one itself; the pipeline starts it earlier, when the
+    study ends, so the warm-up runs on the core the finishing backtest leaves idle.
+    """
+    from backtest.background import Background
+    from backtest.report.pdf import render_part, warm
+
+    return Background(render_part, deferred=True, warm=warm)
+
+
+def render_report(
+    run: Run, *, pdf: bool = True, renderer: Background[PdfPart] | None = None
+) -> tuple[str, bytes | None]:
     """The report's HTML and (``pdf``) its PDF for a loaded run.
 
-    The PDF's main body is rendered in a child process, started (and WeasyPrint
-    warmed up) before the context is built; this process renders the appendix
-    meanwhile, and the two are joined (:mod:`backtest.report.pdf`).
+    The PDF's main body is rendered in a child process (``renderer``, or one started
+    here by :func:`pdf_renderer`), warmed up before the context is built; this
+    process renders the appendix meanwhile, and the two are joined
+    (:mod:`backtest.report.pdf`).  A given ``renderer`` is used once and closed.
     """
     if not pdf:
+        if renderer is not None:
+            renderer.close()
         return render_html(run), None
-    from backtest.background import Background
-    from backtest.report.pdf import join_parts, render_part, warm
+    from backtest.report.pdf import join_parts, render_part
 
-    with Background(render_part, deferred=True, warm=warm) as side:
+    with renderer if renderer is not None else pdf_renderer() as side:
         ctx = report_context(run)
         side.give(_render(ctx, "main"))
         appendix = render_part(_render(ctx, "appendix"))
@@ -72,14 +92,17 @@ def render_report(run: Run, *, pdf: bool = True) -> tuple[str, bytes | None]:
     return html, join_parts(main, appendix)
 
 
-def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
+def build_report(
+    run_dir: str | Path, *, pdf: bool = True, renderer: Background[PdfPart] | None = None
+) -> ReportFiles:
     """Write ``report.html`` (self-contained) and ``report.pdf`` into ``run_dir``.
 
     The run folder is checked first: every table ``run.json`` lists must be present
     with its recorded SHA-256 (a damaged folder is refused, naming the first missing
     or changed table: :func:`backtest.runio.verify_run`), and the folder must be
     writable.  Each report file is replaced at once, so a failure (disk full) keeps
-    the previous one.
+    the previous one.  ``renderer``: a PDF child already started
+    (:func:`pdf_renderer`); its starter closes it too, should the report fail first.
     """
     from backtest.longlived import long_lived
     from backtest.runio import MB, OutputError, _atomic_write_bytes, check_writable_folder, load_run
@@ -89,7 +112,7 @@ def build_report(run_dir: str | Path, *, pdf: bool = True) -> ReportFiles:
     html_path = run.path / "report.html"
     pdf_path = run.path / "report.pdf" if pdf else None
     with long_lived():  # the loaded run lives to the end: out of the collector's passes
-        html, pdf_bytes = render_report(run, pdf=pdf)
+        html, pdf_bytes = render_report(run, pdf=pdf, renderer=renderer)
     try:
         _atomic_write_bytes(html_path, html.encode("utf-8"))
         if pdf_path is not None and pdf_bytes is not None:
