@@ -118,6 +118,29 @@ def test_numba_twin_equals_numpy(setup, conventions):
     assert (a[..., 0] > 0).all()
 
 
+def test_blocks_and_shared_window_ends_change_no_bit(setup, monkeypatch):
+    """The numpy accumulation works in blocks of draws and gathers each window end once;
+    neither changes a sum: one draw per block, and each window alone, give exactly the
+    same numbers."""
+    from backtest.study import placebo
+
+    f, _, _, st = setup
+    subs = [s[3] for s in f.subsets]
+    member = membership(len(st.base), subs)
+    cal = draw_dates(st, 30, np.random.default_rng(3))
+    windows = ((0, 0), (0, 1), (-1, 1), (0, 3), (-1, 3))
+    whole = accumulate_numpy(st, cal, member, len(subs), SPEC, windows)
+    assert (whole[..., 0] > 0).any()
+    monkeypatch.setattr(placebo, "CHUNK_ELEMENTS", 1)
+    np.testing.assert_array_equal(
+        accumulate_numpy(st, cal, member, len(subs), SPEC, windows), whole
+    )
+    monkeypatch.undo()
+    for w, win in enumerate(windows):
+        alone = accumulate_numpy(st, cal, member, len(subs), SPEC, (win,))
+        np.testing.assert_array_equal(alone[:, :, 0], whole[:, :, w])
+
+
 @pytest.mark.parametrize("conventions", ["textbook", "estudy2"])
 def test_draw_statistic_equals_direct_study(conventions):
     """A draw's CAAR and BMP t equal run_study at the same pseudo date, on returns whose

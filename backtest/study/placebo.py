@@ -45,7 +45,11 @@ if TYPE_CHECKING:
 
 PlaceboStatistic = Literal["caar", "bmp"]
 Engine = Literal["auto", "numpy", "numba"]
-CHUNK_ELEMENTS = 1_000_000
+# Draws x instances per block of the numpy accumulation: small enough that a block's
+# gathered window sums stay in the CPU caches (real data, 1,000 draws x 646 instances:
+# 1.5 s with blocks of 1,000,000, 0.8 s with 50,000).  Each (draw, subset) sum lies in
+# one block, so the block size never changes a result.
+CHUNK_ELEMENTS = 50_000
 NUMBA_MIN_WORK = 2_000_000  # draws x instances above which the compiled loop is used
 
 
@@ -278,6 +282,9 @@ def accumulate_numpy(
     e2 = spec.conventions == "estudy2"  # the same variances as the real statistic
     e0, e1 = spec.estimation
     last = st.P.shape[0] - 1
+    PW = np.ascontiguousarray(st.P[:, : 3 + st.p])  # the columns car_from_sums reads
+    # the instances with a j-th subset, for each j
+    cols = [np.flatnonzero(member[:, j] >= 0) for j in range(member.shape[1])]
     for s0 in range(0, B, step):
         c = cal[s0 : s0 + step][:, st.clus]
         t = st.pos_table[st.grp[None, :], np.maximum(c, 0)]
@@ -290,23 +297,25 @@ def accumulate_numpy(
         if e2:
             fit = estudy2_sums_fit(fit, A, st.p, st.k)
         valid = (c >= 0) & (fit.n >= spec.min_estimation_obs) & (fit.sigma2 > 0)
-        bidx = np.arange(c.shape[0])[:, None] * n_sub
+        nb = c.shape[0]
+        bidx = np.arange(nb)[:, None] * n_sub
+        # the prefix rows at each window end, gathered once (windows share ends)
+        at = {off: PW[rows(off)] for off in sorted({x for a, b in windows for x in (a, b + 1)})}
         for w, (a, b) in enumerate(windows):
             car, var = car_from_sums(
-                st.P[rows(b + 1)] - st.P[rows(a)], fit, st.p, st.intercept, forecast_error=not e2
+                at[b + 1] - at[a], fit, st.p, st.intercept, forecast_error=not e2
             )
             with np.errstate(invalid="ignore", divide="ignore"):
                 scar = car / np.sqrt(var)
             ok = valid & np.isfinite(scar)
-            for j in range(member.shape[1]):
-                m = ok & (member[None, :, j] >= 0)
-                flat = (bidx + member[None, :, j])[m]
-                size = c.shape[0] * n_sub
-                for q, v in enumerate((None, car, scar, scar * scar)):
-                    wts = None if v is None else v[m]
+            for j, cj in enumerate(cols):
+                m = ok[:, cj]
+                flat = (bidx + member[cj, j][None, :])[m]
+                sc = scar[:, cj][m]
+                for q, v in enumerate((None, car[:, cj][m], sc, sc * sc)):
                     acc[s0 : s0 + step, :, w, q] += np.bincount(
-                        flat, weights=wts, minlength=size
-                    ).reshape(c.shape[0], n_sub)
+                        flat, weights=v, minlength=nb * n_sub
+                    ).reshape(nb, n_sub)
     return acc
 
 
