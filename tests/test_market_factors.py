@@ -71,6 +71,49 @@ def test_dated_layout_shared_files(factors_dir):
     assert all6.loc["2026-04-29", "SMB"] == pytest.approx(-0.0130, abs=1e-12)
 
 
+def test_the_fast_reader_gives_pythons_own_numbers(factors_dir):
+    """numpy's C reader (the usual path) against float() of every field, bit for bit."""
+    from backtest.market.factors import _fast_values, _find_first_data
+
+    for path in sorted(factors_dir.glob("F-F_*daily*.csv")):
+        lines = path.read_text(encoding="latin-1").splitlines()
+        start = _find_first_data(lines, path.name)
+        width = lines[start - 1].count(",")
+        rows = [line for line in lines[start:] if line[:1].isdigit()]
+        fast = _fast_values(rows, width)
+        slow = np.array([[float(c) for c in line.split(",")[1:]] for line in rows])
+        assert fast is not None and fast.shape == slow.shape
+        assert np.array_equal(fast, slow, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("19260706,    0.17,    0.30,   -0.39", "4 fields, header has 5"),
+        ("19260706,    0.17,    0.30,   -0.39,    0.01, 9", "6 fields, header has 5"),
+        ("19260706,    0.17,    n/a,   -0.39,    0.01", "non-numeric factor value"),
+        ("19260706,    0.17,       ,   -0.39,    0.01", "non-numeric factor value"),
+    ],
+)
+def test_a_bad_row_is_named(tmp_path, row, message):
+    from backtest.errors import DataError
+
+    text = CLASSIC.replace("19260706,  -99.99,    0.30,   -0.39,    0.009", row)
+    p = tmp_path / "ff.csv"
+    p.write_text(text, encoding="latin-1")
+    with pytest.raises(DataError, match=message) as err:
+        load_ff_factors(p)
+    assert "ff.csv:7: " in str(err.value)
+
+
+def test_a_value_only_python_reads_takes_the_row_by_row_path(tmp_path):
+    """numpy's reader refuses "1_000" where float() reads 1000: the row-by-row path
+    then gives Python's numbers, as before the fast reader."""
+    p = tmp_path / "ff.csv"
+    p.write_text(CLASSIC.replace("0.45,", "1_000,"), encoding="latin-1")
+    assert load_ff_factors(p).loc["1926-07-02", "Mkt-RF"] == pytest.approx(10.0, abs=1e-12)
+
+
 def test_not_a_factor_file(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("hello\nworld\n", encoding="utf-8")

