@@ -429,36 +429,44 @@ def signed_path(
     the path is the mean over calendar clusters of the clusters' mean CAR, with
     the standard error across clusters and a 95 % band from t(clusters - 1).
     """
+    import numpy as np
     import pandas as pd
 
     cols = ["rel_day", "caar", "se", "lo", "hi", "n_instances", "n_clusters"]
     keys = members[["event_id", "security", "expected_sign", "cluster"]].drop_duplicates(
         ["event_id", "security"]
     )
-    sub = ar[ar["rel_day"].between(start, end)].merge(keys, on=["event_id", "security"])
-    if sub.empty:
-        return pd.DataFrame(columns=cols)
-    sub = sub.sort_values(["event_id", "security", "rel_day"])
-    sub["car"] = (
-        (sub["ar"] * sub["expected_sign"].astype(float))
-        .groupby([sub["event_id"], sub["security"]])
-        .cumsum()
+    sub = ar[ar["rel_day"].between(start, end)]
+    # Each AR row's member (an inner join on event and security) ...
+    ev = keys["event_id"].to_numpy(dtype=object)
+    sec = keys["security"].to_numpy(dtype=object)
+    who = pd.MultiIndex.from_arrays([ev, sec]).get_indexer(
+        pd.MultiIndex.from_arrays([sub["event_id"], sub["security"]])
     )
-    # Each relative day's rows in their order in ``sub`` (what groupby("rel_day") gives).
-    import numpy as np
-
-    day_of = sub["rel_day"].to_numpy()
-    order = np.argsort(day_of, kind="stable")
-    car = sub["car"].to_numpy()[order]
-    cluster = sub["cluster"].astype(str).to_numpy(dtype=object)[order]
-    days, starts = np.unique(day_of[order], return_index=True)
+    hit = who >= 0
+    if not hit.any():
+        return pd.DataFrame(columns=cols)
+    # ... in the order of (event_id, security, rel_day), rows of one member together.
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[sorted(range(len(keys)), key=lambda i: (ev[i], sec[i]))] = np.arange(len(keys))
+    who, day = who[hit], sub["rel_day"].to_numpy()[hit]
+    by_member = np.lexsort((day, rank[who]))
+    who, day = who[by_member], day[by_member]
+    sign = keys["expected_sign"].astype(float).to_numpy()[who]
+    signed = sub["ar"].to_numpy(dtype=float)[hit][by_member] * sign
+    cum = pd.Series(signed).groupby(who, sort=False).cumsum().to_numpy()
+    # Each relative day's rows in their order above (what groupby("rel_day") gives).
+    order = np.argsort(day, kind="stable")
+    car = cum[order]
+    cluster = keys["cluster"].astype(str).to_numpy(dtype=object)[who][order]
+    days, starts = np.unique(day[order], return_index=True)
     rows = []
-    for day, a, b in zip(days, starts, [*starts[1:], order.size], strict=True):
+    for d, a, b in zip(days, starts, [*starts[1:], order.size], strict=True):
         mean, se, n_i, n_c = cluster_mean(car[a:b], cluster[a:b])
         lo, hi = t_interval(mean, se, n_c)
         rows.append(
             {
-                "rel_day": int(day),
+                "rel_day": int(d),
                 "caar": mean,
                 "se": se,
                 "lo": lo,

@@ -286,13 +286,16 @@ def choose_benchmarks(
     rows: list[dict[str, object]] = []
     drops: list[dict[str, object]] = []
     keep = np.ones(len(df), dtype=bool)
-    spans: dict[str, tuple[object, object] | None] = {}
+    spans: dict[str, tuple[object, object] | None] = {}  # by regressor key
+    owns: dict[str, tuple[object, object] | None] = {}  # by security
     day0s = pd.to_datetime(df["day0"]).dt.tz_localize(None).dt.normalize()
     for i, (sym, d0) in enumerate(zip(df["security"], day0s, strict=True)):
         if sym not in inputs.returns:
             continue
         r = inputs.returns[sym]
-        own = _valid_span(r)
+        if sym not in owns:
+            owns[sym] = _valid_span(r)
+        own = owns[sym]
         pos = r.index.searchsorted(d0)
         if own is None or pos >= len(r.index) or r.index[pos] != d0:
             continue  # day 0 outside the data: the study says so
