@@ -24,6 +24,7 @@ SECTIONS = (
     "8. Robustness grid",
     "9. Data and method",
     "Appendix A. Every event",
+    "Appendix B. Data files and provenance",
 )
 
 
