@@ -282,7 +282,8 @@ def accumulate_numpy(
     e2 = spec.conventions == "estudy2"  # the same variances as the real statistic
     e0, e1 = spec.estimation
     last = st.P.shape[0] - 1
-    PW = np.ascontiguousarray(st.P[:, : 3 + st.p])  # the columns car_from_sums reads
+    # the prefix columns up to the x sums, all car_from_sums reads (the x-products dropped)
+    PW = np.ascontiguousarray(st.P[:, : 3 + st.p])
     # the instances with a j-th subset, for each j
     cols = [np.flatnonzero(member[:, j] >= 0) for j in range(member.shape[1])]
     for s0 in range(0, B, step):
