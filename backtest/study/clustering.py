@@ -157,7 +157,7 @@ class StatsMemo:
     est: dict[bytes, EstimationPortfolio] = field(default_factory=dict)
     event: dict[bytes, FloatArray] = field(default_factory=dict)
     by_window: dict[tuple[bytes, ...], PortfolioT] = field(default_factory=dict)
-    clusters: dict[tuple[bytes, bool], _Clusters] = field(default_factory=dict)
+    clusters: dict[tuple[bytes, bool], ClusterParts] = field(default_factory=dict)
     est_ranks: dict[str, FloatArray] = field(default_factory=dict)
     window_ranks: dict[tuple[int, int], FloatArray] = field(default_factory=dict)
 
@@ -366,7 +366,7 @@ def event_portfolio(
 
 
 @dataclass(frozen=True, slots=True)
-class _Clusters:
+class ClusterParts:
     """The window-independent part of :func:`portfolio_by_cluster` for one set of rows:
     the clusters, each one's members, event-day portfolio ARs and estimation portfolio."""
 
@@ -380,7 +380,11 @@ class _Clusters:
     sizes: IntArray
 
 
-def _clusters(ar: AbnormalReturns, rows: IntArray, one: bool, memo: StatsMemo | None) -> _Clusters:
+def cluster_parts(
+    ar: AbnormalReturns, rows: IntArray, one: bool, memo: StatsMemo | None
+) -> ClusterParts:
+    """The clusters of ``rows`` with their members, event-day portfolio ARs (``one``: summed
+    as a one-day window's, :func:`event_portfolio`) and estimation portfolios (memoised)."""
     key = (rows.tobytes(), one)
     hit = memo.clusters.get(key) if memo is not None else None
     if hit is not None:
@@ -391,7 +395,7 @@ def _clusters(ar: AbnormalReturns, rows: IntArray, one: bool, memo: StatsMemo | 
     parts = np.split(rows[order], cuts)
     q = np.stack([event_portfolio(ar, part, memo, one_day=one) for part in parts])
     ests = [estimation_portfolio(ar, part, memo) for part in parts]
-    got = _Clusters(
+    got = ClusterParts(
         ids,
         order,
         cuts,
@@ -472,7 +476,7 @@ def portfolio_by_cluster(
         return got
     cols = np.flatnonzero(ar.window_mask(w.start, w.end))
     one = cols.size == 1
-    cl = _clusters(ar, rows, one, memo)
+    cl = cluster_parts(ar, rows, one, memo)
     ids, order, cuts, ssq, dof, sizes = cl.ids, cl.order, cl.cuts, cl.ssq, cl.dof, cl.sizes
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = (w.var[rows] / ar.sigma[rows] ** 2)[order]
@@ -508,8 +512,12 @@ def portfolio_t(
     t's are combined like Patell's, Z = sum_c t_c / sqrt(sum_c nu_c / (nu_c - 2)),
     N(0,1).  Clusters whose portfolio t cannot be formed are dropped.
     """
-    name, null = "portfolio_t", null_text(w)
-    pt = portfolio_by_cluster(ar, w, idx, memo)
+    return portfolio_t_result(portfolio_by_cluster(ar, w, idx, memo), null_text(w))
+
+
+def portfolio_t_result(pt: PortfolioT, null: str) -> TestResult:
+    """:func:`portfolio_t` from the clusters' portfolio t's."""
+    name = "portfolio_t"
     ok = np.isfinite(pt.stat)
     n = int(pt.size[ok].sum())
     if not ok.any():

@@ -17,6 +17,7 @@ import pandas as pd
 from backtest.errors import SpecError
 from backtest.study.arrays import AbnormalReturns, TestResult, WindowCAR, column_nanmean
 from backtest.study.clustering import StatsMemo, portfolio_car_variance
+from backtest.study.daily import daily_results
 from backtest.study.design import Design, Regressors, build_design
 from backtest.study.fitted import Fitted as Fitted  # re-exported
 from backtest.study.fitted import Subset, pools, signed_subsets, signed_view, unit_signs
@@ -234,6 +235,7 @@ def group_tests(
     for v in vs if vs is not None else views(f):
         ar, windows, subs, vreg = v.ar, v.windows, v.subsets, test_registry(spec, v.memo)
         sdays = {t: replace(w, car=w.car * v.sign) for t, w in days.items()}
+        dws = list(sdays.values())
         for level, event, group, idx in subs:
             names = [t for t in spec.tests if level == "pooled" or t not in MULTI_CLUSTER_TESTS]
             for w in windows:
@@ -248,11 +250,13 @@ def group_tests(
                             vreg[name](ar, w, idx),
                         )
                     )
-            for t, w in sdays.items():
-                for name in spec.daily_tests:
-                    if level == "event" and name in MULTI_CLUSTER_TESTS:
-                        continue
-                    rows.append(test_row(level, event, group, "", t, vreg[name](ar, w, idx)))
+            daily = [
+                daily_results(name, vreg, ar, dws, idx, v.memo)
+                for name in spec.daily_tests
+                if not (level == "event" and name in MULTI_CLUSTER_TESTS)
+            ]
+            for j, t in enumerate(sdays):
+                rows += [test_row(level, event, group, "", t, res[j]) for res in daily]
     return rows
 
 

@@ -148,10 +148,16 @@ def mean_sd(x: FloatArray) -> tuple[float, float]:
 
 def _mean_t(name: str, null: str, x: FloatArray, what: str) -> TestResult:
     n = int(x.size)
+    mean, sd = mean_sd(x) if n >= MIN_CROSS_SECTION else (math.nan, math.nan)
+    return mean_t_result(name, null, n, mean, sd, what)
+
+
+def mean_t_result(name: str, null: str, n: int, mean: float, sd: float, what: str) -> TestResult:
+    """The t of a mean, mean / (sd / sqrt n) ~ t(n - 1), from the mean and sd of n values
+    (:func:`mean_sd`); invalid with the reason when n < 2 or sd is not positive."""
     dist = f"t({n - 1})"
     if n < MIN_CROSS_SECTION:
         return TestResult.invalid(name, null, dist, n, f"n = {n} < {MIN_CROSS_SECTION} {what}")
-    mean, sd = mean_sd(x)
     if not sd > 0:
         return TestResult.invalid(name, null, dist, n, f"zero cross-sectional variance of {what}")
     stat = mean / (sd / math.sqrt(n))
