@@ -797,20 +797,19 @@ def planted_rows(run: Run) -> list[dict[str, Any]]:
 def report_context(run: Run) -> dict[str, Any]:
     """Everything the template shows, charts and the appendix's blocks included.
 
-    The heaviest charts (the specification grid and the heatmap) and the appendix's
+    The specification grid, the heatmap, the backtest section and the appendix's
     blocks are made in a child process on a second core while the rest is prepared
     here (:class:`backtest.background.Background`); they are the same either way.
     """
     from backtest.background import Background
 
-    def aside() -> tuple[tuple[str | None, str], str | None, dict[str, Any]]:
-        return grid_chart(run), heatmap_chart(run), appendix_context(run)
+    def aside() -> tuple[tuple[str | None, str], str | None, dict[str, Any], dict[str, Any]]:
+        return grid_chart(run), heatmap_chart(run), backtest_section(run), appendix_context(run)
 
     charts.warm()  # before the fork: the chart child starts with fonts loaded
     with Background(aside) as side:
         ctx = _report_context(run)
-        bt = backtest_section(run)
-        (grid, grid_note), heatmap, appendix_ctx = side.result()
+        (grid, grid_note), heatmap, bt, appendix_ctx = side.result()
     ctx.update(appendix_ctx)
     ctx.update(grid_chart=grid, grid_note=grid_note, heatmap_chart=heatmap, bt=bt)
     return ctx
