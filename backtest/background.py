@@ -171,6 +171,37 @@ class Background(Generic[T]):
         self.close()
 
 
+class Claims:
+    """Hands out the positions 0 .. n-1 once each, to this process and the children it
+    forks after making this object: ``claim()`` returns the next unclaimed position, or
+    None when all are taken.
+
+    Lets the caller share a list of independent jobs with a :class:`Background` child:
+    the child works through them, and the caller takes those still unclaimed when it
+    has nothing else to do.  Whoever claims a job computes it, so the caller must
+    compute any job a failed child claimed but never returned.  Without ``fork`` (where
+    :class:`Background` runs its job in the caller) a plain counter does.
+    """
+
+    def __init__(self, n: int) -> None:
+        import multiprocessing as mp
+
+        self._n = n
+        self._local = 0
+        self._shared: Any = (
+            mp.get_context("fork").Value("i", 0) if "fork" in mp.get_all_start_methods() else None
+        )
+
+    def __call__(self) -> int | None:
+        if self._shared is None:
+            k, self._local = self._local, self._local + 1
+        else:
+            with self._shared.get_lock():
+                k = int(self._shared.value)
+                self._shared.value = k + 1
+        return k if k < self._n else None
+
+
 POLL_EVERY = 1.0  # seconds between looks at a background child
 STUCK_AFTER = 30.0  # seconds without CPU use after which a silent child counts as stuck
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from backtest import steps
-from backtest.background import Background
+from backtest.background import Background, Claims
 
 # Re-exported: callers import the spec and the loaders from here (the CLI, the API, tests).
 from backtest.inputs import Inputs as Inputs
@@ -118,16 +118,23 @@ def _run_pipeline(spec: RunSpec, progress: Progress | None, later: ExitStack) ->
     check_output_folder(run_dir, field="--out", need_bytes=RUN_FOLDER_BYTES, what="a run folder")
     tables: dict[str, Any] = {}
 
-    def grid_and_backtest(
-        panel: Any, universe: Any, alignment: Any, catalog: Any, masks: Any
-    ) -> tuple[Any, dict[str, Any]]:
-        grid = steps.spec_grid(panel, universe, catalog, spec, alignment=alignment, masks=masks)
-        return grid, steps.backtest(panel, universe, alignment, spec)
+    # The grid's day-0 policies, shared out between the child and this process.
+    claims = Claims(len(steps.GRID_POLICIES))
 
-    # The robustness grid and the backtest run on the second core.  Their child starts
+    def backtest_and_grid(
+        panel: Any, universe: Any, alignment: Any, catalog: Any, masks: Any
+    ) -> tuple[dict[str, Any], dict[int, Any]]:
+        backtest_tables = steps.backtest(panel, universe, alignment, spec)
+        claimed = iter(claims, None)
+        grid = steps.grid_parts(
+            panel, universe, catalog, spec, alignment=alignment, masks=masks, which=claimed
+        )
+        return backtest_tables, grid
+
+    # The backtest and the robustness grid run on the second core.  Their child starts
     # now and imports vectorbt (seconds) while this process loads the inputs.
     steps.preload()
-    with Background(grid_and_backtest, deferred=True, warm=steps.warm_backtest) as side:
+    with Background(backtest_and_grid, deferred=True, warm=steps.warm_backtest) as side:
         say(
             "Loading the event log, aligning events to each exchange's sessions, loading prices"
             + (" (synthetic market)" if spec.source == "demo" else "")
@@ -160,8 +167,21 @@ def _run_pipeline(spec: RunSpec, progress: Progress | None, later: ExitStack) ->
         # tables turned into the bytes of their files.
         charts.warm()
         encoded = steps.encode_tables(tables)
-        grid, backtest_tables = side.result()
-    tables["spec_grid"] = grid
+        # Then the grid's policies the child has not started (it does the backtest first).
+        claimed = iter(claims, None)
+        mine = steps.grid_parts(
+            panel, universe, catalog, spec, alignment=alignment, masks=masks, which=claimed
+        )
+        backtest_tables, theirs = side.result()
+    parts = {**theirs, **mine}
+    missing = [k for k in range(len(steps.GRID_POLICIES)) if k not in parts]
+    if missing:  # claimed by a child that then failed
+        parts.update(
+            steps.grid_parts(
+                panel, universe, catalog, spec, alignment=alignment, masks=masks, which=missing
+            )
+        )
+    tables["spec_grid"] = steps.assemble_grid(parts)
     tables.update(backtest_tables)
     if spec.bars_dirs:
         say("Intraday bars: minutes after the news")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -661,22 +661,42 @@ def spec_grid(
     returns on Mkt-RF, SMB, HML; US securities only) joins the models.  Placebo
     draws are off here; the main study carries them.  ``alignment`` (the run's own,
     i.e. policy ``assumed``) and ``masks`` are reused when given instead of being
-    computed again.
+    computed again.  The grid is :func:`assemble_grid` of every policy's
+    :func:`grid_parts`.
     """
-    import pandas as pd
+    return assemble_grid(
+        grid_parts(panel, universe, catalog, spec, alignment=alignment, masks=masks)
+    )
 
+
+def grid_parts(
+    panel: PricePanel,
+    universe: Universe,
+    catalog: Catalog,
+    spec: RunSpec,
+    *,
+    alignment: Alignment | None = None,
+    masks: pd.DataFrame | None = None,
+    which: Iterable[int] | None = None,
+) -> dict[int, list[pd.DataFrame]]:
+    """The rows of :func:`spec_grid` of each day-0 policy ``which`` names (positions in
+    :data:`GRID_POLICIES`; all when None): a frame per model, by position.  ``which`` is
+    consumed lazily, one policy at a time, so two processes can share the policies by
+    claiming them (:class:`backtest.background.Claims`)."""
     from backtest.align import align
     from backtest.inputs import load_factors
     from backtest.study.engine import study_tests
     from backtest.study.spec import StudySpec
 
-    factors = load_factors(spec)
-    models = grid_models(with_factors=factors is not None)
-    if masks is None:
-        masks = event_masks(catalog, universe, spec.stage)
-    rows = []
+    out: dict[int, list[pd.DataFrame]] = {}
     returns_of: dict[tuple[str, ...], StudyInputs] = {}
-    for policy, alternate in GRID_POLICIES:
+    for k in range(len(GRID_POLICIES)) if which is None else which:
+        if not out:  # read once there is a policy to compute
+            factors = load_factors(spec)
+            models = grid_models(with_factors=factors is not None)
+            if masks is None:
+                masks = event_masks(catalog, universe, spec.stage)
+        policy, alternate = GRID_POLICIES[k]
         want = spec.align_spec(alternate=alternate)
         if alignment is not None and alignment.spec == want:
             al = alignment
@@ -686,6 +706,7 @@ def spec_grid(
             al, instances=al.instances[al.instances["group"].isin(GRID_GROUPS)]
         )
         sample: tuple[StudyInputs, BenchmarkChoice] | None = None
+        rows = []
         for model in models:
             kind = {"model": "factor", "factors": FF3} if model == "ff3" else {"model": model}
             sspec = StudySpec(
@@ -719,6 +740,16 @@ def spec_grid(
                 keep=_grid_row,
             )
             rows.append(keep.assign(model=model, policy=policy))
+        out[k] = rows
+    return out
+
+
+def assemble_grid(parts: Mapping[int, list[pd.DataFrame]]) -> pd.DataFrame:
+    """The grid from its policies' rows (:func:`grid_parts`), in the order of
+    :data:`GRID_POLICIES` whichever process computed each."""
+    import pandas as pd
+
+    rows = [frame for k in sorted(parts) for frame in parts[k]]
     if not rows:
         return pd.DataFrame()
     grid = pd.concat(rows, ignore_index=True)

@@ -148,3 +148,33 @@ def test_a_deferred_job_with_arguments_that_cannot_be_pickled_is_computed_here(m
     with background.Background(lambda f: (f(), os.getpid()), deferred=True) as job:
         job.give(local)
         assert job.result() == (5, parent)
+
+
+def test_claims_hand_each_position_out_once_between_a_child_and_the_caller(monkeypatch):
+    """The child and the caller claim at the same time; together they get 0..n-1, each
+    once, and a claim after the last position is None."""
+    monkeypatch.delenv("MIB_SERIAL", raising=False)
+    claims = background.Claims(400)
+
+    def take() -> list[int]:
+        got = []
+        for k in iter(claims, None):
+            got.append(k)
+            time.sleep(0.0005)  # keep the two claiming side by side
+        return got
+
+    with background.Background(take) as job:
+        mine = take()
+        theirs = job.result()
+    assert sorted(mine + theirs) == list(range(400))
+    assert claims() is None
+    if (os.cpu_count() or 1) >= 2:
+        assert mine and theirs  # really shared out
+
+
+def test_claims_without_fork_are_a_plain_counter(monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setattr(mp, "get_all_start_methods", lambda: ["spawn"])
+    claims = background.Claims(3)
+    assert [claims(), claims(), claims(), claims()] == [0, 1, 2, None]

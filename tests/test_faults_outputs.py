@@ -150,6 +150,8 @@ def fast_steps(monkeypatch, tmp_path_factory):
         lambda *a, **kw: {k: t[k] for k in ("ar", "car", "paths", "pooled", "car_summary")},
     )
     monkeypatch.setattr(steps, "spec_grid", lambda *a, **k: t["car"].iloc[:0])
+    monkeypatch.setattr(steps, "grid_parts", lambda *a, which=(), **k: {i: [] for i in which})
+    monkeypatch.setattr(steps, "assemble_grid", lambda parts: t["car"].iloc[:0])
     monkeypatch.setattr(steps, "backtest", lambda *a, **k: {})
     monkeypatch.setattr(
         steps,
