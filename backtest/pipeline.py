@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +164,13 @@ def _run_pipeline(spec: RunSpec, progress: Progress | None, later: ExitStack) ->
         # The child that will lay out the PDF's main body imports WeasyPrint and loads
         # its fonts (about 1.5 s) now, on the core the finishing backtest leaves idle.
         renderer = later.enter_context(pdf_renderer()) if spec.pdf else None
-        # While the child finishes: matplotlib and its fonts (about 1 s), and the study's
-        # tables turned into the bytes of their files.
-        charts.warm()
-        encoded = steps.encode_tables(tables)
+        # While the child finishes: matplotlib and its fonts (about 1 s) here, and the
+        # study's tables turned into the bytes of their files (about 1 s) in a short-lived
+        # child of their own (the backtest's core is mostly free by now).
+        snapshot = dict(tables)
+        with Background(partial(steps.table_bytes, snapshot)) as encoding:
+            charts.warm()
+            encoded = steps.with_bytes(snapshot, encoding.result())
         # Then the grid's policies the child has not started (it does the backtest first).
         claimed = iter(claims, None)
         mine = steps.grid_parts(

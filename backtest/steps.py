@@ -240,6 +240,21 @@ def encode_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, EncodedTable]
     return {name: encode_table(frame) for name, frame in tables.items()}
 
 
+def table_bytes(tables: Mapping[str, pd.DataFrame]) -> dict[str, tuple[bytes, bytes]]:
+    """The parquet and CSV bytes of each table (:func:`encode_tables` without the frames:
+    what a child sends back)."""
+    return {name: (enc.parquet, enc.csv) for name, enc in encode_tables(tables).items()}
+
+
+def with_bytes(
+    tables: Mapping[str, pd.DataFrame], files: Mapping[str, tuple[bytes, bytes]]
+) -> dict[str, EncodedTable]:
+    """:func:`encode_tables` from :func:`table_bytes` of these same ``tables``."""
+    from backtest.runio import EncodedTable
+
+    return {name: EncodedTable(tables[name], *files[name]) for name in files}
+
+
 def write_run(
     run_dir: Path,
     tables: dict[str, pd.DataFrame],
