@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -119,18 +120,24 @@ def _run_pipeline(spec: RunSpec, progress: Progress | None, later: ExitStack) ->
     check_output_folder(run_dir, field="--out", need_bytes=RUN_FOLDER_BYTES, what="a run folder")
     tables: dict[str, Any] = {}
 
-    # The grid's day-0 policies, shared out between the child and this process.
+    # The grid's day-0 policies, shared out between the child and this process: the
+    # child computes one, then the backtest, then the others unless this process, done
+    # with its own work first, has taken them.
     claims = Claims(len(steps.GRID_POLICIES))
 
     def backtest_and_grid(
         panel: Any, universe: Any, alignment: Any, catalog: Any, masks: Any
     ) -> tuple[dict[str, Any], dict[int, Any]]:
-        backtest_tables = steps.backtest(panel, universe, alignment, spec)
         claimed = iter(claims, None)
-        grid = steps.grid_parts(
-            panel, universe, catalog, spec, alignment=alignment, masks=masks, which=claimed
-        )
-        return backtest_tables, grid
+
+        def grid(which: Any) -> dict[int, Any]:
+            return steps.grid_parts(
+                panel, universe, catalog, spec, alignment=alignment, masks=masks, which=which
+            )
+
+        first = grid(islice(claimed, 1))
+        backtest_tables = steps.backtest(panel, universe, alignment, spec)
+        return backtest_tables, {**first, **grid(claimed)}
 
     # The backtest and the robustness grid run on the second core.  Their child starts
     # now and imports vectorbt (seconds) while this process loads the inputs.
@@ -171,7 +178,7 @@ def _run_pipeline(spec: RunSpec, progress: Progress | None, later: ExitStack) ->
         with Background(partial(steps.table_bytes, snapshot)) as encoding:
             charts.warm()
             encoded = steps.with_bytes(snapshot, encoding.result())
-        # Then the grid's policies the child has not started (it does the backtest first).
+        # Then the grid's policies the child has not started.
         claimed = iter(claims, None)
         mine = steps.grid_parts(
             panel, universe, catalog, spec, alignment=alignment, masks=masks, which=claimed
