@@ -178,3 +178,13 @@ def test_no_import_cycle_inside_the_numerics_packages(package):
 
     for m in sorted(graph):
         visit(m, [])
+
+
+def test_kept_signed_rank_null_is_the_one_pass_null_and_read_only():
+    from backtest.study.ranks import signrank_cdf
+
+    for n in (2, 9, 31, 50):
+        assert np.array_equal(signrank_cdf(n), signrank_cdfs({n})[n])
+        assert signrank_cdf(n) is signrank_cdf(n)
+        with pytest.raises(ValueError):
+            signrank_cdf(n)[0] = 1.0

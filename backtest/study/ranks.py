@@ -10,6 +10,7 @@ are unchanged by that common scale.  All p-values are two-sided.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -250,6 +251,15 @@ def signrank_cdfs(ns: set[int]) -> dict[int, np.ndarray]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def signrank_cdf(n: int) -> np.ndarray:
+    """``signrank_cdfs({n})[n]``, read-only and kept: a study tests many groups of the
+    same size."""
+    cdf = signrank_cdfs({n})[n]
+    cdf.flags.writeable = False
+    return cdf
+
+
 def wilcoxon_signed_rank(
     ar: AbnormalReturns, w: WindowCAR, idx: IntArray | None = None
 ) -> TestResult:
@@ -270,7 +280,7 @@ def wilcoxon_signed_rank(
     w_plus = float(ranks[x > 0].sum())
     _, ties = np.unique(np.abs(x), return_counts=True)
     if n <= WILCOXON_EXACT_MAX and np.all(ties == 1):
-        cdf = signrank_cdfs({n})[n]
+        cdf = signrank_cdf(n)
         k = round(w_plus)
         p = 2.0 * min(cdf[k], 1.0 - cdf[k - 1] if k > 0 else 1.0)
         return TestResult(name, w_plus, min(1.0, p), null, f"signed-rank({n}) exact", n)
