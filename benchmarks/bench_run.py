@@ -16,6 +16,11 @@ machine; quote them with the load average printed at the end.
 then ``--repeats`` timed runs with the same caches, reported as their median and
 range (run-to-run spread on this machine is one to three seconds) with the CPU
 seconds of all the run's processes.
+
+The machine's own speed drifts too: the same build has taken 11 s in one hour and 21 s
+in another here.  So the script times a fixed single-core workload (pure Python and
+numpy, :func:`calibration`) before and after, and prints it: compare runs at similar
+calibration times, or interleave the builds being compared.
 """
 
 from __future__ import annotations
@@ -88,6 +93,20 @@ def bench(name: str, spec_kwargs: dict[str, object]) -> None:
     print(f"  {both_s:6.1f} s  report HTML and PDF (WeasyPrint, two parts on two cores)")
 
 
+def calibration() -> float:
+    """Seconds of a fixed single-core workload (a Python loop and a numpy sort): how fast
+    the machine is at the moment, to read the other figures against."""
+    import numpy as np
+
+    data = np.random.default_rng(0).standard_normal(4_000_000)
+    t0 = time.perf_counter()
+    total = 0
+    for k in range(4_000_000):
+        total += k * k % 7
+    np.sort(data)
+    return time.perf_counter() - t0
+
+
 def bench_cli(name: str, args: list[str], repeats: int) -> None:
     """``mib ARGS`` as a new process: one warm-up run, then ``repeats`` timed runs; the
     median and range of their wall-clock seconds, and the CPU seconds they used (all
@@ -129,6 +148,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each command")
     args = parser.parse_args()
     os.chdir(REPO)
+    print(f"calibration (fixed single-core workload): {calibration():.2f} s")
     real = not args.demo_only and (SHARED / "prices").is_dir()
     if args.cli_only:
         args.cli = True
@@ -148,7 +168,8 @@ def main() -> int:
                 ],
                 args.repeats,
             )
-    print(f"\nload average (1, 5, 15 min): {os.getloadavg()}")
+    print(f"\ncalibration again: {calibration():.2f} s")
+    print(f"load average (1, 5, 15 min): {os.getloadavg()}")
     return 0
 
 
