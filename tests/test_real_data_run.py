@@ -8,6 +8,11 @@ import pytest
 from backtest.pipeline import RunSpec, run_pipeline
 from backtest.runio import load_run
 
+try:
+    from browser_support import chromium, sideways_overflow
+except ImportError:  # pragma: no cover - run from the repository root as a package
+    from tests.browser_support import chromium, sideways_overflow
+
 pytestmark = pytest.mark.slow
 
 
@@ -209,15 +214,20 @@ def test_h20_sales_resumption_day0_follows_the_amended_log(shared_dir):
 
 
 @pytest.fixture(scope="module")
-def real_pdf(real_run):
-    """The real-data report rendered to PDF, its pages' text."""
+def real_report(real_run):
+    """The real-data report built again with its PDF (the run above skipped the PDF)."""
+    from backtest.report.build import build_report
+
+    return build_report(real_run.path, pdf=True)
+
+
+@pytest.fixture(scope="module")
+def real_pdf(real_report):
+    """The real-data report's PDF, its pages' text."""
     import io
 
     pypdf = pytest.importorskip("pypdf")
-    from backtest.report.build import build_report
-
-    files = build_report(real_run.path, pdf=True)
-    reader = pypdf.PdfReader(io.BytesIO(files.pdf.read_bytes()))
+    reader = pypdf.PdfReader(io.BytesIO(real_report.pdf.read_bytes()))
     return [" ".join(p.extract_text().split()) for p in reader.pages]
 
 
@@ -261,3 +271,19 @@ def test_main_body_is_at_most_twelve_pages_and_the_appendix_holds_every_event(re
     # No mostly blank page in the main body: each holds a fair amount of text or a chart.
     for i, text in enumerate(real_pdf[:start]):
         assert len(text) > 300, f"page {i + 1} is nearly empty"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from chromium()
+
+
+def test_real_report_fits_1280_pixels_without_sideways_scrolling(browser, real_report):
+    # The real backtest table (long configuration names, many columns) was the one that
+    # scrolled sideways at 1,280 px; the demo's check alone would not see it.
+    overflow, n_tables = sideways_overflow(browser, real_report.html)
+    assert overflow == []
+    assert n_tables >= 8
+    # Page 1 as a reader first sees it, kept beside the report for a look.
+    browser.set_window_size(1280, 1000)
+    assert browser.save_screenshot(str(real_report.html.parent / "report_page1_1280.png"))

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-pytestmark = pytest.mark.slow
+try:
+    from browser_support import chromium, sideways_overflow
+except ImportError:  # pragma: no cover - run from the repository root as a package
+    from tests.browser_support import chromium, sideways_overflow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip(
-            "Debian packages chromium and chromium-driver are not installed (.ci/run installs them)"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,2000",
-    ):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    yield driver
-    driver.quit()
+    yield from chromium()
 
 
 def test_demo_report_renders_offline_without_console_errors(browser, planted_run):
@@ -67,22 +43,7 @@ def test_demo_report_renders_offline_without_console_errors(browser, planted_run
 
 
 def test_demo_report_fits_1280_pixels_without_sideways_scrolling(browser, planted_run):
-    browser.set_window_size(1280, 2000)
-    browser.get(planted_run.html.resolve().as_uri())
-    overflow = browser.execute_script(
-        """
-        const out = [];
-        document.querySelectorAll('table').forEach((t, i) => {
-          const box = t.parentElement;
-          if (box.scrollWidth > box.clientWidth || t.scrollWidth > t.clientWidth) {
-            out.push(i + ': ' + box.scrollWidth + ' > ' + box.clientWidth);
-          }
-        });
-        const doc = document.documentElement;
-        if (doc.scrollWidth > doc.clientWidth) out.push('page ' + doc.scrollWidth);
-        return out;
-        """
-    )
+    overflow, n_tables = sideways_overflow(browser, planted_run.html)
     assert overflow == []
     # Every table sits in a container: the check above covered them all.
-    assert browser.execute_script("return document.querySelectorAll('table').length") >= 8
+    assert n_tables >= 8
