@@ -179,19 +179,15 @@ def _run_pipeline(spec: RunSpec, progress: Progress | None, later: ExitStack) ->
             charts.warm()
             encoded = steps.with_bytes(snapshot, encoding.result())
         # Then the grid's policies the child has not started.
-        claimed = iter(claims, None)
-        mine = steps.grid_parts(
-            panel, universe, catalog, spec, alignment=alignment, masks=masks, which=claimed
+        grid = partial(
+            steps.grid_parts, panel, universe, catalog, spec, alignment=alignment, masks=masks
         )
+        mine = grid(which=iter(claims, None))
         backtest_tables, theirs = side.result()
     parts = {**theirs, **mine}
     missing = [k for k in range(len(steps.GRID_POLICIES)) if k not in parts]
     if missing:  # claimed by a child that then failed
-        parts.update(
-            steps.grid_parts(
-                panel, universe, catalog, spec, alignment=alignment, masks=masks, which=missing
-            )
-        )
+        parts.update(grid(which=missing))
     tables["spec_grid"] = steps.assemble_grid(parts)
     tables.update(backtest_tables)
     if spec.bars_dirs:
